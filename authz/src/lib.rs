@@ -1,1 +1,32 @@
+//! Tollgate's service: an OpenID Connect provider with adaptive step-up.
+//!
+//! # Layout
+//!
+//! - [`config`]: `tollgate.toml` and `TOLLGATE_*` overrides.
+//! - [`store`]: the repository over SQLite or PostgreSQL (`sqlx::Any`).
+//! - [`keys`]: signing keys, rotation, JWKS, compact JWS.
+//! - [`master_key`]: encryption of secrets at rest.
+//! - [`login`]: the login interaction state machine, levels, factors, lockout.
+//! - [`oauth`]: protocol logic — authorize validation, grants, client auth,
+//!   tokens, introspection, revocation. No HTTP beyond status codes.
+//! - [`http`]: thin axum handlers and pages.
+//! - [`server`]: start-up (migrations, first keys, demo data) and serving
+//!   with graceful shutdown.
+//! - [`cli`]: the `tollgate` command line.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod login;
+pub mod master_key;
+pub mod metrics;
+pub mod oauth;
+pub mod secret;
+pub mod server;
+pub mod state;
+pub mod store;

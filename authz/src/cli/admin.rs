@@ -1,0 +1,319 @@
+//! Administrative commands: keys, clients, users, audit.
+
+use super::CliError;
+use crate::config::{ClientConfig, Config};
+use crate::keys::{Alg, generate_key, retired_key_lifetime};
+use crate::oauth::client::{ClientSettings, hash_secret};
+use crate::secret::Secret;
+use crate::store::{ClientRow, NewUser, Store};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+fn now() -> i64 {
+    crate::clock::Clock::System.now()
+}
+
+async fn store(cfg: &Config) -> Result<Store, CliError> {
+    Ok(crate::server::open_store(cfg).await?)
+}
+
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Add a new key; it is published now and signs after keys.activation_delay.
+    Rotate {
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// Seconds until the new key signs (default: keys.activation_delay).
+        #[arg(long)]
+        activate_in: Option<i64>,
+    },
+    /// List published keys.
+    List,
+}
+
+pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
+    let store = store(cfg).await?;
+    match cmd {
+        KeysCmd::Rotate { alg, activate_in } => {
+            let alg = Alg::parse(&alg).ok_or_else(|| CliError(format!("--alg {alg:?}: expected ES256 or RS256")))?;
+            let master = crate::server::master_key(cfg, &super::env)?;
+            let t = now();
+            let activates = t + activate_in.unwrap_or(cfg.keys.activation_delay).max(0);
+            let row = generate_key(alg, &master, t, activates).map_err(CliError)?;
+            store.add_key_retiring_others(&row, activates + retired_key_lifetime(&cfg.tokens)).await?;
+            store.append_audit(t, "key.rotated", "cli", &row.kid, &serde_json::json!({"alg": alg.name(), "activates_at": activates})).await?;
+            println!("new {} key {} published; signs from {} (unix time)", alg.name(), row.kid, activates);
+        }
+        KeysCmd::List => {
+            for k in store.published_keys(now()).await? {
+                println!("{}\t{}\tactivates_at={}\tretires_at={}\texpires_at={}", k.kid, k.alg, k.activates_at, opt(k.retires_at), opt(k.expires_at));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn opt(v: Option<i64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+#[derive(Subcommand)]
+pub enum ClientsCmd {
+    /// Register a client; prints its secret once.
+    Add {
+        id: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Grant types (repeatable); default authorization_code + refresh_token.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Public client (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// ID token (and client_credentials access token) algorithm: ES256 or RS256.
+        #[arg(long)]
+        alg: Option<String>,
+        /// Opt out of PKCE (confidential clients that cannot send it).
+        #[arg(long)]
+        no_pkce: bool,
+        /// A JWK Set file for private_key_jwt.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+    },
+    List,
+    Remove { id: String },
+}
+
+pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
+    let store = store(cfg).await?;
+    match cmd {
+        ClientsCmd::Add { id, redirect_uris, post_logout_redirect_uris, grants, public, alg, no_pkce, jwks } => {
+            let jwks = match jwks {
+                Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| CliError(format!("{}: {e}", p.display())))?),
+                None => None,
+            };
+            let secret = (!public && jwks.is_none()).then(|| crate::secret::random_token(32));
+            let c = ClientConfig {
+                id: id.clone(),
+                name: None,
+                secret_hash: None,
+                secret_env: None,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types: (!grants.is_empty()).then_some(grants),
+                token_endpoint_auth_method: if public { Some("none".into()) } else { None },
+                jwks,
+                id_token_signed_response_alg: alg,
+                scopes: None,
+                require_pkce: no_pkce.then_some(false),
+                access_token_audience: None,
+            };
+            let default_alg = Alg::parse(&cfg.keys.default_alg).unwrap_or(Alg::ES256);
+            let settings = ClientSettings::from_config(&c, default_alg, secret.is_some()).map_err(CliError)?;
+            let row = ClientRow { id: id.clone(), secret_hash: secret.as_ref().map(|s| hash_secret(s.expose())), settings, source: "cli".into() };
+            let t = now();
+            store.insert_client(&row, t).await?;
+            store.append_audit(t, "client.added", "cli", &id, &serde_json::json!({})).await?;
+            println!("client {id} added");
+            if let Some(s) = secret {
+                println!("client secret (shown once, store it now): {}", s.expose());
+            }
+        }
+        ClientsCmd::List => {
+            for c in store.clients().await? {
+                println!("{}\t{}\t{}\t{}", c.id, c.source, c.settings.grant_types.join(","), c.settings.redirect_uris.join(" "));
+            }
+        }
+        ClientsCmd::Remove { id } => {
+            if !store.remove_client(&id).await? {
+                return Err(CliError(format!("client {id:?} does not exist")));
+            }
+            store.append_audit(now(), "client.removed", "cli", &id, &serde_json::json!({})).await?;
+            println!("client {id} removed");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum UsersCmd {
+    /// Add a user. The password is read from standard input (one line) with --password-stdin.
+    Add {
+        login: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        upn: Option<String>,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Import users from CSV (header: login,display_name,email,upn,groups,password;
+    /// groups separated by `;`). All rows or none.
+    Import { file: PathBuf },
+    List,
+    /// Disable a user: ends their sessions and revokes their tokens.
+    Disable { login: String },
+}
+
+pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
+    let store = store(cfg).await?;
+    match cmd {
+        UsersCmd::Add { login, name, email, upn, groups, password_stdin } => {
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let pw = Secret::new(line.trim_end_matches(['\r', '\n']));
+                check_password(pw.expose()).map_err(CliError)?;
+                Some(crate::login::password::hash_async(pw).await.map_err(CliError)?)
+            } else {
+                None
+            };
+            let u = NewUser { display_name: name.unwrap_or_else(|| login.clone()), login: login.clone(), email, upn, groups, password_hash };
+            check_login(&u.login).map_err(CliError)?;
+            let t = now();
+            store.insert_users(&[u], t).await?;
+            store.append_audit(t, "user.added", "cli", &login, &serde_json::json!({})).await?;
+            println!("user {login} added");
+        }
+        UsersCmd::Import { file } => {
+            let users = parse_csv(&file).await?;
+            let t = now();
+            let n = users.len();
+            store.insert_users(&users, t).await.map_err(|e| CliError(format!("{}: {e}; nothing was imported", file.display())))?;
+            store.append_audit(t, "user.imported", "cli", &file.display().to_string(), &serde_json::json!({"count": n})).await?;
+            println!("{n} users imported");
+        }
+        UsersCmd::List => {
+            for u in store.users().await? {
+                println!("{}\t{}\t{}\t{}\t{}", u.login, u.display_name, u.upn.unwrap_or_default(), u.groups.join(";"), if u.disabled { "disabled" } else { "active" });
+            }
+        }
+        UsersCmd::Disable { login } => {
+            let u = store.disable_user(&login, now()).await?;
+            store.append_audit(now(), "user.disabled", "cli", &u.id, &serde_json::json!({"login": login})).await?;
+            println!("user {login} disabled; sessions ended and tokens revoked");
+        }
+    }
+    Ok(())
+}
+
+fn check_login(login: &str) -> Result<(), String> {
+    if login.is_empty() || login.len() > 256 || login.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("login {login:?} must be 1-256 characters without spaces or control characters"));
+    }
+    Ok(())
+}
+
+fn check_password(pw: &str) -> Result<(), String> {
+    // NIST SP 800-63B-4: at least 15 characters for single-factor passwords.
+    if pw.chars().count() < 15 {
+        return Err("the password must have at least 15 characters".into());
+    }
+    Ok(())
+}
+
+/// Parses the whole file, reporting every bad line; hashes passwords only
+/// when every line is valid.
+async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
+    let shown = file.display().to_string();
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(file).map_err(|e| CliError(format!("{shown}: {e}")))?;
+    let headers = reader.headers().map_err(|e| CliError(format!("{shown}:1: {e}")))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let Some(login_col) = col("login") else {
+        return Err(CliError(format!("{shown}:1: the header must have a `login` column (login,display_name,email,upn,groups,password)")));
+    };
+    for h in headers.iter() {
+        if !["login", "display_name", "email", "upn", "groups", "password"].contains(&h) {
+            return Err(CliError(format!("{shown}:1: unknown column {h:?}")));
+        }
+    }
+    let mut errors = Vec::new();
+    let mut rows: Vec<(NewUser, Option<Secret>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i + 2;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("{shown}:{line}: {e}"));
+                continue;
+            }
+        };
+        let get = |name: &str| col(name).and_then(|c| rec.get(c)).filter(|v| !v.is_empty()).map(str::to_string);
+        let login = rec.get(login_col).unwrap_or("").to_string();
+        if let Err(e) = check_login(&login) {
+            errors.push(format!("{shown}:{line}: {e}"));
+            continue;
+        }
+        if !seen.insert(login.clone()) {
+            errors.push(format!("{shown}:{line}: login {login:?} appears twice in the file"));
+            continue;
+        }
+        if let Some(email) = get("email") {
+            if !email.contains('@') {
+                errors.push(format!("{shown}:{line}: email {email:?} is not an address"));
+                continue;
+            }
+        }
+        let pw = get("password").map(Secret::new);
+        if let Some(p) = &pw {
+            if let Err(e) = check_password(p.expose()) {
+                errors.push(format!("{shown}:{line}: {e}"));
+                continue;
+            }
+        }
+        let groups = get("groups").map(|g| g.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        rows.push((
+            NewUser { display_name: get("display_name").unwrap_or_else(|| login.clone()), login, email: get("email"), upn: get("upn"), groups, password_hash: None },
+            pw,
+        ));
+    }
+    if !errors.is_empty() {
+        errors.push(format!("{shown}: {} bad line(s); nothing was imported", errors.len()));
+        return Err(CliError(errors.join("\n")));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut u, pw) in rows {
+        if let Some(p) = pw {
+            u.password_hash = Some(crate::login::password::hash_async(p).await.map_err(CliError)?);
+        }
+        out.push(u);
+    }
+    Ok(out)
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain; non-zero exit if any record was altered or removed.
+    Verify,
+    /// Print records as JSON Lines.
+    Export,
+}
+
+pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
+    let store = store(cfg).await?;
+    match cmd {
+        AuditCmd::Verify => match store.verify_audit().await? {
+            Ok(n) => println!("audit log intact: {n} records"),
+            Err(e) => return Err(CliError(format!("audit log broken: {e}"))),
+        },
+        AuditCmd::Export => {
+            let mut after = 0;
+            loop {
+                let batch = store.audit_records(after, 1000).await?;
+                let Some(last) = batch.last() else { break };
+                after = last.id;
+                for r in &batch {
+                    println!("{}", serde_json::to_string(r)?);
+                }
+            }
+        }
+    }
+    Ok(())
+}

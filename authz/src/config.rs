@@ -1,0 +1,407 @@
+//! `tollgate.toml`: the service's configuration.
+//!
+//! One versioned TOML file (unknown keys are rejected with `file:line:col`)
+//! plus `TOLLGATE_*` environment overrides. The environment is passed in as a
+//! function, so tests never call `set_var`. With no file at all the embedded
+//! demo runs: SQLite under `./data/`, a generated master key, a demo client
+//! and user.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The only config format version this build reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// A configuration problem, shown as `file:line:col: message`.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct ConfigError {
+    /// `file`, `file:line:col`, or the environment variable's name.
+    pub location: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// The issuer identifier (`iss`), an https URL in production. Every
+    /// endpoint URL is derived from it.
+    pub issuer: String,
+    /// The socket address `tollgate serve` listens on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Demo mode: allows a generated master key and plain-http cookies. Set
+    /// only by the embedded default (no config file).
+    #[serde(default)]
+    pub demo: bool,
+    /// Where data lives.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Signing keys and the master key.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Lifetimes of codes and tokens.
+    #[serde(default)]
+    pub tokens: TokenConfig,
+    /// The login interaction: sessions and attempt limits.
+    #[serde(default)]
+    pub login: LoginConfig,
+    /// HTTP server limits.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Clients declared in the file; synced into the database at start.
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://...`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: "sqlite://data/tollgate.db".into(), max_connections: 8 }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// File holding the 256-bit master key (raw or base64). The environment
+    /// variable `TOLLGATE_MASTER_KEY` (base64) takes precedence.
+    pub master_key_file: Option<PathBuf>,
+    /// Algorithm for clients that do not choose one: `ES256` or `RS256`.
+    pub default_alg: String,
+    /// Seconds a rotated-in key is published in the JWKS before it signs,
+    /// so relying parties that cache the JWKS already know it.
+    pub activation_delay: i64,
+    /// `Cache-Control: max-age` of the JWKS response, seconds.
+    pub jwks_max_age: i64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            master_key_file: None,
+            default_alg: "ES256".into(),
+            activation_delay: 600,
+            jwks_max_age: 300,
+        }
+    }
+}
+
+/// `[tokens]`: lifetimes in seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    pub code_ttl: i64,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            code_ttl: 60,
+            access_token_ttl: 300,
+            id_token_ttl: 300,
+            refresh_token_ttl: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// `[login]`: sessions and lockouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Seconds a browser session lasts (NIST SP 800-63B-4 reauthentication: 12 h at AAL2 is the upper bound).
+    pub session_ttl: i64,
+    /// Seconds a login interaction may take.
+    pub interaction_ttl: i64,
+    /// Failed attempts per user within `failure_window` before the account locks.
+    pub max_failures_per_user: i64,
+    /// Failed attempts per client IP within `failure_window` before the IP locks.
+    pub max_failures_per_ip: i64,
+    /// Seconds over which failures are counted.
+    pub failure_window: i64,
+    /// Seconds a lock lasts.
+    pub lockout: i64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            session_ttl: 8 * 3600,
+            interaction_ttl: 600,
+            max_failures_per_user: 5,
+            max_failures_per_ip: 50,
+            failure_window: 900,
+            lockout: 900,
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace: u64,
+    /// Trust `X-Forwarded-For` from these proxy addresses when finding the client IP.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 64 * 1024, shutdown_grace: 20, trusted_proxies: vec![] }
+    }
+}
+
+/// One `[[clients]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `sha256:<hex>` of the client secret.
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+    /// Name of an environment variable holding the client secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Defaults to `["authorization_code", "refresh_token"]`.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`,
+    /// `private_key_jwt`, or `none` (public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The client's public keys (a JWK Set as JSON text) for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// `ES256` or `RS256`; defaults to `[keys] default_alg`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Scopes this client may request; defaults to the standard OIDC scopes.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// PKCE (S256) is required unless this is set to false.
+    #[serde(default)]
+    pub require_pkce: Option<bool>,
+    /// `aud` of access tokens issued to this client; defaults to the client id.
+    #[serde(default)]
+    pub access_token_audience: Option<String>,
+}
+
+impl Config {
+    /// The embedded default: demo mode on `listen`.
+    pub fn demo(listen: &str) -> Config {
+        Config {
+            version: CONFIG_VERSION,
+            issuer: format!("http://{listen}"),
+            listen: listen.to_string(),
+            demo: true,
+            database: DatabaseConfig::default(),
+            keys: KeysConfig {
+                master_key_file: Some(PathBuf::from("data/master.key")),
+                ..KeysConfig::default()
+            },
+            tokens: TokenConfig::default(),
+            login: LoginConfig::default(),
+            http: HttpConfig::default(),
+            clients: vec![],
+        }
+    }
+
+    /// Parses a file's text. `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => {
+                    let (line, col) = line_col(text, span.start);
+                    format!("{origin}:{line}:{col}")
+                }
+                None => origin.to_string(),
+            };
+            ConfigError { location, message: e.message().to_string() }
+        })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { location: origin.clone(), message: e.to_string() })?;
+        Config::parse(&text, &origin)
+    }
+
+    /// Applies `TOLLGATE_*` overrides from `env` (a lookup function, so tests
+    /// pass a map instead of touching the process environment).
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("TOLLGATE_ISSUER") {
+            self.issuer = v;
+        }
+        if let Some(v) = env("TOLLGATE_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("TOLLGATE_DATABASE_URL") {
+            self.database.url = v;
+        }
+        if let Some(v) = env("TOLLGATE_MASTER_KEY_FILE") {
+            self.keys.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("TOLLGATE_LOG") {
+            // Read by the logger; accepted here so it is not an unknown variable.
+            let _ = v;
+        }
+        self.validate("environment")
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let err = |message: String| Err(ConfigError { location: origin.to_string(), message });
+        if self.version != CONFIG_VERSION {
+            return err(format!("version = {} is not supported (this build reads version {CONFIG_VERSION})", self.version));
+        }
+        match url::Url::parse(&self.issuer) {
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() && u.fragment().is_none() => {}
+            _ => return err(format!("issuer {:?} must be an http(s) URL without query or fragment", self.issuer)),
+        }
+        if !self.demo && self.issuer.starts_with("http://") && !is_loopback_url(&self.issuer) {
+            return err(format!("issuer {:?} must use https outside loopback", self.issuer));
+        }
+        if !matches!(self.keys.default_alg.as_str(), "ES256" | "RS256") {
+            return err(format!("keys.default_alg {:?}: expected ES256 or RS256", self.keys.default_alg));
+        }
+        for (name, v) in [
+            ("tokens.code_ttl", self.tokens.code_ttl),
+            ("tokens.access_token_ttl", self.tokens.access_token_ttl),
+            ("tokens.id_token_ttl", self.tokens.id_token_ttl),
+            ("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl),
+            ("login.session_ttl", self.login.session_ttl),
+            ("login.max_failures_per_user", self.login.max_failures_per_user),
+            ("login.max_failures_per_ip", self.login.max_failures_per_ip),
+        ] {
+            if v <= 0 {
+                return err(format!("{name} must be positive, got {v}"));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.clients {
+            if !seen.insert(&c.id) {
+                return err(format!("client {:?} is declared twice", c.id));
+            }
+            if c.secret_hash.is_some() && c.secret_env.is_some() {
+                return err(format!("client {:?}: give secret_hash or secret_env, not both", c.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether cookies may omit `Secure` (plain-http loopback only).
+    pub fn insecure_cookies(&self) -> bool {
+        self.issuer.starts_with("http://") && is_loopback_url(&self.issuer)
+    }
+}
+
+fn is_loopback_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+        .map(|h| match h {
+            url::Host::Domain(d) => d == "localhost",
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        })
+        .unwrap_or(false)
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected_error: Option<&str>) {
+        match (Config::parse(text, "t.toml"), expected_error) {
+            (Ok(_), None) => {}
+            (Err(e), Some(want)) => assert!(e.to_string().starts_with(want), "got {e}, want {want}"),
+            (Ok(_), Some(want)) => panic!("accepted, want {want}"),
+            (Err(e), None) => panic!("rejected: {e}"),
+        }
+    }
+
+    #[test]
+    fn config_files_are_validated_with_locations() {
+        let ok = "version = 1\nissuer = \"https://id.example\"\n";
+        check(ok, None);
+        check("version = 1\nissuer = \"https://id.example\"\nbogus = 1\n", Some("t.toml:3:1: unknown field `bogus`"));
+        check(
+            "version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_tll = 5\n",
+            Some("t.toml:4:1: unknown field `code_tll`"),
+        );
+        check("version = 2\nissuer = \"https://id.example\"\n", Some("t.toml: version = 2 is not supported"));
+        check("version = 1\nissuer = \"http://id.example\"\n", Some("t.toml: issuer \"http://id.example\" must use https"));
+        check("version = 1\nissuer = \"http://127.0.0.1:9000\"\n", None);
+        check(
+            "version = 1\nissuer = \"https://id.example\"\n[keys]\ndefault_alg = \"HS256\"\n",
+            Some("t.toml: keys.default_alg \"HS256\""),
+        );
+        check(
+            "version = 1\nissuer = \"https://id.example\"\n[[clients]]\nid = \"a\"\n[[clients]]\nid = \"a\"\n",
+            Some("t.toml: client \"a\" is declared twice"),
+        );
+        check("version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_ttl = 0\n", Some("t.toml: tokens.code_ttl must be positive"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut cfg = Config::parse("version = 1\nissuer = \"https://id.example\"\n", "t").unwrap();
+        let env = |k: &str| match k {
+            "TOLLGATE_DATABASE_URL" => Some("postgres://db/x".to_string()),
+            "TOLLGATE_ISSUER" => Some("https://other.example".to_string()),
+            _ => None,
+        };
+        cfg.apply_env(&env).unwrap();
+        assert_eq!(cfg.database.url, "postgres://db/x");
+        assert_eq!(cfg.issuer, "https://other.example");
+        let bad = |k: &str| (k == "TOLLGATE_ISSUER").then(|| "ftp://x".to_string());
+        assert!(cfg.apply_env(&bad).is_err());
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

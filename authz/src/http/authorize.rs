@@ -1,0 +1,124 @@
+//! `/authorize`: validate, reuse the session if it is enough, otherwise
+//! start a login interaction.
+
+use super::cookies;
+use super::pages;
+use crate::login::{AuthRequest, Interaction, Requirement};
+use crate::oauth::authorize::{AuthorizeError, error_redirect, issue_code, validate};
+use crate::state::App;
+use crate::store::SessionRow;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+
+pub async fn get(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    match parse(q.as_deref().unwrap_or("").as_bytes()) {
+        Ok(params) => authorize(&app, &headers, params).await,
+        Err(msg) => pages::message(StatusCode::BAD_REQUEST, "Invalid request", &msg),
+    }
+}
+
+pub async fn post(State(app): State<App>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    match super::token::read_form(&app, req).await {
+        Ok((_, form)) => authorize(&app, &headers, form).await,
+        Err(e) => pages::message(e.status, "Invalid request", &e.description),
+    }
+}
+
+fn parse(raw: &[u8]) -> Result<HashMap<String, String>, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).map_err(|_| "The request parameters are malformed.".to_string())?;
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if out.insert(k.clone(), v).is_some() {
+            return Err(format!("The parameter {k} is repeated."));
+        }
+    }
+    Ok(out)
+}
+
+/// Redirects (303) to `url`.
+pub(super) fn see_other(url: &str) -> Response {
+    Redirect::to(url).into_response()
+}
+
+pub(super) fn redirect_error(app: &App, req: &AuthRequest, error: &str, description: &str) -> Response {
+    see_other(&error_redirect(&req.redirect_uri, req.state.as_deref(), error, description, &app.urls.issuer))
+}
+
+/// The live session of this browser, if any, with its user still enabled.
+pub(super) async fn current_session(app: &App, headers: &HeaderMap) -> Option<SessionRow> {
+    let token = cookies::get(headers, cookies::SESSION)?;
+    let hash = crate::oauth::client::hash_secret(&token);
+    let session = app.store.session_by_token(&hash, app.now()).await.ok()??;
+    match app.store.user(&session.user_id).await.ok()? {
+        Some(u) if !u.disabled => Some(session),
+        _ => None,
+    }
+}
+
+async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
+    let now = app.now();
+    let client = match params.get("client_id") {
+        Some(id) => match app.clients.get(&app.store, id, now).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "client lookup failed");
+                return pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.");
+            }
+        },
+        None => None,
+    };
+    let req = match validate(&params, client.as_deref()) {
+        Ok(r) => r,
+        Err(AuthorizeError::Page(msg)) => return pages::message(StatusCode::BAD_REQUEST, "This sign-in link is not valid", &msg),
+        Err(AuthorizeError::Redirect { redirect_uri, state, error, description }) => {
+            return see_other(&error_redirect(&redirect_uri, state.as_deref(), error, &description, &app.urls.issuer));
+        }
+    };
+    let Some(client) = client else {
+        return pages::message(StatusCode::BAD_REQUEST, "This sign-in link is not valid", "Unknown client.");
+    };
+    let requirement = Requirement::from_request(client.settings.default_level, &req.acr_values, req.max_age);
+    let session = current_session(app, headers).await;
+    if let Some(s) = &session {
+        if !req.prompt_login && requirement.met_by(&s.factors, now) {
+            return match issue_code(app, &req, &s.user_id, &s.id, &s.factors).await {
+                Ok(url) => see_other(&url),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot issue code");
+                    redirect_error(app, &req, "server_error", "internal error")
+                }
+            };
+        }
+    }
+    if req.prompt_none {
+        let error = if session.is_some() { "interaction_required" } else { "login_required" };
+        return redirect_error(app, &req, error, "the user must sign in");
+    }
+    let carry = session.filter(|_| !req.prompt_login);
+    let browser = crate::secret::random_token(32);
+    let ix = Interaction {
+        id: crate::secret::random_id(16),
+        csrf: crate::secret::random_id(24),
+        browser: crate::oauth::client::hash_secret(browser.expose()),
+        user_id: carry.as_ref().map(|s| s.user_id.clone()),
+        login: None,
+        session_id: carry.as_ref().map(|s| s.id.clone()),
+        proven: carry.map(|s| s.factors).unwrap_or_default(),
+        request: req,
+        requirement,
+        expires_at: now + app.config.login.interaction_ttl,
+    };
+    if let Err(e) = super::login::save(app, &ix).await {
+        tracing::error!(error = %e, "cannot store interaction");
+        return redirect_error(app, &ix.request, "server_error", "internal error");
+    }
+    let cookie = cookies::set(cookies::LOGIN, browser.expose(), app.config.login.interaction_ttl, !app.config.insecure_cookies());
+    let mut resp = see_other(&format!("/login/{}", ix.id));
+    if let Ok(v) = cookie.parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}

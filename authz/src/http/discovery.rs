@@ -1,0 +1,55 @@
+//! OpenID Provider metadata (OIDC Discovery 1.0, RFC 8414) and the JWKS.
+
+use crate::state::App;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+/// Everything the issuer supports, advertised.
+pub fn metadata(app: &crate::state::AppState) -> serde_json::Value {
+    let u = &app.urls;
+    json!({
+        "issuer": u.issuer,
+        "authorization_endpoint": u.authorize,
+        "token_endpoint": u.token,
+        "userinfo_endpoint": u.userinfo,
+        "jwks_uri": u.jwks,
+        "end_session_endpoint": u.end_session,
+        "introspection_endpoint": u.introspect,
+        "revocation_endpoint": u.revoke,
+        "scopes_supported": crate::oauth::client::DEFAULT_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": crate::oauth::client::GRANT_TYPES,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "ES384"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": crate::login::Level::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                             "name", "preferred_username", "email", "upn", "groups"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "frontchannel_logout_supported": false,
+    })
+}
+
+pub async fn openid_configuration(State(app): State<App>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], axum::Json(metadata(&app)))
+}
+
+/// The JWKS: cacheable, and changes only when keys rotate.
+pub async fn jwks(State(app): State<App>) -> impl IntoResponse {
+    let max_age = format!("public, max-age={}", app.config.keys.jwks_max_age);
+    (
+        [(header::CONTENT_TYPE, "application/jwk-set+json".to_string()), (header::CACHE_CONTROL, max_age)],
+        app.keyring().jwks(),
+    )
+}

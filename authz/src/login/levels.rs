@@ -1,0 +1,147 @@
+//! Assurance levels (the default ladder) and what a request requires.
+//!
+//! Follows NIST SP 800-63B-4 as BRIEF.md states it: TOTP is never
+//! phishing-resistant; a synced (backup-eligible) passkey reaches at most
+//! `phr`; a level is reached only by factors actually proven — a risk score
+//! may demand a level but never raises one.
+
+use super::{Method, ProvenFactor};
+use serde::{Deserialize, Serialize};
+
+/// A level of the default ladder, lowest first. The order is the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// One factor.
+    Aal1,
+    /// Two factors, or a passkey with user verification.
+    Aal2,
+    /// Phishing-resistant: a passkey with user verification.
+    Phr,
+    /// Phishing-resistant and hardware-bound: a device-bound passkey.
+    Phrh,
+}
+
+impl Level {
+    /// The `acr` value.
+    pub fn acr(self) -> &'static str {
+        match self {
+            Level::Aal1 => "aal1",
+            Level::Aal2 => "aal2",
+            Level::Phr => "phr",
+            Level::Phrh => "phrh",
+        }
+    }
+
+    /// Parses an `acr` value; unknown values are `None` (and ignored by
+    /// `acr_values`, which OIDC Core treats as voluntary).
+    pub fn from_acr(s: &str) -> Option<Level> {
+        match s {
+            "aal1" => Some(Level::Aal1),
+            "aal2" => Some(Level::Aal2),
+            "phr" => Some(Level::Phr),
+            "phrh" => Some(Level::Phrh),
+            _ => None,
+        }
+    }
+
+    /// All levels, lowest first.
+    pub const ALL: [Level; 4] = [Level::Aal1, Level::Aal2, Level::Phr, Level::Phrh];
+
+    /// The highest level `factors` reach, if any.
+    pub fn reached(factors: &[ProvenFactor]) -> Option<Level> {
+        if factors.is_empty() {
+            return None;
+        }
+        let mut best = Level::Aal1;
+        let (mut know, mut have) = (false, false);
+        for f in factors {
+            match f.method {
+                Method::Password => know = true,
+                Method::Totp => have = true,
+                Method::Passkey { user_verified, backup_eligible } => {
+                    have = true;
+                    if user_verified {
+                        know = true;
+                        best = best.max(if backup_eligible { Level::Phr } else { Level::Phrh });
+                    }
+                }
+            }
+        }
+        if know && have {
+            best = best.max(Level::Aal2);
+        }
+        Some(best)
+    }
+}
+
+/// What a login must reach: a level, and how recent the factors must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requirement {
+    pub level: Level,
+    /// Factors older than this many seconds do not count (OIDC `max_age`).
+    pub max_age: Option<i64>,
+}
+
+impl Requirement {
+    /// Combines the client's default level with the request's `acr_values`
+    /// and `max_age`. `acr_values` lists acceptable levels; the lowest known
+    /// one is the floor (any of them satisfies the request). The stronger of
+    /// client default and request wins.
+    pub fn from_request(client_default: Level, acr_values: &[String], max_age: Option<i64>) -> Requirement {
+        let requested = acr_values.iter().filter_map(|v| Level::from_acr(v)).min();
+        Requirement { level: requested.map_or(client_default, |r| r.max(client_default)), max_age }
+    }
+
+    /// The factors that still count at `now` under `max_age`.
+    pub fn fresh(&self, factors: &[ProvenFactor], now: i64) -> Vec<ProvenFactor> {
+        factors.iter().copied().filter(|f| self.max_age.is_none_or(|m| now - f.at <= m)).collect()
+    }
+
+    /// Whether `factors` meet this requirement at `now`.
+    pub fn met_by(&self, factors: &[ProvenFactor], now: i64) -> bool {
+        Level::reached(&self.fresh(factors, now)).is_some_and(|l| l >= self.level)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(method: Method, at: i64) -> ProvenFactor {
+        ProvenFactor { method, at }
+    }
+    const PK_SYNCED: Method = Method::Passkey { user_verified: true, backup_eligible: true };
+    const PK_BOUND: Method = Method::Passkey { user_verified: true, backup_eligible: false };
+
+    #[test]
+    fn ladder() {
+        let cases: Vec<(Vec<Method>, Option<Level>)> = vec![
+            (vec![], None),
+            (vec![Method::Password], Some(Level::Aal1)),
+            (vec![Method::Totp], Some(Level::Aal1)),
+            (vec![Method::Password, Method::Totp], Some(Level::Aal2)),
+            (vec![PK_SYNCED], Some(Level::Phr)),
+            (vec![PK_BOUND], Some(Level::Phrh)),
+            (vec![Method::Password, Method::Totp, PK_SYNCED], Some(Level::Phr)),
+            (vec![Method::Passkey { user_verified: false, backup_eligible: false }], Some(Level::Aal1)),
+        ];
+        for (methods, want) in cases {
+            let factors: Vec<_> = methods.iter().map(|m| f(*m, 0)).collect();
+            assert_eq!(Level::reached(&factors), want, "{methods:?}");
+        }
+    }
+
+    #[test]
+    fn requirements_combine_client_request_and_age() {
+        let r = Requirement::from_request(Level::Aal1, &["phr".into(), "aal2".into(), "bogus".into()], Some(60));
+        assert_eq!(r, Requirement { level: Level::Aal2, max_age: Some(60) });
+        let r = Requirement::from_request(Level::Phr, &["aal1".into()], None);
+        assert_eq!(r.level, Level::Phr);
+        let pwd_totp = [f(Method::Password, 100), f(Method::Totp, 150)];
+        let need = Requirement { level: Level::Aal2, max_age: Some(60) };
+        assert!(need.met_by(&pwd_totp, 160));
+        assert!(!need.met_by(&pwd_totp, 161), "password older than max_age");
+        assert!(Requirement { level: Level::Aal1, max_age: Some(60) }.met_by(&pwd_totp, 161));
+    }
+}

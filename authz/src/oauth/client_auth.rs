@@ -1,0 +1,216 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints: `client_secret_basic`, `client_secret_post`, `private_key_jwt`,
+//! or none for public clients.
+
+use super::OAuthError;
+use super::client::AuthMethod;
+use crate::state::AppState;
+use crate::store::ClientRow;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A parsed `application/x-www-form-urlencoded` body.
+pub type Form = HashMap<String, String>;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Parses a form body. Repeated parameters are an error (RFC 6749 §3.1).
+pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|_| OAuthError::invalid_request("malformed form body"))?;
+    let mut form = Form::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        // The decoder replaces invalid UTF-8 with U+FFFD instead of failing.
+        if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+            return Err(OAuthError::invalid_request("form body is not valid UTF-8"));
+        }
+        if form.insert(k.clone(), v).is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter {k:?} is repeated")));
+        }
+    }
+    Ok(form)
+}
+
+/// What the client presented.
+#[derive(Debug)]
+enum Presented {
+    Secret { id: String, secret: crate::secret::Secret, method: AuthMethod },
+    Assertion { id: Option<String>, jwt: String },
+    Public { id: String },
+}
+
+fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAuthError> {
+    let body_secret = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    if let Some(h) = authorization {
+        if body_secret.is_some() || assertion.is_some() {
+            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+        }
+        let b64 = h
+            .strip_prefix("Basic ")
+            .ok_or_else(|| OAuthError::invalid_client("unsupported Authorization scheme"))?;
+        let raw = STANDARD.decode(b64.trim()).map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let raw = String::from_utf8(raw).map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let (id, secret) = raw.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+        // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+        let dec = |s: &str| {
+            form_urlencoded_decode(s).ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
+        };
+        if let Some(body_id) = form.get("client_id") {
+            if *body_id != dec(id)? {
+                return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
+            }
+        }
+        return Ok(Presented::Secret {
+            id: dec(id)?,
+            secret: crate::secret::Secret::new(dec(secret)?),
+            method: AuthMethod::ClientSecretBasic,
+        });
+    }
+    if let Some(jwt) = assertion {
+        if body_secret.is_some() {
+            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+        }
+        if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+            return Err(OAuthError::invalid_request(format!("client_assertion_type must be {JWT_BEARER}")));
+        }
+        return Ok(Presented::Assertion { id: form.get("client_id").cloned(), jwt: jwt.clone() });
+    }
+    let id = form
+        .get("client_id")
+        .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?
+        .clone();
+    Ok(match body_secret {
+        Some(s) => Presented::Secret { id, secret: crate::secret::Secret::new(s.clone()), method: AuthMethod::ClientSecretPost },
+        None => Presented::Public { id },
+    })
+}
+
+fn form_urlencoded_decode(s: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+/// Authenticates the client making a request. Every failure is
+/// `invalid_client` (401) without saying which part was wrong.
+pub async fn authenticate(app: &AppState, authorization: Option<&str>, form: &Form) -> Result<Arc<ClientRow>, OAuthError> {
+    let now = app.now();
+    let p = presented(authorization, form)?;
+    let id = match &p {
+        Presented::Secret { id, .. } | Presented::Public { id } => id.clone(),
+        Presented::Assertion { id: Some(id), .. } => id.clone(),
+        Presented::Assertion { id: None, jwt } => unverified_issuer(jwt)?,
+    };
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let client = app.clients.get(&app.store, &id, now).await?.ok_or_else(failed)?;
+    match p {
+        Presented::Secret { secret, method, .. } => {
+            let Some(stored) = &client.secret_hash else { return Err(failed()) };
+            if !client.settings.auth_methods.contains(&method) {
+                return Err(failed());
+            }
+            let presented = super::client::hash_secret(secret.expose());
+            if !crate::secret::ct_eq(presented.as_bytes(), stored.as_bytes()) {
+                return Err(failed());
+            }
+        }
+        Presented::Public { .. } => {
+            if !client.settings.is_public() {
+                return Err(failed());
+            }
+        }
+        Presented::Assertion { jwt, .. } => {
+            if !client.settings.auth_methods.contains(&AuthMethod::PrivateKeyJwt) {
+                return Err(failed());
+            }
+            verify_assertion(app, &client, &jwt, now).await?;
+        }
+    }
+    Ok(client)
+}
+
+fn unverified_issuer(jwt: &str) -> Result<String, OAuthError> {
+    let payload = jwt.split('.').nth(1).ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
+    v["iss"].as_str().map(str::to_string).ok_or_else(|| OAuthError::invalid_client("client assertion has no iss"))
+}
+
+/// Checks a `private_key_jwt` assertion (RFC 7523 §3, OIDC Core §9):
+/// signed by a key in the client's JWKS, `iss` = `sub` = client id, `aud`
+/// naming our token endpoint or issuer, unexpired, and its `jti` unseen.
+async fn verify_assertion(app: &AppState, client: &ClientRow, jwt: &str, now: i64) -> Result<(), OAuthError> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let header = decode_header(jwt).map_err(|_| failed())?;
+    if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES384) {
+        return Err(failed());
+    }
+    let jwks: JwkSet = client
+        .settings
+        .jwks
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(failed)?;
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or_else(failed)?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| failed())?;
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[app.urls.token.as_str(), app.urls.issuer.as_str()]);
+    v.set_issuer(&[client.id.as_str()]);
+    v.sub = Some(client.id.clone());
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.leeway = 30;
+    v.validate_exp = false;
+    let data = decode::<serde_json::Value>(jwt, &key, &v).map_err(|_| failed())?;
+    let exp = data.claims["exp"].as_i64().ok_or_else(failed)?;
+    if exp + 30 < now || exp > now + 3600 {
+        return Err(failed());
+    }
+    let jti = data.claims["jti"].as_str().ok_or_else(failed)?;
+    if !app.store.remember_assertion(&format!("{}:{jti}", client.id), exp + 60).await? {
+        return Err(OAuthError::invalid_client("client assertion was already used"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_reject_repeats_and_garbage() {
+        assert_eq!(parse_form(b"a=1&b=2").unwrap().len(), 2);
+        assert_eq!(parse_form(b"a=1&a=2").unwrap_err().error, "invalid_request");
+        assert_eq!(parse_form(b"a=%ff%fe").unwrap_err().error, "invalid_request");
+    }
+
+    #[test]
+    fn presented_credentials() {
+        let basic = format!("Basic {}", STANDARD.encode("my%20client:p%40ss"));
+        match presented(Some(&basic), &Form::new()).unwrap() {
+            Presented::Secret { id, secret, method } => {
+                assert_eq!((id.as_str(), secret.expose(), method), ("my client", "p@ss", AuthMethod::ClientSecretBasic));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut both = Form::new();
+        both.insert("client_secret".into(), "x".into());
+        assert_eq!(presented(Some(&basic), &both).unwrap_err().error, "invalid_request");
+        assert_eq!(presented(Some("Bearer x"), &Form::new()).unwrap_err().error, "invalid_client");
+        assert_eq!(presented(None, &Form::new()).unwrap_err().status, 401);
+        let mut wrong_type = Form::new();
+        wrong_type.insert("client_assertion".into(), "a.b.c".into());
+        wrong_type.insert("client_assertion_type".into(), "bogus".into());
+        assert_eq!(presented(None, &wrong_type).unwrap_err().error, "invalid_request");
+    }
+}

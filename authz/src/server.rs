@@ -1,0 +1,213 @@
+//! Start-up and serving.
+//!
+//! `start` opens the store, applies migrations, makes the first signing keys,
+//! syncs config clients and (in demo mode) creates the demo client and user.
+//! `serve` runs on a bound listener until the shutdown future resolves, then
+//! drains in-flight requests within the grace period and closes the pool.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::{Alg, Keyring, generate_key};
+use crate::master_key::MasterKey;
+use crate::oauth::client::{ClientSettings, hash_secret, parse_secret_hash};
+use crate::state::{App, AppState};
+use crate::store::{ClientRow, NewUser, Store};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the service could not start. Printed by the CLI and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    MasterKey(#[from] crate::master_key::MasterKeyError),
+}
+
+/// Loads the master key: `TOLLGATE_MASTER_KEY` (base64), else the file.
+/// Outside demo mode a missing key is an error, never a generated one.
+pub fn master_key(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<MasterKey, StartError> {
+    if let Some(v) = env("TOLLGATE_MASTER_KEY") {
+        return Ok(MasterKey::from_material(v.as_bytes(), "TOLLGATE_MASTER_KEY")?);
+    }
+    match &config.keys.master_key_file {
+        Some(p) if config.demo => Ok(MasterKey::load_or_create(p)?),
+        Some(p) => Ok(MasterKey::from_file(p)?),
+        None => Err(StartError::Config(
+            "no master key: set keys.master_key_file or TOLLGATE_MASTER_KEY (32 bytes, base64); generate one with `head -c32 /dev/urandom | base64`".into(),
+        )),
+    }
+}
+
+/// Opens the store and applies migrations.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Everything `serve` needs, ready.
+pub async fn start(config: Config, clock: Clock, env: &dyn Fn(&str) -> Option<String>) -> Result<App, StartError> {
+    let master = master_key(&config, env)?;
+    let store = open_store(&config).await?;
+    let now = clock.now();
+    ensure_keys(&store, &master, now).await?;
+    sync_config_clients(&config, &store, env, now).await?;
+    let rows = store.published_keys(now).await?;
+    let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;
+    let app = Arc::new(AppState::new(config, store, clock, master, keyring));
+    app.revocations.reload(&app.store, now, app.config.tokens.access_token_ttl).await?;
+    Ok(app)
+}
+
+/// Creates an ES256 and an RS256 key if none exist yet (first start).
+async fn ensure_keys(store: &Store, master: &MasterKey, now: i64) -> Result<(), StartError> {
+    let have = store.published_keys(now).await?;
+    for alg in [Alg::ES256, Alg::RS256] {
+        if !have.iter().any(|k| k.alg == alg.name()) {
+            let row = generate_key(alg, master, now, now).map_err(StartError::Config)?;
+            store.add_key_retiring_others(&row, now).await?;
+            tracing::info!(kid = %row.kid, alg = alg.name(), "created signing key");
+        }
+    }
+    Ok(())
+}
+
+async fn sync_config_clients(config: &Config, store: &Store, env: &dyn Fn(&str) -> Option<String>, now: i64) -> Result<(), StartError> {
+    let default_alg = Alg::parse(&config.keys.default_alg).unwrap_or(Alg::ES256);
+    let mut rows = Vec::with_capacity(config.clients.len());
+    for c in &config.clients {
+        let secret_hash = match (&c.secret_hash, &c.secret_env) {
+            (Some(h), _) => Some(parse_secret_hash(h).ok_or_else(|| {
+                StartError::Config(format!("client {:?}: secret_hash must be sha256:<64 hex digits>", c.id))
+            })?),
+            (None, Some(var)) => {
+                let v = env(var).ok_or_else(|| StartError::Config(format!("client {:?}: environment variable {var} is not set", c.id)))?;
+                if v.len() < 32 {
+                    return Err(StartError::Config(format!("client {:?}: the secret in {var} is shorter than 32 characters", c.id)));
+                }
+                Some(hash_secret(&v))
+            }
+            (None, None) => None,
+        };
+        let settings = ClientSettings::from_config(c, default_alg, secret_hash.is_some()).map_err(StartError::Config)?;
+        rows.push(ClientRow { id: c.id.clone(), secret_hash, settings, source: "config".into() });
+    }
+    store.sync_config_clients(&rows, now).await?;
+    Ok(())
+}
+
+/// What the demo prints on start.
+pub struct DemoInfo {
+    pub user: String,
+    pub password: String,
+    pub client_secret_path: String,
+}
+
+/// Creates (once) the demo client and user; returns their credentials.
+pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
+    let now = app.now();
+    let secret_path = std::path::Path::new("data/demo-client-secret");
+    let password_path = std::path::Path::new("data/demo-password");
+    if app.store.client(crate::http::DEMO_CLIENT).await?.is_none() {
+        let secret = crate::secret::random_token(32);
+        crate::master_key::write_private_file(secret_path, secret.expose().as_bytes())
+            .map_err(|e| StartError::Config(format!("{}: {e}", secret_path.display())))?;
+        let cfg = crate::config::ClientConfig {
+            id: crate::http::DEMO_CLIENT.into(),
+            name: Some("Tollgate demo".into()),
+            secret_hash: None,
+            secret_env: None,
+            redirect_uris: vec![format!("{}/demo/callback", app.urls.issuer.trim_end_matches('/'))],
+            post_logout_redirect_uris: vec![],
+            grant_types: None,
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            jwks: None,
+            id_token_signed_response_alg: None,
+            scopes: None,
+            require_pkce: None,
+            access_token_audience: None,
+        };
+        let settings = ClientSettings::from_config(&cfg, Alg::ES256, true).map_err(StartError::Config)?;
+        app.store
+            .insert_client(&ClientRow { id: cfg.id, secret_hash: Some(hash_secret(secret.expose())), settings, source: "cli".into() }, now)
+            .await?;
+    }
+    if app.store.user_by_login("demo").await?.is_none() {
+        let password = crate::secret::random_token(12);
+        let hash = crate::login::password::hash(&password).map_err(StartError::Config)?;
+        crate::master_key::write_private_file(password_path, password.expose().as_bytes())
+            .map_err(|e| StartError::Config(format!("{}: {e}", password_path.display())))?;
+        app.store
+            .insert_users(
+                &[NewUser {
+                    login: "demo".into(),
+                    display_name: "Demo User".into(),
+                    email: Some("demo@example.com".into()),
+                    upn: Some("demo@example.com".into()),
+                    groups: vec!["demo-users".into()],
+                    password_hash: Some(hash),
+                }],
+                now,
+            )
+            .await?;
+    }
+    let password = std::fs::read_to_string(password_path).unwrap_or_else(|_| "(see data/demo-password)".into());
+    Ok(DemoInfo { user: "demo".into(), password: password.trim().to_string(), client_secret_path: secret_path.display().to_string() })
+}
+
+/// Serves until `shutdown` resolves, then drains for at most the grace
+/// period and closes the pool. Background tasks (revocation polling, key
+/// reload, purge) stop with it.
+pub async fn serve(listener: tokio::net::TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let grace = Duration::from_secs(app.config.http.shutdown_grace);
+    let background = tokio::spawn(background(app.clone()));
+    let router = crate::http::router(app.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(());
+        });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        r = &mut server => r?,
+        _ = stop_rx => {
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight requests");
+            if tokio::time::timeout(grace, &mut server).await.is_err() {
+                tracing::warn!("grace period over; dropping remaining connections");
+            }
+        }
+    }
+    background.abort();
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Periodic work: revocations from other replicas (1 s), keys (30 s), purge (10 min).
+async fn background(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let now = app.now();
+        if let Err(e) = app.revocations.reload(&app.store, now, app.config.tokens.access_token_ttl).await {
+            tracing::warn!(error = %e, "revocation reload failed");
+        }
+        if n % 30 == 0 {
+            if let Err(e) = app.reload_keys().await {
+                tracing::warn!(error = %e, "key reload failed");
+            }
+        }
+        if n % 600 == 0 {
+            if let Err(e) = app.store.purge_expired(now).await {
+                tracing::warn!(error = %e, "purge failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Grants: an authorization code and the refresh-token family it starts.
+//!
+//! A grant row is the unit of revocation. Access tokens carry their grant id
+//! in `jti` (`<grant>.<random>`), so revoking a grant also stops its access
+//! tokens at introspection and userinfo.
+
+use super::{Result, Store, from_json, to_json};
+use crate::oauth::grant::{CodeData, RefreshData};
+use sqlx::Row;
+
+/// A code found at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub data: CodeData,
+    pub expires_at: i64,
+}
+
+/// The outcome of presenting a code.
+#[derive(Debug)]
+pub enum ConsumeCode {
+    /// First use: the code is now consumed.
+    Fresh(CodeRow),
+    /// The code was used before; its grant has now been revoked.
+    Replayed { grant_id: String },
+    Unknown,
+}
+
+/// A refresh token found at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub data: RefreshData,
+    pub expires_at: i64,
+    pub grant_revoked: bool,
+    pub used: bool,
+}
+
+/// The outcome of rotating a refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UseRefresh {
+    Rotated,
+    /// The token had already been rotated: the family has been revoked.
+    Reused,
+}
+
+impl Store {
+    /// Creates a grant and its code in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_code(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        user_id: &str,
+        session_id: Option<&str>,
+        code_hash: &str,
+        data: &CodeData,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO grants (id, client_id, user_id, session_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(grant_id)
+            .bind(client_id)
+            .bind(user_id)
+            .bind(session_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(code_hash)
+            .bind(grant_id)
+            .bind(client_id)
+            .bind(to_json(data))
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a code consumed. A second presentation revokes its grant (and
+    /// with it every token issued from the code), as RFC 6749 §4.1.2 advises.
+    pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeCode> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT c.grant_id, c.client_id, g.user_id, g.session_id, c.data, c.expires_at, c.consumed_at \
+             FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = row else {
+            return Ok(ConsumeCode::Unknown);
+        };
+        let grant_id: String = r.try_get(0)?;
+        let consumed_at: Option<i64> = r.try_get(6)?;
+        let won = consumed_at.is_none()
+            && sqlx::query("UPDATE auth_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
+                .bind(now)
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        if !won {
+            revoke_grant_in(&mut tx, &grant_id, "authorization code replayed", now).await?;
+            tx.commit().await?;
+            return Ok(ConsumeCode::Replayed { grant_id });
+        }
+        let data: String = r.try_get(4)?;
+        let code = CodeRow {
+            client_id: r.try_get(1)?,
+            user_id: r.try_get(2)?,
+            session_id: r.try_get(3)?,
+            data: from_json(&data, "code data")?,
+            expires_at: r.try_get(5)?,
+            grant_id,
+        };
+        tx.commit().await?;
+        Ok(ConsumeCode::Fresh(code))
+    }
+
+    /// Stores a new refresh token in a grant's family.
+    pub async fn insert_refresh(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+        data: &RefreshData,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(grant_id)
+            .bind(to_json(data))
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Looks a refresh token up without changing anything.
+    pub async fn refresh(&self, token_hash: &str) -> Result<Option<RefreshRow>> {
+        let row = sqlx::query(
+            "SELECT r.grant_id, g.client_id, g.user_id, g.session_id, r.data, r.expires_at, g.revoked_at, r.used_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let data: String = r.try_get(4)?;
+        let revoked: Option<i64> = r.try_get(6)?;
+        let used: Option<i64> = r.try_get(7)?;
+        Ok(Some(RefreshRow {
+            grant_id: r.try_get(0)?,
+            client_id: r.try_get(1)?,
+            user_id: r.try_get(2)?,
+            session_id: r.try_get(3)?,
+            data: from_json(&data, "refresh data")?,
+            expires_at: r.try_get(5)?,
+            grant_revoked: revoked.is_some(),
+            used: used.is_some(),
+        }))
+    }
+
+    /// Rotates a refresh token: marks the old one used and stores the new one,
+    /// in one transaction. If the old one was already used (a stolen copy
+    /// racing the owner), the whole family is revoked instead.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate_refresh(
+        &self,
+        grant_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        data: &RefreshData,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<UseRefresh> {
+        let mut tx = self.pool.begin().await?;
+        let won = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !won {
+            revoke_grant_in(&mut tx, grant_id, "refresh token reused", now).await?;
+            tx.commit().await?;
+            return Ok(UseRefresh::Reused);
+        }
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(new_hash)
+            .bind(grant_id)
+            .bind(to_json(data))
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UseRefresh::Rotated)
+    }
+
+    /// Revokes a grant (its refresh family and access tokens).
+    pub async fn revoke_grant(&self, grant_id: &str, reason: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        revoke_grant_in(&mut tx, grant_id, reason, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Grants revoked at or after `since`: what the revocation cache needs,
+    /// since access tokens of a grant revoked earlier have all expired.
+    pub async fn grants_revoked_since(&self, since: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Records a revoked access token until it would have expired anyway.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM revoked_tokens WHERE jti = $1").bind(jti).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revoked access tokens that have not expired yet.
+    pub async fn revoked_jtis(&self, now: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT jti FROM revoked_tokens WHERE expires_at > $1")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Records a client assertion's `jti`; false if it was seen before (replay).
+    pub async fn remember_assertion(&self, jti: &str, expires_at: i64) -> Result<bool> {
+        let r = sqlx::query("INSERT INTO assertion_jtis (jti, expires_at) VALUES ($1, $2)")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+async fn revoke_grant_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    grant_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(reason)
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

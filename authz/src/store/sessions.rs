@@ -1,0 +1,121 @@
+//! Browser sessions (single sign-on) and login interactions.
+
+use super::{Result, Store, from_json, to_json};
+use crate::login::ProvenFactor;
+use sqlx::Row;
+
+/// A browser session: who signed in and with what.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// The `sid` claim; not secret (the cookie holds a separate secret).
+    pub id: String,
+    pub user_id: String,
+    /// Factors proven in this session, with times.
+    pub factors: Vec<ProvenFactor>,
+    /// Time of the last factor.
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Creates a session; `token_hash` is the hex SHA-256 of the cookie secret.
+    pub async fn insert_session(&self, s: &SessionRow, token_hash: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(token_hash)
+        .bind(&s.user_id)
+        .bind(to_json(&s.factors))
+        .bind(s.auth_time)
+        .bind(now)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records newly proven factors in a live session (step-up).
+    pub async fn update_session_factors(&self, s: &SessionRow) -> Result<()> {
+        sqlx::query("UPDATE sessions SET factors = $1, auth_time = $2 WHERE id = $3")
+            .bind(to_json(&s.factors))
+            .bind(s.auth_time)
+            .bind(&s.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The live session whose cookie hashes to `token_hash`, if not expired or ended.
+    pub async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, factors, auth_time, expires_at FROM sessions \
+             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// Ends a session and revokes the grants issued within it. One transaction.
+    pub async fn end_session(&self, session_id: &str, reason: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE session_id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(reason)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a login interaction's state.
+    pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A live interaction's state.
+    pub async fn interaction(&self, id: &str, now: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT data FROM interactions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Removes an interaction; returns whether it was there (so finishing one twice fails).
+    pub async fn take_interaction(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
+
+fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
+    let factors: String = r.try_get(2)?;
+    Ok(SessionRow {
+        id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        factors: from_json(&factors, "session factors")?,
+        auth_time: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+    })
+}

@@ -1,0 +1,146 @@
+//! Users.
+
+use super::{Result, Store, StoreError, from_json, to_json};
+use sqlx::Row;
+
+/// A stored user. The password hash stays in the store layer's callers that
+/// need it (the password authenticator); it is never serialised.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Stable subject identifier (`sub`).
+    pub id: String,
+    pub login: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub upn: Option<String>,
+    pub groups: Vec<String>,
+    pub disabled: bool,
+    /// Argon2id PHC string.
+    pub password_hash: Option<crate::secret::Secret>,
+}
+
+/// What is needed to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub login: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub upn: Option<String>,
+    pub groups: Vec<String>,
+    /// Argon2id PHC string, already hashed.
+    pub password_hash: Option<String>,
+}
+
+const COLUMNS: &str = "id, login, display_name, email, upn, group_names, disabled, password_hash";
+
+impl Store {
+    /// Creates users, all or none: one transaction, so an import with a
+    /// duplicate login changes nothing.
+    pub async fn insert_users(&self, users: &[NewUser], now: i64) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(users.len());
+        for u in users {
+            let id = crate::secret::random_id(16);
+            sqlx::query(
+                "INSERT INTO users (id, login, display_name, email, upn, group_names, disabled, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)",
+            )
+            .bind(&id)
+            .bind(&u.login)
+            .bind(&u.display_name)
+            .bind(&u.email)
+            .bind(&u.upn)
+            .bind(to_json(&u.groups))
+            .bind(&u.password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::on_unique(e, format!("user {:?} already exists", u.login)))?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// A user by login name.
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// A user by subject id.
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// All users, by login.
+    pub async fn users(&self) -> Result<Vec<UserRow>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY login"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Disables a user and, in the same transaction, ends their sessions and
+    /// revokes their grants, so nothing issued before keeps working.
+    pub async fn disable_user(&self, login: &str, now: i64) -> Result<UserRow> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
+            .bind(login)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
+        let user = user_from_row(&row)?;
+        sqlx::query("UPDATE users SET disabled = 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UserRow { disabled: true, ..user })
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
+    let groups: String = r.try_get(5)?;
+    let disabled: i64 = r.try_get(6)?;
+    let password_hash: Option<String> = r.try_get(7)?;
+    Ok(UserRow {
+        id: r.try_get(0)?,
+        login: r.try_get(1)?,
+        display_name: r.try_get(2)?,
+        email: r.try_get(3)?,
+        upn: r.try_get(4)?,
+        groups: from_json(&groups, "user groups")?,
+        disabled: disabled != 0,
+        password_hash: password_hash.map(crate::secret::Secret::new),
+    })
+}
