@@ -27,6 +27,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "agent")]
+pub mod agent;
 pub mod b64;
 pub mod grant;
 pub mod otp;
