@@ -1,2 +1,55 @@
-//! Tollgate's risk scorer (see issue 4). Pure library: no HTTP, no SQL, no clock of its own.
+//! Tollgate's risk scorer (issue 4): for each login a 0–100 score with the
+//! reasons behind it, computed in microseconds. Pure library: no HTTP, no
+//! SQL, no clock of its own (time is always a parameter) and no secrets.
+//!
+//! # Layout
+//!
+//! - [`event`]: the login-event JSON Lines format.
+//! - [`geo`]: MaxMind-format geo/ASN lookups, hosting lists, an MMDB writer.
+//! - [`ua`]: user-agent parsing (incl. Kylin and UOS browsers).
+//! - [`travel`]: great-circle distance and impossible travel.
+//! - [`velocity`]: sliding-window counters ([`velocity::VelocityStore`]).
+//! - [`history`]: bounded per-user history ([`history::HistoryStore`]).
+//! - [`global`]: bounded global frequency sketch.
+//! - [`features`]: event + state → feature vector.
+//! - [`model`]: the likelihood-ratio model, calibrator and model file.
+//! - [`reasons`]: reason codes and explanations.
+//! - [`thresholds`]: score bands and the `risk:` policy section.
+//! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
+//! - [`replay`], [`train`], [`eval`], [`simulate`]: the logic of
+//!   `tollgate risk score|train|eval|simulate`.
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod eval;
+pub mod event;
+pub mod features;
+pub mod geo;
+pub mod global;
+pub mod hashing;
+pub mod history;
+pub mod model;
+pub mod reasons;
+pub mod replay;
+pub mod scorer;
+pub mod simulate;
+pub mod thresholds;
+pub mod train;
+pub mod travel;
+pub mod ua;
+pub mod velocity;
+
+pub use error::{Result, RiskError};
+pub use event::{Label, LoginEvent};
+pub use geo::{Geo, NetworkLists};
+pub use history::{HistoryStore, MemoryHistory, UserHistory};
+pub use model::Model;
+pub use reasons::Reason;
+pub use scorer::{Assessment, Engine, Scorer};
+pub use thresholds::{Decision, Thresholds};
+pub use velocity::{MemoryVelocity, VelocityStore};

@@ -101,7 +101,9 @@ struct CliError(String);
 
 fn at(path: &Path, e: RiskError) -> CliError {
     match e {
-        RiskError::MalformedEvent { line, message } => CliError(format!("{}:{line}: {message}", path.display())),
+        RiskError::MalformedEvent { line, message } => {
+            CliError(format!("{}:{line}: {message}", path.display()))
+        }
         RiskError::GeoDatabase { .. } => CliError(e.to_string()),
         other => CliError(format!("{}: {other}", path.display())),
     }
@@ -123,7 +125,12 @@ fn events(path: &Path, strict: bool) -> Result<Vec<(usize, LoginEvent)>, CliErro
     Ok(parsed.events)
 }
 
-fn scorer(model: Option<&Path>, policy: Option<&Path>, city: &Path, asn: &Path) -> Result<Scorer, CliError> {
+fn scorer(
+    model: Option<&Path>,
+    policy: Option<&Path>,
+    city: &Path,
+    asn: &Path,
+) -> Result<Scorer, CliError> {
     let model = match model {
         Some(p) => Model::from_json(&read(p)?).map_err(|e| at(p, e))?,
         None => Model::builtin(),
@@ -138,28 +145,69 @@ fn scorer(model: Option<&Path>, policy: Option<&Path>, city: &Path, asn: &Path) 
 
 fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
     match cmd {
-        RiskCommand::Simulate { users, days, seed, out } => {
+        RiskCommand::Simulate {
+            users,
+            days,
+            seed,
+            out,
+        } => {
             let sim = simulate(&SimConfig::new(users, days, seed)).map_err(|e| at(&out, e))?;
             sim.write(&out).map_err(|e| CliError(e.to_string()))?;
             let (city, asn) = db_paths(&out);
-            eprintln!("wrote {} events to {}, {} and {}", sim.events.len(), out.display(), city.display(), asn.display());
+            eprintln!(
+                "wrote {} events to {}, {} and {}",
+                sim.events.len(),
+                out.display(),
+                city.display(),
+                asn.display()
+            );
         }
-        RiskCommand::Train { events: path, out, geoip_city, geoip_asn, strict } => {
+        RiskCommand::Train {
+            events: path,
+            out,
+            geoip_city,
+            geoip_asn,
+            strict,
+        } => {
             let (dc, da) = db_paths(&path);
             let evs = events(&path, strict)?;
-            let s = scorer(None, None, &geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))?;
+            let s = scorer(
+                None,
+                None,
+                &geoip_city.unwrap_or(dc),
+                &geoip_asn.unwrap_or(da),
+            )?;
             let description = format!("tollgate risk train --events {}", path.display());
-            let model = train(s, &evs, TrainOptions::default(), &description).map_err(|e| at(&path, e))?;
+            let model =
+                train(s, &evs, TrainOptions::default(), &description).map_err(|e| at(&path, e))?;
             write(&out, &model.to_json().map_err(|e| at(&out, e))?)?;
         }
-        RiskCommand::Score { events: path, model, policy, geoip_city, geoip_asn, strict } => {
+        RiskCommand::Score {
+            events: path,
+            model,
+            policy,
+            geoip_city,
+            geoip_asn,
+            strict,
+        } => {
             let evs = events(&path, strict)?;
             let s = scorer(model.as_deref(), policy.as_deref(), &geoip_city, &geoip_asn)?;
             use std::io::Write;
             let text = score_lines(s, &evs);
-            std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| CliError(format!("stdout: {e}")))?;
+            std::io::stdout()
+                .lock()
+                .write_all(text.as_bytes())
+                .map_err(|e| CliError(format!("stdout: {e}")))?;
         }
-        RiskCommand::Eval { events: path, model, policy, geoip_city, geoip_asn, json, strict } => {
+        RiskCommand::Eval {
+            events: path,
+            model,
+            policy,
+            geoip_city,
+            geoip_asn,
+            json,
+            strict,
+        } => {
             let evs = events(&path, strict)?;
             let s = scorer(model.as_deref(), policy.as_deref(), &geoip_city, &geoip_asn)?;
             let scored = replay(s, &evs, HistoryRule::Decisions);

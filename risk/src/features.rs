@@ -1,0 +1,381 @@
+//! Feature extraction: one login + the user's history + counters → the
+//! calibrator's input vector.
+//!
+//! [`prepare`] does the per-event work that needs no state (geo lookup, UA
+//! parse, hashing); [`extract`] combines it with state. Both are pure.
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::event::LoginEvent;
+use crate::geo::{Geo, GeoInfo, NetworkLists};
+use crate::global::GlobalFrequencies;
+use crate::hashing::{Level, hash};
+use crate::history::{LastLogin, LevelKeys, UserHistory};
+use crate::model::{Model, backoff_llr};
+use crate::thresholds::Thresholds;
+use crate::travel::{Fix, Travel, travel};
+use crate::ua::UserAgent;
+use crate::velocity::{VelocityKeys, VelocitySnapshot};
+
+/// Names of the calibrator's inputs, in order. Changing this list is a
+/// model-format change: model files name their features and are rejected
+/// when they do not match.
+pub const FEATURES: [&str; NUM_FEATURES] = [
+    "net_llr",
+    "ua_llr",
+    "device_llr",
+    "hour_llr",
+    "impossible_travel",
+    "travel_excess",
+    "new_country",
+    "hosting_network",
+    "unknown_location",
+    "fingerprint_drift",
+    "user_failures_1h",
+    "user_distinct_ips_1h",
+    "ip_distinct_users_1h",
+    "ip_failures_1h",
+    "prefix_failures_1h",
+    "failed_attempt",
+    "history_depth",
+];
+
+/// Number of calibrator inputs.
+pub const NUM_FEATURES: usize = 17;
+
+/// Index of a feature in [`FEATURES`].
+#[allow(missing_docs)]
+pub mod idx {
+    pub const NET: usize = 0;
+    pub const UA: usize = 1;
+    pub const DEVICE: usize = 2;
+    pub const HOUR: usize = 3;
+    pub const TRAVEL: usize = 4;
+    pub const TRAVEL_EXCESS: usize = 5;
+    pub const NEW_COUNTRY: usize = 6;
+    pub const HOSTING: usize = 7;
+    pub const UNKNOWN_LOCATION: usize = 8;
+    pub const DRIFT: usize = 9;
+    pub const USER_FAILURES: usize = 10;
+    pub const USER_IPS: usize = 11;
+    pub const IP_USERS: usize = 12;
+    pub const IP_FAILURES: usize = 13;
+    pub const PREFIX_FAILURES: usize = 14;
+    pub const FAILED: usize = 15;
+    pub const DEPTH: usize = 16;
+}
+
+const NET_LEVELS: [Level; 4] = [Level::Ip, Level::Prefix, Level::Asn, Level::Country];
+const UA_LEVELS: [Level; 5] = [
+    Level::UserAgent,
+    Level::BrowserVersion,
+    Level::Browser,
+    Level::Os,
+    Level::DeviceType,
+];
+
+/// The stateless part of an event, computed once.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<'g> {
+    /// Unix seconds of the event.
+    pub at: i64,
+    /// Client address.
+    pub ip: IpAddr,
+    /// What the geo databases say.
+    pub geo: GeoInfo<'g>,
+    /// Parsed user agent.
+    pub ua: UserAgent,
+    /// Hashes for the history levels.
+    pub keys: LevelKeys,
+    /// Hashes for the velocity counters.
+    pub vkeys: VelocityKeys,
+    /// Hosting / anonymising network.
+    pub hosting: bool,
+    /// Primary factor succeeded.
+    pub success: bool,
+    /// A device id was presented.
+    pub has_device: bool,
+}
+
+/// The /24 (IPv4) or /48 (IPv6) of an address, as bytes with a family tag.
+fn prefix_bytes(ip: IpAddr) -> ([u8; 7], usize) {
+    let mut out = [0u8; 7];
+    match ip {
+        IpAddr::V4(v4) => {
+            out[0] = 4;
+            out[1..4].copy_from_slice(&v4.octets()[..3]);
+            (out, 4)
+        }
+        IpAddr::V6(v6) => {
+            out[0] = 6;
+            out[1..7].copy_from_slice(&v6.octets()[..6]);
+            (out, 7)
+        }
+    }
+}
+
+/// "203.0.113.0/24" or "2001:db8:1::/48".
+pub fn prefix_label(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Hour of week (Monday 00:00 UTC = 0).
+pub fn hour_of_week(at: OffsetDateTime) -> u8 {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    (at.weekday().number_days_from_monday() * 24 + at.hour()) as u8
+}
+
+/// Geo lookup, UA parse and hashing for one event.
+pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepared<'g> {
+    let info = geo.lookup(ev.ip);
+    let ua = UserAgent::parse(&ev.user_agent);
+    let (pfx, plen) = prefix_bytes(ev.ip);
+    let ipb = ip_bytes(ev.ip);
+    let asn_key = match info.asn {
+        Some(a) => hash(Level::Asn, &a.to_be_bytes()),
+        None => hash(Level::Asn, b"?"),
+    };
+    let country_key = hash(Level::Country, info.country.unwrap_or("??").as_bytes());
+    let dev = ua.device.as_str();
+    let bv = format!("{}|{}|{}|{}", ua.browser, ua.browser_major, ua.os, dev);
+    let b = format!("{}|{}|{}", ua.browser, ua.os, dev);
+    let o = format!("{}|{}", ua.os, dev);
+    let keys = LevelKeys {
+        net: [
+            hash(Level::Ip, &ipb),
+            hash(Level::Prefix, &pfx[..plen]),
+            asn_key,
+            country_key,
+        ],
+        ua: [
+            hash(Level::UserAgent, ev.user_agent.as_bytes()),
+            hash(Level::BrowserVersion, bv.as_bytes()),
+            hash(Level::Browser, b.as_bytes()),
+            hash(Level::Os, o.as_bytes()),
+            hash(Level::DeviceType, dev.as_bytes()),
+        ],
+        device: hash(
+            Level::Device,
+            ev.device_id.as_deref().unwrap_or("\0none").as_bytes(),
+        ),
+        hour: hour_of_week(ev.ts),
+    };
+    let vkeys = VelocityKeys {
+        user: hash(Level::User, ev.user.as_bytes()),
+        ip: keys.net[0],
+        prefix: keys.net[1],
+        asn: info.asn.map(|_| asn_key),
+    };
+    Prepared {
+        at: ev.unix(),
+        ip: ev.ip,
+        geo: info,
+        ua,
+        keys,
+        vkeys,
+        hosting: lists.is_hosting(info.asn, info.org),
+        success: ev.success,
+        has_device: ev.device_id.is_some(),
+    }
+}
+
+/// The feature vector plus what the reasons need to explain it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    /// Calibrator inputs, in [`FEATURES`] order.
+    pub values: [f64; NUM_FEATURES],
+    /// Finest network level the user has seen (0 = this IP, 3 = country),
+    /// `None` when none.
+    pub net_known: Option<usize>,
+    /// Finest user-agent level the user has seen, `None` when none.
+    pub ua_known: Option<usize>,
+    /// The device id (or its absence) has been seen for this user.
+    pub device_known: bool,
+    /// The user usually presents a device id.
+    pub usually_has_device: bool,
+    /// Travel from the last admitted login, when both ends are located.
+    pub travel: Option<Travel>,
+    /// The counters at scoring time.
+    pub velocity: VelocitySnapshot,
+    /// Decayed number of admitted logins in the history.
+    pub history_n: f64,
+    /// Address of the last admitted login (to name it in reasons).
+    pub previous_ip: Option<IpAddr>,
+}
+
+/// The location of the event as a [`LastLogin`] for the history.
+pub fn last_login(p: &Prepared<'_>) -> Option<LastLogin> {
+    match (p.geo.lat, p.geo.lon) {
+        (Some(lat), Some(lon)) => Some(LastLogin {
+            at: p.at,
+            lat: lat as f32,
+            lon: lon as f32,
+            accuracy_km: p.geo.accuracy_km,
+            ip: ip_bytes(p.ip),
+        }),
+        _ => None,
+    }
+}
+
+fn ln1p(x: u32) -> f64 {
+    f64::from(x).ln_1p()
+}
+
+/// Combines the prepared event with state. `now` is the time of scoring
+/// (the event's time in replays).
+pub fn extract(
+    p: &Prepared<'_>,
+    history: Option<&UserHistory>,
+    velocity: &VelocitySnapshot,
+    globals: &GlobalFrequencies,
+    model: &Model,
+    thresholds: &Thresholds,
+    now: i64,
+) -> Features {
+    let empty = UserHistory::default();
+    let h = history.unwrap_or(&empty);
+    let n = f64::from(h.n);
+    let mut v = [0.0; NUM_FEATURES];
+    let clip = model.llr_clip;
+
+    let mut net = [(0.0, 0.0, 1.0); 4];
+    let mut net_known = None;
+    for j in (0..4).rev() {
+        let (c, d) = h.net_count(j, p.keys.net[j]);
+        let pg = if c > 0.0 {
+            globals.probability(NET_LEVELS[j], p.keys.net[j])
+        } else {
+            1.0
+        };
+        net[j] = (f64::from(c), f64::from(d), pg);
+        if c > 0.0 {
+            net_known = Some(j);
+        }
+    }
+    v[idx::NET] = backoff_llr(&net, n, model.smoothing.network, clip);
+
+    let mut ua = [(0.0, 0.0, 1.0); 5];
+    let mut ua_known = None;
+    for j in (0..5).rev() {
+        let (c, d) = h.ua_count(j, p.keys.ua[j]);
+        let pg = if c > 0.0 {
+            globals.probability(UA_LEVELS[j], p.keys.ua[j])
+        } else {
+            1.0
+        };
+        ua[j] = (f64::from(c), f64::from(d), pg);
+        if c > 0.0 {
+            ua_known = Some(j);
+        }
+    }
+    v[idx::UA] = backoff_llr(&ua, n, model.smoothing.user_agent, clip);
+
+    let dc = h.device.count(p.keys.device);
+    let dp = if dc > 0.0 {
+        globals.probability(Level::Device, p.keys.device)
+    } else {
+        1.0
+    };
+    v[idx::DEVICE] = backoff_llr(
+        &[(f64::from(dc), f64::from(h.device.distinct()), dp)],
+        n,
+        model.smoothing.device,
+        clip,
+    );
+    let none_key = hash(Level::Device, b"\0none");
+    let usually_has_device = n > 0.0 && f64::from(h.device.count(none_key)) < 0.5 * n;
+
+    if model.hour_of_week {
+        let hc = f64::from(h.hours[usize::from(p.keys.hour) % 168]);
+        let total: f64 = h.hours.iter().map(|&c| f64::from(c)).sum();
+        let hp = if hc > 0.0 {
+            globals.probability(Level::Hour, u64::from(p.keys.hour))
+        } else {
+            1.0
+        };
+        v[idx::HOUR] = backoff_llr(&[(hc, 0.0, hp)], total, model.smoothing.hour, clip);
+    }
+
+    let mut trip = None;
+    if let (Some(last), Some(lat), Some(lon)) = (h.last, p.geo.lat, p.geo.lon) {
+        let from = Fix {
+            lat: f64::from(last.lat),
+            lon: f64::from(last.lon),
+            accuracy_km: f64::from(last.accuracy_km),
+            at: last.at,
+        };
+        let to = Fix {
+            lat,
+            lon,
+            accuracy_km: f64::from(p.geo.accuracy_km),
+            at: now,
+        };
+        let t = travel(from, to, thresholds.travel_min_km);
+        if t.kmh > thresholds.impossible_travel_kmh {
+            v[idx::TRAVEL] = 1.0;
+            v[idx::TRAVEL_EXCESS] = (t.kmh / thresholds.impossible_travel_kmh).ln();
+        }
+        trip = Some(t);
+    }
+
+    v[idx::NEW_COUNTRY] = f64::from(u8::from(
+        n > 0.0 && p.geo.country.is_some() && net[3].0 <= 0.0,
+    ));
+    v[idx::HOSTING] = f64::from(u8::from(p.hosting));
+    v[idx::UNKNOWN_LOCATION] = f64::from(u8::from(p.geo.country.is_none()));
+    v[idx::DRIFT] = f64::from(u8::from(
+        p.has_device && dc > 0.0 && (ua[2].0 <= 0.0 || ua[3].0 <= 0.0),
+    ));
+    v[idx::USER_FAILURES] = ln1p(velocity.user_failures_1h);
+    v[idx::USER_IPS] = ln1p(velocity.user_distinct_ips_1h);
+    v[idx::IP_USERS] = ln1p(velocity.ip_distinct_users_1h);
+    v[idx::IP_FAILURES] = ln1p(velocity.ip_failures_1h);
+    v[idx::PREFIX_FAILURES] = ln1p(velocity.prefix_failures_1h);
+    v[idx::FAILED] = f64::from(u8::from(!p.success));
+    v[idx::DEPTH] = n.ln_1p();
+
+    Features {
+        values: v,
+        net_known,
+        ua_known,
+        device_known: dc > 0.0,
+        usually_has_device,
+        travel: trip,
+        velocity: *velocity,
+        history_n: n,
+        previous_ip: h.last.map(|l| {
+            let v6 = std::net::Ipv6Addr::from(l.ip);
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+        }),
+    }
+}
+
+/// Counts the event in the global frequency tables (after scoring it).
+pub fn count_globally(p: &Prepared<'_>, globals: &mut GlobalFrequencies) {
+    for (j, level) in NET_LEVELS.iter().enumerate() {
+        globals.add(*level, p.keys.net[j]);
+    }
+    for (j, level) in UA_LEVELS.iter().enumerate() {
+        globals.add(*level, p.keys.ua[j]);
+    }
+    globals.add(Level::Device, p.keys.device);
+    globals.add(Level::Hour, u64::from(p.keys.hour));
+}

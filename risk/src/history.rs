@@ -1,0 +1,317 @@
+//! Bounded per-user history: decayed counts over recent successful logins.
+//!
+//! Each hierarchy level keeps the top few values as `(hash, count)` pairs in
+//! fixed arrays, so a [`UserHistory`] has a fixed size (measured by a test
+//! and the bench, well under 2 KiB) and cloning it is a plain memcpy. Before
+//! each admitted login all counts are multiplied by the model's decay `γ`,
+//! so old habits fade over roughly `1/(1-γ)` logins. When a level is full,
+//! the least-counted value is replaced; its mass stays in the total, which
+//! is what "seen before but forgotten" should mean.
+
+use std::collections::HashMap;
+
+/// Top-`N` decayed counts for one level, plus a decayed count of distinct
+/// values seen (the Witten–Bell novelty rate uses it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopK<const N: usize> {
+    keys: [u64; N],
+    counts: [f32; N],
+    distinct: f32,
+}
+
+impl<const N: usize> Default for TopK<N> {
+    fn default() -> Self {
+        TopK {
+            keys: [0; N],
+            counts: [0.0; N],
+            distinct: 0.0,
+        }
+    }
+}
+
+impl<const N: usize> TopK<N> {
+    /// Decayed count of `key` (0 when unseen or forgotten).
+    pub fn count(&self, key: u64) -> f32 {
+        for i in 0..N {
+            if self.keys[i] == key && self.counts[i] > 0.0 {
+                return self.counts[i];
+            }
+        }
+        0.0
+    }
+
+    /// Decayed number of distinct values seen.
+    pub fn distinct(&self) -> f32 {
+        self.distinct
+    }
+
+    /// Iterates over `(hash, count)` pairs currently held.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, f32)> + '_ {
+        self.keys
+            .iter()
+            .copied()
+            .zip(self.counts.iter().copied())
+            .filter(|(_, c)| *c > 0.0)
+    }
+
+    fn decay(&mut self, gamma: f32) {
+        for c in &mut self.counts {
+            *c *= gamma;
+        }
+        self.distinct *= gamma;
+    }
+
+    fn add(&mut self, key: u64) {
+        let mut min_i = 0;
+        for i in 0..N {
+            if self.keys[i] == key && self.counts[i] > 0.0 {
+                self.counts[i] += 1.0;
+                return;
+            }
+            if self.counts[i] < self.counts[min_i] {
+                min_i = i;
+            }
+        }
+        self.distinct += 1.0;
+        self.keys[min_i] = key;
+        self.counts[min_i] = 1.0;
+    }
+}
+
+/// Where and when the last admitted login happened (for impossible travel).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LastLogin {
+    /// Unix seconds.
+    pub at: i64,
+    /// Latitude, degrees (NaN when the location was unknown).
+    pub lat: f32,
+    /// Longitude, degrees.
+    pub lon: f32,
+    /// Accuracy radius, km.
+    pub accuracy_km: u16,
+    /// The address, kept so a reason can name the previous place.
+    pub ip: [u8; 16],
+}
+
+/// The hashes of one login at every level; computed once per event.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LevelKeys {
+    /// IP → /24 or /48 → ASN → country.
+    pub net: [u64; 4],
+    /// UA string → browser+version → browser → OS → device type.
+    pub ua: [u64; 5],
+    /// Device id or "none".
+    pub device: u64,
+    /// Hour of week, 0..168.
+    pub hour: u8,
+}
+
+/// One user's bounded history. Fixed size; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserHistory {
+    /// Decayed number of admitted logins (the `n` of the smoothing formula).
+    pub n: f32,
+    /// Admitted logins ever (not decayed).
+    pub logins: u32,
+    /// IP, prefix, ASN, country.
+    pub ip: TopK<8>,
+    /// /24 or /48 prefix.
+    pub prefix: TopK<8>,
+    /// ASN.
+    pub asn: TopK<6>,
+    /// Country.
+    pub country: TopK<4>,
+    /// User-agent strings.
+    pub ua: TopK<6>,
+    /// Browser + major version.
+    pub browser_version: TopK<6>,
+    /// Browser family.
+    pub browser: TopK<4>,
+    /// OS family.
+    pub os: TopK<4>,
+    /// Device type.
+    pub device_type: TopK<3>,
+    /// Device ids.
+    pub device: TopK<8>,
+    /// Hour-of-week counts (saturating, halved when one saturates).
+    pub hours: [u8; 168],
+    /// Last admitted login with a known location.
+    pub last: Option<LastLogin>,
+}
+
+impl Default for UserHistory {
+    fn default() -> Self {
+        UserHistory {
+            n: 0.0,
+            logins: 0,
+            ip: TopK::default(),
+            prefix: TopK::default(),
+            asn: TopK::default(),
+            country: TopK::default(),
+            ua: TopK::default(),
+            browser_version: TopK::default(),
+            browser: TopK::default(),
+            os: TopK::default(),
+            device_type: TopK::default(),
+            device: TopK::default(),
+            hours: [0; 168],
+            last: None,
+        }
+    }
+}
+
+impl UserHistory {
+    /// The network levels as arrays, finest first.
+    pub fn net_count(&self, level: usize, key: u64) -> (f32, f32) {
+        match level {
+            0 => (self.ip.count(key), self.ip.distinct()),
+            1 => (self.prefix.count(key), self.prefix.distinct()),
+            2 => (self.asn.count(key), self.asn.distinct()),
+            _ => (self.country.count(key), self.country.distinct()),
+        }
+    }
+
+    /// The user-agent levels, finest first.
+    pub fn ua_count(&self, level: usize, key: u64) -> (f32, f32) {
+        match level {
+            0 => (self.ua.count(key), self.ua.distinct()),
+            1 => (
+                self.browser_version.count(key),
+                self.browser_version.distinct(),
+            ),
+            2 => (self.browser.count(key), self.browser.distinct()),
+            3 => (self.os.count(key), self.os.distinct()),
+            _ => (self.device_type.count(key), self.device_type.distinct()),
+        }
+    }
+
+    /// Records an admitted login: decays everything by `gamma`, then counts
+    /// this login at every level.
+    pub fn admit(&mut self, keys: &LevelKeys, last: Option<LastLogin>, gamma: f32) {
+        self.n = self.n * gamma + 1.0;
+        self.logins = self.logins.saturating_add(1);
+        self.ip.decay(gamma);
+        self.prefix.decay(gamma);
+        self.asn.decay(gamma);
+        self.country.decay(gamma);
+        self.ua.decay(gamma);
+        self.browser_version.decay(gamma);
+        self.browser.decay(gamma);
+        self.os.decay(gamma);
+        self.device_type.decay(gamma);
+        self.device.decay(gamma);
+        self.ip.add(keys.net[0]);
+        self.prefix.add(keys.net[1]);
+        self.asn.add(keys.net[2]);
+        self.country.add(keys.net[3]);
+        self.ua.add(keys.ua[0]);
+        self.browser_version.add(keys.ua[1]);
+        self.browser.add(keys.ua[2]);
+        self.os.add(keys.ua[3]);
+        self.device_type.add(keys.ua[4]);
+        self.device.add(keys.device);
+        let h = usize::from(keys.hour) % 168;
+        if self.hours[h] == u8::MAX {
+            for c in &mut self.hours {
+                *c /= 2;
+            }
+        }
+        self.hours[h] += 1;
+        if last.is_some() {
+            self.last = last;
+        }
+    }
+
+    /// Bytes one history occupies in memory (fixed).
+    pub const SIZE: usize = std::mem::size_of::<UserHistory>();
+}
+
+/// Where histories live. The crate ships [`MemoryHistory`]; the service
+/// implements this over its database (load before scoring, store after the
+/// decision). Implementations must return exactly what was last stored.
+pub trait HistoryStore {
+    /// The user's history, or `None` for a user never admitted.
+    fn load(&self, user: &str) -> Option<UserHistory>;
+    /// Replaces the user's history.
+    fn store(&mut self, user: &str, history: UserHistory);
+}
+
+/// In-memory [`HistoryStore`]: one fixed-size history per user.
+#[derive(Debug, Default)]
+pub struct MemoryHistory {
+    users: HashMap<String, UserHistory>,
+}
+
+impl MemoryHistory {
+    /// Number of users held.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether no user is held.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// A reference without copying, for the in-memory fast path.
+    pub fn get(&self, user: &str) -> Option<&UserHistory> {
+        self.users.get(user)
+    }
+}
+
+impl HistoryStore for MemoryHistory {
+    fn load(&self, user: &str) -> Option<UserHistory> {
+        self.users.get(user).copied()
+    }
+
+    fn store(&mut self, user: &str, history: UserHistory) {
+        if let Some(slot) = self.users.get_mut(user) {
+            *slot = history;
+        } else {
+            self.users.insert(user.to_owned(), history);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_history_fits_in_two_kib() {
+        assert!(UserHistory::SIZE <= 2048, "{} bytes", UserHistory::SIZE);
+    }
+
+    fn check(adds: &[u64], gamma: f32, expected: &[(u64, f32)], distinct: f32) {
+        let mut t = TopK::<3>::default();
+        for &k in adds {
+            t.decay(gamma);
+            t.add(k);
+        }
+        for &(k, want) in expected {
+            assert!(
+                (t.count(k) - want).abs() < 1e-4,
+                "{adds:?}: count({k}) = {}, want {want}",
+                t.count(k)
+            );
+        }
+        assert!(
+            (t.distinct() - distinct).abs() < 1e-4,
+            "{adds:?}: distinct {}",
+            t.distinct()
+        );
+    }
+
+    #[test]
+    fn topk_counts_decay_and_evict_the_smallest() {
+        check(&[1, 1, 1], 1.0, &[(1, 3.0), (2, 0.0)], 1.0);
+        check(&[1, 2], 0.5, &[(1, 0.5), (2, 1.0)], 1.5);
+        // 4 evicts 1 (smallest after decay), keeps 2 and 3.
+        check(
+            &[1, 2, 3, 4],
+            0.9,
+            &[(1, 0.0), (2, 0.81), (3, 0.9), (4, 1.0)],
+            0.9 * 0.9 * 0.9 + 0.9 * 0.9 + 0.9 + 1.0,
+        );
+    }
+}

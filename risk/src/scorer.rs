@@ -1,0 +1,203 @@
+//! Scoring one login: the public entry points.
+//!
+//! [`Scorer`] holds the immutable parts (model, thresholds, network lists,
+//! geo databases) and is cheap to share behind an `Arc`; swapping the
+//! `Arc` is the hot reload. A score is a pure function of (event, history,
+//! counters, global frequencies, model, time):
+//!
+//! ```text
+//! let p = scorer.prepare(&event);                     // geo, UA, hashes
+//! let snap = velocity.snapshot(&p.vkeys, now);         // VelocityStore
+//! let a = scorer.assess(&p, history.as_ref(), &snap, &globals, now);
+//! // ... decide, run the step-up ...
+//! scorer.learn(&p, &mut history, admitted);            // then store it
+//! velocity.record(&p.vkeys, event.success, now);
+//! ```
+//!
+//! [`Engine`] does exactly that over any [`HistoryStore`] and
+//! [`VelocityStore`], for replays and for callers that keep state in memory.
+
+use time::OffsetDateTime;
+
+use crate::event::LoginEvent;
+use crate::features::{Features, Prepared, count_globally, extract, last_login, prepare};
+use crate::geo::{Geo, NetworkLists};
+use crate::global::GlobalFrequencies;
+use crate::history::{HistoryStore, UserHistory};
+use crate::model::Model;
+use crate::reasons::{Reason, explain};
+use crate::thresholds::{Decision, Thresholds};
+use crate::velocity::{VelocitySnapshot, VelocityStore};
+
+/// The result of scoring one login.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// 0–100: `round(100 · P(attack))`.
+    pub score: u8,
+    /// The calibrator's logit `b + Σ w_i f_i` (unrounded, for ranking).
+    pub logit: f64,
+    /// The decision under the scorer's thresholds.
+    pub decision: Decision,
+    /// Why, largest contribution first.
+    pub reasons: Vec<Reason>,
+    /// The features behind the score (for training and audits).
+    pub features: Features,
+}
+
+/// Model + thresholds + lists + geo: everything immutable about scoring.
+#[derive(Debug)]
+pub struct Scorer {
+    model: Model,
+    thresholds: Thresholds,
+    lists: NetworkLists,
+    geo: Geo,
+}
+
+impl Scorer {
+    /// Builds a scorer; the model is validated.
+    pub fn new(
+        model: Model,
+        thresholds: Thresholds,
+        lists: NetworkLists,
+        geo: Geo,
+    ) -> crate::Result<Self> {
+        model.validate()?;
+        Ok(Scorer {
+            model,
+            thresholds,
+            lists,
+            geo,
+        })
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The thresholds in use.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// The geo databases.
+    pub fn geo(&self) -> &Geo {
+        &self.geo
+    }
+
+    /// Stateless per-event work (geo lookup, UA parse, hashing).
+    pub fn prepare<'s>(&'s self, event: &LoginEvent) -> Prepared<'s> {
+        prepare(event, &self.geo, &self.lists)
+    }
+
+    /// Scores a prepared event against the user's history (`None` for a new
+    /// user) and the counters at `now`.
+    pub fn assess(
+        &self,
+        p: &Prepared<'_>,
+        history: Option<&UserHistory>,
+        velocity: &VelocitySnapshot,
+        globals: &GlobalFrequencies,
+        now: OffsetDateTime,
+    ) -> Assessment {
+        let features = extract(
+            p,
+            history,
+            velocity,
+            globals,
+            &self.model,
+            &self.thresholds,
+            now.unix_timestamp(),
+        );
+        let score = self.model.score(&features.values);
+        let logit = self.model.logit(&features.values);
+        let reasons = explain(p, &features, &self.model, &self.thresholds, &self.geo);
+        Assessment {
+            score,
+            logit,
+            decision: self.thresholds.decide(score),
+            reasons,
+            features,
+        }
+    }
+
+    /// Adds an admitted login to the user's history.
+    pub fn learn(&self, p: &Prepared<'_>, history: &mut UserHistory) {
+        history.admit(&p.keys, last_login(p), self.model.decay);
+    }
+}
+
+/// Scorer plus state: the convenience API for replays and in-memory use.
+#[derive(Debug)]
+pub struct Engine<H, V> {
+    /// The immutable part.
+    pub scorer: Scorer,
+    /// Per-user histories.
+    pub history: H,
+    /// Velocity counters.
+    pub velocity: V,
+    /// Global frequency sketch.
+    pub globals: GlobalFrequencies,
+}
+
+impl<H: HistoryStore, V: VelocityStore> Engine<H, V> {
+    /// An engine over the given stores with an empty global sketch.
+    pub fn new(scorer: Scorer, history: H, velocity: V) -> Self {
+        Engine {
+            scorer,
+            history,
+            velocity,
+            globals: GlobalFrequencies::default(),
+        }
+    }
+
+    /// Scores `event` at `now` without changing any state.
+    pub fn score(&self, event: &LoginEvent, now: OffsetDateTime) -> Assessment {
+        let p = self.scorer.prepare(event);
+        let snap = self.velocity.snapshot(&p.vkeys, now.unix_timestamp());
+        let hist = self.history.load(&event.user);
+        self.scorer
+            .assess(&p, hist.as_ref(), &snap, &self.globals, now)
+    }
+
+    /// Scores `event` at `now` and records it in one pass (one geo lookup):
+    /// `admit` sees the assessment and says whether a successful login
+    /// enters the user's history.
+    pub fn step(
+        &mut self,
+        event: &LoginEvent,
+        now: OffsetDateTime,
+        admit: impl FnOnce(&Assessment) -> bool,
+    ) -> Assessment {
+        let t = now.unix_timestamp();
+        let p = prepare(event, &self.scorer.geo, &self.scorer.lists);
+        let snap = self.velocity.snapshot(&p.vkeys, t);
+        let mut hist = self.history.load(&event.user);
+        let a = self
+            .scorer
+            .assess(&p, hist.as_ref(), &snap, &self.globals, now);
+        self.velocity.record(&p.vkeys, event.success, t);
+        count_globally(&p, &mut self.globals);
+        if event.success && admit(&a) {
+            let h = hist.get_or_insert_with(UserHistory::default);
+            h.admit(&p.keys, last_login(&p), self.scorer.model.decay);
+            self.history.store(&event.user, *h);
+        }
+        a
+    }
+
+    /// Records the event after its decision: counters and global
+    /// frequencies always; the user's history only when `admit` (the login
+    /// succeeded and was allowed, or passed step-up).
+    pub fn observe(&mut self, event: &LoginEvent, now: OffsetDateTime, admit: bool) {
+        let p = prepare(event, &self.scorer.geo, &self.scorer.lists);
+        self.velocity
+            .record(&p.vkeys, event.success, now.unix_timestamp());
+        count_globally(&p, &mut self.globals);
+        if admit && event.success {
+            let mut h = self.history.load(&event.user).unwrap_or_default();
+            h.admit(&p.keys, last_login(&p), self.scorer.model.decay);
+            self.history.store(&event.user, h);
+        }
+    }
+}

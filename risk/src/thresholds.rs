@@ -1,0 +1,196 @@
+//! Score bands, the impossible-travel speed, and the `risk:` section of a
+//! policy file.
+//!
+//! The full policy format belongs to the policy engine (issue 5); this
+//! module reads only the top-level `risk:` mapping of a YAML file and
+//! ignores every other key. Inside `risk:` unknown keys are errors, so a
+//! typo in a threshold cannot silently fall back to a default.
+//!
+//! ```yaml
+//! risk:
+//!   allow_max: 30             # scores 0..=30 allow
+//!   step_up_max: 70           # 31..=70 step up, above deny
+//!   impossible_travel_kmh: 805
+//!   travel_min_km: 100
+//!   hosting_asns: [16509, 14061]
+//!   hosting_asn_files: [lists/hosting.txt]   # relative to the policy file
+//!   anonymizing_asn_files: [lists/vpn.txt]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RiskError};
+use crate::geo::NetworkLists;
+
+/// What a score leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Let the login through with what was presented.
+    Allow,
+    /// Ask for a stronger factor.
+    StepUp,
+    /// Refuse.
+    Deny,
+}
+
+impl Decision {
+    /// `allow`, `step_up` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::StepUp => "step_up",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// Score bands and feature thresholds. The white paper's defaults: 0–30
+/// allow, 31–70 step up, above 70 deny; Okta's 805 km/h travel speed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Highest score that is allowed.
+    pub allow_max: u8,
+    /// Highest score that steps up; anything above is denied.
+    pub step_up_max: u8,
+    /// Speed above which travel between logins is impossible, km/h.
+    pub impossible_travel_kmh: f64,
+    /// Moves shorter than this (after accuracy radii) are never travel, km.
+    pub travel_min_km: f64,
+    /// Extra hosting/anonymising ASNs.
+    pub hosting_asns: Vec<u32>,
+    /// Files of hosting ASNs, relative to the policy file.
+    pub hosting_asn_files: Vec<PathBuf>,
+    /// Files of VPN/proxy/Tor ASNs, relative to the policy file.
+    pub anonymizing_asn_files: Vec<PathBuf>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            allow_max: 30,
+            step_up_max: 70,
+            impossible_travel_kmh: 805.0,
+            travel_min_km: 100.0,
+            hosting_asns: Vec::new(),
+            hosting_asn_files: Vec::new(),
+            anonymizing_asn_files: Vec::new(),
+        }
+    }
+}
+
+impl Thresholds {
+    /// The decision for a 0–100 score.
+    pub fn decide(&self, score: u8) -> Decision {
+        if score <= self.allow_max {
+            Decision::Allow
+        } else if score <= self.step_up_max {
+            Decision::StepUp
+        } else {
+            Decision::Deny
+        }
+    }
+
+    /// Parses the `risk:` section of a policy file's text (other keys are
+    /// ignored) and checks it is coherent.
+    pub fn from_policy_yaml(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct PolicyFile {
+            #[serde(default)]
+            risk: Option<Thresholds>,
+        }
+        let file: PolicyFile =
+            serde_norway::from_str(text).map_err(|e| RiskError::Policy(e.to_string()))?;
+        let t = file.risk.unwrap_or_default();
+        if t.allow_max > t.step_up_max || t.step_up_max > 100 {
+            return Err(RiskError::Policy(format!(
+                "risk: need allow_max ≤ step_up_max ≤ 100, got {} and {}",
+                t.allow_max, t.step_up_max
+            )));
+        }
+        if !(t.impossible_travel_kmh > 0.0 && t.travel_min_km >= 0.0) {
+            return Err(RiskError::Policy(
+                "risk: travel thresholds must be positive".into(),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Reads a policy file and loads the network lists it names.
+    pub fn load_policy(path: &Path) -> Result<(Self, NetworkLists)> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RiskError::Policy(format!("{}: {e}", path.display())))?;
+        let t = Self::from_policy_yaml(&text)
+            .map_err(|e| RiskError::Policy(format!("{}: {e}", path.display())))?;
+        let lists = t.network_lists(path.parent().unwrap_or(Path::new(".")))?;
+        Ok((t, lists))
+    }
+
+    /// The default lists plus the ASNs and files named here.
+    pub fn network_lists(&self, base: &Path) -> Result<NetworkLists> {
+        let mut lists = NetworkLists::default();
+        lists.hosting.extend(self.hosting_asns.iter().copied());
+        for f in &self.hosting_asn_files {
+            lists.load_hosting_file(&base.join(f))?;
+        }
+        for f in &self.anonymizing_asn_files {
+            lists.load_anonymizing_file(&base.join(f))?;
+        }
+        Ok(lists)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(yaml: &str, expected: std::result::Result<(u8, u8, f64), &str>) {
+        match (Thresholds::from_policy_yaml(yaml), expected) {
+            (Ok(t), Ok(want)) => assert_eq!(
+                (t.allow_max, t.step_up_max, t.impossible_travel_kmh),
+                want,
+                "{yaml}"
+            ),
+            (Err(e), Err(fragment)) => {
+                assert!(e.to_string().contains(fragment), "{e} lacks {fragment}")
+            }
+            (got, want) => panic!("{yaml}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_only_the_risk_section() {
+        check("", Ok((30, 70, 805.0)));
+        check("rules: [{anything: 1}]\nversion: 3\n", Ok((30, 70, 805.0)));
+        check(
+            "risk:\n  allow_max: 20\n  step_up_max: 60\n",
+            Ok((20, 60, 805.0)),
+        );
+        check(
+            "risk:\n  impossible_travel_kmh: 1000\nother: x\n",
+            Ok((30, 70, 1000.0)),
+        );
+        check("risk:\n  alow_max: 20\n", Err("unknown field `alow_max`"));
+        check("risk:\n  allow_max: 80\n", Err("allow_max ≤ step_up_max"));
+        check("risk: [1, 2", Err("policy"));
+    }
+
+    #[test]
+    fn bands_follow_the_white_paper() {
+        let t = Thresholds::default();
+        let cases = [
+            (0, Decision::Allow),
+            (30, Decision::Allow),
+            (31, Decision::StepUp),
+            (70, Decision::StepUp),
+            (71, Decision::Deny),
+            (100, Decision::Deny),
+        ];
+        for (score, want) in cases {
+            assert_eq!(t.decide(score), want, "{score}");
+        }
+    }
+}
