@@ -1,7 +1,7 @@
-//! `tollgate-agent`: the endpoint agent (see issue 6).
+//! `tollgate-agent`: the endpoint agent. All logic is in the library
+//! (`tollgate_agent::agent`); this only sets the exit status.
 #![forbid(unsafe_code)]
 
 fn main() {
-    eprintln!("tollgate-agent: not built yet");
-    std::process::exit(2);
+    std::process::exit(tollgate_agent::agent::cli::main());
 }

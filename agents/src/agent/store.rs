@@ -44,6 +44,9 @@ pub struct KeyStore {
     /// TCTI of the TPM holding or sealing the secrets, if any.
     #[serde(default)]
     pub tcti: Option<String>,
+    /// PEM CA bundle trusted for the issuer, if not the public roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     pub key: Protected,
     #[serde(default)]
     pub otp: Option<StoredOtp>,
