@@ -4,7 +4,11 @@
 //! against an in-process reference issuer built from the library.
 
 mod agent {
+    #[cfg(feature = "agent")]
+    pub mod cli;
     pub mod harness;
+    #[cfg(feature = "agent")]
+    pub mod issuer;
     pub mod openssl;
     #[cfg(feature = "tpm")]
     pub mod tpm;
