@@ -19,7 +19,12 @@ pub struct ClientCache {
 
 impl ClientCache {
     /// The client, from memory if fresh, else from the store.
-    pub async fn get(&self, store: &Store, id: &str, now: i64) -> Result<Option<Arc<ClientRow>>, StoreError> {
+    pub async fn get(
+        &self,
+        store: &Store,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Arc<ClientRow>>, StoreError> {
         if let Ok(map) = self.map.read() {
             if let Some((c, at)) = map.get(id) {
                 if now - at < CLIENT_TTL {
@@ -55,8 +60,13 @@ pub struct RevocationCache {
 impl RevocationCache {
     /// Whether an access token with this `jti` (`<grant>.<random>` or a bare id) is revoked.
     pub fn is_revoked(&self, jti: &str) -> bool {
-        let Ok(set) = self.set.read() else { return true };
-        set.contains(jti) || jti.split_once('.').is_some_and(|(grant, _)| set.contains(grant))
+        let Ok(set) = self.set.read() else {
+            return true;
+        };
+        set.contains(jti)
+            || jti
+                .split_once('.')
+                .is_some_and(|(grant, _)| set.contains(grant))
     }
 
     /// Marks a grant id or jti revoked in this process.
@@ -69,7 +79,11 @@ impl RevocationCache {
     /// Reloads from the store: grants revoked within the access-token
     /// lifetime (older ones have no live access tokens) and revoked jtis.
     pub async fn reload(&self, store: &Store, now: i64, access_ttl: i64) -> Result<(), StoreError> {
-        let mut fresh: HashSet<String> = store.grants_revoked_since(now - access_ttl - 60).await?.into_iter().collect();
+        let mut fresh: HashSet<String> = store
+            .grants_revoked_since(now - access_ttl - 60)
+            .await?
+            .into_iter()
+            .collect();
         fresh.extend(store.revoked_jtis(now).await?);
         if let Ok(mut set) = self.set.write() {
             *set = fresh;

@@ -74,7 +74,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: "sqlite://data/tollgate.db".into(), max_connections: 8 }
+        DatabaseConfig {
+            url: "sqlite://data/tollgate.db".into(),
+            max_connections: 8,
+        }
     }
 }
 
@@ -171,7 +174,11 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 64 * 1024, shutdown_grace: 20, trusted_proxies: vec![] }
+        HttpConfig {
+            max_body_bytes: 64 * 1024,
+            shutdown_grace: 20,
+            trusted_proxies: vec![],
+        }
     }
 }
 
@@ -246,7 +253,10 @@ impl Config {
                 }
                 None => origin.to_string(),
             };
-            ConfigError { location, message: e.message().to_string() }
+            ConfigError {
+                location,
+                message: e.message().to_string(),
+            }
         })?;
         cfg.validate(origin)?;
         Ok(cfg)
@@ -255,8 +265,10 @@ impl Config {
     /// Reads and parses a file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { location: origin.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            location: origin.clone(),
+            message: e.to_string(),
+        })?;
         Config::parse(&text, &origin)
     }
 
@@ -283,19 +295,41 @@ impl Config {
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let err = |message: String| Err(ConfigError { location: origin.to_string(), message });
+        let err = |message: String| {
+            Err(ConfigError {
+                location: origin.to_string(),
+                message,
+            })
+        };
         if self.version != CONFIG_VERSION {
-            return err(format!("version = {} is not supported (this build reads version {CONFIG_VERSION})", self.version));
+            return err(format!(
+                "version = {} is not supported (this build reads version {CONFIG_VERSION})",
+                self.version
+            ));
         }
         match url::Url::parse(&self.issuer) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() && u.fragment().is_none() => {}
-            _ => return err(format!("issuer {:?} must be an http(s) URL without query or fragment", self.issuer)),
+            Ok(u)
+                if (u.scheme() == "https" || u.scheme() == "http")
+                    && u.query().is_none()
+                    && u.fragment().is_none() => {}
+            _ => {
+                return err(format!(
+                    "issuer {:?} must be an http(s) URL without query or fragment",
+                    self.issuer
+                ));
+            }
         }
         if !self.demo && self.issuer.starts_with("http://") && !is_loopback_url(&self.issuer) {
-            return err(format!("issuer {:?} must use https outside loopback", self.issuer));
+            return err(format!(
+                "issuer {:?} must use https outside loopback",
+                self.issuer
+            ));
         }
         if !matches!(self.keys.default_alg.as_str(), "ES256" | "RS256") {
-            return err(format!("keys.default_alg {:?}: expected ES256 or RS256", self.keys.default_alg));
+            return err(format!(
+                "keys.default_alg {:?}: expected ES256 or RS256",
+                self.keys.default_alg
+            ));
         }
         for (name, v) in [
             ("tokens.code_ttl", self.tokens.code_ttl),
@@ -303,7 +337,10 @@ impl Config {
             ("tokens.id_token_ttl", self.tokens.id_token_ttl),
             ("tokens.refresh_token_ttl", self.tokens.refresh_token_ttl),
             ("login.session_ttl", self.login.session_ttl),
-            ("login.max_failures_per_user", self.login.max_failures_per_user),
+            (
+                "login.max_failures_per_user",
+                self.login.max_failures_per_user,
+            ),
             ("login.max_failures_per_ip", self.login.max_failures_per_ip),
         ] {
             if v <= 0 {
@@ -316,7 +353,10 @@ impl Config {
                 return err(format!("client {:?} is declared twice", c.id));
             }
             if c.secret_hash.is_some() && c.secret_env.is_some() {
-                return err(format!("client {:?}: give secret_hash or secret_env, not both", c.id));
+                return err(format!(
+                    "client {:?}: give secret_hash or secret_env, not both",
+                    c.id
+                ));
             }
         }
         Ok(())
@@ -344,7 +384,10 @@ fn is_loopback_url(s: &str) -> bool {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    let col = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
     (line, col)
 }
 
@@ -355,7 +398,9 @@ mod tests {
     fn check(text: &str, expected_error: Option<&str>) {
         match (Config::parse(text, "t.toml"), expected_error) {
             (Ok(_), None) => {}
-            (Err(e), Some(want)) => assert!(e.to_string().starts_with(want), "got {e}, want {want}"),
+            (Err(e), Some(want)) => {
+                assert!(e.to_string().starts_with(want), "got {e}, want {want}")
+            }
             (Ok(_), Some(want)) => panic!("accepted, want {want}"),
             (Err(e), None) => panic!("rejected: {e}"),
         }
@@ -365,13 +410,22 @@ mod tests {
     fn config_files_are_validated_with_locations() {
         let ok = "version = 1\nissuer = \"https://id.example\"\n";
         check(ok, None);
-        check("version = 1\nissuer = \"https://id.example\"\nbogus = 1\n", Some("t.toml:3:1: unknown field `bogus`"));
+        check(
+            "version = 1\nissuer = \"https://id.example\"\nbogus = 1\n",
+            Some("t.toml:3:1: unknown field `bogus`"),
+        );
         check(
             "version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_tll = 5\n",
             Some("t.toml:4:1: unknown field `code_tll`"),
         );
-        check("version = 2\nissuer = \"https://id.example\"\n", Some("t.toml: version = 2 is not supported"));
-        check("version = 1\nissuer = \"http://id.example\"\n", Some("t.toml: issuer \"http://id.example\" must use https"));
+        check(
+            "version = 2\nissuer = \"https://id.example\"\n",
+            Some("t.toml: version = 2 is not supported"),
+        );
+        check(
+            "version = 1\nissuer = \"http://id.example\"\n",
+            Some("t.toml: issuer \"http://id.example\" must use https"),
+        );
         check("version = 1\nissuer = \"http://127.0.0.1:9000\"\n", None);
         check(
             "version = 1\nissuer = \"https://id.example\"\n[keys]\ndefault_alg = \"HS256\"\n",
@@ -381,7 +435,10 @@ mod tests {
             "version = 1\nissuer = \"https://id.example\"\n[[clients]]\nid = \"a\"\n[[clients]]\nid = \"a\"\n",
             Some("t.toml: client \"a\" is declared twice"),
         );
-        check("version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_ttl = 0\n", Some("t.toml: tokens.code_ttl must be positive"));
+        check(
+            "version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_ttl = 0\n",
+            Some("t.toml: tokens.code_ttl must be positive"),
+        );
     }
 
     #[test]

@@ -51,11 +51,29 @@ impl Default for Metrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let tokens = Family::<Grant, Counter>::default();
         let logins = Family::<Outcome, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("tokens_issued", "Tokens issued by grant type", tokens.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "tokens_issued",
+            "Tokens issued by grant type",
+            tokens.clone(),
+        );
         registry.register("logins", "Login attempts by outcome", logins.clone());
-        Metrics { registry, requests, latency, tokens, logins }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            tokens,
+            logins,
+        }
     }
 }
 

@@ -29,9 +29,15 @@ pub enum StartError {
 
 /// Loads the master key: `TOLLGATE_MASTER_KEY` (base64), else the file.
 /// Outside demo mode a missing key is an error, never a generated one.
-pub fn master_key(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<MasterKey, StartError> {
+pub fn master_key(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<MasterKey, StartError> {
     if let Some(v) = env("TOLLGATE_MASTER_KEY") {
-        return Ok(MasterKey::from_material(v.as_bytes(), "TOLLGATE_MASTER_KEY")?);
+        return Ok(MasterKey::from_material(
+            v.as_bytes(),
+            "TOLLGATE_MASTER_KEY",
+        )?);
     }
     match &config.keys.master_key_file {
         Some(p) if config.demo => Ok(MasterKey::load_or_create(p)?),
@@ -50,7 +56,11 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 }
 
 /// Everything `serve` needs, ready.
-pub async fn start(config: Config, clock: Clock, env: &dyn Fn(&str) -> Option<String>) -> Result<App, StartError> {
+pub async fn start(
+    config: Config,
+    clock: Clock,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<App, StartError> {
     let master = master_key(&config, env)?;
     let store = open_store(&config).await?;
     let now = clock.now();
@@ -59,7 +69,9 @@ pub async fn start(config: Config, clock: Clock, env: &dyn Fn(&str) -> Option<St
     let rows = store.published_keys(now).await?;
     let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;
     let app = Arc::new(AppState::new(config, store, clock, master, keyring));
-    app.revocations.reload(&app.store, now, app.config.tokens.access_token_ttl).await?;
+    app.revocations
+        .reload(&app.store, now, app.config.tokens.access_token_ttl)
+        .await?;
     Ok(app)
 }
 
@@ -76,25 +88,47 @@ async fn ensure_keys(store: &Store, master: &MasterKey, now: i64) -> Result<(), 
     Ok(())
 }
 
-async fn sync_config_clients(config: &Config, store: &Store, env: &dyn Fn(&str) -> Option<String>, now: i64) -> Result<(), StartError> {
+async fn sync_config_clients(
+    config: &Config,
+    store: &Store,
+    env: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+) -> Result<(), StartError> {
     let default_alg = Alg::parse(&config.keys.default_alg).unwrap_or(Alg::ES256);
     let mut rows = Vec::with_capacity(config.clients.len());
     for c in &config.clients {
         let secret_hash = match (&c.secret_hash, &c.secret_env) {
             (Some(h), _) => Some(parse_secret_hash(h).ok_or_else(|| {
-                StartError::Config(format!("client {:?}: secret_hash must be sha256:<64 hex digits>", c.id))
+                StartError::Config(format!(
+                    "client {:?}: secret_hash must be sha256:<64 hex digits>",
+                    c.id
+                ))
             })?),
             (None, Some(var)) => {
-                let v = env(var).ok_or_else(|| StartError::Config(format!("client {:?}: environment variable {var} is not set", c.id)))?;
+                let v = env(var).ok_or_else(|| {
+                    StartError::Config(format!(
+                        "client {:?}: environment variable {var} is not set",
+                        c.id
+                    ))
+                })?;
                 if v.len() < 32 {
-                    return Err(StartError::Config(format!("client {:?}: the secret in {var} is shorter than 32 characters", c.id)));
+                    return Err(StartError::Config(format!(
+                        "client {:?}: the secret in {var} is shorter than 32 characters",
+                        c.id
+                    )));
                 }
                 Some(hash_secret(&v))
             }
             (None, None) => None,
         };
-        let settings = ClientSettings::from_config(c, default_alg, secret_hash.is_some()).map_err(StartError::Config)?;
-        rows.push(ClientRow { id: c.id.clone(), secret_hash, settings, source: "config".into() });
+        let settings = ClientSettings::from_config(c, default_alg, secret_hash.is_some())
+            .map_err(StartError::Config)?;
+        rows.push(ClientRow {
+            id: c.id.clone(),
+            secret_hash,
+            settings,
+            source: "config".into(),
+        });
     }
     store.sync_config_clients(&rows, now).await?;
     Ok(())
@@ -121,7 +155,10 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
             name: Some("Tollgate demo".into()),
             secret_hash: None,
             secret_env: None,
-            redirect_uris: vec![format!("{}/demo/callback", app.urls.issuer.trim_end_matches('/'))],
+            redirect_uris: vec![format!(
+                "{}/demo/callback",
+                app.urls.issuer.trim_end_matches('/')
+            )],
             post_logout_redirect_uris: vec![],
             grant_types: None,
             token_endpoint_auth_method: Some("client_secret_post".into()),
@@ -131,9 +168,18 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
             require_pkce: None,
             access_token_audience: None,
         };
-        let settings = ClientSettings::from_config(&cfg, Alg::ES256, true).map_err(StartError::Config)?;
+        let settings =
+            ClientSettings::from_config(&cfg, Alg::ES256, true).map_err(StartError::Config)?;
         app.store
-            .insert_client(&ClientRow { id: cfg.id, secret_hash: Some(hash_secret(secret.expose())), settings, source: "cli".into() }, now)
+            .insert_client(
+                &ClientRow {
+                    id: cfg.id,
+                    secret_hash: Some(hash_secret(secret.expose())),
+                    settings,
+                    source: "cli".into(),
+                },
+                now,
+            )
             .await?;
     }
     if app.store.user_by_login("demo").await?.is_none() {
@@ -155,23 +201,35 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
             )
             .await?;
     }
-    let password = std::fs::read_to_string(password_path).unwrap_or_else(|_| "(see data/demo-password)".into());
-    Ok(DemoInfo { user: "demo".into(), password: password.trim().to_string(), client_secret_path: secret_path.display().to_string() })
+    let password = std::fs::read_to_string(password_path)
+        .unwrap_or_else(|_| "(see data/demo-password)".into());
+    Ok(DemoInfo {
+        user: "demo".into(),
+        password: password.trim().to_string(),
+        client_secret_path: secret_path.display().to_string(),
+    })
 }
 
 /// Serves until `shutdown` resolves, then drains for at most the grace
 /// period and closes the pool. Background tasks (revocation polling, key
 /// reload, purge) stop with it.
-pub async fn serve(listener: tokio::net::TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(());
-        });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         r = &mut server => r?,
@@ -196,7 +254,11 @@ async fn background(app: App) {
         tick.tick().await;
         n += 1;
         let now = app.now();
-        if let Err(e) = app.revocations.reload(&app.store, now, app.config.tokens.access_token_ttl).await {
+        if let Err(e) = app
+            .revocations
+            .reload(&app.store, now, app.config.tokens.access_token_ttl)
+            .await
+        {
             tracing::warn!(error = %e, "revocation reload failed");
         }
         if n % 30 == 0 {

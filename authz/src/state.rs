@@ -58,7 +58,13 @@ impl Urls {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, clock: Clock, master: MasterKey, keyring: Keyring) -> AppState {
+    pub fn new(
+        config: Config,
+        store: Store,
+        clock: Clock,
+        master: MasterKey,
+        keyring: Keyring,
+    ) -> AppState {
         let urls = Urls::new(&config.issuer);
         AppState {
             config,
@@ -85,7 +91,11 @@ impl AppState {
     /// Reloads keys from the store (after a rotation).
     pub async fn reload_keys(&self) -> Result<(), String> {
         let now = self.clock.now();
-        let rows = self.store.published_keys(now).await.map_err(|e| e.to_string())?;
+        let rows = self
+            .store
+            .published_keys(now)
+            .await
+            .map_err(|e| e.to_string())?;
         let ring = Keyring::load(&rows, &self.master).map_err(|e| e.to_string())?;
         match self.keyring.write() {
             Ok(mut k) => *k = Arc::new(ring),
@@ -100,7 +110,11 @@ impl AppState {
 
     /// Writes an audit record; a failure is logged, never shown to the client.
     pub async fn audit(&self, kind: &str, actor: &str, subject: &str, data: serde_json::Value) {
-        if let Err(e) = self.store.append_audit(self.now(), kind, actor, subject, &data).await {
+        if let Err(e) = self
+            .store
+            .append_audit(self.now(), kind, actor, subject, &data)
+            .await
+        {
             tracing::error!(error = %e, kind, "audit append failed");
         }
     }

@@ -39,7 +39,10 @@ impl Drop for TempDir {
 }
 
 fn temp_dir() -> TempDir {
-    let p = std::env::temp_dir().join(format!("tollgate-test-{}", tollgate_authz::secret::random_id(8).replace(['-', '_'], "x")));
+    let p = std::env::temp_dir().join(format!(
+        "tollgate-test-{}",
+        tollgate_authz::secret::random_id(8).replace(['-', '_'], "x")
+    ));
     std::fs::create_dir_all(&p).ok();
     TempDir(p)
 }
@@ -50,10 +53,18 @@ const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// PostgreSQL is unavailable outside CI.
 pub async fn postgres_db() -> Option<String> {
     use sqlx::Connection;
-    let name = format!("tg_{}", tollgate_authz::secret::random_id(8).to_lowercase().replace(['-', '_'], "x"));
+    let name = format!(
+        "tg_{}",
+        tollgate_authz::secret::random_id(8)
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
     match sqlx::PgConnection::connect(PG_ADMIN).await {
         Ok(mut c) => {
-            if let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await {
+            if let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+            {
                 panic!("cannot create test database {name}: {e}");
             }
             Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
@@ -80,13 +91,19 @@ impl TestServer {
         Self::start_with_clock(db, Clock::System, tweak).await
     }
 
-    pub async fn start_with_clock(db: Db, clock: Clock, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+    pub async fn start_with_clock(
+        db: Db,
+        clock: Clock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let dir = temp_dir();
         let url = match db {
             Db::Sqlite => format!("sqlite://{}/tollgate.db", dir.0.display()),
             Db::Postgres => postgres_db().await?,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut cfg = Config::demo(&addr.to_string());
         cfg.demo = false;
@@ -96,7 +113,9 @@ impl TestServer {
         tweak(&mut cfg);
         let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string();
         let env = move |k: &str| (k == "TOLLGATE_MASTER_KEY").then(|| master.clone());
-        let app = tollgate_authz::server::start(cfg, clock, &env).await.expect("server start");
+        let app = tollgate_authz::server::start(cfg, clock, &env)
+            .await
+            .expect("server start");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
         let handle = tokio::spawn(async move {
@@ -106,26 +125,51 @@ impl TestServer {
             .await
             .expect("serve");
         });
-        Some(TestServer { base: format!("http://{addr}"), app, stop: Some(tx), handle: Some(handle), _dir: dir })
+        Some(TestServer {
+            base: format!("http://{addr}"),
+            app,
+            stop: Some(tx),
+            handle: Some(handle),
+            _dir: dir,
+        })
     }
 
     /// Registers a confidential client with [`SECRET`].
-    pub async fn add_client(&self, id: &str, f: impl FnOnce(&mut tollgate_authz::config::ClientConfig)) -> Arc<ClientRow> {
-        let mut c: tollgate_authz::config::ClientConfig =
-            serde_json::from_value(serde_json::json!({"id": id, "redirect_uris": [format!("https://{id}.example/cb")]})).expect("client config");
+    pub async fn add_client(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut tollgate_authz::config::ClientConfig),
+    ) -> Arc<ClientRow> {
+        let mut c: tollgate_authz::config::ClientConfig = serde_json::from_value(
+            serde_json::json!({"id": id, "redirect_uris": [format!("https://{id}.example/cb")]}),
+        )
+        .expect("client config");
         c.post_logout_redirect_uris = vec![format!("https://{id}.example/bye")];
         f(&mut c);
         let public = c.token_endpoint_auth_method.as_deref() == Some("none");
         let has_secret = !public && c.jwks.is_none();
-        let settings = ClientSettings::from_config(&c, tollgate_authz::keys::Alg::ES256, has_secret).expect("client settings");
-        let row = ClientRow { id: id.into(), secret_hash: has_secret.then(|| hash_secret(SECRET)), settings, source: "cli".into() };
-        self.app.store.insert_client(&row, self.app.now()).await.expect("insert client");
+        let settings =
+            ClientSettings::from_config(&c, tollgate_authz::keys::Alg::ES256, has_secret)
+                .expect("client settings");
+        let row = ClientRow {
+            id: id.into(),
+            secret_hash: has_secret.then(|| hash_secret(SECRET)),
+            settings,
+            source: "cli".into(),
+        };
+        self.app
+            .store
+            .insert_client(&row, self.app.now())
+            .await
+            .expect("insert client");
         Arc::new(row)
     }
 
     /// Creates a user with [`PASSWORD`]; returns the subject id.
     pub async fn add_user(&self, login: &str, groups: &[&str]) -> String {
-        let hash = tollgate_authz::login::password::hash(&tollgate_authz::secret::Secret::new(PASSWORD)).expect("hash");
+        let hash =
+            tollgate_authz::login::password::hash(&tollgate_authz::secret::Secret::new(PASSWORD))
+                .expect("hash");
         let ids = self
             .app
             .store
@@ -166,38 +210,82 @@ impl Drop for TestServer {
 
 /// A browser-like HTTP client: keeps cookies, does not follow redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// Extracts `name="csrf" value="..."` from a login page.
 pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).map(|i| i + marker.len()).expect("csrf field in page");
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("csrf field in page");
     html[start..].split('"').next().unwrap_or("").to_string()
 }
 
 /// Follows the login: GET the authorization URL, submit username and
 /// password on the login page, and return the final redirect `Location`.
-pub async fn login(browser: &reqwest::Client, base: &str, authorize_url: &str, user: &str, password: &str) -> String {
+pub async fn login(
+    browser: &reqwest::Client,
+    base: &str,
+    authorize_url: &str,
+    user: &str,
+    password: &str,
+) -> String {
     let r = browser.get(authorize_url).send().await.expect("authorize");
-    assert_eq!(r.status(), 303, "authorize should redirect: {:?}", r.text().await);
-    let loc = r.headers()["location"].to_str().expect("location").to_string();
+    assert_eq!(
+        r.status(),
+        303,
+        "authorize should redirect: {:?}",
+        r.text().await
+    );
+    let loc = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
     if !loc.starts_with("/login/") {
         return loc;
     }
-    let page = browser.get(format!("{base}{loc}")).send().await.expect("login page").text().await.expect("html");
+    let page = browser
+        .get(format!("{base}{loc}"))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
     let csrf = csrf_of(&page);
     let r = browser
         .post(format!("{base}{loc}"))
-        .form(&[("csrf", csrf.as_str()), ("username", user), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", user),
+            ("password", password),
+        ])
         .send()
         .await
         .expect("submit");
-    assert_eq!(r.status(), 303, "login should redirect: {:?}", r.text().await);
-    r.headers()["location"].to_str().expect("location").to_string()
+    assert_eq!(
+        r.status(),
+        303,
+        "login should redirect: {:?}",
+        r.text().await
+    );
+    r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
 }
 
 /// A query parameter of a URL.
 pub fn param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

@@ -35,18 +35,41 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
     let store = store(cfg).await?;
     match cmd {
         KeysCmd::Rotate { alg, activate_in } => {
-            let alg = Alg::parse(&alg).ok_or_else(|| CliError(format!("--alg {alg:?}: expected ES256 or RS256")))?;
+            let alg = Alg::parse(&alg)
+                .ok_or_else(|| CliError(format!("--alg {alg:?}: expected ES256 or RS256")))?;
             let master = crate::server::master_key(cfg, &super::env)?;
             let t = now();
             let activates = t + activate_in.unwrap_or(cfg.keys.activation_delay).max(0);
             let row = generate_key(alg, &master, t, activates).map_err(CliError)?;
-            store.add_key_retiring_others(&row, activates + retired_key_lifetime(&cfg.tokens)).await?;
-            store.append_audit(t, "key.rotated", "cli", &row.kid, &serde_json::json!({"alg": alg.name(), "activates_at": activates})).await?;
-            println!("new {} key {} published; signs from {} (unix time)", alg.name(), row.kid, activates);
+            store
+                .add_key_retiring_others(&row, activates + retired_key_lifetime(&cfg.tokens))
+                .await?;
+            store
+                .append_audit(
+                    t,
+                    "key.rotated",
+                    "cli",
+                    &row.kid,
+                    &serde_json::json!({"alg": alg.name(), "activates_at": activates}),
+                )
+                .await?;
+            println!(
+                "new {} key {} published; signs from {} (unix time)",
+                alg.name(),
+                row.kid,
+                activates
+            );
         }
         KeysCmd::List => {
             for k in store.published_keys(now()).await? {
-                println!("{}\t{}\tactivates_at={}\tretires_at={}\texpires_at={}", k.kid, k.alg, k.activates_at, opt(k.retires_at), opt(k.expires_at));
+                println!(
+                    "{}\t{}\tactivates_at={}\tretires_at={}\texpires_at={}",
+                    k.kid,
+                    k.alg,
+                    k.activates_at,
+                    opt(k.retires_at),
+                    opt(k.expires_at)
+                );
             }
         }
     }
@@ -83,15 +106,29 @@ pub enum ClientsCmd {
         jwks: Option<PathBuf>,
     },
     List,
-    Remove { id: String },
+    Remove {
+        id: String,
+    },
 }
 
 pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
     let store = store(cfg).await?;
     match cmd {
-        ClientsCmd::Add { id, redirect_uris, post_logout_redirect_uris, grants, public, alg, no_pkce, jwks } => {
+        ClientsCmd::Add {
+            id,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            public,
+            alg,
+            no_pkce,
+            jwks,
+        } => {
             let jwks = match jwks {
-                Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| CliError(format!("{}: {e}", p.display())))?),
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| CliError(format!("{}: {e}", p.display())))?,
+                ),
                 None => None,
             };
             let secret = (!public && jwks.is_none()).then(|| crate::secret::random_token(32));
@@ -111,11 +148,19 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
                 access_token_audience: None,
             };
             let default_alg = Alg::parse(&cfg.keys.default_alg).unwrap_or(Alg::ES256);
-            let settings = ClientSettings::from_config(&c, default_alg, secret.is_some()).map_err(CliError)?;
-            let row = ClientRow { id: id.clone(), secret_hash: secret.as_ref().map(|s| hash_secret(s.expose())), settings, source: "cli".into() };
+            let settings =
+                ClientSettings::from_config(&c, default_alg, secret.is_some()).map_err(CliError)?;
+            let row = ClientRow {
+                id: id.clone(),
+                secret_hash: secret.as_ref().map(|s| hash_secret(s.expose())),
+                settings,
+                source: "cli".into(),
+            };
             let t = now();
             store.insert_client(&row, t).await?;
-            store.append_audit(t, "client.added", "cli", &id, &serde_json::json!({})).await?;
+            store
+                .append_audit(t, "client.added", "cli", &id, &serde_json::json!({}))
+                .await?;
             println!("client {id} added");
             if let Some(s) = secret {
                 println!("client secret (shown once, store it now): {}", s.expose());
@@ -123,14 +168,22 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
         }
         ClientsCmd::List => {
             for c in store.clients().await? {
-                println!("{}\t{}\t{}\t{}", c.id, c.source, c.settings.grant_types.join(","), c.settings.redirect_uris.join(" "));
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.id,
+                    c.source,
+                    c.settings.grant_types.join(","),
+                    c.settings.redirect_uris.join(" ")
+                );
             }
         }
         ClientsCmd::Remove { id } => {
             if !store.remove_client(&id).await? {
                 return Err(CliError(format!("client {id:?} does not exist")));
             }
-            store.append_audit(now(), "client.removed", "cli", &id, &serde_json::json!({})).await?;
+            store
+                .append_audit(now(), "client.removed", "cli", &id, &serde_json::json!({}))
+                .await?;
             println!("client {id} removed");
         }
     }
@@ -155,48 +208,98 @@ pub enum UsersCmd {
     },
     /// Import users from CSV (header: login,display_name,email,upn,groups,password;
     /// groups separated by `;`). All rows or none.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
     /// Disable a user: ends their sessions and revokes their tokens.
-    Disable { login: String },
+    Disable {
+        login: String,
+    },
 }
 
 pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
     let store = store(cfg).await?;
     match cmd {
-        UsersCmd::Add { login, name, email, upn, groups, password_stdin } => {
+        UsersCmd::Add {
+            login,
+            name,
+            email,
+            upn,
+            groups,
+            password_stdin,
+        } => {
             let password_hash = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
                 let pw = Secret::new(line.trim_end_matches(['\r', '\n']));
                 check_password(pw.expose()).map_err(CliError)?;
-                Some(crate::login::password::hash_async(pw).await.map_err(CliError)?)
+                Some(
+                    crate::login::password::hash_async(pw)
+                        .await
+                        .map_err(CliError)?,
+                )
             } else {
                 None
             };
-            let u = NewUser { display_name: name.unwrap_or_else(|| login.clone()), login: login.clone(), email, upn, groups, password_hash };
+            let u = NewUser {
+                display_name: name.unwrap_or_else(|| login.clone()),
+                login: login.clone(),
+                email,
+                upn,
+                groups,
+                password_hash,
+            };
             check_login(&u.login).map_err(CliError)?;
             let t = now();
             store.insert_users(&[u], t).await?;
-            store.append_audit(t, "user.added", "cli", &login, &serde_json::json!({})).await?;
+            store
+                .append_audit(t, "user.added", "cli", &login, &serde_json::json!({}))
+                .await?;
             println!("user {login} added");
         }
         UsersCmd::Import { file } => {
             let users = parse_csv(&file).await?;
             let t = now();
             let n = users.len();
-            store.insert_users(&users, t).await.map_err(|e| CliError(format!("{}: {e}; nothing was imported", file.display())))?;
-            store.append_audit(t, "user.imported", "cli", &file.display().to_string(), &serde_json::json!({"count": n})).await?;
+            store
+                .insert_users(&users, t)
+                .await
+                .map_err(|e| CliError(format!("{}: {e}; nothing was imported", file.display())))?;
+            store
+                .append_audit(
+                    t,
+                    "user.imported",
+                    "cli",
+                    &file.display().to_string(),
+                    &serde_json::json!({"count": n}),
+                )
+                .await?;
             println!("{n} users imported");
         }
         UsersCmd::List => {
             for u in store.users().await? {
-                println!("{}\t{}\t{}\t{}\t{}", u.login, u.display_name, u.upn.unwrap_or_default(), u.groups.join(";"), if u.disabled { "disabled" } else { "active" });
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.login,
+                    u.display_name,
+                    u.upn.unwrap_or_default(),
+                    u.groups.join(";"),
+                    if u.disabled { "disabled" } else { "active" }
+                );
             }
         }
         UsersCmd::Disable { login } => {
             let u = store.disable_user(&login, now()).await?;
-            store.append_audit(now(), "user.disabled", "cli", &u.id, &serde_json::json!({"login": login})).await?;
+            store
+                .append_audit(
+                    now(),
+                    "user.disabled",
+                    "cli",
+                    &u.id,
+                    &serde_json::json!({"login": login}),
+                )
+                .await?;
             println!("user {login} disabled; sessions ended and tokens revoked");
         }
     }
@@ -204,8 +307,13 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
 }
 
 fn check_login(login: &str) -> Result<(), String> {
-    if login.is_empty() || login.len() > 256 || login.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!("login {login:?} must be 1-256 characters without spaces or control characters"));
+    if login.is_empty()
+        || login.len() > 256
+        || login.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(format!(
+            "login {login:?} must be 1-256 characters without spaces or control characters"
+        ));
     }
     Ok(())
 }
@@ -222,14 +330,31 @@ fn check_password(pw: &str) -> Result<(), String> {
 /// when every line is valid.
 async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
     let shown = file.display().to_string();
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(file).map_err(|e| CliError(format!("{shown}: {e}")))?;
-    let headers = reader.headers().map_err(|e| CliError(format!("{shown}:1: {e}")))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| CliError(format!("{shown}: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| CliError(format!("{shown}:1: {e}")))?
+        .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let Some(login_col) = col("login") else {
-        return Err(CliError(format!("{shown}:1: the header must have a `login` column (login,display_name,email,upn,groups,password)")));
+        return Err(CliError(format!(
+            "{shown}:1: the header must have a `login` column (login,display_name,email,upn,groups,password)"
+        )));
     };
     for h in headers.iter() {
-        if !["login", "display_name", "email", "upn", "groups", "password"].contains(&h) {
+        if ![
+            "login",
+            "display_name",
+            "email",
+            "upn",
+            "groups",
+            "password",
+        ]
+        .contains(&h)
+        {
             return Err(CliError(format!("{shown}:1: unknown column {h:?}")));
         }
     }
@@ -245,14 +370,21 @@ async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
                 continue;
             }
         };
-        let get = |name: &str| col(name).and_then(|c| rec.get(c)).filter(|v| !v.is_empty()).map(str::to_string);
+        let get = |name: &str| {
+            col(name)
+                .and_then(|c| rec.get(c))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let login = rec.get(login_col).unwrap_or("").to_string();
         if let Err(e) = check_login(&login) {
             errors.push(format!("{shown}:{line}: {e}"));
             continue;
         }
         if !seen.insert(login.clone()) {
-            errors.push(format!("{shown}:{line}: login {login:?} appears twice in the file"));
+            errors.push(format!(
+                "{shown}:{line}: login {login:?} appears twice in the file"
+            ));
             continue;
         }
         if let Some(email) = get("email") {
@@ -268,20 +400,41 @@ async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
                 continue;
             }
         }
-        let groups = get("groups").map(|g| g.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        let groups = get("groups")
+            .map(|g| {
+                g.split(';')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         rows.push((
-            NewUser { display_name: get("display_name").unwrap_or_else(|| login.clone()), login, email: get("email"), upn: get("upn"), groups, password_hash: None },
+            NewUser {
+                display_name: get("display_name").unwrap_or_else(|| login.clone()),
+                login,
+                email: get("email"),
+                upn: get("upn"),
+                groups,
+                password_hash: None,
+            },
             pw,
         ));
     }
     if !errors.is_empty() {
-        errors.push(format!("{shown}: {} bad line(s); nothing was imported", errors.len()));
+        errors.push(format!(
+            "{shown}: {} bad line(s); nothing was imported",
+            errors.len()
+        ));
         return Err(CliError(errors.join("\n")));
     }
     let mut out = Vec::with_capacity(rows.len());
     for (mut u, pw) in rows {
         if let Some(p) = pw {
-            u.password_hash = Some(crate::login::password::hash_async(p).await.map_err(CliError)?);
+            u.password_hash = Some(
+                crate::login::password::hash_async(p)
+                    .await
+                    .map_err(CliError)?,
+            );
         }
         out.push(u);
     }
@@ -316,4 +469,52 @@ pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_malformed_csv_reports_every_bad_line() {
+        let dir = std::env::temp_dir().join(format!("tg-csv-{}", crate::secret::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("people.csv");
+        let text = "login,display_name,email,groups\n\
+                    alice,Alice,alice@example.com,ops;admins\n\
+                    bob smith,Bob,bob@example.com,\n\
+                    carol,Carol,not-an-email,\n\
+                    alice,Again,a@example.com,\n\
+                    dave,Dave,dave@example.com,ops\n";
+        std::fs::write(&file, text).unwrap();
+        let err = parse_csv(&file).await.unwrap_err().0;
+        let shown = file.display().to_string();
+        for line in [3, 4, 5] {
+            assert!(
+                err.contains(&format!("{shown}:{line}:")),
+                "line {line} missing in:\n{err}"
+            );
+        }
+        assert!(
+            !err.contains(&format!("{shown}:2:")) && !err.contains(&format!("{shown}:6:")),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("3 bad line(s); nothing was imported"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "login,display_name,groups\nalice,Alice,ops;admins\n").unwrap();
+        let users = parse_csv(&file).await.unwrap();
+        assert_eq!(users[0].groups, vec!["ops", "admins"]);
+        std::fs::write(&file, "name,email\nx,y\n").unwrap();
+        assert!(
+            parse_csv(&file)
+                .await
+                .unwrap_err()
+                .0
+                .contains(":1: the header must have a `login` column")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

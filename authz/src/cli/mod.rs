@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "Adaptive authentication and policy decisions: an OpenID Connect provider with risk-driven step-up.")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Adaptive authentication and policy decisions: an OpenID Connect provider with risk-driven step-up."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +82,10 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// The config a command works on: the file, or the embedded demo's.
-pub(crate) fn load_config(file: Option<&PathBuf>, listen: Option<&str>) -> Result<Config, CliError> {
+pub(crate) fn load_config(
+    file: Option<&PathBuf>,
+    listen: Option<&str>,
+) -> Result<Config, CliError> {
     let mut cfg = match file {
         Some(f) => Config::from_file(f)?,
         None => Config::demo(listen.unwrap_or("127.0.0.1:8080")),
@@ -93,7 +100,10 @@ pub(crate) fn load_config(file: Option<&PathBuf>, listen: Option<&str>) -> Resul
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tollgate: cannot start the runtime: {e}");
@@ -102,7 +112,9 @@ pub fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve { config, listen } => serve::run(config.as_ref(), listen.as_deref()).await,
+            Command::Serve { config, listen } => {
+                serve::run(config.as_ref(), listen.as_deref()).await
+            }
             Command::Migrate { config } => {
                 let cfg = load_config(config.as_ref(), None)?;
                 crate::server::open_store(&cfg).await?;
@@ -113,20 +125,35 @@ pub fn main() -> ExitCode {
                 let cfg = Config::from_file(&file)?;
                 for c in &cfg.clients {
                     let has_secret = c.secret_hash.is_some() || c.secret_env.is_some();
-                    let alg = crate::keys::Alg::parse(&cfg.keys.default_alg).unwrap_or(crate::keys::Alg::ES256);
-                    crate::oauth::client::ClientSettings::from_config(c, alg, has_secret).map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+                    let alg = crate::keys::Alg::parse(&cfg.keys.default_alg)
+                        .unwrap_or(crate::keys::Alg::ES256);
+                    crate::oauth::client::ClientSettings::from_config(c, alg, has_secret)
+                        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
                     if let Some(h) = &c.secret_hash {
-                        crate::oauth::client::parse_secret_hash(h)
-                            .ok_or_else(|| CliError(format!("{}: client {:?}: secret_hash must be sha256:<64 hex digits>", file.display(), c.id)))?;
+                        crate::oauth::client::parse_secret_hash(h).ok_or_else(|| {
+                            CliError(format!(
+                                "{}: client {:?}: secret_hash must be sha256:<64 hex digits>",
+                                file.display(),
+                                c.id
+                            ))
+                        })?;
                     }
                 }
                 println!("{}: ok", file.display());
                 Ok(())
             }
-            Command::Keys { cmd, config } => admin::keys(cmd, &load_config(config.as_ref(), None)?).await,
-            Command::Clients { cmd, config } => admin::clients(cmd, &load_config(config.as_ref(), None)?).await,
-            Command::Users { cmd, config } => admin::users(cmd, &load_config(config.as_ref(), None)?).await,
-            Command::Audit { cmd, config } => admin::audit(cmd, &load_config(config.as_ref(), None)?).await,
+            Command::Keys { cmd, config } => {
+                admin::keys(cmd, &load_config(config.as_ref(), None)?).await
+            }
+            Command::Clients { cmd, config } => {
+                admin::clients(cmd, &load_config(config.as_ref(), None)?).await
+            }
+            Command::Users { cmd, config } => {
+                admin::users(cmd, &load_config(config.as_ref(), None)?).await
+            }
+            Command::Audit { cmd, config } => {
+                admin::audit(cmd, &load_config(config.as_ref(), None)?).await
+            }
         }
     });
     match result {

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 pub async fn run(config: Option<&PathBuf>, listen: Option<&str>) -> Result<(), CliError> {
     init_logging();
     let cfg = load_config(config, listen)?;
-    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.map_err(|e| CliError(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {}: {e}", cfg.listen)))?;
     let demo = cfg.demo;
     let app = crate::server::start(cfg, Clock::System, &env).await?;
     tracing::info!(issuer = %app.urls.issuer, listen = %app.config.listen, database = %super::redact_url(&app.config.database.url), "tollgate serving");
@@ -24,8 +26,13 @@ pub async fn run(config: Option<&PathBuf>, listen: Option<&str>) -> Result<(), C
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// SIGTERM or Ctrl-C.

@@ -28,7 +28,8 @@ pub async fn post(State(app): State<App>, req: Request) -> Response {
 }
 
 fn parse(raw: &[u8]) -> Result<HashMap<String, String>, String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).map_err(|_| "The request parameters are malformed.".to_string())?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw)
+        .map_err(|_| "The request parameters are malformed.".to_string())?;
     let mut out = HashMap::new();
     for (k, v) in pairs {
         if out.insert(k.clone(), v).is_some() {
@@ -43,8 +44,19 @@ pub(super) fn see_other(url: &str) -> Response {
     Redirect::to(url).into_response()
 }
 
-pub(super) fn redirect_error(app: &App, req: &AuthRequest, error: &str, description: &str) -> Response {
-    see_other(&error_redirect(&req.redirect_uri, req.state.as_deref(), error, description, &app.urls.issuer))
+pub(super) fn redirect_error(
+    app: &App,
+    req: &AuthRequest,
+    error: &str,
+    description: &str,
+) -> Response {
+    see_other(&error_redirect(
+        &req.redirect_uri,
+        req.state.as_deref(),
+        error,
+        description,
+        &app.urls.issuer,
+    ))
 }
 
 /// The live session of this browser, if any, with its user still enabled.
@@ -65,22 +77,48 @@ async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, Strin
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "client lookup failed");
-                return pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.");
+                return pages::message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Please try again later.",
+                );
             }
         },
         None => None,
     };
     let req = match validate(&params, client.as_deref()) {
         Ok(r) => r,
-        Err(AuthorizeError::Page(msg)) => return pages::message(StatusCode::BAD_REQUEST, "This sign-in link is not valid", &msg),
-        Err(AuthorizeError::Redirect { redirect_uri, state, error, description }) => {
-            return see_other(&error_redirect(&redirect_uri, state.as_deref(), error, &description, &app.urls.issuer));
+        Err(AuthorizeError::Page(msg)) => {
+            return pages::message(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &msg,
+            );
+        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+            description,
+        }) => {
+            return see_other(&error_redirect(
+                &redirect_uri,
+                state.as_deref(),
+                error,
+                &description,
+                &app.urls.issuer,
+            ));
         }
     };
     let Some(client) = client else {
-        return pages::message(StatusCode::BAD_REQUEST, "This sign-in link is not valid", "Unknown client.");
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            "Unknown client.",
+        );
     };
-    let requirement = Requirement::from_request(client.settings.default_level, &req.acr_values, req.max_age);
+    let requirement =
+        Requirement::from_request(client.settings.default_level, &req.acr_values, req.max_age);
     let session = current_session(app, headers).await;
     if let Some(s) = &session {
         if !req.prompt_login && requirement.met_by(&s.factors, now) {
@@ -94,7 +132,11 @@ async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, Strin
         }
     }
     if req.prompt_none {
-        let error = if session.is_some() { "interaction_required" } else { "login_required" };
+        let error = if session.is_some() {
+            "interaction_required"
+        } else {
+            "login_required"
+        };
         return redirect_error(app, &req, error, "the user must sign in");
     }
     let carry = session.filter(|_| !req.prompt_login);
@@ -115,7 +157,12 @@ async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, Strin
         tracing::error!(error = %e, "cannot store interaction");
         return redirect_error(app, &ix.request, "server_error", "internal error");
     }
-    let cookie = cookies::set(cookies::LOGIN, browser.expose(), app.config.login.interaction_ttl, !app.config.insecure_cookies());
+    let cookie = cookies::set(
+        cookies::LOGIN,
+        browser.expose(),
+        app.config.login.interaction_ttl,
+        !app.config.insecure_cookies(),
+    );
     let mut resp = see_other(&format!("/login/{}", ix.id));
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);

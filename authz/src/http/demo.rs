@@ -26,7 +26,13 @@ pub async fn start(State(app): State<App>) -> Response {
     let challenge = URL_SAFE_NO_PAD.encode(crate::secret::sha256(verifier.expose().as_bytes()));
     let mut url = match url::Url::parse(&app.urls.authorize) {
         Ok(u) => u,
-        Err(_) => return pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Demo unavailable", "Bad issuer URL."),
+        Err(_) => {
+            return pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Demo unavailable",
+                "Bad issuer URL.",
+            );
+        }
     };
     url.query_pairs_mut()
         .append_pair("client_id", CLIENT_ID)
@@ -38,27 +44,51 @@ pub async fn start(State(app): State<App>) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let mut resp = see_other(url.as_str());
-    let cookie = cookies::set(COOKIE, &format!("{state}.{}", verifier.expose()), 600, false);
+    let cookie = cookies::set(
+        COOKIE,
+        &format!("{state}.{}", verifier.expose()),
+        600,
+        false,
+    );
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
 }
 
-pub async fn callback(State(app): State<App>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn callback(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(e) = q.get("error") {
-        return pages::message(StatusCode::BAD_REQUEST, "Sign-in failed", &format!("{e}: {}", q.get("error_description").map(String::as_str).unwrap_or("")));
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            &format!(
+                "{e}: {}",
+                q.get("error_description").map(String::as_str).unwrap_or("")
+            ),
+        );
     }
     let saved = cookies::get(&headers, COOKIE).unwrap_or_default();
     let (state, verifier) = saved.split_once('.').unwrap_or(("", ""));
     if state.is_empty() || q.get("state").map(String::as_str) != Some(state) {
-        return pages::message(StatusCode::BAD_REQUEST, "Sign-in failed", "State mismatch: start again at /demo.");
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "State mismatch: start again at /demo.",
+        );
     }
     let Some(code) = q.get("code") else {
         return pages::message(StatusCode::BAD_REQUEST, "Sign-in failed", "No code.");
     };
     let Ok(secret) = std::fs::read_to_string("data/demo-client-secret") else {
-        return pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Demo unavailable", "data/demo-client-secret is missing.");
+        return pages::message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Demo unavailable",
+            "data/demo-client-secret is missing.",
+        );
     };
     let form = [
         ("grant_type", "authorization_code"),
@@ -72,13 +102,22 @@ pub async fn callback(State(app): State<App>, headers: HeaderMap, Query(q): Quer
     let result = exchange(&app, body).await;
     match result {
         Ok(id_token) => {
-            let payload = id_token.split('.').nth(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
+            let payload = id_token
+                .split('.')
+                .nth(1)
+                .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
             let pretty = payload
                 .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or_default();
             let logout = format!("/end_session?id_token_hint={id_token}");
-            pages::render(StatusCode::OK, &pages::DemoPage { claims: &pretty, logout: &logout })
+            pages::render(
+                StatusCode::OK,
+                &pages::DemoPage {
+                    claims: &pretty,
+                    logout: &logout,
+                },
+            )
         }
         Err(msg) => pages::message(StatusCode::BAD_GATEWAY, "Code exchange failed", &msg),
     }
@@ -89,16 +128,24 @@ pub async fn callback(State(app): State<App>, headers: HeaderMap, Query(q): Quer
 async fn exchange(app: &App, body: String) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = app.config.listen.clone();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let req = format!(
         "POST /token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).await.map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&resp);
     let json = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|_| format!("unexpected token response: {text}"))?;
-    v["id_token"].as_str().map(str::to_string).ok_or_else(|| format!("token endpoint said: {v}"))
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|_| format!("unexpected token response: {text}"))?;
+    v["id_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("token endpoint said: {v}"))
 }

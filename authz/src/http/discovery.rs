@@ -42,14 +42,20 @@ pub fn metadata(app: &crate::state::AppState) -> serde_json::Value {
 }
 
 pub async fn openid_configuration(State(app): State<App>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=3600")], axum::Json(metadata(&app)))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(metadata(&app)),
+    )
 }
 
 /// The JWKS: cacheable, and changes only when keys rotate.
 pub async fn jwks(State(app): State<App>) -> impl IntoResponse {
     let max_age = format!("public, max-age={}", app.config.keys.jwks_max_age);
     (
-        [(header::CONTENT_TYPE, "application/jwk-set+json".to_string()), (header::CACHE_CONTROL, max_age)],
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json".to_string()),
+            (header::CACHE_CONTROL, max_age),
+        ],
         app.keyring().jwks(),
     )
 }

@@ -15,32 +15,56 @@ use std::net::SocketAddr;
 
 pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> {
     let data = serde_json::to_string(ix).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    app.store.put_interaction(&ix.id, &data, ix.expires_at).await
+    app.store
+        .put_interaction(&ix.id, &data, ix.expires_at)
+        .await
 }
 
 /// Loads the interaction and checks it belongs to this browser.
 async fn load(app: &App, id: &str, headers: &HeaderMap) -> Result<Interaction, Response> {
-    let gone = || pages::message(StatusCode::NOT_FOUND, "This sign-in has expired", "Go back to the application and start again.");
+    let gone = || {
+        pages::message(
+            StatusCode::NOT_FOUND,
+            "This sign-in has expired",
+            "Go back to the application and start again.",
+        )
+    };
     let data = match app.store.interaction(id, app.now()).await {
         Ok(Some(d)) => d,
         Ok(None) => return Err(gone()),
         Err(e) => {
             tracing::error!(error = %e, "interaction lookup failed");
-            return Err(pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later."));
+            return Err(pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            ));
         }
     };
     let ix: Interaction = serde_json::from_str(&data).map_err(|_| gone())?;
     let cookie = cookies::get(headers, cookies::LOGIN).unwrap_or_default();
     let presented = crate::oauth::client::hash_secret(&cookie);
     if !crate::secret::ct_eq(presented.as_bytes(), ix.browser.as_bytes()) {
-        app.audit("login.browser_mismatch", "anonymous", &ix.request.client_id, serde_json::json!({"interaction": ix.id})).await;
-        return Err(pages::message(StatusCode::FORBIDDEN, "This sign-in belongs to another browser", "Go back to the application and start again."));
+        app.audit(
+            "login.browser_mismatch",
+            "anonymous",
+            &ix.request.client_id,
+            serde_json::json!({"interaction": ix.id}),
+        )
+        .await;
+        return Err(pages::message(
+            StatusCode::FORBIDDEN,
+            "This sign-in belongs to another browser",
+            "Go back to the application and start again.",
+        ));
     }
     Ok(ix)
 }
 
 async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
-    let Some(uid) = &ix.user_id else { return vec![FactorKind::Password] };
+    let Some(uid) = &ix.user_id else {
+        return vec![FactorKind::Password];
+    };
     match app.store.user(uid).await {
         Ok(Some(u)) if u.password_hash.is_some() => vec![FactorKind::Password],
         _ => vec![],
@@ -59,7 +83,13 @@ pub async fn show(State(app): State<App>, Path(id): Path<String>, headers: Heade
     let username = ix.request.login_hint.clone().unwrap_or_default();
     pages::render(
         StatusCode::OK,
-        &pages::LoginPage { id: &ix.id, csrf: &ix.csrf, client_name: client_name(&ix), username: &username, error: None },
+        &pages::LoginPage {
+            id: &ix.id,
+            csrf: &ix.csrf,
+            client_name: client_name(&ix),
+            username: &username,
+            error: None,
+        },
     )
 }
 
@@ -80,47 +110,111 @@ pub async fn submit(
     };
     let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
     if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
-        app.audit("login.csrf_mismatch", "anonymous", &ix.request.client_id, serde_json::json!({"interaction": ix.id})).await;
-        return pages::message(StatusCode::FORBIDDEN, "The form expired", "Reload the page and try again.");
+        app.audit(
+            "login.csrf_mismatch",
+            "anonymous",
+            &ix.request.client_id,
+            serde_json::json!({"interaction": ix.id}),
+        )
+        .await;
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "Reload the page and try again.",
+        );
     }
-    let username = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let username = form
+        .get("username")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let pw = crate::secret::Secret::new(form.get("password").cloned().unwrap_or_default());
     let ip = super::client_ip(&app, peer, &headers);
     let now = app.now();
     let again = |status: StatusCode, msg: &str| {
-        pages::render(status, &pages::LoginPage { id: &ix.id, csrf: &ix.csrf, client_name: client_name(&ix), username: &username, error: Some(msg) })
+        pages::render(
+            status,
+            &pages::LoginPage {
+                id: &ix.id,
+                csrf: &ix.csrf,
+                client_name: client_name(&ix),
+                username: &username,
+                error: Some(msg),
+            },
+        )
     };
     if username.is_empty() || username.len() > 256 {
         return again(StatusCode::BAD_REQUEST, "Enter your username.");
     }
     let (user_key, ip_key) = (format!("user:{username}"), format!("ip:{ip}"));
-    let (user_state, ip_state) = match (app.store.failures(&user_key).await, app.store.failures(&ip_key).await) {
+    let (user_state, ip_state) = match (
+        app.store.failures(&user_key).await,
+        app.store.failures(&ip_key).await,
+    ) {
         (Ok(u), Ok(i)) => (u, i),
         (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "lockout lookup failed");
-            return again(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable right now. Try again later.");
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now. Try again later.",
+            );
         }
     };
     if is_locked(&user_state, now) || is_locked(&ip_state, now) {
         app.metrics.login("locked");
-        app.audit("login.locked", &username, &ip, serde_json::json!({"client": ix.request.client_id})).await;
-        return again(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts. Try again later.");
+        app.audit(
+            "login.locked",
+            &username,
+            &ip,
+            serde_json::json!({"client": ix.request.client_id}),
+        )
+        .await;
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Try again later.",
+        );
     }
     let user = app.store.user_by_login(&username).await.ok().flatten();
-    let stored = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .and_then(|u| u.password_hash.clone());
     let ok = password::verify(pw, stored).await;
     let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
     let Some(user) = user.filter(|_| ok && same_user) else {
         let lp = &app.config.login;
-        let per_user = LockoutPolicy { max_failures: lp.max_failures_per_user, window: lp.failure_window, lockout: lp.lockout };
-        let per_ip = LockoutPolicy { max_failures: lp.max_failures_per_ip, ..per_user };
-        let (u, i) = (after_failure(user_state, now, per_user), after_failure(ip_state, now, per_ip));
-        if let Err(e) = app.store.put_failures(&user_key, u).await.and(app.store.put_failures(&ip_key, i).await) {
+        let per_user = LockoutPolicy {
+            max_failures: lp.max_failures_per_user,
+            window: lp.failure_window,
+            lockout: lp.lockout,
+        };
+        let per_ip = LockoutPolicy {
+            max_failures: lp.max_failures_per_ip,
+            ..per_user
+        };
+        let (u, i) = (
+            after_failure(user_state, now, per_user),
+            after_failure(ip_state, now, per_ip),
+        );
+        if let Err(e) = app
+            .store
+            .put_failures(&user_key, u)
+            .await
+            .and(app.store.put_failures(&ip_key, i).await)
+        {
             tracing::error!(error = %e, "cannot record failure");
         }
         app.metrics.login("failure");
-        app.audit("login.failure", &username, &ip, serde_json::json!({"client": ix.request.client_id, "factor": "password"})).await;
-        return again(StatusCode::UNAUTHORIZED, "The username or password is incorrect.");
+        app.audit(
+            "login.failure",
+            &username,
+            &ip,
+            serde_json::json!({"client": ix.request.client_id, "factor": "password"}),
+        )
+        .await;
+        return again(
+            StatusCode::UNAUTHORIZED,
+            "The username or password is incorrect.",
+        );
     };
     let _ = app.store.clear_failures(&user_key).await;
     ix.user_id = Some(user.id.clone());
@@ -131,8 +225,19 @@ pub async fn submit(
         Next::Complete => finish(&app, ix, &headers, &ip).await,
         Next::Unmet => {
             let _ = app.store.take_interaction(&ix.id).await;
-            app.audit("login.unmet", &user.id, &ix.request.client_id, serde_json::json!({"required": ix.requirement.level.acr()})).await;
-            redirect_error(&app, &ix.request, "unmet_authentication_requirements", "the user cannot reach the requested authentication level")
+            app.audit(
+                "login.unmet",
+                &user.id,
+                &ix.request.client_id,
+                serde_json::json!({"required": ix.requirement.level.acr()}),
+            )
+            .await;
+            redirect_error(
+                &app,
+                &ix.request,
+                "unmet_authentication_requirements",
+                "the user cannot reach the requested authentication level",
+            )
         }
         Next::Identify | Next::Factor(_) => {
             if let Err(e) = save(&app, &ix).await {
@@ -147,10 +252,18 @@ pub async fn submit(
 /// sends the browser back to the client.
 async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
     let now = app.now();
-    let Some(user_id) = ix.user_id.clone() else { return pages::message(StatusCode::BAD_REQUEST, "Invalid request", "No user.") };
+    let Some(user_id) = ix.user_id.clone() else {
+        return pages::message(StatusCode::BAD_REQUEST, "Invalid request", "No user.");
+    };
     match app.store.take_interaction(&ix.id).await {
         Ok(true) => {}
-        Ok(false) => return pages::message(StatusCode::CONFLICT, "This sign-in was already completed", "Go back to the application."),
+        Ok(false) => {
+            return pages::message(
+                StatusCode::CONFLICT,
+                "This sign-in was already completed",
+                "Go back to the application.",
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot finish interaction");
             return redirect_error(app, &ix.request, "server_error", "internal error");
@@ -158,7 +271,9 @@ async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Re
     }
     let factors = merge(&ix.proven);
     let auth_time = factors.iter().map(|f| f.at).max().unwrap_or(now);
-    let existing = current_session(app, headers).await.filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
+    let existing = current_session(app, headers)
+        .await
+        .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
     let mut set_cookie = None;
     let session = match existing {
         Some(mut s) => {
@@ -179,17 +294,32 @@ async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Re
                 auth_time,
                 expires_at: now + app.config.login.session_ttl,
             };
-            if let Err(e) = app.store.insert_session(&s, &crate::oauth::client::hash_secret(token.expose()), now).await {
+            if let Err(e) = app
+                .store
+                .insert_session(&s, &crate::oauth::client::hash_secret(token.expose()), now)
+                .await
+            {
                 tracing::error!(error = %e, "cannot create session");
                 return redirect_error(app, &ix.request, "server_error", "internal error");
             }
-            set_cookie = Some(cookies::set(cookies::SESSION, token.expose(), app.config.login.session_ttl, !app.config.insecure_cookies()));
+            set_cookie = Some(cookies::set(
+                cookies::SESSION,
+                token.expose(),
+                app.config.login.session_ttl,
+                !app.config.insecure_cookies(),
+            ));
             s
         }
     };
     app.metrics.login("success");
     let amr = crate::login::amr_of(&factors);
-    app.audit("login.success", &user_id, &ix.request.client_id, serde_json::json!({"ip": ip, "amr": amr, "sid": session.id})).await;
+    app.audit(
+        "login.success",
+        &user_id,
+        &ix.request.client_id,
+        serde_json::json!({"ip": ip, "amr": amr, "sid": session.id}),
+    )
+    .await;
     let mut resp = match issue_code(app, &ix.request, &user_id, &session.id, &factors).await {
         Ok(url) => see_other(&url),
         Err(e) => {
@@ -198,7 +328,10 @@ async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Re
         }
     };
     let h = resp.headers_mut();
-    for c in set_cookie.into_iter().chain(std::iter::once(cookies::clear(cookies::LOGIN, !app.config.insecure_cookies()))) {
+    for c in set_cookie.into_iter().chain(std::iter::once(cookies::clear(
+        cookies::LOGIN,
+        !app.config.insecure_cookies(),
+    ))) {
         if let Ok(v) = c.parse() {
             h.append(header::SET_COOKIE, v);
         }

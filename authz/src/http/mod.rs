@@ -25,31 +25,47 @@ use std::net::SocketAddr;
 pub fn router(app: App) -> Router {
     let demo = app.config.demo;
     let mut r = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
-        .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
         .route("/jwks", get(discovery::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login/{id}", get(login::show).post(login::submit))
         .route("/token", post(token::token))
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/end_session", get(logout::get).post(logout::post))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/static/style.css", get(ops::stylesheet));
     if demo {
-        r = r.route("/demo", get(demo::start)).route("/demo/callback", get(demo::callback));
+        r = r
+            .route("/demo", get(demo::start))
+            .route("/demo/callback", get(demo::callback));
     }
-    r.layer(axum::middleware::from_fn_with_state(app.clone(), observe)).with_state(app)
+    r.layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+        .with_state(app)
 }
 
 /// Per-request bookkeeping: a request id (`x-request-id`, echoed back),
 /// metrics by route and status, and security headers on every response.
 async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let start = std::time::Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let rid = req
         .headers()
         .get("x-request-id")
@@ -58,23 +74,39 @@ async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Respon
         .map(str::to_string)
         .unwrap_or_else(|| crate::secret::random_id(9));
     req.extensions_mut().insert(RequestId(rid.clone()));
-    let span = tracing::debug_span!("request", request_id = %rid, method = %req.method(), route = %route);
+    let span =
+        tracing::debug_span!("request", request_id = %rid, method = %req.method(), route = %route);
     let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     let status = resp.status().as_u16();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&rid) {
         h.insert("x-request-id", v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
         "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     ));
     if status >= 500 {
         tracing::warn!(request_id = %rid, route = %route, status, "request failed");
     }
-    app.metrics.requests.get_or_create(&crate::metrics::RouteStatus { route: route.clone(), status }).inc();
-    app.metrics.latency.get_or_create(&crate::metrics::Route { route }).observe(start.elapsed().as_secs_f64());
+    app.metrics
+        .requests
+        .get_or_create(&crate::metrics::RouteStatus {
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    app.metrics
+        .latency
+        .get_or_create(&crate::metrics::Route { route })
+        .observe(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -86,13 +118,24 @@ pub struct RequestId(pub String);
 /// `X-Forwarded-For` when the peer is a configured trusted proxy.
 pub fn client_ip(app: &App, peer: SocketAddr, headers: &axum::http::HeaderMap) -> String {
     let peer_ip = peer.ip().to_string();
-    if !app.config.http.trusted_proxies.iter().any(|p| *p == peer_ip) {
+    if !app
+        .config
+        .http
+        .trusted_proxies
+        .iter()
+        .any(|p| *p == peer_ip)
+    {
         return peer_ip;
     }
     headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').map(str::trim).rev().find(|ip| !app.config.http.trusted_proxies.iter().any(|p| p == ip)))
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .rev()
+                .find(|ip| !app.config.http.trusted_proxies.iter().any(|p| p == ip))
+        })
         .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
         .map(|ip| ip.to_string())
         .unwrap_or(peer_ip)

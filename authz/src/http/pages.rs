@@ -48,5 +48,12 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 
 /// A page with a title and a message.
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
-    render(status, &MessagePage { title, message, request_id: None })
+    render(
+        status,
+        &MessagePage {
+            title,
+            message,
+            request_id: None,
+        },
+    )
 }

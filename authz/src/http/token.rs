@@ -10,11 +10,15 @@ use axum::response::{IntoResponse, Response};
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
         let mut resp = (self.status, axum::Json(body)).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(v) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        if let Some(v) = self
+            .www_authenticate
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
             h.insert(header::WWW_AUTHENTICATE, v);
         }
         resp
@@ -24,11 +28,22 @@ impl IntoResponse for OAuthError {
 /// Reads a size-limited `application/x-www-form-urlencoded` body.
 pub(super) async fn read_form(app: &App, req: Request) -> Result<(HeaderMap, Form), OAuthError> {
     let (parts, body): (_, Body) = req.into_parts();
-    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
-        return Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded"));
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.split(';').next().is_some_and(|m| {
+        m.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    }) {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
     }
-    let bytes = to_bytes(body, app.config.http.max_body_bytes).await.map_err(|_| OAuthError::too_large())?;
+    let bytes = to_bytes(body, app.config.http.max_body_bytes)
+        .await
+        .map_err(|_| OAuthError::too_large())?;
     Ok((parts.headers, parse_form(&bytes)?))
 }
 
@@ -38,7 +53,8 @@ fn authorization(h: &HeaderMap) -> Option<&str> {
 
 fn no_store(json: impl serde::Serialize) -> Response {
     let mut r = (StatusCode::OK, axum::Json(json)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -52,16 +68,24 @@ pub async fn introspect(State(app): State<App>, req: Request) -> Result<Response
     let (headers, form) = read_form(&app, req).await?;
     let client = authenticate(&app, authorization(&headers), &form).await?;
     if client.settings.is_public() {
-        return Err(OAuthError::invalid_client("public clients may not introspect"));
+        return Err(OAuthError::invalid_client(
+            "public clients may not introspect",
+        ));
     }
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    Ok(no_store(intro::introspect(&app, token, form.get("token_type_hint").map(String::as_str)).await?))
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    Ok(no_store(
+        intro::introspect(&app, token, form.get("token_type_hint").map(String::as_str)).await?,
+    ))
 }
 
 pub async fn revoke(State(app): State<App>, req: Request) -> Result<Response, OAuthError> {
     let (headers, form) = read_form(&app, req).await?;
     let client = authenticate(&app, authorization(&headers), &form).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     revocation::revoke(&app, &client, token).await?;
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }

@@ -17,8 +17,12 @@ pub async fn userinfo(State(app): State<App>, req: Request) -> Result<Response, 
     let token = match header_token {
         Some(t) => t,
         None if req.method() == Method::POST => {
-            let (_, form) = super::token::read_form(&app, req).await.map_err(|_| OAuthError::invalid_token("no access token"))?;
-            form.get("access_token").cloned().ok_or_else(|| OAuthError::invalid_token("no access token"))?
+            let (_, form) = super::token::read_form(&app, req)
+                .await
+                .map_err(|_| OAuthError::invalid_token("no access token"))?;
+            form.get("access_token")
+                .cloned()
+                .ok_or_else(|| OAuthError::invalid_token("no access token"))?
         }
         None => {
             let mut e = OAuthError::invalid_token("no access token");
@@ -27,9 +31,16 @@ pub async fn userinfo(State(app): State<App>, req: Request) -> Result<Response, 
         }
     };
     let claims = validate_access_token(&app, &token, app.now())?;
-    let scope: Vec<String> = claims["scope"].as_str().unwrap_or("").split(' ').map(str::to_string).collect();
+    let scope: Vec<String> = claims["scope"]
+        .as_str()
+        .unwrap_or("")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
     if !scope.iter().any(|s| s == "openid") {
-        return Err(OAuthError::insufficient_scope("the token lacks the openid scope"));
+        return Err(OAuthError::insufficient_scope(
+            "the token lacks the openid scope",
+        ));
     }
     let sub = claims["sub"].as_str().unwrap_or("");
     let user = match app.store.user(sub).await? {

@@ -6,8 +6,8 @@ use crate::store::KeyRow;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, ParsedPublicKey,
-    RSA_PKCS1_2048_8192_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaKeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -42,12 +42,20 @@ impl Alg {
 
 /// Generates a key, seals its private half with the master key, and builds
 /// its public JWK. `activates_at` is when it starts signing.
-pub fn generate_key(alg: Alg, master: &MasterKey, now: i64, activates_at: i64) -> Result<KeyRow, String> {
+pub fn generate_key(
+    alg: Alg,
+    master: &MasterKey,
+    now: i64,
+    activates_at: i64,
+) -> Result<KeyRow, String> {
     let kid = crate::secret::random_id(12);
     let (pkcs8, jwk) = match alg {
         Alg::ES256 => {
-            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &aws_lc_rs::rand::SystemRandom::new())
-                .map_err(|_| "EC key generation failed".to_string())?;
+            let doc = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &aws_lc_rs::rand::SystemRandom::new(),
+            )
+            .map_err(|_| "EC key generation failed".to_string())?;
             let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
                 .map_err(|e| e.to_string())?;
             let point = pair.public_key().as_ref();
@@ -62,8 +70,11 @@ pub fn generate_key(alg: Alg, master: &MasterKey, now: i64, activates_at: i64) -
             (doc.as_ref().to_vec(), jwk)
         }
         Alg::RS256 => {
-            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| "RSA key generation failed".to_string())?;
-            let der = pair.as_der().map_err(|_| "RSA key encoding failed".to_string())?;
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+                .map_err(|_| "RSA key generation failed".to_string())?;
+            let der = pair
+                .as_der()
+                .map_err(|_| "RSA key encoding failed".to_string())?;
             let public = pair.public_key();
             let jwk = serde_json::json!({
                 "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
@@ -91,15 +102,18 @@ pub fn generate_key(alg: Alg, master: &MasterKey, now: i64, activates_at: i64) -
 pub(super) fn parse(alg: Alg, pkcs8: &[u8]) -> Result<(SigningKey, ParsedPublicKey), String> {
     match alg {
         Alg::ES256 => {
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(|e| e.to_string())?;
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                .map_err(|e| e.to_string())?;
             let verifier =
-                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref()).map_err(|e| e.to_string())?;
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
+                    .map_err(|e| e.to_string())?;
             Ok((SigningKey::Es256(pair), verifier))
         }
         Alg::RS256 => {
             let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| e.to_string())?;
-            let verifier = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref())
-                .map_err(|e| e.to_string())?;
+            let verifier =
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref())
+                    .map_err(|e| e.to_string())?;
             Ok((SigningKey::Rs256(pair), verifier))
         }
     }

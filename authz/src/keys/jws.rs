@@ -35,7 +35,11 @@ struct Header {
     typ: Option<String>,
 }
 
-pub(super) fn sign<T: serde::Serialize>(key: &LoadedKey, typ: Option<&str>, claims: &T) -> Result<String, String> {
+pub(super) fn sign<T: serde::Serialize>(
+    key: &LoadedKey,
+    typ: Option<&str>,
+    claims: &T,
+) -> Result<String, String> {
     let header = match typ {
         Some(t) => serde_json::json!({ "alg": key.alg.name(), "kid": key.kid, "typ": t }),
         None => serde_json::json!({ "alg": key.alg.name(), "kid": key.kid }),
@@ -48,10 +52,15 @@ pub(super) fn sign<T: serde::Serialize>(key: &LoadedKey, typ: Option<&str>, clai
     URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let sig = match &key.signer {
-        SigningKey::Es256(k) => k.sign(&rng, out.as_bytes()).map_err(|_| "ES256 signing failed")?.as_ref().to_vec(),
+        SigningKey::Es256(k) => k
+            .sign(&rng, out.as_bytes())
+            .map_err(|_| "ES256 signing failed")?
+            .as_ref()
+            .to_vec(),
         SigningKey::Rs256(k) => {
             let mut sig = vec![0u8; k.public_modulus_len()];
-            k.sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig).map_err(|_| "RS256 signing failed")?;
+            k.sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig)
+                .map_err(|_| "RS256 signing failed")?;
             sig
         }
     };
@@ -62,7 +71,9 @@ pub(super) fn sign<T: serde::Serialize>(key: &LoadedKey, typ: Option<&str>, clai
 
 pub(super) fn verify(ring: &Keyring, token: &str) -> Result<Verified, JwsError> {
     let mut parts = token.splitn(4, '.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JwsError::Malformed);
     };
     let header: Header = URL_SAFE_NO_PAD
@@ -71,19 +82,28 @@ pub(super) fn verify(ring: &Keyring, token: &str) -> Result<Verified, JwsError> 
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwsError::Malformed)?;
     let alg = Alg::parse(&header.alg).ok_or(JwsError::Algorithm)?;
-    let key = header.kid.as_deref().and_then(|k| ring.by_kid(k)).ok_or(JwsError::UnknownKey)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|k| ring.by_kid(k))
+        .ok_or(JwsError::UnknownKey)?;
     if key.alg != alg {
         return Err(JwsError::Algorithm);
     }
     let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwsError::Malformed)?;
     let signed = &token[..h.len() + 1 + p.len()];
-    key.verifier.verify_sig(signed.as_bytes(), &sig).map_err(|_| JwsError::Signature)?;
+    key.verifier
+        .verify_sig(signed.as_bytes(), &sig)
+        .map_err(|_| JwsError::Signature)?;
     let claims = URL_SAFE_NO_PAD
         .decode(p)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwsError::Malformed)?;
-    Ok(Verified { typ: header.typ, claims })
+    Ok(Verified {
+        typ: header.typ,
+        claims,
+    })
 }
 
 #[cfg(test)]
@@ -109,13 +129,25 @@ mod tests {
     fn tokens_verify_and_tampering_is_caught() {
         let ring = ring();
         for alg in [Alg::ES256, Alg::RS256] {
-            let t = ring.sign(alg, Some("at+jwt"), &serde_json::json!({"sub": "alice"}), 200).unwrap();
+            let t = ring
+                .sign(
+                    alg,
+                    Some("at+jwt"),
+                    &serde_json::json!({"sub": "alice"}),
+                    200,
+                )
+                .unwrap();
             let v = ring.verify(&t).unwrap();
             assert_eq!(v.claims["sub"], "alice");
             assert_eq!(v.typ.as_deref(), Some("at+jwt"));
 
             let parts: Vec<&str> = t.split('.').collect();
-            let forged = format!("{}.{}.{}", parts[0], b64(&serde_json::json!({"sub": "mallory"})), parts[2]);
+            let forged = format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(&serde_json::json!({"sub": "mallory"})),
+                parts[2]
+            );
             assert_eq!(ring.verify(&forged).unwrap_err(), JwsError::Signature);
         }
     }
@@ -123,15 +155,44 @@ mod tests {
     #[test]
     fn hostile_headers_are_refused() {
         let ring = ring();
-        let good = ring.sign(Alg::ES256, None, &serde_json::json!({"sub": "a"}), 200).unwrap();
+        let good = ring
+            .sign(Alg::ES256, None, &serde_json::json!({"sub": "a"}), 200)
+            .unwrap();
         let parts: Vec<&str> = good.split('.').collect();
         let kid = ring.signing_key(Alg::ES256, 200).unwrap().kid.clone();
         let rs_kid = ring.signing_key(Alg::RS256, 200).unwrap().kid.clone();
         let cases = [
-            (format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), parts[1]), JwsError::Algorithm),
-            (format!("{}.{}.{}", b64(&serde_json::json!({"alg": "HS256", "kid": kid})), parts[1], parts[2]), JwsError::Algorithm),
-            (format!("{}.{}.{}", b64(&serde_json::json!({"alg": "ES256", "kid": "nope"})), parts[1], parts[2]), JwsError::UnknownKey),
-            (format!("{}.{}.{}", b64(&serde_json::json!({"alg": "ES256", "kid": rs_kid})), parts[1], parts[2]), JwsError::Algorithm),
+            (
+                format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), parts[1]),
+                JwsError::Algorithm,
+            ),
+            (
+                format!(
+                    "{}.{}.{}",
+                    b64(&serde_json::json!({"alg": "HS256", "kid": kid})),
+                    parts[1],
+                    parts[2]
+                ),
+                JwsError::Algorithm,
+            ),
+            (
+                format!(
+                    "{}.{}.{}",
+                    b64(&serde_json::json!({"alg": "ES256", "kid": "nope"})),
+                    parts[1],
+                    parts[2]
+                ),
+                JwsError::UnknownKey,
+            ),
+            (
+                format!(
+                    "{}.{}.{}",
+                    b64(&serde_json::json!({"alg": "ES256", "kid": rs_kid})),
+                    parts[1],
+                    parts[2]
+                ),
+                JwsError::Algorithm,
+            ),
             ("a.b".to_string(), JwsError::Malformed),
             (format!("{good}.extra"), JwsError::Malformed),
             ("!!!.???.***".to_string(), JwsError::Malformed),

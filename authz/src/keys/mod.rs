@@ -11,7 +11,7 @@
 mod generate;
 pub mod jws;
 
-pub use generate::{generate_key, Alg};
+pub use generate::{Alg, generate_key};
 pub use jws::{JwsError, Verified};
 
 use crate::master_key::MasterKey;
@@ -68,7 +68,9 @@ impl Keyring {
         for row in rows {
             let bad = |m: &str| KeyError::Bad(row.kid.clone(), m.to_string());
             let alg = Alg::parse(&row.alg).ok_or_else(|| bad("unknown algorithm"))?;
-            let sealed = STANDARD.decode(&row.private_sealed).map_err(|_| bad("sealed key is not base64"))?;
+            let sealed = STANDARD
+                .decode(&row.private_sealed)
+                .map_err(|_| bad("sealed key is not base64"))?;
             let pkcs8 = zeroize::Zeroizing::new(
                 master
                     .open(&format!("signing-key:{}", row.kid), &sealed)
@@ -89,7 +91,10 @@ impl Keyring {
             });
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks })).unwrap_or_default();
-        Ok(Keyring { keys, jwks: jwks.into() })
+        Ok(Keyring {
+            keys,
+            jwks: jwks.into(),
+        })
     }
 
     /// The key that signs for `alg` at `now`: the newest one that is active
@@ -97,7 +102,9 @@ impl Keyring {
     pub fn signing_key(&self, alg: Alg, now: i64) -> Result<&LoadedKey, KeyError> {
         self.keys
             .iter()
-            .filter(|k| k.alg == alg && k.activates_at <= now && k.retires_at.is_none_or(|r| now < r))
+            .filter(|k| {
+                k.alg == alg && k.activates_at <= now && k.retires_at.is_none_or(|r| now < r)
+            })
             .max_by_key(|k| k.activates_at)
             .ok_or(KeyError::NoActiveKey(alg.name()))
     }
@@ -113,7 +120,13 @@ impl Keyring {
     }
 
     /// Signs `claims` as a compact JWS with the active key for `alg`.
-    pub fn sign<T: serde::Serialize>(&self, alg: Alg, typ: Option<&str>, claims: &T, now: i64) -> Result<String, KeyError> {
+    pub fn sign<T: serde::Serialize>(
+        &self,
+        alg: Alg,
+        typ: Option<&str>,
+        claims: &T,
+        now: i64,
+    ) -> Result<String, KeyError> {
         let key = self.signing_key(alg, now)?;
         jws::sign(key, typ, claims).map_err(|m| KeyError::Bad(key.kid.clone(), m))
     }

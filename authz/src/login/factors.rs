@@ -13,7 +13,10 @@ pub enum Method {
     /// A time-based one-time password (never phishing-resistant).
     Totp,
     /// A WebAuthn credential. `backup_eligible` (synced) caps it at `phr`.
-    Passkey { user_verified: bool, backup_eligible: bool },
+    Passkey {
+        user_verified: bool,
+        backup_eligible: bool,
+    },
 }
 
 /// A factor proven at a time.
@@ -45,7 +48,10 @@ pub fn amr_of(factors: &[ProvenFactor]) -> Vec<&'static str> {
                 push("otp");
                 have = true;
             }
-            Method::Passkey { user_verified, backup_eligible } => {
+            Method::Passkey {
+                user_verified,
+                backup_eligible,
+            } => {
                 push(if backup_eligible { "swk" } else { "hwk" });
                 if user_verified {
                     push("user");
@@ -75,12 +81,24 @@ mod tests {
         let cases: Vec<(Vec<ProvenFactor>, Vec<&str>)> = vec![
             (vec![f(Method::Password)], vec!["pwd"]),
             (vec![f(Method::Password), f(Method::Password)], vec!["pwd"]),
-            (vec![f(Method::Password), f(Method::Totp)], vec!["pwd", "otp", "mfa"]),
             (
-                vec![f(Method::Passkey { user_verified: true, backup_eligible: false })],
+                vec![f(Method::Password), f(Method::Totp)],
+                vec!["pwd", "otp", "mfa"],
+            ),
+            (
+                vec![f(Method::Passkey {
+                    user_verified: true,
+                    backup_eligible: false,
+                })],
                 vec!["hwk", "user", "mfa"],
             ),
-            (vec![f(Method::Passkey { user_verified: false, backup_eligible: true })], vec!["swk"]),
+            (
+                vec![f(Method::Passkey {
+                    user_verified: false,
+                    backup_eligible: true,
+                })],
+                vec!["swk"],
+            ),
         ];
         for (factors, want) in cases {
             assert_eq!(amr_of(&factors), want, "{factors:?}");

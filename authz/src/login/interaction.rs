@@ -85,7 +85,11 @@ impl Interaction {
             .filter(|k| !fresh.iter().any(|f| kind_of(f.method) == *k))
             .filter(|k| could_help(*k, &fresh, enrolled, self.requirement.level, now))
             .collect();
-        if useful.is_empty() { Next::Unmet } else { Next::Factor(useful) }
+        if useful.is_empty() {
+            Next::Unmet
+        } else {
+            Next::Factor(useful)
+        }
     }
 
     /// Records a proven factor.
@@ -112,18 +116,33 @@ fn best_case(k: FactorKind) -> Method {
     match k {
         FactorKind::Password => Method::Password,
         FactorKind::Totp => Method::Totp,
-        FactorKind::Passkey => Method::Passkey { user_verified: true, backup_eligible: false },
+        FactorKind::Passkey => Method::Passkey {
+            user_verified: true,
+            backup_eligible: false,
+        },
     }
 }
 
 /// Whether proving `k` now, followed by the user's other enrolled factors,
 /// could reach `level` (a first step of a multi-factor login).
-fn could_help(k: FactorKind, fresh: &[ProvenFactor], enrolled: &[FactorKind], level: Level, now: i64) -> bool {
+fn could_help(
+    k: FactorKind,
+    fresh: &[ProvenFactor],
+    enrolled: &[FactorKind],
+    level: Level,
+    now: i64,
+) -> bool {
     let mut all: Vec<ProvenFactor> = fresh.to_vec();
-    all.push(ProvenFactor { method: best_case(k), at: now });
+    all.push(ProvenFactor {
+        method: best_case(k),
+        at: now,
+    });
     for e in enrolled {
         if *e != k {
-            all.push(ProvenFactor { method: best_case(*e), at: now });
+            all.push(ProvenFactor {
+                method: best_case(*e),
+                at: now,
+            });
         }
     }
     Level::reached(&all).is_some_and(|l| l >= level)
@@ -151,11 +170,17 @@ mod tests {
                 acr_values: vec![],
                 login_hint: None,
             },
-            requirement: Requirement { level, max_age: None },
+            requirement: Requirement {
+                level,
+                max_age: None,
+            },
             user_id: Some("u".into()),
             login: Some("alice".into()),
             session_id: None,
-            proven: proven.into_iter().map(|method| ProvenFactor { method, at: 0 }).collect(),
+            proven: proven
+                .into_iter()
+                .map(|method| ProvenFactor { method, at: 0 })
+                .collect(),
             expires_at: 100,
         }
     }
@@ -165,16 +190,55 @@ mod tests {
     #[test]
     fn next_step_table() {
         let cases: Vec<(Level, Vec<Method>, Vec<FactorKind>, Next)> = vec![
-            (Level::Aal1, vec![Method::Password], vec![Password], Next::Complete),
-            (Level::Aal2, vec![Method::Password], vec![Password], Next::Unmet),
-            (Level::Aal2, vec![Method::Password], vec![Password, Totp], Next::Factor(vec![Totp])),
-            (Level::Aal2, vec![Method::Password], vec![Password, Totp, Passkey], Next::Factor(vec![Totp, Passkey])),
-            (Level::Phr, vec![Method::Password, Method::Totp], vec![Password, Totp, Passkey], Next::Factor(vec![Passkey])),
-            (Level::Phr, vec![Method::Password, Method::Totp], vec![Password, Totp], Next::Unmet),
-            (Level::Aal2, vec![], vec![Password, Totp], Next::Factor(vec![Password, Totp])),
+            (
+                Level::Aal1,
+                vec![Method::Password],
+                vec![Password],
+                Next::Complete,
+            ),
+            (
+                Level::Aal2,
+                vec![Method::Password],
+                vec![Password],
+                Next::Unmet,
+            ),
+            (
+                Level::Aal2,
+                vec![Method::Password],
+                vec![Password, Totp],
+                Next::Factor(vec![Totp]),
+            ),
+            (
+                Level::Aal2,
+                vec![Method::Password],
+                vec![Password, Totp, Passkey],
+                Next::Factor(vec![Totp, Passkey]),
+            ),
+            (
+                Level::Phr,
+                vec![Method::Password, Method::Totp],
+                vec![Password, Totp, Passkey],
+                Next::Factor(vec![Passkey]),
+            ),
+            (
+                Level::Phr,
+                vec![Method::Password, Method::Totp],
+                vec![Password, Totp],
+                Next::Unmet,
+            ),
+            (
+                Level::Aal2,
+                vec![],
+                vec![Password, Totp],
+                Next::Factor(vec![Password, Totp]),
+            ),
         ];
         for (level, proven, enrolled, want) in cases {
-            assert_eq!(ix(level, proven.clone()).next(&enrolled, 10), want, "{level:?} {proven:?} {enrolled:?}");
+            assert_eq!(
+                ix(level, proven.clone()).next(&enrolled, 10),
+                want,
+                "{level:?} {proven:?} {enrolled:?}"
+            );
         }
         let mut anon = ix(Level::Aal1, vec![]);
         anon.user_id = None;

@@ -59,11 +59,18 @@ impl Level {
             match f.method {
                 Method::Password => know = true,
                 Method::Totp => have = true,
-                Method::Passkey { user_verified, backup_eligible } => {
+                Method::Passkey {
+                    user_verified,
+                    backup_eligible,
+                } => {
                     have = true;
                     if user_verified {
                         know = true;
-                        best = best.max(if backup_eligible { Level::Phr } else { Level::Phrh });
+                        best = best.max(if backup_eligible {
+                            Level::Phr
+                        } else {
+                            Level::Phrh
+                        });
                     }
                 }
             }
@@ -88,14 +95,25 @@ impl Requirement {
     /// and `max_age`. `acr_values` lists acceptable levels; the lowest known
     /// one is the floor (any of them satisfies the request). The stronger of
     /// client default and request wins.
-    pub fn from_request(client_default: Level, acr_values: &[String], max_age: Option<i64>) -> Requirement {
+    pub fn from_request(
+        client_default: Level,
+        acr_values: &[String],
+        max_age: Option<i64>,
+    ) -> Requirement {
         let requested = acr_values.iter().filter_map(|v| Level::from_acr(v)).min();
-        Requirement { level: requested.map_or(client_default, |r| r.max(client_default)), max_age }
+        Requirement {
+            level: requested.map_or(client_default, |r| r.max(client_default)),
+            max_age,
+        }
     }
 
     /// The factors that still count at `now` under `max_age`.
     pub fn fresh(&self, factors: &[ProvenFactor], now: i64) -> Vec<ProvenFactor> {
-        factors.iter().copied().filter(|f| self.max_age.is_none_or(|m| now - f.at <= m)).collect()
+        factors
+            .iter()
+            .copied()
+            .filter(|f| self.max_age.is_none_or(|m| now - f.at <= m))
+            .collect()
     }
 
     /// Whether `factors` meet this requirement at `now`.
@@ -111,8 +129,14 @@ mod tests {
     fn f(method: Method, at: i64) -> ProvenFactor {
         ProvenFactor { method, at }
     }
-    const PK_SYNCED: Method = Method::Passkey { user_verified: true, backup_eligible: true };
-    const PK_BOUND: Method = Method::Passkey { user_verified: true, backup_eligible: false };
+    const PK_SYNCED: Method = Method::Passkey {
+        user_verified: true,
+        backup_eligible: true,
+    };
+    const PK_BOUND: Method = Method::Passkey {
+        user_verified: true,
+        backup_eligible: false,
+    };
 
     #[test]
     fn ladder() {
@@ -123,8 +147,17 @@ mod tests {
             (vec![Method::Password, Method::Totp], Some(Level::Aal2)),
             (vec![PK_SYNCED], Some(Level::Phr)),
             (vec![PK_BOUND], Some(Level::Phrh)),
-            (vec![Method::Password, Method::Totp, PK_SYNCED], Some(Level::Phr)),
-            (vec![Method::Passkey { user_verified: false, backup_eligible: false }], Some(Level::Aal1)),
+            (
+                vec![Method::Password, Method::Totp, PK_SYNCED],
+                Some(Level::Phr),
+            ),
+            (
+                vec![Method::Passkey {
+                    user_verified: false,
+                    backup_eligible: false,
+                }],
+                Some(Level::Aal1),
+            ),
         ];
         for (methods, want) in cases {
             let factors: Vec<_> = methods.iter().map(|m| f(*m, 0)).collect();
@@ -134,14 +167,33 @@ mod tests {
 
     #[test]
     fn requirements_combine_client_request_and_age() {
-        let r = Requirement::from_request(Level::Aal1, &["phr".into(), "aal2".into(), "bogus".into()], Some(60));
-        assert_eq!(r, Requirement { level: Level::Aal2, max_age: Some(60) });
+        let r = Requirement::from_request(
+            Level::Aal1,
+            &["phr".into(), "aal2".into(), "bogus".into()],
+            Some(60),
+        );
+        assert_eq!(
+            r,
+            Requirement {
+                level: Level::Aal2,
+                max_age: Some(60)
+            }
+        );
         let r = Requirement::from_request(Level::Phr, &["aal1".into()], None);
         assert_eq!(r.level, Level::Phr);
         let pwd_totp = [f(Method::Password, 100), f(Method::Totp, 150)];
-        let need = Requirement { level: Level::Aal2, max_age: Some(60) };
+        let need = Requirement {
+            level: Level::Aal2,
+            max_age: Some(60),
+        };
         assert!(need.met_by(&pwd_totp, 160));
         assert!(!need.met_by(&pwd_totp, 161), "password older than max_age");
-        assert!(Requirement { level: Level::Aal1, max_age: Some(60) }.met_by(&pwd_totp, 161));
+        assert!(
+            Requirement {
+                level: Level::Aal1,
+                max_age: Some(60)
+            }
+            .met_by(&pwd_totp, 161)
+        );
     }
 }

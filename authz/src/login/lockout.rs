@@ -18,7 +18,15 @@ pub fn is_locked(s: &FailureState, now: i64) -> bool {
 
 /// The state after one more failure at `now`.
 pub fn after_failure(s: FailureState, now: i64, p: LockoutPolicy) -> FailureState {
-    let mut s = if now - s.window_start >= p.window { FailureState { count: 0, window_start: now, ..s } } else { s };
+    let mut s = if now - s.window_start >= p.window {
+        FailureState {
+            count: 0,
+            window_start: now,
+            ..s
+        }
+    } else {
+        s
+    };
     s.count += 1;
     if s.count >= p.max_failures {
         s.locked_until = now + p.lockout;
@@ -34,7 +42,11 @@ mod tests {
 
     #[test]
     fn locks_after_max_failures_in_window_and_unlocks_later() {
-        let p = LockoutPolicy { max_failures: 3, window: 100, lockout: 50 };
+        let p = LockoutPolicy {
+            max_failures: 3,
+            window: 100,
+            lockout: 50,
+        };
         let mut s = FailureState::default();
         // (time of failure, locked right after?)
         for (t, locked) in [(1000, false), (1010, false), (1020, true)] {
@@ -47,7 +59,11 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_start_over() {
-        let p = LockoutPolicy { max_failures: 3, window: 100, lockout: 50 };
+        let p = LockoutPolicy {
+            max_failures: 3,
+            window: 100,
+            lockout: 50,
+        };
         let mut s = FailureState::default();
         for t in [1000, 1050, 1150, 1200] {
             s = after_failure(s, t, p);

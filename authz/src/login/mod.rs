@@ -4,8 +4,8 @@
 
 mod factors;
 pub mod interaction;
-pub mod lockout;
 mod levels;
+pub mod lockout;
 pub mod password;
 
 pub use factors::{Method, ProvenFactor, amr_of};

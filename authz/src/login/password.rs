@@ -13,7 +13,8 @@ fn hasher() -> Argon2<'static> {
 
 /// Hashes a password into a PHC string.
 pub fn hash(password: &Secret) -> Result<String, String> {
-    let salt = SaltString::encode_b64(&crate::secret::random_bytes(16)).map_err(|e| e.to_string())?;
+    let salt =
+        SaltString::encode_b64(&crate::secret::random_bytes(16)).map_err(|e| e.to_string())?;
     hasher()
         .hash_password(password.expose().as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -35,8 +36,13 @@ pub async fn verify(password: Secret, stored: Option<Secret>) -> bool {
             Some(s) => (s.expose().to_string(), true),
             None => (dummy_hash().to_string(), false),
         };
-        let Ok(parsed) = PasswordHash::new(&phc) else { return false };
-        hasher().verify_password(password.expose().as_bytes(), &parsed).is_ok() && real
+        let Ok(parsed) = PasswordHash::new(&phc) else {
+            return false;
+        };
+        hasher()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok()
+            && real
     })
     .await
     .unwrap_or(false)
@@ -44,7 +50,9 @@ pub async fn verify(password: Secret, stored: Option<Secret>) -> bool {
 
 /// Hashes on a blocking thread.
 pub async fn hash_async(password: Secret) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash(&password)).await.map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 #[cfg(test)]

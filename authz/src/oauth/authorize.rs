@@ -16,17 +16,36 @@ pub enum AuthorizeError {
     /// Shown to the user; never redirected (unknown client, bad redirect URI).
     Page(String),
     /// Sent back to the client's redirect URI.
-    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: &'static str,
+        description: String,
+    },
 }
 
 /// Validates query (or form) parameters against the client.
-pub fn validate(params: &HashMap<String, String>, client: Option<&ClientRow>) -> Result<AuthRequest, AuthorizeError> {
-    let client_id = params.get("client_id").ok_or_else(|| AuthorizeError::Page("The request has no client_id.".into()))?;
-    let client = client.ok_or_else(|| AuthorizeError::Page(format!("Unknown client {client_id:?}.")))?;
+pub fn validate(
+    params: &HashMap<String, String>,
+    client: Option<&ClientRow>,
+) -> Result<AuthRequest, AuthorizeError> {
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| AuthorizeError::Page("The request has no client_id.".into()))?;
+    let client =
+        client.ok_or_else(|| AuthorizeError::Page(format!("Unknown client {client_id:?}.")))?;
     let redirect_uri = match params.get("redirect_uri") {
         Some(u) if client.settings.has_redirect_uri(u) => u.clone(),
-        Some(_) => return Err(AuthorizeError::Page("The redirect_uri is not registered for this client.".into())),
-        None => return Err(AuthorizeError::Page("The request has no redirect_uri.".into())),
+        Some(_) => {
+            return Err(AuthorizeError::Page(
+                "The redirect_uri is not registered for this client.".into(),
+            ));
+        }
+        None => {
+            return Err(AuthorizeError::Page(
+                "The request has no redirect_uri.".into(),
+            ));
+        }
     };
     let state = params.get("state").cloned();
     let fail = |error: &'static str, description: &str| AuthorizeError::Redirect {
@@ -36,56 +55,119 @@ pub fn validate(params: &HashMap<String, String>, client: Option<&ClientRow>) ->
         description: description.to_string(),
     };
     if params.contains_key("request") {
-        return Err(fail("request_not_supported", "request objects are not supported"));
+        return Err(fail(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
     }
     if params.contains_key("request_uri") {
-        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     match params.get("response_type").map(String::as_str) {
         Some("code") => {}
-        Some(_) => return Err(fail("unsupported_response_type", "only response_type=code is supported")),
+        Some(_) => {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
         None => return Err(fail("invalid_request", "response_type is required")),
     }
     if let Some(mode) = params.get("response_mode") {
         if mode != "query" {
-            return Err(fail("invalid_request", "only response_mode=query is supported"));
+            return Err(fail(
+                "invalid_request",
+                "only response_mode=query is supported",
+            ));
         }
     }
     if !client.settings.allows_grant("authorization_code") {
-        return Err(fail("unauthorized_client", "this client may not use the authorization code flow"));
+        return Err(fail(
+            "unauthorized_client",
+            "this client may not use the authorization code flow",
+        ));
     }
     let scope: Vec<String> = params
         .get("scope")
-        .map(|s| s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect())
+        .map(|s| {
+            s.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(bad) = scope.iter().find(|s| !client.settings.scopes.contains(s)) {
-        return Err(fail("invalid_scope", &format!("scope {bad:?} is not available to this client")));
+        return Err(fail(
+            "invalid_scope",
+            &format!("scope {bad:?} is not available to this client"),
+        ));
     }
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method").map(String::as_str)) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method").map(String::as_str),
+    ) {
         (Some(c), Some("S256")) if super::pkce::valid_challenge(c) => Some(c.clone()),
-        (Some(_), Some("S256")) => return Err(fail("invalid_request", "code_challenge is malformed")),
-        (Some(_), _) => return Err(fail("invalid_request", "code_challenge_method must be S256 (plain is not accepted)")),
-        (None, Some(_)) => return Err(fail("invalid_request", "code_challenge_method without code_challenge")),
+        (Some(_), Some("S256")) => {
+            return Err(fail("invalid_request", "code_challenge is malformed"));
+        }
+        (Some(_), _) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ));
+        }
         (None, None) if client.settings.require_pkce => {
-            return Err(fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256"));
+            return Err(fail(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ));
         }
         (None, None) => None,
     };
-    let prompts: Vec<&str> = params.get("prompt").map(|p| p.split(' ').filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .map(|p| p.split(' ').filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
     for p in &prompts {
         if !matches!(*p, "none" | "login" | "consent" | "select_account") {
-            return Err(fail("invalid_request", &format!("unknown prompt value {p:?}")));
+            return Err(fail(
+                "invalid_request",
+                &format!("unknown prompt value {p:?}"),
+            ));
         }
     }
     let prompt_none = prompts.contains(&"none");
     if prompt_none && prompts.len() > 1 {
-        return Err(fail("invalid_request", "prompt=none cannot be combined with other values"));
+        return Err(fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
     }
-    let max_age = match params.get("max_age") {
-        Some(m) => Some(m.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer"))?),
-        None => None,
-    };
-    let acr_values = params.get("acr_values").map(|a| a.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+    let max_age =
+        match params.get("max_age") {
+            Some(m) => Some(m.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                fail("invalid_request", "max_age must be a non-negative integer")
+            })?),
+            None => None,
+        };
+    let acr_values = params
+        .get("acr_values")
+        .map(|a| {
+            a.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(AuthRequest {
         client_id: client_id.clone(),
         redirect_uri,
@@ -102,7 +184,13 @@ pub fn validate(params: &HashMap<String, String>, client: Option<&ClientRow>) ->
 }
 
 /// The redirect carrying an error, with `state` and `iss` (RFC 9207).
-pub fn error_redirect(redirect_uri: &str, state: Option<&str>, error: &str, description: &str, issuer: &str) -> String {
+pub fn error_redirect(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+    issuer: &str,
+) -> String {
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => return redirect_uri.to_string(),
@@ -122,7 +210,10 @@ pub fn error_redirect(redirect_uri: &str, state: Option<&str>, error: &str, desc
 /// The authentication context for tokens, from the factors of a session.
 pub fn auth_context(factors: &[ProvenFactor], sid: &str) -> AuthContext {
     AuthContext {
-        acr: Level::reached(factors).unwrap_or(Level::Aal1).acr().to_string(),
+        acr: Level::reached(factors)
+            .unwrap_or(Level::Aal1)
+            .acr()
+            .to_string(),
         amr: amr_of(factors).into_iter().map(str::to_string).collect(),
         auth_time: factors.iter().map(|f| f.at).max().unwrap_or(0),
         sid: Some(sid.to_string()),
@@ -159,7 +250,8 @@ pub async fn issue_code(
             now + app.config.tokens.code_ttl,
         )
         .await?;
-    let mut url = url::Url::parse(&req.redirect_uri).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let mut url = url::Url::parse(&req.redirect_uri)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("code", code.expose());
@@ -223,23 +315,69 @@ mod tests {
         let c = client(true);
         let cases: Vec<(HashMap<String, String>, Want)> = vec![
             (params(&[], &[]), Want::Ok),
-            (params(&[("client_id", "nope")], &[]), Want::Page("Unknown client")),
-            (params(&[("redirect_uri", "https://rp.example/cb/")], &[]), Want::Page("not registered")),
-            (params(&[("redirect_uri", "https://RP.example/cb")], &[]), Want::Page("not registered")),
-            (params(&[], &["redirect_uri"]), Want::Page("no redirect_uri")),
-            (params(&[("response_type", "token")], &[]), Want::Redirect("unsupported_response_type")),
-            (params(&[("code_challenge_method", "plain")], &[]), Want::Redirect("invalid_request")),
-            (params(&[], &["code_challenge_method"]), Want::Redirect("invalid_request")),
-            (params(&[], &["code_challenge", "code_challenge_method"]), Want::Redirect("invalid_request")),
-            (params(&[("code_challenge", "short")], &[]), Want::Redirect("invalid_request")),
-            (params(&[("scope", "openid admin")], &[]), Want::Redirect("invalid_scope")),
-            (params(&[("prompt", "none login")], &[]), Want::Redirect("invalid_request")),
-            (params(&[("max_age", "-1")], &[]), Want::Redirect("invalid_request")),
-            (params(&[("request", "eyJ")], &[]), Want::Redirect("request_not_supported")),
-            (params(&[("response_mode", "fragment")], &[]), Want::Redirect("invalid_request")),
+            (
+                params(&[("client_id", "nope")], &[]),
+                Want::Page("Unknown client"),
+            ),
+            (
+                params(&[("redirect_uri", "https://rp.example/cb/")], &[]),
+                Want::Page("not registered"),
+            ),
+            (
+                params(&[("redirect_uri", "https://RP.example/cb")], &[]),
+                Want::Page("not registered"),
+            ),
+            (
+                params(&[], &["redirect_uri"]),
+                Want::Page("no redirect_uri"),
+            ),
+            (
+                params(&[("response_type", "token")], &[]),
+                Want::Redirect("unsupported_response_type"),
+            ),
+            (
+                params(&[("code_challenge_method", "plain")], &[]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[], &["code_challenge_method"]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[], &["code_challenge", "code_challenge_method"]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[("code_challenge", "short")], &[]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[("scope", "openid admin")], &[]),
+                Want::Redirect("invalid_scope"),
+            ),
+            (
+                params(&[("prompt", "none login")], &[]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[("max_age", "-1")], &[]),
+                Want::Redirect("invalid_request"),
+            ),
+            (
+                params(&[("request", "eyJ")], &[]),
+                Want::Redirect("request_not_supported"),
+            ),
+            (
+                params(&[("response_mode", "fragment")], &[]),
+                Want::Redirect("invalid_request"),
+            ),
         ];
         for (p, want) in cases {
-            let client = if p["client_id"] == "rp" { Some(&c) } else { None };
+            let client = if p["client_id"] == "rp" {
+                Some(&c)
+            } else {
+                None
+            };
             match (validate(&p, client), want) {
                 (Ok(_), Want::Ok) => {}
                 (Err(AuthorizeError::Page(m)), Want::Page(w)) => assert!(m.contains(w), "{m}"),
@@ -255,7 +393,14 @@ mod tests {
     #[test]
     fn pkce_opt_out_and_prompt_parsing() {
         let c = client(false);
-        let r = validate(&params(&[("prompt", "login"), ("acr_values", "phr aal2")], &["code_challenge", "code_challenge_method"]), Some(&c)).unwrap();
+        let r = validate(
+            &params(
+                &[("prompt", "login"), ("acr_values", "phr aal2")],
+                &["code_challenge", "code_challenge_method"],
+            ),
+            Some(&c),
+        )
+        .unwrap();
         assert_eq!(r.code_challenge, None);
         assert!(r.prompt_login);
         assert_eq!(r.acr_values, vec!["phr", "aal2"]);
@@ -265,7 +410,16 @@ mod tests {
 
     #[test]
     fn error_redirects_carry_state_and_issuer() {
-        let u = error_redirect("https://rp.example/cb?x=1", Some("s t"), "access_denied", "no", "https://id.example");
-        assert_eq!(u, "https://rp.example/cb?x=1&error=access_denied&error_description=no&state=s+t&iss=https%3A%2F%2Fid.example");
+        let u = error_redirect(
+            "https://rp.example/cb?x=1",
+            Some("s t"),
+            "access_denied",
+            "no",
+            "https://id.example",
+        );
+        assert_eq!(
+            u,
+            "https://rp.example/cb?x=1&error=access_denied&error_description=no&state=s+t&iss=https%3A%2F%2Fid.example"
+        );
     }
 }

@@ -83,10 +83,16 @@ impl ClientSettings {
     }
 
     /// Builds and validates settings from a `[[clients]]` entry or CLI flags.
-    pub fn from_config(c: &ClientConfig, default_alg: Alg, has_secret: bool) -> Result<ClientSettings, String> {
+    pub fn from_config(
+        c: &ClientConfig,
+        default_alg: Alg,
+        has_secret: bool,
+    ) -> Result<ClientSettings, String> {
         let who = format!("client {:?}", c.id);
         if c.id.is_empty() || c.id.len() > 128 || !c.id.chars().all(|ch| ch.is_ascii_graphic()) {
-            return Err(format!("{who}: id must be 1-128 printable ASCII characters"));
+            return Err(format!(
+                "{who}: id must be 1-128 printable ASCII characters"
+            ));
         }
         let grant_types = c
             .grant_types
@@ -94,11 +100,14 @@ impl ClientSettings {
             .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
         for g in &grant_types {
             if !GRANT_TYPES.contains(&g.as_str()) {
-                return Err(format!("{who}: unknown grant type {g:?} (expected one of {GRANT_TYPES:?})"));
+                return Err(format!(
+                    "{who}: unknown grant type {g:?} (expected one of {GRANT_TYPES:?})"
+                ));
             }
         }
         let method = match &c.token_endpoint_auth_method {
-            Some(m) => AuthMethod::parse(m).ok_or_else(|| format!("{who}: unknown token_endpoint_auth_method {m:?}"))?,
+            Some(m) => AuthMethod::parse(m)
+                .ok_or_else(|| format!("{who}: unknown token_endpoint_auth_method {m:?}"))?,
             None if c.jwks.is_some() => AuthMethod::PrivateKeyJwt,
             None if has_secret => AuthMethod::ClientSecretBasic,
             None => AuthMethod::None,
@@ -118,36 +127,49 @@ impl ClientSettings {
             }
             AuthMethod::None => {
                 if has_secret {
-                    return Err(format!("{who}: a public client (auth method none) must not have a secret"));
+                    return Err(format!(
+                        "{who}: a public client (auth method none) must not have a secret"
+                    ));
                 }
                 if grant_types.iter().any(|g| g == "client_credentials") {
-                    return Err(format!("{who}: a public client cannot use client_credentials"));
+                    return Err(format!(
+                        "{who}: a public client cannot use client_credentials"
+                    ));
                 }
                 vec![AuthMethod::None]
             }
         };
         let jwks = match &c.jwks {
             Some(text) => {
-                let v: serde_json::Value =
-                    serde_json::from_str(text).map_err(|e| format!("{who}: jwks is not JSON: {e}"))?;
+                let v: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| format!("{who}: jwks is not JSON: {e}"))?;
                 if !v["keys"].is_array() {
-                    return Err(format!("{who}: jwks must be a JWK Set ({{\"keys\": [...]}})"));
+                    return Err(format!(
+                        "{who}: jwks must be a JWK Set ({{\"keys\": [...]}})"
+                    ));
                 }
                 Some(v)
             }
             None => None,
         };
         for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-            let parsed = url::Url::parse(u).map_err(|e| format!("{who}: redirect URI {u:?}: {e}"))?;
+            let parsed =
+                url::Url::parse(u).map_err(|e| format!("{who}: redirect URI {u:?}: {e}"))?;
             if parsed.fragment().is_some() {
-                return Err(format!("{who}: redirect URI {u:?} must not have a fragment"));
+                return Err(format!(
+                    "{who}: redirect URI {u:?} must not have a fragment"
+                ));
             }
         }
         if grant_types.iter().any(|g| g == "authorization_code") && c.redirect_uris.is_empty() {
-            return Err(format!("{who}: authorization_code needs at least one redirect URI"));
+            return Err(format!(
+                "{who}: authorization_code needs at least one redirect URI"
+            ));
         }
         let id_token_alg = match &c.id_token_signed_response_alg {
-            Some(a) => Alg::parse(a).ok_or_else(|| format!("{who}: id_token_signed_response_alg {a:?}: expected ES256 or RS256"))?,
+            Some(a) => Alg::parse(a).ok_or_else(|| {
+                format!("{who}: id_token_signed_response_alg {a:?}: expected ES256 or RS256")
+            })?,
             None => default_alg,
         };
         let require_pkce = c.require_pkce.unwrap_or(true);
@@ -162,7 +184,10 @@ impl ClientSettings {
             auth_methods,
             jwks,
             id_token_alg,
-            scopes: c.scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
+            scopes: c
+                .scopes
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
             require_pkce,
             access_token_audience: c.access_token_audience.clone(),
             default_level: Level::Aal1,
@@ -173,7 +198,8 @@ impl ClientSettings {
 /// Parses `sha256:<64 hex>` into the stored form (the hex).
 pub fn parse_secret_hash(s: &str) -> Option<String> {
     let hex = s.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
 }
 
 /// The stored form of a secret: hex SHA-256.
@@ -186,7 +212,8 @@ mod tests {
     use super::*;
 
     fn cfg(f: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
-        let mut c: ClientConfig = toml::from_str("id = \"rp\"\nredirect_uris = [\"https://rp.example/cb\"]").unwrap();
+        let mut c: ClientConfig =
+            toml::from_str("id = \"rp\"\nredirect_uris = [\"https://rp.example/cb\"]").unwrap();
         f(&mut c);
         c
     }
@@ -196,14 +223,46 @@ mod tests {
         let cases: Vec<(ClientConfig, bool, Result<(), &str>)> = vec![
             (cfg(|_| {}), true, Ok(())),
             (cfg(|_| {}), false, Ok(())),
-            (cfg(|c| c.grant_types = Some(vec!["password".into()])), true, Err("unknown grant type")),
-            (cfg(|c| c.token_endpoint_auth_method = Some("client_secret_jwt".into())), true, Err("unknown token_endpoint_auth_method")),
-            (cfg(|c| c.token_endpoint_auth_method = Some("none".into())), true, Err("must not have a secret")),
-            (cfg(|c| c.redirect_uris = vec!["https://rp/cb#x".into()]), true, Err("fragment")),
-            (cfg(|c| c.redirect_uris = vec![]), true, Err("needs at least one redirect URI")),
-            (cfg(|c| c.id_token_signed_response_alg = Some("HS256".into())), true, Err("expected ES256 or RS256")),
-            (cfg(|c| c.require_pkce = Some(false)), false, Err("cannot opt out of PKCE")),
-            (cfg(|c| c.grant_types = Some(vec!["client_credentials".into()])), false, Err("cannot use client_credentials")),
+            (
+                cfg(|c| c.grant_types = Some(vec!["password".into()])),
+                true,
+                Err("unknown grant type"),
+            ),
+            (
+                cfg(|c| c.token_endpoint_auth_method = Some("client_secret_jwt".into())),
+                true,
+                Err("unknown token_endpoint_auth_method"),
+            ),
+            (
+                cfg(|c| c.token_endpoint_auth_method = Some("none".into())),
+                true,
+                Err("must not have a secret"),
+            ),
+            (
+                cfg(|c| c.redirect_uris = vec!["https://rp/cb#x".into()]),
+                true,
+                Err("fragment"),
+            ),
+            (
+                cfg(|c| c.redirect_uris = vec![]),
+                true,
+                Err("needs at least one redirect URI"),
+            ),
+            (
+                cfg(|c| c.id_token_signed_response_alg = Some("HS256".into())),
+                true,
+                Err("expected ES256 or RS256"),
+            ),
+            (
+                cfg(|c| c.require_pkce = Some(false)),
+                false,
+                Err("cannot opt out of PKCE"),
+            ),
+            (
+                cfg(|c| c.grant_types = Some(vec!["client_credentials".into()])),
+                false,
+                Err("cannot use client_credentials"),
+            ),
             (cfg(|c| c.jwks = Some("{}".into())), false, Err("JWK Set")),
         ];
         for (c, secret, want) in cases {

@@ -18,8 +18,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 
 /// Parses a form body. Repeated parameters are an error (RFC 6749 §3.1).
 pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| OAuthError::invalid_request("malformed form body"))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request("malformed form body"))?;
     let mut form = Form::with_capacity(pairs.len());
     for (k, v) in pairs {
         // The decoder replaces invalid UTF-8 with U+FFFD instead of failing.
@@ -27,7 +27,9 @@ pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
             return Err(OAuthError::invalid_request("form body is not valid UTF-8"));
         }
         if form.insert(k.clone(), v).is_some() {
-            return Err(OAuthError::invalid_request(format!("parameter {k:?} is repeated")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {k:?} is repeated"
+            )));
         }
     }
     Ok(form)
@@ -36,9 +38,18 @@ pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
 /// What the client presented.
 #[derive(Debug)]
 enum Presented {
-    Secret { id: String, secret: crate::secret::Secret, method: AuthMethod },
-    Assertion { id: Option<String>, jwt: String },
-    Public { id: String },
+    Secret {
+        id: String,
+        secret: crate::secret::Secret,
+        method: AuthMethod,
+    },
+    Assertion {
+        id: Option<String>,
+        jwt: String,
+    },
+    Public {
+        id: String,
+    },
 }
 
 fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAuthError> {
@@ -46,21 +57,31 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
     let assertion = form.get("client_assertion");
     if let Some(h) = authorization {
         if body_secret.is_some() || assertion.is_some() {
-            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+            return Err(OAuthError::invalid_request(
+                "use exactly one client authentication method",
+            ));
         }
         let b64 = h
             .strip_prefix("Basic ")
             .ok_or_else(|| OAuthError::invalid_client("unsupported Authorization scheme"))?;
-        let raw = STANDARD.decode(b64.trim()).map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let raw = String::from_utf8(raw).map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let (id, secret) = raw.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let raw = STANDARD
+            .decode(b64.trim())
+            .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let raw = String::from_utf8(raw)
+            .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let (id, secret) = raw
+            .split_once(':')
+            .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
         let dec = |s: &str| {
-            form_urlencoded_decode(s).ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
+            form_urlencoded_decode(s)
+                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
         };
         if let Some(body_id) = form.get("client_id") {
             if *body_id != dec(id)? {
-                return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the Authorization header",
+                ));
             }
         }
         return Ok(Presented::Secret {
@@ -71,19 +92,30 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
     }
     if let Some(jwt) = assertion {
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+            return Err(OAuthError::invalid_request(
+                "use exactly one client authentication method",
+            ));
         }
         if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
-            return Err(OAuthError::invalid_request(format!("client_assertion_type must be {JWT_BEARER}")));
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
         }
-        return Ok(Presented::Assertion { id: form.get("client_id").cloned(), jwt: jwt.clone() });
+        return Ok(Presented::Assertion {
+            id: form.get("client_id").cloned(),
+            jwt: jwt.clone(),
+        });
     }
     let id = form
         .get("client_id")
         .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?
         .clone();
     Ok(match body_secret {
-        Some(s) => Presented::Secret { id, secret: crate::secret::Secret::new(s.clone()), method: AuthMethod::ClientSecretPost },
+        Some(s) => Presented::Secret {
+            id,
+            secret: crate::secret::Secret::new(s.clone()),
+            method: AuthMethod::ClientSecretPost,
+        },
         None => Presented::Public { id },
     })
 }
@@ -95,7 +127,11 @@ fn form_urlencoded_decode(s: &str) -> Option<String> {
 
 /// Authenticates the client making a request. Every failure is
 /// `invalid_client` (401) without saying which part was wrong.
-pub async fn authenticate(app: &AppState, authorization: Option<&str>, form: &Form) -> Result<Arc<ClientRow>, OAuthError> {
+pub async fn authenticate(
+    app: &AppState,
+    authorization: Option<&str>,
+    form: &Form,
+) -> Result<Arc<ClientRow>, OAuthError> {
     let now = app.now();
     let p = presented(authorization, form)?;
     let id = match &p {
@@ -104,10 +140,16 @@ pub async fn authenticate(app: &AppState, authorization: Option<&str>, form: &Fo
         Presented::Assertion { id: None, jwt } => unverified_issuer(jwt)?,
     };
     let failed = || OAuthError::invalid_client("client authentication failed");
-    let client = app.clients.get(&app.store, &id, now).await?.ok_or_else(failed)?;
+    let client = app
+        .clients
+        .get(&app.store, &id, now)
+        .await?
+        .ok_or_else(failed)?;
     match p {
         Presented::Secret { secret, method, .. } => {
-            let Some(stored) = &client.secret_hash else { return Err(failed()) };
+            let Some(stored) = &client.secret_hash else {
+                return Err(failed());
+            };
             if !client.settings.auth_methods.contains(&method) {
                 return Err(failed());
             }
@@ -122,7 +164,11 @@ pub async fn authenticate(app: &AppState, authorization: Option<&str>, form: &Fo
             }
         }
         Presented::Assertion { jwt, .. } => {
-            if !client.settings.auth_methods.contains(&AuthMethod::PrivateKeyJwt) {
+            if !client
+                .settings
+                .auth_methods
+                .contains(&AuthMethod::PrivateKeyJwt)
+            {
                 return Err(failed());
             }
             verify_assertion(app, &client, &jwt, now).await?;
@@ -132,23 +178,37 @@ pub async fn authenticate(app: &AppState, authorization: Option<&str>, form: &Fo
 }
 
 fn unverified_issuer(jwt: &str) -> Result<String, OAuthError> {
-    let payload = jwt.split('.').nth(1).ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+    let payload = jwt
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
-    v["iss"].as_str().map(str::to_string).ok_or_else(|| OAuthError::invalid_client("client assertion has no iss"))
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
+    v["iss"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| OAuthError::invalid_client("client assertion has no iss"))
 }
 
 /// Checks a `private_key_jwt` assertion (RFC 7523 §3, OIDC Core §9):
 /// signed by a key in the client's JWKS, `iss` = `sub` = client id, `aud`
 /// naming our token endpoint or issuer, unexpired, and its `jti` unseen.
-async fn verify_assertion(app: &AppState, client: &ClientRow, jwt: &str, now: i64) -> Result<(), OAuthError> {
+async fn verify_assertion(
+    app: &AppState,
+    client: &ClientRow,
+    jwt: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
     let failed = || OAuthError::invalid_client("client authentication failed");
     let header = decode_header(jwt).map_err(|_| failed())?;
-    if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES384) {
+    if !matches!(
+        header.alg,
+        Algorithm::ES256 | Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES384
+    ) {
         return Err(failed());
     }
     let jwks: JwkSet = client
@@ -177,8 +237,14 @@ async fn verify_assertion(app: &AppState, client: &ClientRow, jwt: &str, now: i6
         return Err(failed());
     }
     let jti = data.claims["jti"].as_str().ok_or_else(failed)?;
-    if !app.store.remember_assertion(&format!("{}:{jti}", client.id), exp + 60).await? {
-        return Err(OAuthError::invalid_client("client assertion was already used"));
+    if !app
+        .store
+        .remember_assertion(&format!("{}:{jti}", client.id), exp + 60)
+        .await?
+    {
+        return Err(OAuthError::invalid_client(
+            "client assertion was already used",
+        ));
     }
     Ok(())
 }
@@ -191,7 +257,10 @@ mod tests {
     fn forms_reject_repeats_and_garbage() {
         assert_eq!(parse_form(b"a=1&b=2").unwrap().len(), 2);
         assert_eq!(parse_form(b"a=1&a=2").unwrap_err().error, "invalid_request");
-        assert_eq!(parse_form(b"a=%ff%fe").unwrap_err().error, "invalid_request");
+        assert_eq!(
+            parse_form(b"a=%ff%fe").unwrap_err().error,
+            "invalid_request"
+        );
     }
 
     #[test]
@@ -199,18 +268,30 @@ mod tests {
         let basic = format!("Basic {}", STANDARD.encode("my%20client:p%40ss"));
         match presented(Some(&basic), &Form::new()).unwrap() {
             Presented::Secret { id, secret, method } => {
-                assert_eq!((id.as_str(), secret.expose(), method), ("my client", "p@ss", AuthMethod::ClientSecretBasic));
+                assert_eq!(
+                    (id.as_str(), secret.expose(), method),
+                    ("my client", "p@ss", AuthMethod::ClientSecretBasic)
+                );
             }
             other => panic!("{other:?}"),
         }
         let mut both = Form::new();
         both.insert("client_secret".into(), "x".into());
-        assert_eq!(presented(Some(&basic), &both).unwrap_err().error, "invalid_request");
-        assert_eq!(presented(Some("Bearer x"), &Form::new()).unwrap_err().error, "invalid_client");
+        assert_eq!(
+            presented(Some(&basic), &both).unwrap_err().error,
+            "invalid_request"
+        );
+        assert_eq!(
+            presented(Some("Bearer x"), &Form::new()).unwrap_err().error,
+            "invalid_client"
+        );
         assert_eq!(presented(None, &Form::new()).unwrap_err().status, 401);
         let mut wrong_type = Form::new();
         wrong_type.insert("client_assertion".into(), "a.b.c".into());
         wrong_type.insert("client_assertion_type".into(), "bogus".into());
-        assert_eq!(presented(None, &wrong_type).unwrap_err().error, "invalid_request");
+        assert_eq!(
+            presented(None, &wrong_type).unwrap_err().error,
+            "invalid_request"
+        );
     }
 }

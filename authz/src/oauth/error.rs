@@ -16,7 +16,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, error, description: description.into(), www_authenticate: None }
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
@@ -45,26 +50,42 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<String>) -> Self {
         let d = d.into();
         OAuthError {
-            www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{d}\"")),
+            www_authenticate: Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{d}\""
+            )),
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
         }
     }
     pub fn insufficient_scope(d: impl Into<String>) -> Self {
         let d = d.into();
         OAuthError {
-            www_authenticate: Some(format!("Bearer error=\"insufficient_scope\", error_description=\"{d}\"")),
+            www_authenticate: Some(format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"{d}\""
+            )),
             ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d)
         }
     }
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "request body too large",
+        )
     }
     /// An internal failure; the detail is logged by the caller, not shown.
     pub fn server_error() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error; see the server log",
+        )
     }
     pub fn temporarily_unavailable(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", d)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            d,
+        )
     }
 }
 

@@ -5,13 +5,30 @@ use serde_json::{Value, json};
 
 /// The introspection answer for `token`. Never an error: anything not
 /// recognisably active is `{"active": false}` (RFC 7662 §2.2).
-pub async fn introspect(app: &AppState, token: &str, hint: Option<&str>) -> Result<Value, super::OAuthError> {
+pub async fn introspect(
+    app: &AppState,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Value, super::OAuthError> {
     let now = app.now();
     let looks_like_jwt = token.bytes().filter(|b| *b == b'.').count() == 2;
     if looks_like_jwt && hint != Some("refresh_token") {
         if let Ok(claims) = super::tokens::validate_access_token(app, token, now) {
             let mut out = json!({ "active": true, "token_type": "Bearer" });
-            for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "acr", "amr", "auth_time", "sid"] {
+            for k in [
+                "scope",
+                "client_id",
+                "sub",
+                "aud",
+                "iss",
+                "exp",
+                "iat",
+                "jti",
+                "acr",
+                "amr",
+                "auth_time",
+                "sid",
+            ] {
                 if let Some(v) = claims.get(k) {
                     out[k] = v.clone();
                 }

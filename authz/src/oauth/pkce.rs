@@ -5,13 +5,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Whether a `code_challenge` is well-formed: base64url of a SHA-256 (43 chars).
 pub fn valid_challenge(c: &str) -> bool {
-    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether a `code_verifier` has the RFC 7636 §4.1 shape: 43–128 unreserved characters.
 pub fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
@@ -31,12 +34,21 @@ mod tests {
         assert!(valid_verifier(verifier));
         assert!(valid_challenge(challenge));
         assert!(verify(verifier, challenge));
-        assert!(!verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", challenge));
+        assert!(!verify(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
+            challenge
+        ));
     }
 
     #[test]
     fn shapes() {
-        for (v, ok) in [("a".repeat(42), false), ("a".repeat(43), true), ("a".repeat(128), true), ("a".repeat(129), false), (format!("{}+", "a".repeat(43)), false)] {
+        for (v, ok) in [
+            ("a".repeat(42), false),
+            ("a".repeat(43), true),
+            ("a".repeat(128), true),
+            ("a".repeat(129), false),
+            (format!("{}+", "a".repeat(43)), false),
+        ] {
             assert_eq!(valid_verifier(&v), ok, "{v}");
         }
     }

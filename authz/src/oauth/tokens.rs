@@ -60,12 +60,20 @@ pub fn access_token(
     }
     let token = app
         .keyring()
-        .sign(alg.unwrap_or_else(|| access_alg(app)), Some("at+jwt"), &claims, now)
+        .sign(
+            alg.unwrap_or_else(|| access_alg(app)),
+            Some("at+jwt"),
+            &claims,
+            now,
+        )
         .map_err(|e| {
             tracing::error!(error = %e, "cannot sign access token");
             OAuthError::server_error()
         })?;
-    Ok(AccessToken { token, expires_in: ttl })
+    Ok(AccessToken {
+        token,
+        expires_in: ttl,
+    })
 }
 
 /// The user claims a scope releases (OIDC Core §5.4 plus `upn` and `groups`).
@@ -73,7 +81,10 @@ pub fn user_claims(user: &UserRow, scope: &[String], out: &mut Map<String, Value
     let has = |s: &str| scope.iter().any(|x| x == s);
     if has("profile") {
         out.insert("name".into(), Value::from(user.display_name.as_str()));
-        out.insert("preferred_username".into(), Value::from(user.login.as_str()));
+        out.insert(
+            "preferred_username".into(),
+            Value::from(user.login.as_str()),
+        );
         if let Some(upn) = &user.upn {
             out.insert("upn".into(), Value::from(upn.as_str()));
         }
@@ -104,7 +115,10 @@ pub fn id_token(
     claims.insert("iss".into(), Value::from(app.urls.issuer.as_str()));
     claims.insert("sub".into(), Value::from(user.id.as_str()));
     claims.insert("aud".into(), Value::from(client_id));
-    claims.insert("exp".into(), Value::from(now + app.config.tokens.id_token_ttl));
+    claims.insert(
+        "exp".into(),
+        Value::from(now + app.config.tokens.id_token_ttl),
+    );
     claims.insert("iat".into(), Value::from(now));
     claims.insert("auth_time".into(), Value::from(auth.auth_time));
     if let Some(n) = nonce {
@@ -124,12 +138,19 @@ pub fn id_token(
 
 /// Validates one of our access tokens: signature (cached per exact token),
 /// `typ`, issuer, expiry, revocation. Returns its claims.
-pub fn validate_access_token(app: &AppState, token: &str, now: i64) -> Result<Arc<Value>, OAuthError> {
+pub fn validate_access_token(
+    app: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<Arc<Value>, OAuthError> {
     let key = crate::secret::sha256(token.as_bytes());
     let claims = match app.verified.get(&key) {
         Some(c) => c,
         None => {
-            let v = app.keyring().verify(token).map_err(|e| OAuthError::invalid_token(e.to_string()))?;
+            let v = app
+                .keyring()
+                .verify(token)
+                .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
             if v.typ.as_deref() != Some("at+jwt") {
                 return Err(OAuthError::invalid_token("not an access token"));
             }
@@ -144,7 +165,10 @@ pub fn validate_access_token(app: &AppState, token: &str, now: i64) -> Result<Ar
     if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
         return Err(OAuthError::invalid_token("token expired"));
     }
-    if app.revocations.is_revoked(claims["jti"].as_str().unwrap_or("")) {
+    if app
+        .revocations
+        .is_revoked(claims["jti"].as_str().unwrap_or(""))
+    {
         return Err(OAuthError::invalid_token("token revoked"));
     }
     Ok(claims)

@@ -35,7 +35,8 @@ pub struct AuditVerifyError {
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn chain_hash(prev: &str, ts: i64, kind: &str, actor: &str, subject: &str, data: &str) -> String {
-    let mut buf = Vec::with_capacity(prev.len() + kind.len() + actor.len() + subject.len() + data.len() + 64);
+    let mut buf =
+        Vec::with_capacity(prev.len() + kind.len() + actor.len() + subject.len() + data.len() + 64);
     for part in [prev, &ts.to_string(), kind, actor, subject, data] {
         buf.extend_from_slice(&(part.len() as u64).to_be_bytes());
         buf.extend_from_slice(part.as_bytes());
@@ -70,7 +71,9 @@ impl Store {
         if self.backend() == super::Backend::Postgres {
             // Other replicas append too: take a transaction-scoped lock so the
             // predecessor read below is the real last record.
-            sqlx::query("SELECT pg_advisory_xact_lock(727365)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(727365)")
+                .execute(&mut *tx)
+                .await?;
         }
         let prev: String = sqlx::query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *tx)
@@ -138,8 +141,13 @@ impl Store {
             }
             for r in &rows {
                 let id: i64 = r.try_get(0)?;
-                let (ts, kind, actor, subject, data): (i64, String, String, String, String) =
-                    (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+                let (ts, kind, actor, subject, data): (i64, String, String, String, String) = (
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                );
                 let (stored_prev, stored_hash): (String, String) = (r.try_get(6)?, r.try_get(7)?);
                 if stored_prev != prev {
                     return Ok(Err(AuditVerifyError {
@@ -148,7 +156,10 @@ impl Store {
                     }));
                 }
                 if chain_hash(&prev, ts, &kind, &actor, &subject, &data) != stored_hash {
-                    return Ok(Err(AuditVerifyError { id, problem: "content does not match its hash (altered)".into() }));
+                    return Ok(Err(AuditVerifyError {
+                        id,
+                        problem: "content does not match its hash (altered)".into(),
+                    }));
                 }
                 prev = stored_hash;
                 after = id;

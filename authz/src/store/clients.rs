@@ -42,7 +42,10 @@ impl Store {
             .collect();
         for id in existing {
             if !clients.iter().any(|c| c.id == id) {
-                sqlx::query("DELETE FROM clients WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM clients WHERE id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         for c in clients {
@@ -83,10 +86,11 @@ impl Store {
 
     /// One client by id.
     pub async fn client(&self, id: &str) -> Result<Option<ClientRow>> {
-        let row = sqlx::query("SELECT id, secret_hash, settings, source FROM clients WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, secret_hash, settings, source FROM clients WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| client_from_row(&r)).transpose()
     }
 
@@ -100,7 +104,10 @@ impl Store {
 
     /// Removes a client; returns whether it existed.
     pub async fn remove_client(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 }

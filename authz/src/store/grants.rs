@@ -25,7 +25,9 @@ pub enum ConsumeCode {
     /// First use: the code is now consumed.
     Fresh(CodeRow),
     /// The code was used before; its grant has now been revoked.
-    Replayed { grant_id: String },
+    Replayed {
+        grant_id: String,
+    },
     Unknown,
 }
 
@@ -186,12 +188,14 @@ impl Store {
         expires_at: i64,
     ) -> Result<UseRefresh> {
         let mut tx = self.pool.begin().await?;
-        let won = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
             == 1;
         if !won {
             revoke_grant_in(&mut tx, grant_id, "refresh token reused", now).await?;
@@ -221,17 +225,21 @@ impl Store {
     /// Grants revoked at or after `since`: what the revocation cache needs,
     /// since access tokens of a grant revoked earlier have all expired.
     pub async fn grants_revoked_since(&self, since: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
-            .bind(since)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     /// Records a revoked access token until it would have expired anyway.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM revoked_tokens WHERE jti = $1").bind(jti).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)")
             .bind(jti)
             .bind(expires_at)

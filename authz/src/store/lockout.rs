@@ -14,10 +14,12 @@ pub struct FailureState {
 impl Store {
     /// The counter for `key` (`user:<login>` or `ip:<addr>`); zero when absent.
     pub async fn failures(&self, key: &str) -> Result<FailureState> {
-        let row = sqlx::query("SELECT count, window_start, locked_until FROM login_failures WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT count, window_start, locked_until FROM login_failures WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match row {
             Some(r) => FailureState {
                 count: r.try_get(0)?,
@@ -31,7 +33,10 @@ impl Store {
     /// Stores a counter.
     pub async fn put_failures(&self, key: &str, s: FailureState) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO login_failures (key, count, window_start, locked_until) VALUES ($1, $2, $3, $4)")
             .bind(key)
             .bind(s.count)
@@ -45,7 +50,10 @@ impl Store {
 
     /// Forgets a counter (after a successful login).
     pub async fn clear_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -94,7 +94,9 @@ impl Store {
         };
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or("");
             if path != ":memory:" && !path.is_empty() {
                 if let Some(dir) = std::path::Path::new(path).parent() {
@@ -106,7 +108,11 @@ impl Store {
                 }
             }
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
         }
         let pool = AnyPoolOptions::new()
@@ -126,7 +132,11 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool, backend, audit_lock: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(Store {
+            pool,
+            backend,
+            audit_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Applies pending migrations for this backend.

@@ -81,7 +81,10 @@ impl Store {
     /// Stores a login interaction's state.
     pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM interactions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(data)
@@ -104,7 +107,10 @@ impl Store {
 
     /// Removes an interaction; returns whether it was there (so finishing one twice fails).
     pub async fn take_interaction(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM interactions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 }

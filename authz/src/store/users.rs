@@ -114,7 +114,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(UserRow { disabled: true, ..user })
+        Ok(UserRow {
+            disabled: true,
+            ..user
+        })
     }
 
     /// Replaces a user's password hash.

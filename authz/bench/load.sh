@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Load benchmark of a release build on loopback with wrk (Debian package).
+#
+#   bash authz/bench/load.sh            # all scenarios, 20 s each
+#   DURATION=10s CONNS=64 bash authz/bench/load.sh
+#
+# Starts `tollgate serve` on a throw-away config (SQLite in a temp dir),
+# creates an ES256 and an RS256 client_credentials client, then measures
+# client_credentials grants (ES256, RS256), introspection and discovery.
+# Prints requests/s, p50/p99 latency and the server's peak RSS per scenario.
+# The load generator runs on the same 2 cores as the server.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-target/release/tollgate}
+DURATION=${DURATION:-20s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18443}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+[ -x "$BIN" ] || cargo build --release -p tollgate-authz --bin tollgate
+
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/tollgate.toml" <<TOML
+version = 1
+issuer = "http://127.0.0.1:$PORT"
+listen = "127.0.0.1:$PORT"
+[database]
+url = "sqlite://$work/tollgate.db"
+TOML
+export TOLLGATE_MASTER_KEY=$(head -c32 /dev/urandom | base64)
+export TOLLGATE_LOG=warn
+cfg=(--config "$work/tollgate.toml")
+secret() { "$BIN" clients add "$1" --grant client_credentials --alg "$2" "${cfg[@]}" | sed -n 's/^client secret.*: //p'; }
+ES=$(secret bench-es ES256)
+RS=$(secret bench-rs RS256)
+"$BIN" serve "${cfg[@]}" 2>"$work/server.log" &
+pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+post_script() { # $1 = body, $2 = basic auth user:pass
+  cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "$1"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s' "$2" | base64 -w0)"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+}
+
+peak_rss() { awk '/VmHWM/ {print $2/1024 " MiB"}' "/proc/$pid/status"; }
+
+run() { # $1 = name, $2 = url
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$work/post.lua" "$2" | grep RESULT)
+  echo "$1: ${out#RESULT }  peak RSS $(peak_rss)"
+}
+
+post_script "grant_type=client_credentials" "bench-es:$ES"; run "client_credentials ES256" "http://127.0.0.1:$PORT/token"
+post_script "grant_type=client_credentials" "bench-rs:$RS"; run "client_credentials RS256" "http://127.0.0.1:$PORT/token"
+TOKEN=$(curl -s -u "bench-es:$ES" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+post_script "token=$TOKEN" "bench-es:$ES"; run "introspection" "http://127.0.0.1:$PORT/introspect"
+cat > "$work/post.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+run "discovery" "http://127.0.0.1:$PORT/.well-known/openid-configuration"
+echo "openssl speed rsa2048 (2 cores) for reference:"
+openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | grep -E '^rsa 2048' || true
