@@ -45,10 +45,10 @@ impl Attempts {
             reason,
         };
         match fsutil::read_optional(&self.path).map_err(|e| err(e.to_string()))? {
+            // Missing is the normal state after enrollment.
             None => Ok(0),
-            // An unreadable counter counts as exhausted: deleting or
-            // garbling it must not reset the limit to zero… but a missing
-            // one is the normal state after enrollment.
+            // A garbled counter is an error, so that damaging the file
+            // does not silently reset the limit.
             Some(b) => serde_json::from_slice::<Counter>(&b)
                 .map(|c| c.failures)
                 .map_err(|e| err(format!("corrupted ({e})"))),

@@ -160,7 +160,7 @@ impl KeyStore {
         let path = Self::path(state_dir);
         match Self::load(state_dir) {
             Err(StoreError::NotEnrolled(_)) => {}
-            Err(e @ StoreError::Corrupted { .. }) => return Err(e),
+            // Corrupted or unreadable: never replaced.
             Err(e) => return Err(e),
             Ok(existing) if !replace => {
                 return Err(StoreError::Other(format!(

@@ -20,7 +20,7 @@
 //! does with that e, so the result is an ordinary SM2 signature.
 
 use std::str::FromStr;
-use tss_esapi::attributes::ObjectAttributesBuilder;
+use tss_esapi::attributes::{ObjectAttributes, ObjectAttributesBuilder};
 use tss_esapi::constants::response_code::Tss2ResponseCodeKind;
 use tss_esapi::constants::tss::{TPM2_RH_NULL, TPM2_ST_HASHCHECK};
 use tss_esapi::constants::{CapabilityType, PropertyTag};
@@ -101,6 +101,30 @@ fn map_err(e: tss_esapi::Error) -> TpmError {
     TpmError::Other(e.to_string())
 }
 
+/// Object attributes shared by all our objects: bound to this TPM and
+/// parent, usable with the authValue. `restricted_decrypt` makes a storage
+/// parent (exempt from DA: it has no secret auth); `sign` a signing key.
+fn attributes(kind: ObjectKind) -> Result<ObjectAttributes, TpmError> {
+    ObjectAttributesBuilder::new()
+        .with_fixed_tpm(true)
+        .with_fixed_parent(true)
+        .with_user_with_auth(true)
+        .with_sensitive_data_origin(kind != ObjectKind::Sealed)
+        .with_no_da(kind == ObjectKind::Storage)
+        .with_restricted(kind == ObjectKind::Storage)
+        .with_decrypt(kind == ObjectKind::Storage)
+        .with_sign_encrypt(kind == ObjectKind::Signing)
+        .build()
+        .map_err(map_err)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ObjectKind {
+    Storage,
+    Signing,
+    Sealed,
+}
+
 fn auth(pin: &Pin) -> Result<Auth, TpmError> {
     if pin.expose().len() > 32 {
         return Err(TpmError::PinTooLong);
@@ -122,16 +146,7 @@ impl Tpm {
     }
 
     fn primary(&mut self) -> Result<KeyHandle, TpmError> {
-        let attrs = ObjectAttributesBuilder::new()
-            .with_fixed_tpm(true)
-            .with_fixed_parent(true)
-            .with_sensitive_data_origin(true)
-            .with_user_with_auth(true)
-            .with_no_da(true)
-            .with_restricted(true)
-            .with_decrypt(true)
-            .build()
-            .map_err(map_err)?;
+        let attrs = attributes(ObjectKind::Storage)?;
         let public = PublicBuilder::new()
             .with_public_algorithm(PublicAlgorithm::Ecc)
             .with_name_hashing_algorithm(HashingAlgorithm::Sha256)
@@ -218,14 +233,7 @@ impl Tpm {
     /// Creates an SM2 signing key (TPM_ECC_SM2_P256, TPM_ALG_SM2 with
     /// SHA-256) whose authValue is the PIN.
     pub fn create_sm2_key(&mut self, pin: &Pin) -> Result<(TpmBlob, Sm2PublicKey), TpmError> {
-        let attrs = ObjectAttributesBuilder::new()
-            .with_fixed_tpm(true)
-            .with_fixed_parent(true)
-            .with_sensitive_data_origin(true)
-            .with_user_with_auth(true)
-            .with_sign_encrypt(true)
-            .build()
-            .map_err(map_err)?;
+        let attrs = attributes(ObjectKind::Signing)?;
         let params = PublicEccParametersBuilder::new()
             .with_ecc_scheme(EccScheme::Sm2(HashScheme::new(HashingAlgorithm::Sha256)))
             .with_curve(EccCurve::Sm2P256)
@@ -285,12 +293,7 @@ impl Tpm {
 
     /// Seals `secret` (≤ 128 bytes) with the PIN as authValue.
     pub fn seal(&mut self, secret: &[u8], pin: &Pin) -> Result<TpmBlob, TpmError> {
-        let attrs = ObjectAttributesBuilder::new()
-            .with_fixed_tpm(true)
-            .with_fixed_parent(true)
-            .with_user_with_auth(true)
-            .build()
-            .map_err(map_err)?;
+        let attrs = attributes(ObjectKind::Sealed)?;
         let public = PublicBuilder::new()
             .with_public_algorithm(PublicAlgorithm::KeyedHash)
             .with_name_hashing_algorithm(HashingAlgorithm::Sha256)

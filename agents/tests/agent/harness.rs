@@ -1,4 +1,5 @@
 //! Shared test helpers: temporary directories, external tools, swtpm.
+#![cfg_attr(not(feature = "tpm"), allow(dead_code))]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
