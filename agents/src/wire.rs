@@ -67,7 +67,9 @@ pub struct EnrollFinishRequest {
     pub public_key: String,
     pub dist_id: String,
     pub key_storage: KeyStorage,
-    /// base64url DER of the TPM's EK certificate or EK public key, if any.
+    /// base64url DER of the TPM's EK certificate (X.509) when the TPM holds
+    /// one, else of the EK public key (SubjectPublicKeyInfo, ECC P-256 EK
+    /// from the TCG default template); absent for software keys.
     #[serde(default)]
     pub ek: Option<String>,
     pub hostname: String,

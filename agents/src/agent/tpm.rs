@@ -312,6 +312,48 @@ impl Tpm {
         Ok(Zeroizing::new(data.value().to_vec()))
     }
 
+    /// The endorsement key for the issuer's device record: the EK
+    /// certificate (DER) from its NV index when the manufacturer stored one
+    /// (ECC P-256, then RSA 2048), else the SubjectPublicKeyInfo (DER) of
+    /// the ECC P-256 EK made from the TCG default template. `None` when the
+    /// TPM offers neither; enrollment goes on without it.
+    pub fn endorsement(&mut self) -> Option<Vec<u8>> {
+        use tss_esapi::abstraction::{AsymmetricAlgorithmSelection, ek};
+        use tss_esapi::interface_types::key_bits::RsaKeyBits;
+        for alg in [
+            AsymmetricAlgorithmSelection::Ecc(EccCurve::NistP256),
+            AsymmetricAlgorithmSelection::Rsa(RsaKeyBits::Rsa2048),
+        ] {
+            if let Ok(cert) = ek::retrieve_ek_pubcert(&mut self.ctx, alg) {
+                return Some(cert);
+            }
+        }
+        let handle = ek::create_ek_object_2(
+            &mut self.ctx,
+            AsymmetricAlgorithmSelection::Ecc(EccCurve::NistP256),
+            None,
+        )
+        .ok()?;
+        let public = self.ctx.read_public(handle).map(|(p, _, _)| p);
+        self.flush(handle);
+        match public.ok()? {
+            Public::Ecc { unique, .. }
+                if unique.x().value().len() == 32 && unique.y().value().len() == 32 =>
+            {
+                // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING 04‖x‖y }
+                let mut der = vec![
+                    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+                    0x04,
+                ];
+                der.extend_from_slice(unique.x().value());
+                der.extend_from_slice(unique.y().value());
+                Some(der)
+            }
+            _ => None,
+        }
+    }
+
     /// Reads the dictionary-attack parameters and counter. (Not through
     /// `get_tpm_property`, which caches values: the counter changes.)
     pub fn da_status(&mut self) -> Result<DaStatus, TpmError> {

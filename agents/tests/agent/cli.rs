@@ -398,6 +398,16 @@ fn tpm_enrollment_offline_login_and_sealed_otp() {
     let s = text(&agent(state, &["status"], b"", &[]));
     assert!(s.contains("key storage:  tpm (amr hwk+pin)"), "{s}");
     assert!(s.contains("TPM lockout:  0 failed"), "{s}");
+    // swtpm has no EK certificate: the EK public key (SPKI, P-256) was sent
+    let ek = issuer.state.lock().unwrap().devices["d-1"]
+        .ek
+        .clone()
+        .expect("EK sent");
+    assert_eq!(&ek[..4], &[0x30, 0x59, 0x30, 0x13]);
+    assert_eq!(
+        issuer.state.lock().unwrap().devices["d-1"].storage,
+        tollgate_agent::wire::KeyStorage::Tpm
+    );
     issuer.push_challenge("d-1", "73");
     let ok = agent(
         state,

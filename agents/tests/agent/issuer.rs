@@ -22,6 +22,8 @@ pub struct Device {
     pub dist_id: String,
     pub storage: KeyStorage,
     pub revoked_at: Option<i64>,
+    /// DER EK certificate or EK public key, as sent at enrollment.
+    pub ek: Option<Vec<u8>>,
 }
 
 /// What the issuer knows; tests read and change it directly.
@@ -256,6 +258,7 @@ fn route(st: &mut State, path: &str, auth: Option<&str>, body: &[u8]) -> Reply {
                     dist_id: req.dist_id,
                     storage: req.key_storage,
                     revoked_at: None,
+                    ek: req.ek.as_deref().and_then(b64::decode),
                 },
             );
             let resp = EnrollFinishResponse {

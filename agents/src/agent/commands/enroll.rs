@@ -62,6 +62,8 @@ fn new_pin(pin_stdin: bool) -> Result<Pin, CliError> {
 /// A freshly created device key: how it is stored, and a signer for the
 /// proof of possession.
 struct NewKey {
+    /// EK certificate or public key (DER), when a TPM is used.
+    ek: Option<Vec<u8>>,
     protected: Protected,
     storage: KeyStorage,
     signer: Box<dyn Sm2Signer>,
@@ -79,6 +81,7 @@ fn software_key(pin: &Pin, dist_id: &str) -> Result<NewKey, CliError> {
     )
     .map_err(|e| CliError::Other(e.to_string()))?;
     Ok(NewKey {
+        ek: None,
         protected: Protected::Software { enc },
         storage: KeyStorage::Software,
         signer: Box::new(SoftwareSigner::new(key, dist_id)),
@@ -115,6 +118,7 @@ fn tpm_key(
                     dist_id: dist_id.to_owned(),
                 };
                 return Ok(NewKey {
+                    ek: tpm.endorsement(),
                     protected: Protected::Tpm { blob },
                     storage: KeyStorage::Tpm,
                     signer: Box::new(signer),
@@ -132,6 +136,7 @@ fn tpm_key(
     let key = Sm2SecretKey::generate().map_err(|e| CliError::Other(e.to_string()))?;
     let blob: TpmBlob = tpm.seal(key.to_bytes().as_ref(), pin)?;
     Ok(NewKey {
+        ek: tpm.endorsement(),
         protected: Protected::TpmSealed { blob },
         storage: KeyStorage::TpmSealed,
         signer: Box::new(SoftwareSigner::new(key, dist_id)),
@@ -230,7 +235,7 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
             public_key: public_b64.clone(),
             dist_id: dist_id.clone(),
             key_storage: key.storage,
-            ek: None,
+            ek: key.ek.as_deref().map(b64::encode),
             hostname,
             signature: b64::encode(&signature.to_der()),
         },
