@@ -162,10 +162,12 @@ impl Sm2Signature {
 }
 
 /// A software SM2 private key. Its `Debug` shows only the public key id;
-/// the scalar is zeroized on drop (by the `sm2` crate's `SecretKey`).
+/// the scalar is zeroized on drop (by the `sm2` crate's `SigningKey`).
+/// The signing key is built once, not per signature: building it costs a
+/// scalar multiplication.
 #[derive(Clone)]
 pub struct Sm2SecretKey {
-    secret: sm2::SecretKey,
+    signing: sm2::dsa::SigningKey,
     public: Sm2PublicKey,
 }
 
@@ -194,12 +196,20 @@ impl Sm2SecretKey {
         Err(Sm2Error::Random)
     }
 
+    fn from_secret(secret: &sm2::SecretKey) -> Result<Self, Sm2Error> {
+        // The distinguishing ID given here only feeds the crate's own Z,
+        // which `sign_prehash` does not use: we always pass our own e.
+        let signing = sm2::dsa::SigningKey::new(DEFAULT_DIST_ID, secret)
+            .map_err(|e| Sm2Error::BadPrivateKey(e.to_string()))?;
+        let public = Sm2PublicKey(secret.public_key());
+        Ok(Self { signing, public })
+    }
+
     /// The key from its 32-byte big-endian scalar d.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Sm2Error> {
         let secret = sm2::SecretKey::from_slice(bytes)
             .map_err(|_| Sm2Error::BadPrivateKey("scalar out of range".into()))?;
-        let public = Sm2PublicKey(secret.public_key());
-        Ok(Self { secret, public })
+        Self::from_secret(&secret)
     }
 
     /// Parses a PKCS#8 PEM `PRIVATE KEY` (as `openssl genpkey -algorithm SM2`
@@ -207,15 +217,14 @@ impl Sm2SecretKey {
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, Sm2Error> {
         let secret = sm2::SecretKey::from_pkcs8_pem(pem)
             .map_err(|e| Sm2Error::BadPrivateKey(e.to_string()))?;
-        let public = Sm2PublicKey(secret.public_key());
-        Ok(Self { secret, public })
+        Self::from_secret(&secret)
     }
 
     /// PKCS#8 PEM, for handing a software key to OpenSSL (tests, export of
     /// the server's grant key). Zeroized when dropped.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Sm2Error> {
-        let der = self
-            .secret
+        let secret = sm2::SecretKey::from(*self.signing.as_nonzero_scalar());
+        let der = secret
             .to_pkcs8_der()
             .map_err(|e| Sm2Error::BadPrivateKey(e.to_string()))?;
         der.to_pem("PRIVATE KEY", LineEnding::LF)
@@ -226,7 +235,7 @@ impl Sm2SecretKey {
     /// The scalar d, big-endian; for sealing into a key store.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.secret.to_bytes());
+        out.copy_from_slice(&self.signing.to_bytes());
         out
     }
 
@@ -236,11 +245,8 @@ impl Sm2SecretKey {
 
     /// Signs a precomputed `e` (see [`message_digest`]).
     pub fn sign_digest(&self, e: &Digest32) -> Result<Sm2Signature, Sm2Error> {
-        // The distinguishing ID given here only feeds the crate's own Z,
-        // which `sign_prehash` does not use.
-        let key = sm2::dsa::SigningKey::new(DEFAULT_DIST_ID, &self.secret)
-            .map_err(|e| Sm2Error::BadPrivateKey(e.to_string()))?;
-        key.sign_prehash(e)
+        self.signing
+            .sign_prehash(e)
             .map(Sm2Signature)
             .map_err(|_| Sm2Error::BadPrivateKey("signing failed".into()))
     }
