@@ -162,7 +162,7 @@ fn enroll_approve_grant_offline_login_upload_revoke() {
     assert!(text(&ok).contains("approved"));
     // replaying the signed answer is refused
     let body = issuer.state.lock().unwrap().last_answer.clone().unwrap();
-    let (code, reply) = issuer.post_raw("/v1/agent/challenges/c-2/answer", &body);
+    let (code, reply) = issuer.post_raw("/v1/agent/challenges/c-2/answer", None, &body);
     assert_eq!(code, 400, "{reply}");
     assert!(reply.contains("already answered"), "{reply}");
     {
@@ -200,6 +200,26 @@ fn enroll_approve_grant_offline_login_upload_revoke() {
     assert!(up.status.success(), "{}", text(&up));
     assert!(text(&up).contains(": accepted"), "{}", text(&up));
     assert!(text(&agent(state, &["status"], b"", &[])).contains("0 waiting for upload"));
+    // a replayed device-signed request (same nonce) is refused, and so is
+    // the same receipt sent twice under a fresh signature
+    let (path, auth, body) = issuer.state.lock().unwrap().last_signed.clone().unwrap();
+    let (code, reply) = issuer.post_raw(&path, Some(&auth), &body);
+    assert_eq!(code, 401, "{reply}");
+    assert!(reply.contains("replayed_request"), "{reply}");
+    let receipts: tollgate_agent::wire::ReceiptUpload = serde_json::from_slice(&body).unwrap();
+    let id = tollgate_agent::receipt::peek_receipt(&receipts.receipts[0])
+        .unwrap()
+        .receipt_id;
+    let receipt_file = state.join("receipts").join(format!("{id}.tgr"));
+    std::fs::create_dir_all(state.join("receipts")).unwrap();
+    std::fs::write(&receipt_file, &receipts.receipts[0]).unwrap();
+    let again = agent(state, &["--pin-stdin", "upload"], &pin_line(PIN), &[]);
+    assert!(
+        text(&again).contains(": rejected (duplicate)"),
+        "{}",
+        text(&again)
+    );
+    assert!(!receipt_file.exists(), "a decided receipt stays queued");
     {
         let st = issuer.state.lock().unwrap();
         assert!(

@@ -43,6 +43,8 @@ pub struct State {
     pub max_offline_logins: u32,
     /// Raw body of the last answer, to replay it.
     pub last_answer: Option<Vec<u8>>,
+    /// (path, Authorization, body) of the last device-signed request.
+    pub last_signed: Option<(String, String, Vec<u8>)>,
 }
 
 pub struct Issuer {
@@ -72,6 +74,7 @@ impl Issuer {
             grant_ttl: 72 * 3600,
             max_offline_logins: 5,
             last_answer: None,
+            last_signed: None,
         }));
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -101,12 +104,15 @@ impl Issuer {
         id
     }
 
-    pub fn post_raw(&self, path: &str, body: &[u8]) -> (u16, String) {
+    pub fn post_raw(&self, path: &str, auth: Option<&str>, body: &[u8]) -> (u16, String) {
         let addr = self.url.trim_start_matches("http://");
         let mut s = TcpStream::connect(addr).unwrap();
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
         write!(
             s,
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )
         .unwrap();
@@ -182,6 +188,11 @@ fn authenticate(
     auth: Option<&str>,
     body: &[u8],
 ) -> Result<String, Reply> {
+    st.last_signed = Some((
+        path.to_owned(),
+        auth.unwrap_or_default().to_owned(),
+        body.to_vec(),
+    ));
     let auth = DeviceAuth::parse_header(auth.unwrap_or_default())
         .map_err(|e| error(401, "invalid_request", e))?;
     let device = st
