@@ -135,7 +135,7 @@ mod tests {
         );
         check(
             r#"{"ts":"yesterday","user":"a","ip":"1.2.3.4","user_agent":"x","success":true}"#,
-            Err("ts"),
+            Err("year"),
         );
         check(
             r#"{"ts":"2026-03-01T08:15:02Z","user":"a","ip":"1.2.3","user_agent":"x","success":true}"#,

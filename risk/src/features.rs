@@ -29,7 +29,6 @@ pub const FEATURES: [&str; NUM_FEATURES] = [
     "hour_llr",
     "impossible_travel",
     "travel_excess",
-    "new_country",
     "hosting_network",
     "unknown_location",
     "fingerprint_drift",
@@ -39,11 +38,10 @@ pub const FEATURES: [&str; NUM_FEATURES] = [
     "ip_failures_1h",
     "prefix_failures_1h",
     "failed_attempt",
-    "history_depth",
 ];
 
 /// Number of calibrator inputs.
-pub const NUM_FEATURES: usize = 17;
+pub const NUM_FEATURES: usize = 15;
 
 /// Index of a feature in [`FEATURES`].
 #[allow(missing_docs)]
@@ -54,17 +52,15 @@ pub mod idx {
     pub const HOUR: usize = 3;
     pub const TRAVEL: usize = 4;
     pub const TRAVEL_EXCESS: usize = 5;
-    pub const NEW_COUNTRY: usize = 6;
-    pub const HOSTING: usize = 7;
-    pub const UNKNOWN_LOCATION: usize = 8;
-    pub const DRIFT: usize = 9;
-    pub const USER_FAILURES: usize = 10;
-    pub const USER_IPS: usize = 11;
-    pub const IP_USERS: usize = 12;
-    pub const IP_FAILURES: usize = 13;
-    pub const PREFIX_FAILURES: usize = 14;
-    pub const FAILED: usize = 15;
-    pub const DEPTH: usize = 16;
+    pub const HOSTING: usize = 6;
+    pub const UNKNOWN_LOCATION: usize = 7;
+    pub const DRIFT: usize = 8;
+    pub const USER_FAILURES: usize = 9;
+    pub const USER_IPS: usize = 10;
+    pub const IP_USERS: usize = 11;
+    pub const IP_FAILURES: usize = 12;
+    pub const PREFIX_FAILURES: usize = 13;
+    pub const FAILED: usize = 14;
 }
 
 const NET_LEVELS: [Level; 4] = [Level::Ip, Level::Prefix, Level::Asn, Level::Country];
@@ -177,6 +173,7 @@ pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepa
             ev.device_id.as_deref().unwrap_or("\0none").as_bytes(),
         ),
         hour: hour_of_week(ev.ts),
+        has_device: ev.device_id.is_some(),
     };
     let vkeys = VelocityKeys {
         user: hash(Level::User, ev.user.as_bytes()),
@@ -211,6 +208,8 @@ pub struct Features {
     pub device_known: bool,
     /// The user usually presents a device id.
     pub usually_has_device: bool,
+    /// The country has never been used by this user (who has a history).
+    pub new_country: bool,
     /// Travel from the last admitted login, when both ends are located.
     pub travel: Option<Travel>,
     /// The counters at scoring time.
@@ -288,7 +287,14 @@ pub fn extract(
     }
     v[idx::UA] = backoff_llr(&ua, n, model.smoothing.user_agent, clip);
 
-    let dc = h.device.count(p.keys.device);
+    // An absent device id is no evidence of identity: attackers rarely hold
+    // the cookie, so "none" is never familiar, however often the user
+    // browses privately.
+    let dc = if p.has_device {
+        h.device.count(p.keys.device)
+    } else {
+        0.0
+    };
     let dp = if dc > 0.0 {
         globals.probability(Level::Device, p.keys.device)
     } else {
@@ -300,8 +306,7 @@ pub fn extract(
         model.smoothing.device,
         clip,
     );
-    let none_key = hash(Level::Device, b"\0none");
-    let usually_has_device = n > 0.0 && f64::from(h.device.count(none_key)) < 0.5 * n;
+    let usually_has_device = n > 0.0 && h.device_ids > 0.5 * h.n;
 
     if model.hour_of_week {
         let hc = f64::from(h.hours[usize::from(p.keys.hour) % 168]);
@@ -329,16 +334,16 @@ pub fn extract(
             at: now,
         };
         let t = travel(from, to, thresholds.travel_min_km);
-        if t.kmh > thresholds.impossible_travel_kmh {
+        // Jumping back to a network the user already uses (VPN on/off, a
+        // roaming phone that geolocates at home) is habit, not travel.
+        let familiar_network = net_known.is_some_and(|j| j <= 2);
+        if t.kmh > thresholds.impossible_travel_kmh && !familiar_network {
             v[idx::TRAVEL] = 1.0;
             v[idx::TRAVEL_EXCESS] = (t.kmh / thresholds.impossible_travel_kmh).ln();
         }
         trip = Some(t);
     }
 
-    v[idx::NEW_COUNTRY] = f64::from(u8::from(
-        n > 0.0 && p.geo.country.is_some() && net[3].0 <= 0.0,
-    ));
     v[idx::HOSTING] = f64::from(u8::from(p.hosting));
     v[idx::UNKNOWN_LOCATION] = f64::from(u8::from(p.geo.country.is_none()));
     v[idx::DRIFT] = f64::from(u8::from(
@@ -350,13 +355,13 @@ pub fn extract(
     v[idx::IP_FAILURES] = ln1p(velocity.ip_failures_1h);
     v[idx::PREFIX_FAILURES] = ln1p(velocity.prefix_failures_1h);
     v[idx::FAILED] = f64::from(u8::from(!p.success));
-    v[idx::DEPTH] = n.ln_1p();
 
     Features {
         values: v,
         net_known,
         ua_known,
         device_known: dc > 0.0,
+        new_country: n > 0.0 && p.geo.country.is_some() && net[3].0 <= 0.0,
         usually_has_device,
         travel: trip,
         velocity: *velocity,

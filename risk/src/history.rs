@@ -104,6 +104,8 @@ pub struct LevelKeys {
     pub device: u64,
     /// Hour of week, 0..168.
     pub hour: u8,
+    /// A device id was presented (absent ids are never recorded).
+    pub has_device: bool,
 }
 
 /// One user's bounded history. Fixed size; see the module docs.
@@ -113,6 +115,8 @@ pub struct UserHistory {
     pub n: f32,
     /// Admitted logins ever (not decayed).
     pub logins: u32,
+    /// Decayed number of admitted logins that presented a device id.
+    pub device_ids: f32,
     /// IP, prefix, ASN, country.
     pub ip: TopK<8>,
     /// /24 or /48 prefix.
@@ -144,6 +148,7 @@ impl Default for UserHistory {
         UserHistory {
             n: 0.0,
             logins: 0,
+            device_ids: 0.0,
             ip: TopK::default(),
             prefix: TopK::default(),
             asn: TopK::default(),
@@ -209,7 +214,11 @@ impl UserHistory {
         self.browser.add(keys.ua[2]);
         self.os.add(keys.ua[3]);
         self.device_type.add(keys.ua[4]);
-        self.device.add(keys.device);
+        self.device_ids *= gamma;
+        if keys.has_device {
+            self.device.add(keys.device);
+            self.device_ids += 1.0;
+        }
         let h = usize::from(keys.hour) % 168;
         if self.hours[h] == u8::MAX {
             for c in &mut self.hours {

@@ -56,6 +56,48 @@ pub struct Smoothing {
     pub hour: LevelSmoothing,
 }
 
+/// Where the default score bands sit on the calibrator's logit.
+///
+/// The score is a monotone, piecewise-linear map of the logit through
+/// three anchors: `step_up_logit` ↦ 30.5 (the edge of the default allow
+/// band), `deny_logit` ↦ 70.5 (the edge of the default deny band), and 6
+/// logit units (a factor of 400 in odds) beyond each anchor ↦ 0 or 100.
+/// Training places the anchors by the operating point (see
+/// `train::set_operating_point`); the ranking is unaffected.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreMap {
+    /// Logit that maps to score 30.5.
+    pub step_up_logit: f64,
+    /// Logit that maps to score 70.5.
+    pub deny_logit: f64,
+}
+
+impl Default for ScoreMap {
+    /// Anchors at P = 0.305 and P = 0.705: the score is close to 100·P.
+    fn default() -> Self {
+        ScoreMap {
+            step_up_logit: (0.305f64 / 0.695).ln(),
+            deny_logit: (0.705f64 / 0.295).ln(),
+        }
+    }
+}
+
+impl ScoreMap {
+    /// The 0–100 score of a logit.
+    pub fn score(&self, logit: f64) -> u8 {
+        let (a, b) = (self.step_up_logit, self.deny_logit);
+        let s = if logit < a {
+            30.5 + (logit - a) * 30.5 / 6.0
+        } else if logit < b {
+            30.5 + (logit - a) / (b - a) * 40.0
+        } else {
+            70.5 + (logit - b) * 29.5 / 6.0
+        };
+        s.round().clamp(0.0, 100.0) as u8
+    }
+}
+
 /// A complete model. Loaded from JSON at start and on hot reload; the
 /// built-in [`Model::builtin`] is used when none is given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +123,9 @@ pub struct Model {
     /// Whether the hour-of-week feature is computed (off by default).
     #[serde(default)]
     pub hour_of_week: bool,
+    /// Logit → score anchors.
+    #[serde(default)]
+    pub score_map: ScoreMap,
 }
 
 const BUILTIN: &str = include_str!("default_model.json");
@@ -112,6 +157,7 @@ impl Model {
             ("ip_distinct_users_1h", 1.5),
             ("ip_failures_1h", 1.0),
             ("user_failures_1h", 0.5),
+            ("prefix_failures_1h", 0.5),
         ] {
             set(&mut weights, name, v);
         }
@@ -124,7 +170,7 @@ impl Model {
             smoothing: Smoothing {
                 network: LevelSmoothing {
                     mu: 1.0,
-                    kappa: 1.0,
+                    kappa: 0.5,
                 },
                 user_agent: LevelSmoothing {
                     mu: 1.0,
@@ -132,7 +178,7 @@ impl Model {
                 },
                 device: LevelSmoothing {
                     mu: 1.0,
-                    kappa: 1.0,
+                    kappa: 0.0,
                 },
                 hour: LevelSmoothing {
                     mu: 4.0,
@@ -142,6 +188,7 @@ impl Model {
             decay: 0.97,
             llr_clip: 12.0,
             hour_of_week: false,
+            score_map: ScoreMap::default(),
         }
     }
 
@@ -196,6 +243,15 @@ impl Model {
         if !(self.decay > 0.0 && self.decay <= 1.0) {
             return Err(RiskError::Model("decay must be in (0, 1]".into()));
         }
+        let m = self.score_map;
+        if !(m.step_up_logit.is_finite()
+            && m.deny_logit.is_finite()
+            && m.step_up_logit < m.deny_logit)
+        {
+            return Err(RiskError::Model(
+                "score_map: need finite step_up_logit < deny_logit".into(),
+            ));
+        }
         if self.llr_clip <= 0.0 {
             return Err(RiskError::Model("llr_clip must be positive".into()));
         }
@@ -215,8 +271,12 @@ impl Model {
 
     /// The 0–100 score for a feature vector.
     pub fn score(&self, features: &[f64; NUM_FEATURES]) -> u8 {
-        let p = 1.0 / (1.0 + (-self.logit(features)).exp());
-        (100.0 * p).round().clamp(0.0, 100.0) as u8
+        self.score_map.score(self.logit(features))
+    }
+
+    /// `P(attack)` at the training trace's attack share.
+    pub fn probability(&self, features: &[f64; NUM_FEATURES]) -> f64 {
+        1.0 / (1.0 + (-self.logit(features)).exp())
     }
 }
 
@@ -316,6 +376,28 @@ mod tests {
             familiar_asn < new_asn && new_asn < new_country,
             "{familiar_asn} {new_asn} {new_country}"
         );
+    }
+
+    #[test]
+    fn score_map_is_monotone_through_its_anchors() {
+        let m = ScoreMap {
+            step_up_logit: -2.0,
+            deny_logit: 2.0,
+        };
+        let cases = [
+            (-100.0, 0),
+            (-8.0, 0),
+            (-5.0, 15),
+            (-2.0, 31),
+            (0.0, 51),
+            (2.0, 71),
+            (5.0, 85),
+            (8.0, 100),
+            (100.0, 100),
+        ];
+        for (logit, want) in cases {
+            assert_eq!(m.score(logit), want, "{logit}");
+        }
     }
 
     #[test]

@@ -95,12 +95,6 @@ pub fn explain(
         );
     }
     let country = p.geo.country.unwrap_or("??");
-    push(
-        contrib(idx::NEW_COUNTRY),
-        "new_country",
-        format!("first login from {country} for this user"),
-        1.0,
-    );
     let net_detail = match f.net_known {
         Some(0) => None,
         Some(1) => Some((
@@ -122,10 +116,14 @@ pub fn explain(
                 network(p)
             ),
         )),
+        None if f.new_country => Some((
+            "new_country",
+            format!("first login from {country} ({}) for this user", network(p)),
+        )),
         None => Some((
             "new_asn",
             format!(
-                "network {} and country {country} never used by this user",
+                "network {} in an unknown country never used by this user",
                 network(p)
             ),
         )),
@@ -262,12 +260,6 @@ pub fn explain(
         "failed_attempt",
         "the primary factor failed".to_owned(),
         1.0,
-    );
-    push(
-        contrib(idx::DEPTH),
-        "history_depth",
-        format!("{:.0} logins in history", f.history_n),
-        f.history_n,
     );
     if f.history_n <= 0.0 {
         out.push(Reason {

@@ -15,6 +15,7 @@ use crate::error::{Result, RiskError};
 use crate::event::{Label, LoginEvent};
 use crate::features::NUM_FEATURES;
 use crate::model::Model;
+use crate::model::ScoreMap;
 use crate::replay::{HistoryRule, replay};
 use crate::scorer::Scorer;
 
@@ -25,35 +26,57 @@ pub struct TrainOptions {
     pub l2: f64,
     /// Iteration cap for the solver.
     pub max_iterations: u64,
+    /// Share of training attacks that must score above the default allow
+    /// band; places the score map (see [`set_operating_point`]).
+    pub target_tpr: f64,
+    /// Largest share of training legitimate logins in the deny band.
+    pub max_legit_denied: f64,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             l2: 1.0,
-            max_iterations: 300,
+            max_iterations: 100,
+            target_tpr: 0.999,
+            max_legit_denied: 0.001,
         }
     }
 }
 
-/// Feature vectors and labels (true = attack) of a labelled trace.
-pub fn training_set(
-    scorer: Scorer,
-    events: &[(usize, LoginEvent)],
-) -> (Vec<[f64; NUM_FEATURES]>, Vec<bool>) {
+/// A labelled training set: features, attack flags, attack kinds.
+#[derive(Debug, Default)]
+pub struct TrainingSet {
+    /// Feature vectors.
+    pub x: Vec<[f64; NUM_FEATURES]>,
+    /// True for attacks.
+    pub y: Vec<bool>,
+    /// Attack kind (empty for legit or unknown).
+    pub kinds: Vec<String>,
+}
+
+/// Feature vectors and labels of a labelled trace.
+pub fn training_set(scorer: Scorer, events: &[(usize, LoginEvent)]) -> TrainingSet {
     let scored = replay(scorer, events, HistoryRule::Labels);
-    let mut x = Vec::with_capacity(scored.len());
-    let mut y = Vec::with_capacity(scored.len());
+    let mut set = TrainingSet::default();
     for ((_, ev), s) in events.iter().zip(&scored) {
         if let Some(label) = ev.label {
-            x.push(s.assessment.features.values);
-            y.push(label == Label::Attack);
+            set.x.push(s.assessment.features.values);
+            set.y.push(label == Label::Attack);
+            set.kinds.push(ev.attack_kind.clone().unwrap_or_default());
         }
     }
-    (x, y)
+    set
 }
 
 /// Fits the calibrator on `(x, y)` and returns `base` with new weights.
+///
+/// Every feature is designed so that a larger value is more typical of an
+/// attacker, so a negative weight can only come from collinearity or a
+/// quirk of the training trace. The fit therefore keeps weights
+/// non-negative (active set: refit without the most negative feature until
+/// none is negative); a dropped feature keeps weight 0 and is reported by
+/// nothing, which is what should generalise to traffic we never saw.
 pub fn fit(
     base: &Model,
     x: &[[f64; NUM_FEATURES]],
@@ -65,11 +88,45 @@ pub fn fit(
             "need events labelled both legit and attack".into(),
         ));
     }
-    let flat: Vec<f64> = x.iter().flat_map(|r| r.iter().copied()).collect();
-    let records = Array2::from_shape_vec((x.len(), NUM_FEATURES), flat)
+    let mut active: Vec<usize> = (0..NUM_FEATURES)
+        .filter(|&j| x.iter().any(|r| r[j] != 0.0))
+        .collect();
+    loop {
+        let (w, b) = fit_columns(x, y, &active, opts)?;
+        let worst = w
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v < 0.0)
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        match worst {
+            Some(i) if active.len() > 1 => {
+                active.remove(i);
+            }
+            _ => {
+                let mut model = base.clone();
+                model.weights = vec![0.0; NUM_FEATURES];
+                for (k, &j) in active.iter().enumerate() {
+                    model.weights[j] = w[k].max(0.0);
+                }
+                model.bias = b;
+                model.validate()?;
+                return Ok(model);
+            }
+        }
+    }
+}
+
+fn fit_columns(
+    x: &[[f64; NUM_FEATURES]],
+    y: &[bool],
+    cols: &[usize],
+    opts: TrainOptions,
+) -> Result<(Vec<f64>, f64)> {
+    let flat: Vec<f64> = x.iter().flat_map(|r| cols.iter().map(|&j| r[j])).collect();
+    let records = Array2::from_shape_vec((x.len(), cols.len()), flat)
         .map_err(|e| RiskError::Training(e.to_string()))?;
-    let targets = Array1::from_vec(y.to_vec());
-    let data = Dataset::new(records, targets);
+    let data = Dataset::new(records, Array1::from_vec(y.to_vec()));
     let fitted = LogisticRegression::default()
         .alpha(opts.l2)
         .max_iterations(opts.max_iterations)
@@ -77,11 +134,61 @@ pub fn fit(
         .map_err(|e| RiskError::Training(e.to_string()))?;
     // linfa's positive class is whichever label it met first.
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    let mut model = base.clone();
-    model.weights = fitted.params().iter().map(|w| sign * w).collect();
-    model.bias = sign * fitted.intercept();
-    model.validate()?;
-    Ok(model)
+    Ok((
+        fitted.params().iter().map(|w| sign * w).collect(),
+        sign * fitted.intercept(),
+    ))
+}
+
+/// Places the score anchors: `target_tpr` of the training attacks *of
+/// every kind* score above the default allow band, and at most `max_legit_denied` of the training
+/// legitimate logins score in the deny band.
+///
+/// Logistic regression ranks well but its probabilities reflect the attack
+/// share of the training trace, which says nothing about a deployment.
+/// Following Wiefling et al., the step-up point is chosen by the share of
+/// attacks that must be stepped up; the deny point so that legitimate
+/// users (who are denied, not challenged, and so never teach their
+/// history) are almost never denied. Only the score map moves; ranking and
+/// ROC AUC are unchanged.
+pub fn set_operating_point(
+    model: &mut Model,
+    set: &TrainingSet,
+    target_tpr: f64,
+    max_legit_denied: f64,
+) {
+    let sorted = |keep: &dyn Fn(usize) -> bool| {
+        let mut v: Vec<f64> = (0..set.x.len())
+            .filter(|&i| keep(i))
+            .map(|i| model.logit(&set.x[i]))
+            .collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v
+    };
+    let legit = sorted(&|i| !set.y[i]);
+    let mut kinds: Vec<&str> = (0..set.x.len())
+        .filter(|&i| set.y[i])
+        .map(|i| set.kinds[i].as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut step_up = f64::INFINITY;
+    for kind in kinds {
+        let attacks = sorted(&|i| set.y[i] && set.kinds[i] == kind);
+        let k = ((1.0 - target_tpr) * attacks.len() as f64).floor() as usize;
+        if let Some(q) = attacks.get(k.min(attacks.len().saturating_sub(1))) {
+            step_up = step_up.min(q - 1e-6);
+        }
+    }
+    if legit.is_empty() || !step_up.is_finite() {
+        return;
+    }
+    let d = (((1.0 - max_legit_denied) * legit.len() as f64).ceil() as usize).min(legit.len() - 1);
+    let deny = legit[d].max(step_up + 2.0);
+    model.score_map = ScoreMap {
+        step_up_logit: step_up,
+        deny_logit: deny,
+    };
 }
 
 /// The whole of `tollgate risk train` after parsing.
@@ -92,8 +199,10 @@ pub fn train(
     description: &str,
 ) -> Result<Model> {
     let base = scorer.model().clone();
-    let (x, y) = training_set(scorer, events);
-    let mut model = fit(&base, &x, &y, opts)?;
+    let set = training_set(scorer, events);
+    let (x, y) = (&set.x, &set.y);
+    let mut model = fit(&base, x, y, opts)?;
+    set_operating_point(&mut model, &set, opts.target_tpr, opts.max_legit_denied);
     let attacks = y.iter().filter(|a| **a).count();
     model.version = format!("lr-{}-{}", x.len(), attacks);
     model.description = format!(
@@ -115,16 +224,19 @@ mod tests {
             let attack = i % 4 == 0;
             let mut row = [0.0; NUM_FEATURES];
             row[0] = if attack { 3.0 } else { -1.0 } + (i % 7) as f64 * 0.1;
+            // Anti-correlated with attacks: must be dropped, not given a negative weight.
+            row[1] = if attack { 0.0 } else { 1.0 } + (i % 5) as f64 * 0.1;
             x.push(row);
             y.push(attack);
         }
         let m = fit(&Model::prior(), &x, &y, TrainOptions::default()).unwrap();
         assert!(m.weights[0] > 0.5, "{:?}", m.weights);
+        assert_eq!(m.weights[1], 0.0, "{:?}", m.weights);
         let mut attack_row = [0.0; NUM_FEATURES];
         attack_row[0] = 3.0;
         let mut legit_row = [0.0; NUM_FEATURES];
         legit_row[0] = -1.0;
-        assert!(m.score(&attack_row) > 90 && m.score(&legit_row) < 10);
+        assert!(m.probability(&attack_row) > 0.9 && m.probability(&legit_row) < 0.1);
         assert!(
             fit(
                 &Model::prior(),
