@@ -25,7 +25,10 @@ pub enum Label {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoginEvent {
     /// When the attempt happened (RFC 3339 on the wire).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(
+        deserialize_with = "de_ts",
+        serialize_with = "time::serde::rfc3339::serialize"
+    )]
     pub ts: OffsetDateTime,
     /// The login name tried.
     pub user: String,
@@ -65,6 +68,13 @@ impl LoginEvent {
             message: e.to_string(),
         })
     }
+}
+
+/// Parses `ts`, naming the field in the error so a bad line says what is wrong.
+fn de_ts<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<OffsetDateTime, D::Error> {
+    let s = String::deserialize(d)?;
+    OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| serde::de::Error::custom(format!("ts {s:?} is not an RFC 3339 time: {e}")))
 }
 
 /// A parsed input file: valid events with their line numbers, and the errors

@@ -136,7 +136,7 @@ fn ip_bytes(ip: IpAddr) -> [u8; 16] {
 /// Hour of week (Monday 00:00 UTC = 0).
 pub fn hour_of_week(at: OffsetDateTime) -> u8 {
     let at = at.to_offset(time::UtcOffset::UTC);
-    (at.weekday().number_days_from_monday() * 24 + at.hour()) as u8
+    at.weekday().number_days_from_monday() * 24 + at.hour()
 }
 
 /// Geo lookup, UA parse and hashing for one event.

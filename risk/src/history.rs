@@ -288,7 +288,8 @@ mod tests {
 
     #[test]
     fn user_history_fits_in_two_kib() {
-        assert!(UserHistory::SIZE <= 2048, "{} bytes", UserHistory::SIZE);
+        const { assert!(UserHistory::SIZE <= 2048) };
+        println!("UserHistory: {} bytes", UserHistory::SIZE);
     }
 
     fn check(adds: &[u64], gamma: f32, expected: &[(u64, f32)], distinct: f32) {

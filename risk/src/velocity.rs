@@ -220,7 +220,7 @@ impl VelocityStore for MemoryVelocity {
                 let mut n = 0usize;
                 self.map.retain(|_, _| {
                     n += 1;
-                    n % 2 == 0
+                    n.is_multiple_of(2)
                 });
             }
         }

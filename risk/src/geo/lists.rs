@@ -103,10 +103,10 @@ impl NetworkLists {
 
     /// Whether the network is a known hosting or anonymising provider.
     pub fn is_hosting(&self, asn: Option<u32>, org: Option<&str>) -> bool {
-        if let Some(a) = asn {
-            if self.hosting.contains(&a) || self.anonymizing.contains(&a) {
-                return true;
-            }
+        if let Some(a) = asn
+            && (self.hosting.contains(&a) || self.anonymizing.contains(&a))
+        {
+            return true;
         }
         match org {
             Some(o) => {
@@ -123,8 +123,10 @@ mod tests {
     use super::*;
 
     fn check(asn: Option<u32>, org: Option<&str>, expected: bool) {
-        let mut lists = NetworkLists::default();
-        lists.hosting = NetworkLists::parse_asns("AS16509 # amazon\n\n14061\n", "t").unwrap();
+        let lists = NetworkLists {
+            hosting: NetworkLists::parse_asns("AS16509 # amazon\n\n14061\n", "t").unwrap(),
+            ..NetworkLists::default()
+        };
         assert_eq!(lists.is_hosting(asn, org), expected, "{asn:?} {org:?}");
     }
 

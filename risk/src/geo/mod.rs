@@ -175,21 +175,21 @@ impl Geo {
     /// empty fields, never an error: an address must always be scorable.
     pub fn lookup(&self, ip: IpAddr) -> GeoInfo<'_> {
         let mut info = GeoInfo::default();
-        if let Ok(res) = self.city.lookup(ip) {
-            if let Ok(Some(rec)) = res.decode::<CityRecord<'_>>() {
-                info.country = rec.country.iso_code;
-                info.region = rec.subdivisions.first().and_then(|s| s.iso_code);
-                info.city = rec.city.names.en;
-                info.lat = rec.location.latitude;
-                info.lon = rec.location.longitude;
-                info.accuracy_km = rec.location.accuracy_radius.unwrap_or(0);
-            }
+        if let Ok(res) = self.city.lookup(ip)
+            && let Ok(Some(rec)) = res.decode::<CityRecord<'_>>()
+        {
+            info.country = rec.country.iso_code;
+            info.region = rec.subdivisions.first().and_then(|s| s.iso_code);
+            info.city = rec.city.names.en;
+            info.lat = rec.location.latitude;
+            info.lon = rec.location.longitude;
+            info.accuracy_km = rec.location.accuracy_radius.unwrap_or(0);
         }
-        if let Ok(res) = self.asn.lookup(ip) {
-            if let Ok(Some(rec)) = res.decode::<AsnRecord<'_>>() {
-                info.asn = rec.autonomous_system_number;
-                info.org = rec.autonomous_system_organization;
-            }
+        if let Ok(res) = self.asn.lookup(ip)
+            && let Ok(Some(rec)) = res.decode::<AsnRecord<'_>>()
+        {
+            info.asn = rec.autonomous_system_number;
+            info.org = rec.autonomous_system_organization;
         }
         info
     }

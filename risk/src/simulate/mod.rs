@@ -76,6 +76,7 @@ pub struct Simulation {
     pub asn_db: Vec<u8>,
 }
 
+#[allow(clippy::too_many_arguments)] // one flat constructor reads better than a builder here
 fn event(
     cfg: &SimConfig,
     secs: i64,
