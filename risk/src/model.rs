@@ -170,7 +170,7 @@ impl Model {
             smoothing: Smoothing {
                 network: LevelSmoothing {
                     mu: 1.0,
-                    kappa: 0.5,
+                    kappa: 1.0,
                 },
                 user_agent: LevelSmoothing {
                     mu: 1.0,
