@@ -276,6 +276,12 @@ mod tests {
     }
 
     #[test]
+    fn per_key_state_is_small_and_fixed() {
+        // docs/risk.md quotes this size.
+        assert_eq!(std::mem::size_of::<KeyCounters>(), 280);
+    }
+
+    #[test]
     fn distinct_partners_and_snapshot_exclude_expired() {
         let mut v = MemoryVelocity::new(1000);
         let ip = VelocityKeys {
