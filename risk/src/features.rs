@@ -287,9 +287,8 @@ pub fn extract(
     }
     v[idx::UA] = backoff_llr(&ua, n, model.smoothing.user_agent, clip);
 
-    // An absent device id is no evidence of identity: attackers rarely hold
-    // the cookie, so "none" is never familiar, however often the user
-    // browses privately.
+    // An absent device id is never *familiar*: attackers rarely hold the
+    // cookie, so private windows must not teach "none" as a habit.
     let dc = if p.has_device {
         h.device.count(p.keys.device)
     } else {
@@ -300,12 +299,25 @@ pub fn extract(
     } else {
         1.0
     };
-    v[idx::DEVICE] = backoff_llr(
+    let device_llr = backoff_llr(
         &[(f64::from(dc), f64::from(h.device.distinct()), dp)],
         n,
         model.smoothing.device,
         clip,
     );
+    // Without an id, the evidence is that of an unseen device in proportion
+    // to how habitually this user presents one: nothing for users (or
+    // deployments) that never send device ids.
+    let presents = if n > 0.0 {
+        (f64::from(h.device_ids) / n).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    v[idx::DEVICE] = if p.has_device {
+        device_llr
+    } else {
+        presents * device_llr
+    };
     let usually_has_device = n > 0.0 && h.device_ids > 0.5 * h.n;
 
     if model.hour_of_week {
@@ -383,4 +395,72 @@ pub fn count_globally(p: &Prepared<'_>, globals: &mut GlobalFrequencies) {
     }
     globals.add(Level::Device, p.keys.device);
     globals.add(Level::Hour, u64::from(p.keys.hour));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::velocity::VelocitySnapshot;
+
+    fn check(history_ids: &[Option<&str>], event_id: Option<&str>, expected_llr: f64) {
+        let geo = crate::simulate::world::World::new();
+        let (city, asn) = (geo.city_db(0).unwrap(), geo.asn_db(0).unwrap());
+        let geo = Geo::from_sources(
+            std::path::Path::new("c"),
+            city,
+            std::path::Path::new("a"),
+            asn,
+        )
+        .unwrap();
+        let lists = NetworkLists::default();
+        let model = Model::prior();
+        let ev = |id: Option<&str>| {
+            LoginEvent::parse(
+                &format!(
+                    r#"{{"ts":"2026-01-05T08:00:00Z","user":"u","ip":"11.0.0.1","user_agent":"x","device_id":{},"success":true}}"#,
+                    id.map_or("null".to_owned(), |d| format!("{d:?}"))
+                ),
+                1,
+            )
+            .unwrap()
+        };
+        let mut h = UserHistory::default();
+        for id in history_ids {
+            let p = prepare(&ev(*id), &geo, &lists);
+            h.admit(&p.keys, last_login(&p), 1.0);
+        }
+        let p = prepare(&ev(event_id), &geo, &lists);
+        let f = extract(
+            &p,
+            Some(&h),
+            &VelocitySnapshot::default(),
+            &GlobalFrequencies::new(8),
+            &model,
+            &Thresholds::default(),
+            p.at,
+        );
+        assert!(
+            (f.values[idx::DEVICE] - expected_llr).abs() < 1e-9,
+            "{history_ids:?} {event_id:?}: {}",
+            f.values[idx::DEVICE]
+        );
+    }
+
+    #[test]
+    fn absent_device_ids_count_by_habit() {
+        // Prior device smoothing: μ = 1, κ = 0 (λ = 1); n = 3 logins, decay 1.
+        // Always presents one id: unseen → ln((3 + 1) / 1).
+        let always = [Some("d1"), Some("d1"), Some("d1")];
+        check(&always, Some("d2"), 4f64.ln());
+        check(&always, None, 4f64.ln());
+        check(
+            &always,
+            Some("d1"),
+            -(((3.0 / (0.5 / 1.0)) + 1.0) / 4.0f64).ln(),
+        );
+        // Never presents one: absence says nothing.
+        check(&[None, None, None], None, 0.0);
+        // Presents in 2 of 3 logins: two thirds of the unseen-device LLR.
+        check(&[Some("d1"), None, Some("d1")], None, 2.0 / 3.0 * 4f64.ln());
+    }
 }

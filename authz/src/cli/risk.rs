@@ -171,12 +171,17 @@ fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
         } => {
             let (dc, da) = db_paths(&path);
             let evs = events(&path, strict)?;
-            let s = scorer(
-                None,
-                None,
-                &geoip_city.unwrap_or(dc),
-                &geoip_asn.unwrap_or(da),
-            )?;
+            // Training starts from the untrained prior, never from the built-in
+            // model, so the same command always produces the same model.
+            let geo = Geo::open(&geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))
+                .map_err(|e| CliError(e.to_string()))?;
+            let s = Scorer::new(
+                Model::prior(),
+                Thresholds::default(),
+                NetworkLists::default(),
+                geo,
+            )
+            .map_err(|e| CliError(e.to_string()))?;
             let description = format!("tollgate risk train --events {}", path.display());
             let model =
                 train(s, &evs, TrainOptions::default(), &description).map_err(|e| at(&path, e))?;
