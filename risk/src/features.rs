@@ -447,6 +447,31 @@ mod tests {
     }
 
     #[test]
+    fn hour_of_week_is_utc_based() {
+        use time::macros::datetime;
+        let cases = [
+            (datetime!(2026-01-05 00:00 UTC), 0), // a Monday
+            (datetime!(2026-01-05 13:59 UTC), 13),
+            (datetime!(2026-01-11 23:30 UTC), 167), // Sunday
+            (datetime!(2026-01-05 07:00 +08:00), 167), // = Sunday 23:00 UTC
+        ];
+        for (at, want) in cases {
+            assert_eq!(hour_of_week(at), want, "{at}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_slash_24_and_slash_48() {
+        let cases = [
+            ("203.0.113.7", "203.0.113.0/24"),
+            ("2001:db8:1:2::5", "2001:db8:1::/48"),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(prefix_label(ip.parse().unwrap()), want);
+        }
+    }
+
+    #[test]
     fn absent_device_ids_count_by_habit() {
         // Prior device smoothing: μ = 1, κ = 0 (λ = 1); n = 3 logins, decay 1.
         // Always presents one id: unseen → ln((3 + 1) / 1).
