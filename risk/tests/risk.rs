@@ -60,12 +60,8 @@ fn accuracy_on_a_held_out_trace() {
     for kind in ["naive", "vpn", "targeted", "stuffing"] {
         let row = report.kinds.iter().find(|k| k.kind == kind).unwrap();
         assert!(row.attacks >= 300, "{kind}: only {} attacks", row.attacks);
-        // Issue 4's target is 0.995 for every kind. Targeted attacks (the
-        // user's own city and browser on a new device) reach 0.993 today: an
-        // open gap recorded in the issue, held here at 0.99 so it cannot regress.
-        let floor = if kind == "targeted" { 0.99 } else { 0.995 };
         assert!(
-            row.caught_at_thresholds >= floor,
+            row.caught_at_thresholds >= 0.995,
             "{kind}: caught {}",
             row.caught_at_thresholds
         );
