@@ -238,6 +238,14 @@ fn ln1p(x: u32) -> f64 {
     f64::from(x).ln_1p()
 }
 
+/// `ln(1 + failures) · failures / attempts` (0 without failures).
+pub fn failure_volume(failures: u32, attempts: u32) -> f64 {
+    if failures == 0 {
+        return 0.0;
+    }
+    ln1p(failures) * f64::from(failures) / f64::from(attempts.max(failures))
+}
+
 /// Combines the prepared event with state. `now` is the time of scoring
 /// (the event's time in replays).
 pub fn extract(
@@ -364,8 +372,11 @@ pub fn extract(
     v[idx::USER_FAILURES] = ln1p(velocity.user_failures_1h);
     v[idx::USER_IPS] = ln1p(velocity.user_distinct_ips_1h);
     v[idx::IP_USERS] = ln1p(velocity.ip_distinct_users_1h);
-    v[idx::IP_FAILURES] = ln1p(velocity.ip_failures_1h);
-    v[idx::PREFIX_FAILURES] = ln1p(velocity.prefix_failures_1h);
+    // Failure volume discounted by the network's failure share: a stuffing
+    // proxy fails almost always, a shared office NAT rarely.
+    v[idx::IP_FAILURES] = failure_volume(velocity.ip_failures_1h, velocity.ip_attempts_1h);
+    v[idx::PREFIX_FAILURES] =
+        failure_volume(velocity.prefix_failures_1h, velocity.prefix_attempts_1h);
     v[idx::FAILED] = f64::from(u8::from(!p.success));
 
     Features {
@@ -444,6 +455,20 @@ mod tests {
             "{history_ids:?} {event_id:?}: {}",
             f.values[idx::DEVICE]
         );
+    }
+
+    #[test]
+    fn failure_volume_discounts_busy_networks() {
+        let cases = [
+            (0, 0, 0.0),
+            (0, 50, 0.0),
+            (3, 3, 4f64.ln()),
+            (8, 200, 9f64.ln() * 0.04),
+            (5, 2, 6f64.ln()),
+        ];
+        for (f, a, want) in cases {
+            assert!((failure_volume(f, a) - want).abs() < 1e-12, "{f}/{a}");
+        }
     }
 
     #[test]

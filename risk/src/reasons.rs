@@ -230,7 +230,7 @@ pub fn explain(
         contrib(idx::IP_USERS),
         "ip_many_users",
         format!(
-            "{} different users tried from {} in the last hour",
+            "{} different users failed from {} in the last hour",
             at_least(vel.ip_distinct_users_1h),
             p.ip
         ),

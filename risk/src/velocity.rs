@@ -101,14 +101,16 @@ pub struct KeyCounters {
 }
 
 impl KeyCounters {
-    fn record(&mut self, now: i64, success: bool, partner: u32) {
+    fn record(&mut self, now: i64, success: bool, partner: Option<u32>) {
         for (w, window) in WINDOWS.iter().enumerate() {
             self.attempts[w].add(now, *window, 1);
             if !success {
                 self.failures[w].add(now, *window, 1);
             }
         }
-        self.partners.insert(partner, now);
+        if let Some(p) = partner {
+            self.partners.insert(p, now);
+        }
         self.last = self.last.max(now);
     }
 }
@@ -139,8 +141,13 @@ pub struct VelocitySnapshot {
     pub ip_attempts_10m: u32,
     /// Failures from this IP in the last hour.
     pub ip_failures_1h: u32,
-    /// Distinct users tried from this IP in the last hour (credential stuffing).
+    /// Distinct users that *failed* from this IP in the last hour
+    /// (credential stuffing).
     pub ip_distinct_users_1h: u32,
+    /// Attempts from this IP in the last hour.
+    pub ip_attempts_1h: u32,
+    /// Attempts from this /24 or /48 in the last hour.
+    pub prefix_attempts_1h: u32,
     /// Failures from this /24 or /48 in the last hour.
     pub prefix_failures_1h: u32,
     /// Failures from this ASN in the last minute (exposed, not in the model:
@@ -207,6 +214,8 @@ impl VelocityStore for MemoryVelocity {
             ip_failures_1h: ip.failures[2].count(now, WINDOWS[2]),
             ip_distinct_users_1h: ip.partners.distinct(now, WINDOWS[2]),
             prefix_failures_1h: p.failures[2].count(now, WINDOWS[2]),
+            ip_attempts_1h: ip.attempts[2].count(now, WINDOWS[2]),
+            prefix_attempts_1h: p.attempts[2].count(now, WINDOWS[2]),
             asn_failures_1m: asn.failures[0].count(now, WINDOWS[0]),
         }
     }
@@ -224,8 +233,11 @@ impl VelocityStore for MemoryVelocity {
                 });
             }
         }
-        let user32 = keys.user as u32;
-        let ip32 = keys.ip as u32;
+        // Per user: every IP (session growth). Per network: only users
+        // that *failed* (credential stuffing), so a busy office NAT where
+        // everyone logs in successfully is not a stuffing source.
+        let ip32 = Some(keys.ip as u32);
+        let failed_user = (!success).then_some(keys.user as u32);
         self.map
             .entry(keys.user)
             .or_default()
@@ -233,13 +245,16 @@ impl VelocityStore for MemoryVelocity {
         self.map
             .entry(keys.ip)
             .or_default()
-            .record(now, success, user32);
+            .record(now, success, failed_user);
         self.map
             .entry(keys.prefix)
             .or_default()
-            .record(now, success, user32);
+            .record(now, success, failed_user);
         if let Some(a) = keys.asn {
-            self.map.entry(a).or_default().record(now, success, user32);
+            self.map
+                .entry(a)
+                .or_default()
+                .record(now, success, failed_user);
         }
     }
 }
@@ -302,6 +317,28 @@ mod tests {
         assert_eq!(s.ip_failures_1h, 20);
         assert_eq!(s.prefix_failures_1h, 20);
         assert_eq!(s.asn_failures_1m, 20);
+        // Successful logins from a shared NAT are not stuffing partners.
+        let nat = VelocityKeys {
+            user: 0,
+            ip: 70,
+            prefix: 80,
+            asn: None,
+        };
+        for u in 0..20u64 {
+            v.record(
+                &VelocityKeys {
+                    user: 300 + u,
+                    ..nat
+                },
+                true,
+                10_000 + u as i64,
+            );
+        }
+        let s = v.snapshot(&nat, 10_030);
+        assert_eq!(
+            (s.ip_distinct_users_1h, s.ip_attempts_1h, s.ip_failures_1h),
+            (0, 20, 0)
+        );
         let later = v.snapshot(&ip, 10_000 + 3600 + 60);
         assert_eq!((later.ip_distinct_users_1h, later.ip_failures_1h), (0, 0));
     }
