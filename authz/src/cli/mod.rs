@@ -2,6 +2,7 @@
 //! `what: message`) and exit non-zero.
 
 mod admin;
+mod risk;
 mod serve;
 
 use crate::config::Config;
@@ -58,6 +59,11 @@ enum Command {
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
+    /// The risk scorer: simulate traces, train, score and evaluate (see docs/risk.md).
+    Risk {
+        #[command(subcommand)]
+        cmd: risk::RiskCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -100,6 +106,11 @@ pub(crate) fn load_config(
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The risk commands are synchronous batch jobs over files: no runtime.
+    let cli = match cli.command {
+        Command::Risk { cmd } => return risk::run(cmd),
+        command => Cli { command },
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,6 +165,8 @@ pub fn main() -> ExitCode {
             Command::Audit { cmd, config } => {
                 admin::audit(cmd, &load_config(config.as_ref(), None)?).await
             }
+            // Handled before the runtime starts.
+            Command::Risk { .. } => Ok(()),
         }
     });
     match result {
