@@ -15,6 +15,7 @@
 //! - [`model`]: the likelihood-ratio model, calibrator and model file.
 //! - [`reasons`]: reason codes and explanations.
 //! - [`thresholds`]: score bands and the `risk:` policy section.
+//! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
 //! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
 //! - [`replay`], [`train`], [`eval`], [`simulate`]: the logic of
 //!   `tollgate risk score|train|eval|simulate`.
@@ -34,6 +35,7 @@ pub mod global;
 pub mod hashing;
 pub mod history;
 pub mod model;
+pub mod policy;
 pub mod reasons;
 pub mod replay;
 pub mod scorer;

@@ -1,0 +1,221 @@
+//! Static checks for `tollgate policy check`: everything the loader
+//! reports (syntax, unknown keys, unknown levels and lists, thresholds out
+//! of order) plus rules that can never fire.
+//!
+//! - **Unreachable**: a rule after a catch-all (a rule without conditions)
+//!   in the same stage.
+//! - **Shadowed**: a later rule whose conditions imply an earlier rule's
+//!   (every input it matches, the earlier one matches first) and whose
+//!   effect differs. Implication is decided per condition, conservatively
+//!   (a rule is reported only when it is certainly shadowed).
+
+use std::path::PathBuf;
+
+use super::load::{ReadFn, load_sources};
+use super::model::Rule;
+use super::{Diagnostic, Policy, Severity};
+
+/// Lints of a loaded policy: unreachable and shadowed rules.
+pub fn lint(policy: &Policy) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let diag = |r: &Rule, message: String| Diagnostic {
+        file: policy
+            .sources
+            .get(r.origin.file)
+            .cloned()
+            .unwrap_or_default(),
+        line: r.origin.pos.line,
+        col: r.origin.pos.col,
+        severity: Severity::Warning,
+        message,
+    };
+    let at = |r: &Rule| {
+        let file = policy
+            .sources
+            .get(r.origin.file)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("{file}:{}:{}", r.origin.pos.line, r.origin.pos.col)
+    };
+    for (j, later) in policy.rules.iter().enumerate() {
+        let earlier = policy.rules[..j].iter().filter(|r| r.stage == later.stage);
+        for first in earlier {
+            if first.cond.is_catch_all() {
+                out.push(diag(
+                    later,
+                    format!(
+                        "rule {:?} is unreachable: {:?} ({}) has no conditions and matches first",
+                        later.name,
+                        first.name,
+                        at(first)
+                    ),
+                ));
+                break;
+            }
+            if later.cond.implies(&first.cond) && later.effect != first.effect {
+                out.push(diag(
+                    later,
+                    format!(
+                        "rule {:?} is shadowed by {:?} ({}): every input it matches, {:?} matches first with a different effect",
+                        later.name,
+                        first.name,
+                        at(first),
+                        first.name
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Checks a policy set given as sources: load diagnostics, then lints when
+/// it loads. Empty means clean.
+pub fn check_sources(sources: &[(PathBuf, String)], read: ReadFn<'_>) -> Vec<Diagnostic> {
+    let (policy, mut diags) = load_sources(sources, read);
+    if let Some(p) = policy {
+        diags.extend(lint(&p));
+    }
+    diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    diags
+}
+
+/// Checks policy files on disk, merged as one set in the order given.
+pub fn check_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
+    let mut sources = Vec::new();
+    let mut diags = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(p) {
+            Ok(t) => sources.push((p.clone(), t)),
+            Err(e) => diags.push(Diagnostic {
+                file: p.clone(),
+                line: 1,
+                col: 1,
+                severity: Severity::Error,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if diags.is_empty() {
+        diags = check_sources(&sources, &|p: &std::path::Path| std::fs::read(p));
+    }
+    diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Checker cases: a file's text → expected `line:col: message fragment`s.
+    fn check_diags(text: &str, want: &[(usize, usize, &str)]) {
+        let files = |p: &Path| -> std::io::Result<Vec<u8>> {
+            match p.file_name().and_then(|n| n.to_str()) {
+                Some("asns.txt") => Ok(b"64500\nAS64501 # ok\nnot-an-asn\n".to_vec()),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                )),
+            }
+        };
+        let diags = check_sources(&[(PathBuf::from("p.yaml"), text.to_owned())], &files);
+        let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(got.len(), want.len(), "{text}\n{got:#?}");
+        for ((line, col, frag), d) in want.iter().zip(&got) {
+            let prefix = format!("p.yaml:{line}:{col}: ");
+            assert!(
+                d.starts_with(&prefix) && d.contains(frag),
+                "want {prefix}…{frag}, got {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn checker_reports_each_problem_where_it_is() {
+        check_diags(
+            "rules_after:\n  - name: a\n    require: aal2\n    whne: {client: [x]}\n",
+            &[(4, 5, "unknown field `whne`")],
+        );
+        check_diags(
+            "bands:\n  - up_to: 30\n    allow: true\n  - up_to: 70\n    require: aal3\n  - up_to: 100\n    deny: true\n",
+            &[(5, 5, "unknown level \"aal3\"")],
+        );
+        check_diags(
+            "bands:\n  - {up_to: 50, allow: true}\n  - {up_to: 40, require: aal2}\n  - {up_to: 100, deny: true}\n",
+            &[(3, 6, "thresholds out of order")],
+        );
+        check_diags(
+            "bands:\n  - {up_to: 30, allow: true}\n  - {up_to: 90, deny: true}\n",
+            &[(1, 1, "must reach up_to: 100")],
+        );
+        check_diags(
+            "risk:\n  allow_max: 80\n  step_up_max: 60\n",
+            &[(2, 3, "thresholds out of order")],
+        );
+        check_diags(
+            "rules_before:\n  - name: everything\n    require: aal2\n  - name: later\n    when: {client: [x]}\n    deny: true\n",
+            &[(
+                4,
+                5,
+                "rule \"later\" is unreachable: \"everything\" (p.yaml:2:5)",
+            )],
+        );
+        check_diags(
+            "rules_after:\n  - name: admins\n    when: {group: [admins]}\n    require: phr\n  - name: vc-admins\n    when:\n      group: [admins]\n      client: [vcenter]\n    require: aal2\n  - name: admins-or-ops\n    when: {group: [admins, ops], client: [vcenter]}\n    require: aal1\n",
+            &[(5, 5, "\"vc-admins\" is shadowed by \"admins\" (p.yaml:2:5)")],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {network: [10.0.0.0/8]}\n    deny: true\n  - name: b\n    when: {network: [10.1.0.0/16], device: known}\n    allow: true\n",
+            &[(5, 5, "\"b\" is shadowed by \"a\"")],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {network: [10.0.0.0/8]}\n    deny: true\n  - name: b\n    when: {network: [10.1.0.0/16]}\n    deny: true\n",
+            &[],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {network: [10.0.0.0/33]}\n    deny: true\n",
+            &[(3, 12, "not a CIDR")],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {country: [\"@nowhere\"]}\n    deny: true\n",
+            &[(3, 12, "unknown country list")],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {reasons: [impossible_trvel]}\n    deny: true\n",
+            &[(3, 12, "unknown risk reason code")],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {client: [x]}\n    deny: true\n  - name: a\n    allow: true\n  - name: c\n    when: {client: [y]}\n",
+            &[
+                (5, 5, "defined twice (first at line 2:5)"),
+                (7, 5, "needs exactly one of"),
+            ],
+        );
+        check_diags(
+            "rules_before:\n  - name: a\n    allow: true\n    revoke: true\n",
+            &[(4, 5, "`revoke` and `alert` go with `deny`")],
+        );
+        check_diags(
+            "lists:\n  asns:\n    bad: {file: asns.txt}\n",
+            &[(3, 5, "asns.txt:3: bad asns entry \"not-an-asn\"")],
+        );
+        check_diags(
+            "lists:\n  asns:\n    gone: {file: missing.txt}\n",
+            &[(3, 5, "missing.txt")],
+        );
+        check_diags(
+            "levels:\n  - name: one\n    factors: [[pwd]]\n    max_age: 1h\n  - name: one\n    factors: [[pwd, otp]]\n    max_age: 1h\n",
+            &[(5, 5, "defined twice")],
+        );
+        check_diags(
+            "levels:\n  - name: one\n    factors: [[pwd, sms]]\n    max_age: 1h\n",
+            &[(3, 21, "unknown variant `sms`")],
+        );
+        check_diags(
+            "levels:\n  - name: one\n    factors: [[pwd]]\n    max_age: 1w\n",
+            &[(4, 14, "invalid duration")],
+        );
+        check_diags("rules_before: [\n", &[(2, 1, "")]);
+    }
+}

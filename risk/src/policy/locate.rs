@@ -1,0 +1,87 @@
+//! Finding where things are in a policy file's text.
+//!
+//! serde_norway reports a location for parse errors but not for values that
+//! parsed fine, so cross-reference problems (an unknown level, a shadowed
+//! rule) are located by scanning the text for the key and value that
+//! caused them, from a starting line onward. Good enough for block and
+//! flow style alike; falls back to the starting line.
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+fn unquote(v: &str) -> &str {
+    let v = v.trim();
+    v.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+        .unwrap_or(v)
+}
+
+/// The position of the first `key: value` at or after line `from` (1-based).
+/// With `value` `None` any value matches.
+pub fn find(text: &str, key: &str, value: Option<&str>, from: usize) -> Option<Pos> {
+    let pat = format!("{key}:");
+    for (i, line) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let code = line.split(" #").next().unwrap_or(line);
+        let mut start = 0;
+        while let Some(off) = code[start..].find(&pat) {
+            let at = start + off;
+            start = at + pat.len();
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest = &code[at + pat.len()..];
+            let v = rest
+                .split([',', '}'])
+                .next()
+                .map(unquote)
+                .unwrap_or_default();
+            if value.is_none_or(|want| v == want) {
+                return Some(Pos {
+                    line: i + 1,
+                    col: code[..at].chars().count() + 1,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The position of a top-level section key (`rules_after:`), if present.
+pub fn section(text: &str, key: &str) -> Option<Pos> {
+    let pat = format!("{key}:");
+    text.lines().position(|l| l.starts_with(&pat)).map(|i| Pos {
+        line: i + 1,
+        col: 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_block_and_flow_keys() {
+        let text = "bands:\n  - {up_to: 30, allow: true}\nrules_after:\n  - name: \"a\"   # c\n    require: phr\n  - name: b\n    require: phx\n";
+        let cases = [
+            ("up_to", Some("30"), 1, Some((2, 6))),
+            ("name", Some("a"), 1, Some((4, 5))),
+            ("name", Some("b"), 1, Some((6, 5))),
+            ("require", Some("phx"), 4, Some((7, 5))),
+            ("require", None, 6, Some((7, 5))),
+            ("name", Some("c"), 1, None),
+        ];
+        for (key, value, from, want) in cases {
+            let got = find(text, key, value, from).map(|p| (p.line, p.col));
+            assert_eq!(got, want, "{key} {value:?}");
+        }
+        assert_eq!(section(text, "rules_after").map(|p| p.line), Some(3));
+    }
+}
