@@ -3,6 +3,9 @@
 //!   warm users (target ≤ 10 µs median);
 //! - `replay_1m_events`: replaying a simulated trace of about 1,000,000
 //!   events on one core (target ≤ 10 s);
+//! - `score_and_decide_warm_1m_users`: the same score plus a policy
+//!   decision under `default.yaml` + `vcenter-admins.yaml` +
+//!   `corporate-network.yaml` (issue 5 target ≤ 20 µs median);
 //! - memory per user state, measured from the process's resident set while
 //!   the 1,000,000 histories are built, printed before the benches run.
 
@@ -12,6 +15,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use time::OffsetDateTime;
 use tollgate_risk::history::{HistoryStore, MemoryHistory, UserHistory};
+use tollgate_risk::policy::{DecisionInput, Policy, SessionState, decide};
 use tollgate_risk::replay::{HistoryRule, replay};
 use tollgate_risk::simulate::{SimConfig, simulate};
 use tollgate_risk::{Engine, Geo, MemoryVelocity, Model, NetworkLists, Scorer, Thresholds};
@@ -97,6 +101,39 @@ fn score_warm(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % probes.len();
             black_box(warm.score(&probes[i], now))
+        })
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let policy = Policy::load(&[
+        dir.join("default.yaml"),
+        dir.join("vcenter-admins.yaml"),
+        dir.join("corporate-network.yaml"),
+    ])
+    .unwrap();
+    let groups = vec!["staff".to_owned(), "vcenter-admins".to_owned()];
+    c.bench_function("score_and_decide_warm_1m_users", |b| {
+        b.iter(|| {
+            i = (i + 1) % probes.len();
+            let e = &probes[i];
+            let a = warm.score(e, now);
+            let g = warm.scorer.geo().lookup(e.ip);
+            let input = DecisionInput {
+                subject: &e.user,
+                client: Some("vcenter"),
+                groups: &groups,
+                ip: Some(e.ip),
+                country: g.country,
+                asn: g.asn,
+                device_known: a.features.device_known,
+                score: a.score,
+                reasons: &a.reasons,
+                session: Some(SessionState {
+                    acr: "aal2",
+                    auth_time: now.unix_timestamp() - 60,
+                }),
+                ..DecisionInput::default()
+            };
+            black_box(decide(&policy, &input, now))
         })
     });
 }

@@ -1,9 +1,13 @@
-//! The risk crate's one integration test binary: the CLI adapter end to
-//! end, and the accuracy acceptance test on a held-out simulated trace.
+//! The risk crate's one integration test binary: the CLI adapters end to
+//! end, the accuracy acceptance test on a held-out simulated trace, and the
+//! policy what-if over a simulated trace.
 
 #[path = "../../authz/src/cli/risk.rs"]
 #[allow(dead_code)]
 mod cli;
+
+#[path = "../../authz/src/cli/policy.rs"]
+mod policy_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -235,4 +239,135 @@ fn train_writes_a_model_that_loads_and_ranks_held_out_attacks() {
     let scored = replay(scorer(&test_dir, model), &events, HistoryRule::Decisions);
     let report = evaluate(&events, &scored).unwrap();
     assert!(report.auc >= 0.97, "{}", report.table());
+}
+
+fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+}
+
+/// What-if over a simulated trace: the library report is consistent, an
+/// identical policy changes nothing, a stricter candidate only tightens,
+/// and the CLI writes a self-contained HTML report.
+#[test]
+fn policy_what_if_replays_a_trace_through_two_policies() {
+    use tollgate_risk::policy::{Policy, html, render, simulate};
+    let dir = workdir("whatif");
+    let mut cfg = SimConfig::new(60, 20, 11);
+    cfg.attack_rate = 0.03;
+    let sim = simulate_trace(&cfg, &dir);
+    let builtin = Policy::builtin();
+    let same = simulate(&builtin, &builtin, scorer(&dir, Model::builtin()), &sim);
+    assert_eq!(same.events, sim.len());
+    assert_eq!(same.decided + same.failed, same.events);
+    assert_eq!((same.changed, same.users_affected), (0, 0));
+    assert_eq!(same.histogram.iter().sum::<usize>(), same.decided);
+    let strict_text = "bands:\n  - {up_to: 10, allow: true}\n  - {up_to: 50, require: aal2}\n  - {up_to: 100, deny: true, revoke: true}\nrules_after:\n  - name: everyone-phr-abroad\n    when: {country: [US, DE, JP, GB, FR, RU, BR, IN, SG]}\n    require: phr\n";
+    let candidate = Policy::from_yaml("strict.yaml", strict_text).unwrap();
+    let geo = Geo::open(
+        &dir.join("GeoLite2-City.mmdb"),
+        &dir.join("GeoLite2-ASN.mmdb"),
+    )
+    .unwrap();
+    let s = Scorer::new(
+        Model::builtin(),
+        candidate.thresholds().clone(),
+        candidate.network_lists().clone(),
+        geo,
+    )
+    .unwrap();
+    let r = simulate(&candidate, &builtin, s, &sim);
+    for side in [&r.baseline, &r.candidate] {
+        assert_eq!(side.decisions.values().sum::<usize>(), r.decided);
+    }
+    assert!(r.changed > 0, "{}", render::table(&r));
+    assert_eq!(
+        r.changed,
+        r.transitions.iter().map(|t| t.count).sum::<usize>()
+    );
+    assert_eq!(
+        r.looser, 0,
+        "a stricter policy never loosens: {:?}",
+        r.transitions
+    );
+    assert_eq!(r.stricter, r.changed);
+    assert!(r.users_affected > 0 && r.users_affected <= r.users);
+    assert!(
+        r.top_users.len() <= 20 && r.top_users.windows(2).all(|w| w[0].changed >= w[1].changed)
+    );
+    let table = render::table(&r);
+    for word in ["baseline", "candidate", "allow", "step_up:aal2", "→"] {
+        assert!(table.contains(word), "{word} in\n{table}");
+    }
+    let page = html::html(&r);
+    assert!(page.starts_with("<!doctype html>") && page.matches("<svg").count() >= 3);
+    for external in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(!page.contains(external), "{external} in the HTML report");
+    }
+    // The CLI end to end, with the example policies.
+    let out = dir.join("report.html");
+    let code = policy_cli::run(policy_cli::PolicyCommand::Simulate {
+        policy: vec![
+            policies_dir().join("default.yaml"),
+            policies_dir().join("vcenter-admins.yaml"),
+        ],
+        events: dir.join("events.jsonl"),
+        baseline: vec![],
+        geoip_city: None,
+        geoip_asn: None,
+        html: Some(out.clone()),
+        model: None,
+    });
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("Top changed users")
+    );
+}
+
+fn simulate_trace(cfg: &SimConfig, dir: &Path) -> Vec<(usize, tollgate_risk::LoginEvent)> {
+    let sim = simulate(cfg).unwrap();
+    sim.write(&dir.join("events.jsonl")).unwrap();
+    sim.events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (i + 1, e))
+        .collect()
+}
+
+#[test]
+fn policy_cli_check_and_schema_exit_codes() {
+    let dir = workdir("policy-check");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "rules_after:\n  - name: x\n    require: aal9\n").unwrap();
+    let good = policies_dir().join("default.yaml");
+    let cases = [
+        (
+            policy_cli::PolicyCommand::Check {
+                files: vec![good.clone()],
+            },
+            ExitCode::SUCCESS,
+        ),
+        (
+            policy_cli::PolicyCommand::Check {
+                files: vec![good.clone(), policies_dir().join("corporate-network.yaml")],
+            },
+            ExitCode::SUCCESS,
+        ),
+        (
+            policy_cli::PolicyCommand::Check { files: vec![bad] },
+            ExitCode::FAILURE,
+        ),
+        (
+            policy_cli::PolicyCommand::Check {
+                files: vec![dir.join("missing.yaml")],
+            },
+            ExitCode::FAILURE,
+        ),
+        (policy_cli::PolicyCommand::Schema, ExitCode::SUCCESS),
+    ];
+    for (cmd, want) in cases {
+        let label = format!("{cmd:?}");
+        assert_eq!(policy_cli::run(cmd), want, "{label}");
+    }
 }

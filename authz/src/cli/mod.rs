@@ -2,6 +2,7 @@
 //! `what: message`) and exit non-zero.
 
 mod admin;
+mod policy;
 mod risk;
 mod serve;
 
@@ -64,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         cmd: risk::RiskCommand,
     },
+    /// Policy files: check, JSON Schema, what-if simulation (see docs/policy.md).
+    Policy {
+        #[command(subcommand)]
+        cmd: policy::PolicyCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -109,6 +115,7 @@ pub fn main() -> ExitCode {
     // The risk commands are synchronous batch jobs over files: no runtime.
     let cli = match cli.command {
         Command::Risk { cmd } => return risk::run(cmd),
+        Command::Policy { cmd } => return policy::run(cmd),
         command => Cli { command },
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -166,7 +173,7 @@ pub fn main() -> ExitCode {
                 admin::audit(cmd, &load_config(config.as_ref(), None)?).await
             }
             // Handled before the runtime starts.
-            Command::Risk { .. } => Ok(()),
+            Command::Risk { .. } | Command::Policy { .. } => Ok(()),
         }
     });
     match result {

@@ -63,6 +63,8 @@ pub struct Cond {
     pub not_networks: Vec<Cidr>,
     /// Country codes.
     pub countries: Vec<String>,
+    /// Country codes the address must not be in.
+    pub not_countries: Vec<String>,
     /// AS numbers.
     pub asns: Vec<u32>,
     /// Time window.
@@ -140,6 +142,32 @@ fn window(w: &TimeWindow) -> Result<Window, CondError> {
     })
 }
 
+fn country_codes(
+    items: &[String],
+    lists: &Lists,
+    key: &'static str,
+) -> Result<Vec<String>, CondError> {
+    let mut out = Vec::new();
+    for item in items {
+        if let Some(name) = list_ref(item) {
+            let l = lists
+                .countries
+                .get(name)
+                .ok_or_else(|| (key, item.clone(), format!("unknown country list {item:?}")))?;
+            out.extend(l.iter().cloned());
+        } else if is_country(item) {
+            out.push(item.clone());
+        } else {
+            return Err((
+                key,
+                item.clone(),
+                format!("{item:?} is not an upper-case ISO 3166-1 alpha-2 code or @list"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 fn networks(items: &[String], lists: &Lists, key: &'static str) -> Result<Vec<Cidr>, CondError> {
     let mut out = Vec::new();
     for item in items {
@@ -180,27 +208,8 @@ pub fn is_country(s: &str) -> bool {
 impl Cond {
     /// Compiles file conditions against the loaded lists.
     pub fn compile(c: &Conditions, lists: &Lists) -> Result<Cond, CondError> {
-        let mut countries = Vec::new();
-        for item in &c.country {
-            if let Some(name) = list_ref(item) {
-                let l = lists.countries.get(name).ok_or_else(|| {
-                    (
-                        "country",
-                        item.clone(),
-                        format!("unknown country list {item:?}"),
-                    )
-                })?;
-                countries.extend(l.iter().cloned());
-            } else if is_country(item) {
-                countries.push(item.clone());
-            } else {
-                return Err((
-                    "country",
-                    item.clone(),
-                    format!("{item:?} is not an upper-case ISO 3166-1 alpha-2 code or @list"),
-                ));
-            }
-        }
+        let countries = country_codes(&c.country, lists, "country")?;
+        let not_countries = country_codes(&c.not_country, lists, "not_country")?;
         let mut asns = Vec::new();
         for item in &c.asn {
             match item {
@@ -241,6 +250,7 @@ impl Cond {
             networks: networks(&c.network, lists, "network")?,
             not_networks: networks(&c.not_network, lists, "not_network")?,
             countries,
+            not_countries,
             asns,
             time: c.time.as_ref().map(window).transpose()?,
             device_known: c.device.map(|d| d == DeviceState::Known),
@@ -282,6 +292,9 @@ impl Cond {
                 .ip
                 .is_some_and(|ip| self.not_networks.iter().any(|n| n.contains(ip))))
             && any_str(&self.countries, i.country)
+            && !i
+                .country
+                .is_some_and(|c| self.not_countries.iter().any(|n| n == c))
             && (self.asns.is_empty() || i.asn.is_some_and(|a| self.asns.contains(&a)))
             && self.time.is_none_or(|w| w.contains(now))
             && self.device_known.is_none_or(|k| k == i.device_known)
@@ -329,6 +342,10 @@ impl Cond {
             && nets
             && not_nets
             && subset(&self.countries, &general.countries)
+            && general
+                .not_countries
+                .iter()
+                .all(|g| self.not_countries.contains(g))
             && (general.asns.is_empty()
                 || (!self.asns.is_empty() && self.asns.iter().all(|a| general.asns.contains(a))))
             && (general.time.is_none() || general.time == self.time)

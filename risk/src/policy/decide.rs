@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 
 use super::Policy;
 use super::file::Action;
-use super::model::{Stage, Verdict};
+use super::model::{Rule, Stage, Verdict};
 use crate::reasons::Reason;
 
 /// What the session has proven so far.
@@ -170,6 +170,36 @@ fn str_of_arc<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Erro
     s.serialize_str(v)
 }
 
+/// Records that rule `r` fired and returns its verdict.
+fn fire(
+    policy: &Policy,
+    r: &Rule,
+    reasons: &mut Vec<DecisionReason>,
+    rules_fired: &mut Vec<String>,
+    notify: &mut Vec<String>,
+) -> Verdict {
+    rules_fired.push(r.name.clone());
+    add_notify(notify, &r.effect.notify);
+    reasons.push(DecisionReason {
+        source: ReasonSource::Rule,
+        code: r.name.clone(),
+        detail: format!(
+            "{}: {}",
+            r.description,
+            verdict_text(policy, r.effect.verdict)
+        ),
+    });
+    r.effect.verdict
+}
+
+fn add_notify(notify: &mut Vec<String>, add: &[String]) {
+    for x in add {
+        if !notify.contains(x) {
+            notify.push(x.clone());
+        }
+    }
+}
+
 fn verdict_text(p: &Policy, v: Verdict) -> String {
     match v {
         Verdict::Allow => "allow".into(),
@@ -189,31 +219,15 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>, now: OffsetDateTime) -
     let mut reasons = Vec::with_capacity(4 + input.reasons.len());
     let mut rules_fired = Vec::new();
     let mut notify: Vec<String> = Vec::new();
-    let mut add_notify = |n: &[String]| {
-        for x in n {
-            if !notify.contains(x) {
-                notify.push(x.clone());
-            }
-        }
+    let first = |stage: Stage| {
+        policy
+            .rules
+            .iter()
+            .filter(move |r| r.stage == stage)
+            .find(|r| r.cond.matches(input, now))
     };
-    let before = policy
-        .rules
-        .iter()
-        .filter(|r| r.stage == Stage::Before)
-        .find(|r| r.cond.matches(input, now));
-    let mut verdict = if let Some(r) = before {
-        rules_fired.push(r.name.clone());
-        add_notify(&r.effect.notify);
-        reasons.push(DecisionReason {
-            source: ReasonSource::Rule,
-            code: r.name.clone(),
-            detail: format!(
-                "{}: {}",
-                r.description,
-                verdict_text(policy, r.effect.verdict)
-            ),
-        });
-        r.effect.verdict
+    let mut verdict = if let Some(r) = first(Stage::Before) {
+        fire(policy, r, &mut reasons, &mut rules_fired, &mut notify)
     } else {
         let band = policy
             .bands
@@ -222,7 +236,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>, now: OffsetDateTime) -
             .or(policy.bands.last());
         let mut v = Verdict::Allow;
         if let Some(b) = band {
-            add_notify(&b.effect.notify);
+            add_notify(&mut notify, &b.effect.notify);
             v = b.effect.verdict;
             reasons.push(DecisionReason {
                 source: ReasonSource::Band,
@@ -235,24 +249,8 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>, now: OffsetDateTime) -
                 ),
             });
         }
-        let after = policy
-            .rules
-            .iter()
-            .filter(|r| r.stage == Stage::After)
-            .find(|r| r.cond.matches(input, now));
-        if let Some(r) = after {
-            rules_fired.push(r.name.clone());
-            add_notify(&r.effect.notify);
-            reasons.push(DecisionReason {
-                source: ReasonSource::Rule,
-                code: r.name.clone(),
-                detail: format!(
-                    "{}: {}",
-                    r.description,
-                    verdict_text(policy, r.effect.verdict)
-                ),
-            });
-            v = v.stronger(r.effect.verdict);
+        if let Some(r) = first(Stage::After) {
+            v = v.stronger(fire(policy, r, &mut reasons, &mut rules_fired, &mut notify));
         }
         v
     };

@@ -17,8 +17,9 @@ use crate::thresholds::Thresholds;
 
 use super::duration::Duration;
 
-/// One policy file. Several files can be loaded as one policy set; see
-/// [`super::Policy::load`] for how they merge.
+/// One Tollgate policy file (docs/policy.md). Several files load as one
+/// policy set, in order: levels, bands and risk may each appear in one
+/// file only; rules are concatenated.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
@@ -316,6 +317,10 @@ pub struct Conditions {
     /// ISO 3166-1 alpha-2 codes or `"@list"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub country: Vec<String>,
+    /// Country codes or `"@list"` the address must NOT be in (an unknown
+    /// country is not in any list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_country: Vec<String>,
     /// AS numbers or `"@list"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asn: Vec<AsnItem>,

@@ -168,6 +168,9 @@ rules_after:
   - name: rp-asks-phrh
     when: {acr_values: [phrh]}
     require: phrh
+  - name: abroad-gateway
+    when: {action: request, not_country: [DE, "@embargoed"], not_network: ["@corp"]}
+    require: aal2
 "#;
 
 fn fixture() -> Policy {
@@ -212,6 +215,9 @@ fn decisions_follow_bands_rules_request_and_session() {
         ("policy stronger than RP: policy wins", Fx { client: Some("vcenter"), groups: strs(&["vcenter-admins"]), acr_values: strs(&["aal2"]), max_age: Some(3600), session: s("aal2", 60), ..fx() }, "step_up:phr/900", &["vcenter-admins"], &[]),
         ("RP stronger than policy: RP wins", Fx { score: 50, acr_values: strs(&["phr"]), max_age: Some(120), session: s("aal2", 60), ..fx() }, "step_up:phr/120", &[], &["requested_acr"]),
         ("rule on acr_values", Fx { acr_values: strs(&["phrh"]), session: s("phr", 60), ..fx() }, "step_up:phrh", &["rp-asks-phrh"], &[]),
+        ("not_country: abroad at the gateway", Fx { action: Action::Request, country: Some("FR"), session: s("aal1", 60), ..fx() }, "step_up:aal2", &["abroad-gateway"], &[]),
+        ("not_country: at home", Fx { action: Action::Request, session: s("aal1", 60), ..fx() }, "allow", &[], &[]),
+        ("not_network: abroad but on the corporate VPN", Fx { action: Action::Request, country: Some("FR"), ip: Some("10.9.9.9"), known: false, session: s("aal1", 60), ..fx() }, "allow", &[], &[]),
         ("RP cannot loosen a deny", Fx { score: 95, acr_values: strs(&["phrh"]), session: s("phrh", 1), ..fx() }, "deny+revoke+alert", &["rp-asks-phrh"], &[]),
     ];
     for (name, f, want, rules, reasons) in &cases {
