@@ -250,13 +250,20 @@ fn policies_dir() -> PathBuf {
 /// and the CLI writes a self-contained HTML report.
 #[test]
 fn policy_what_if_replays_a_trace_through_two_policies() {
-    use tollgate_risk::policy::{Policy, html, render, simulate};
+    use tollgate_risk::policy::{Directory, Policy, html, render, simulate};
     let dir = workdir("whatif");
     let mut cfg = SimConfig::new(60, 20, 11);
     cfg.attack_rate = 0.03;
     let sim = simulate_trace(&cfg, &dir);
     let builtin = Policy::builtin();
-    let same = simulate(&builtin, &builtin, scorer(&dir, Model::builtin()), &sim);
+    let none = Directory::default();
+    let same = simulate(
+        &builtin,
+        &builtin,
+        scorer(&dir, Model::builtin()),
+        &sim,
+        &none,
+    );
     assert_eq!(same.events, sim.len());
     assert_eq!(same.decided + same.failed, same.events);
     assert_eq!((same.changed, same.users_affected), (0, 0));
@@ -275,7 +282,7 @@ fn policy_what_if_replays_a_trace_through_two_policies() {
         geo,
     )
     .unwrap();
-    let r = simulate(&candidate, &builtin, s, &sim);
+    let r = simulate(&candidate, &builtin, s, &sim, &none);
     for side in [&r.baseline, &r.candidate] {
         assert_eq!(side.decisions.values().sum::<usize>(), r.decided);
     }
@@ -303,6 +310,34 @@ fn policy_what_if_replays_a_trace_through_two_policies() {
     for external in ["http://", "https://", "<script", "<link", "src="] {
         assert!(!page.contains(external), "{external} in the HTML report");
     }
+    // Groups come from a directory: only the one admin's decisions change.
+    let admins = Policy::from_yaml(
+        "admins.yaml",
+        "rules_after:\n  - name: admins-need-phr\n    when: {group: [admins]}\n    require: phr\n",
+    )
+    .unwrap();
+    let users_json =
+        r#"{"user00001": {"groups": ["admins"], "attributes": {"employment": "staff"}}}"#;
+    std::fs::write(dir.join("users.json"), users_json).unwrap();
+    let directory = Directory::from_json(users_json).unwrap();
+    let r = simulate(
+        &admins,
+        &builtin,
+        scorer(&dir, Model::builtin()),
+        &sim,
+        &directory,
+    );
+    assert_eq!(r.users_affected, 1, "{}", render::table(&r));
+    assert_eq!(r.top_users[0].user, "user00001");
+    assert_eq!(
+        r.candidate.rules_fired.get("admins-need-phr"),
+        Some(&r.top_users[0].events)
+    );
+    assert!(
+        r.transitions.iter().all(|t| t.to == "step_up:phr"),
+        "{:?}",
+        r.transitions
+    );
     // The CLI end to end, with the example policies.
     let out = dir.join("report.html");
     let code = policy_cli::run(policy_cli::PolicyCommand::Simulate {
@@ -316,6 +351,7 @@ fn policy_what_if_replays_a_trace_through_two_policies() {
         geoip_asn: None,
         html: Some(out.clone()),
         model: None,
+        users: Some(dir.join("users.json")),
     });
     assert_eq!(code, ExitCode::SUCCESS);
     assert!(

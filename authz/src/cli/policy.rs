@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tollgate_risk::event::parse_lines;
-use tollgate_risk::policy::{Policy, check, html, render, schema, simulate};
+use tollgate_risk::policy::{Directory, Policy, check, html, render, schema, simulate};
 use tollgate_risk::simulate::db_paths;
 use tollgate_risk::{Geo, Model, RiskError, Scorer};
 
@@ -47,6 +47,10 @@ pub enum PolicyCommand {
         /// Risk model file [default: the built-in model].
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Users' groups and attributes, JSON:
+        /// {"alice": {"groups": ["vcenter-admins"], "attributes": {"employment": "staff"}}}.
+        #[arg(long)]
+        users: Option<PathBuf>,
     },
 }
 
@@ -85,6 +89,7 @@ fn run_inner(cmd: PolicyCommand) -> Result<(), String> {
             geoip_asn,
             html: html_out,
             model,
+            users,
         } => {
             let candidate = load(&policy)?;
             let baseline = if baseline.is_empty() {
@@ -114,7 +119,14 @@ fn run_inner(cmd: PolicyCommand) -> Result<(), String> {
                 geo,
             )
             .map_err(|e| e.to_string())?;
-            let report = simulate(&candidate, &baseline, scorer, &parsed.events);
+            let directory = match users {
+                Some(p) => std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| Directory::from_json(&t).map_err(|e| e.to_string()))
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+                None => Directory::default(),
+            };
+            let report = simulate(&candidate, &baseline, scorer, &parsed.events, &directory);
             print!("{}", render::table(&report));
             if let Some(out) = html_out {
                 std::fs::write(&out, html::html(&report))

@@ -48,7 +48,7 @@ pub use decide::{
 pub use duration::Duration;
 pub use file::{Action, FactorKind, PolicyFile};
 pub use model::{FactorSet, Ladder, Level};
-pub use whatif::{WhatIfReport, simulate};
+pub use whatif::{Directory, WhatIfReport, simulate};
 
 use crate::geo::NetworkLists;
 use crate::thresholds::Thresholds;

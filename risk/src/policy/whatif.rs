@@ -8,12 +8,13 @@
 //! policies with a session at the ladder's lowest level authenticated at
 //! the event's time (the primary factor just succeeded), so `step_up` means
 //! "this login would have been asked for more". Failed logins never reach
-//! the policy and are only counted. Events carry no groups or attributes:
-//! rules on them do not fire in a replay.
+//! the policy and are only counted. Events carry no groups or attributes;
+//! a [`Directory`] (a JSON file `{"alice": {"groups": [...], "attributes":
+//! {"k": "v"}}}`) supplies them, else rules on them do not fire.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Policy;
 use super::decide::{Decision, DecisionInput, Outcome, SessionState, decide};
@@ -22,6 +23,46 @@ use super::model::Verdict;
 use crate::event::LoginEvent;
 use crate::replay::{HistoryRule, replay};
 use crate::scorer::Scorer;
+
+/// What the replay knows about a user besides the events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInfo {
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Attributes (one value per key).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A user's groups and `(key, value)` attributes, as [`DecisionInput`] takes them.
+type Memberships = (Vec<String>, Vec<(String, String)>);
+
+/// Users' groups and attributes for a replay, by login name.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    users: HashMap<String, Memberships>,
+}
+
+impl Directory {
+    /// Parses `{"alice": {"groups": ["vcenter-admins"], "attributes": {"employment": "staff"}}}`.
+    pub fn from_json(text: &str) -> Result<Directory, serde_json::Error> {
+        let raw: HashMap<String, UserInfo> = serde_json::from_str(text)?;
+        Ok(Directory {
+            users: raw
+                .into_iter()
+                .map(|(u, i)| (u, (i.groups, i.attributes.into_iter().collect())))
+                .collect(),
+        })
+    }
+
+    fn get(&self, user: &str) -> (&[String], &[(String, String)]) {
+        self.users
+            .get(user)
+            .map_or((&[], &[]), |(g, a)| (g.as_slice(), a.as_slice()))
+    }
+}
 
 /// Totals for one policy.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -158,14 +199,18 @@ fn bands(p: &Policy) -> Vec<(u8, String)> {
 
 fn decide_event(
     p: &Policy,
+    dir: &Directory,
     ev: &LoginEvent,
     a: &crate::Assessment,
     country: Option<&str>,
     asn: Option<u32>,
 ) -> Decision {
     let acr = p.ladder.levels.first().map_or("", |l| l.acr.as_str());
+    let (groups, attributes) = dir.get(&ev.user);
     let input = DecisionInput {
         subject: &ev.user,
+        groups,
+        attributes,
         client: ev.client.as_deref(),
         action: Action::Login,
         ip: Some(ev.ip),
@@ -183,12 +228,14 @@ fn decide_event(
     decide(p, &input, ev.ts)
 }
 
-/// Replays `events` (with line numbers) and compares the two policies.
+/// Replays `events` (with line numbers) and compares the two policies;
+/// `directory` supplies groups and attributes.
 pub fn simulate(
     candidate: &Policy,
     baseline: &Policy,
     scorer: Scorer,
     events: &[(usize, LoginEvent)],
+    directory: &Directory,
 ) -> WhatIfReport {
     let geo_of: Vec<(Option<String>, Option<u32>)> = events
         .iter()
@@ -218,8 +265,8 @@ pub fn simulate(
         r.decided += 1;
         let a = &s.assessment;
         r.histogram[usize::from(a.score.min(100))] += 1;
-        let before = decide_event(baseline, ev, a, country.as_deref(), *asn);
-        let after = decide_event(candidate, ev, a, country.as_deref(), *asn);
+        let before = decide_event(baseline, directory, ev, a, country.as_deref(), *asn);
+        let after = decide_event(candidate, directory, ev, a, country.as_deref(), *asn);
         for (side, d) in [(&mut r.baseline, &before), (&mut r.candidate, &after)] {
             *side.decisions.entry(d.outcome.label()).or_default() += 1;
             for rule in &d.rules_fired {
