@@ -53,6 +53,9 @@ pub struct Config {
     /// HTTP server limits.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Passkeys and TOTP.
+    #[serde(default)]
+    pub authenticators: AuthenticatorConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -182,6 +185,38 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[authenticators]`: passkeys (WebAuthn) and TOTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthenticatorConfig {
+    /// The WebAuthn relying-party name shown by authenticators.
+    pub rp_name: String,
+    /// `SHA1` (default, what every app supports), `SHA256` or `SHA512`.
+    pub totp_algorithm: String,
+    /// Digits per code (6 or 8).
+    pub totp_digits: usize,
+    /// Seconds per time step.
+    pub totp_period: u64,
+    /// Seconds a WebAuthn challenge stays answerable.
+    pub challenge_ttl: i64,
+    /// Seconds after the last factor within which account changes are
+    /// allowed without signing in again (re-authentication per change).
+    pub reauth_window: i64,
+}
+
+impl Default for AuthenticatorConfig {
+    fn default() -> Self {
+        AuthenticatorConfig {
+            rp_name: "Tollgate".into(),
+            totp_algorithm: "SHA1".into(),
+            totp_digits: 6,
+            totp_period: 30,
+            challenge_ttl: 300,
+            reauth_window: 300,
+        }
+    }
+}
+
 /// One `[[clients]]` entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +274,7 @@ impl Config {
             tokens: TokenConfig::default(),
             login: LoginConfig::default(),
             http: HttpConfig::default(),
+            authenticators: AuthenticatorConfig::default(),
             clients: vec![],
         }
     }
@@ -306,6 +342,16 @@ impl Config {
                 "version = {} is not supported (this build reads version {CONFIG_VERSION})",
                 self.version
             ));
+        }
+        let a = &self.authenticators;
+        if !["SHA1", "SHA256", "SHA512"].contains(&a.totp_algorithm.as_str())
+            || !(6..=8).contains(&a.totp_digits)
+            || !(15..=120).contains(&a.totp_period)
+        {
+            return err(
+                "[authenticators] totp_algorithm must be SHA1, SHA256 or SHA512, totp_digits 6-8, totp_period 15-120"
+                    .into(),
+            );
         }
         match url::Url::parse(&self.issuer) {
             Ok(u)

@@ -27,6 +27,16 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: TempDir,
+    /// What a restart needs: the same config (address, database) and clock.
+    config: Config,
+    clock: Clock,
+}
+
+/// A stopped server whose database (and address) a restart reuses.
+pub struct StoppedServer {
+    dir: TempDir,
+    config: Config,
+    clock: Clock,
 }
 
 /// A temporary directory removed on drop.
@@ -111,9 +121,19 @@ impl TestServer {
         cfg.keys.master_key_file = None;
         cfg.http.shutdown_grace = 2;
         tweak(&mut cfg);
+        Some(Self::serve_on(listener, cfg, clock, dir).await)
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        cfg: Config,
+        clock: Clock,
+        dir: TempDir,
+    ) -> TestServer {
+        let addr = listener.local_addr().expect("addr");
         let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string();
         let env = move |k: &str| (k == "TOLLGATE_MASTER_KEY").then(|| master.clone());
-        let app = tollgate_authz::server::start(cfg, clock, &env)
+        let app = tollgate_authz::server::start(cfg.clone(), clock.clone(), &env)
             .await
             .expect("server start");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -125,13 +145,32 @@ impl TestServer {
             .await
             .expect("serve");
         });
-        Some(TestServer {
+        TestServer {
             base: format!("http://{addr}"),
             app,
             stop: Some(tx),
             handle: Some(handle),
             _dir: dir,
-        })
+            config: cfg,
+            clock,
+        }
+    }
+
+    /// Stops the server but keeps its database, for [`StoppedServer::restart`].
+    pub async fn stop_keeping_data(mut self) -> StoppedServer {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        self.app.store.close().await;
+        let dir = std::mem::replace(&mut self._dir, TempDir(std::path::PathBuf::new()));
+        StoppedServer {
+            dir,
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+        }
     }
 
     /// Registers a confidential client with [`SECRET`].
@@ -205,6 +244,16 @@ impl Drop for TestServer {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+impl StoppedServer {
+    /// Starts the server again on the same address, database and clock.
+    pub async fn restart(self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(&self.config.listen)
+            .await
+            .expect("rebind the same address");
+        TestServer::serve_on(listener, self.config, self.clock, self.dir).await
     }
 }
 

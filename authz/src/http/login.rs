@@ -21,7 +21,11 @@ pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> 
 }
 
 /// Loads the interaction and checks it belongs to this browser.
-async fn load(app: &App, id: &str, headers: &HeaderMap) -> Result<Interaction, Response> {
+pub(super) async fn load(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Interaction, Response> {
     let gone = || {
         pages::message(
             StatusCode::NOT_FOUND,
@@ -61,17 +65,19 @@ async fn load(app: &App, id: &str, headers: &HeaderMap) -> Result<Interaction, R
     Ok(ix)
 }
 
-async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
+pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
     let Some(uid) = &ix.user_id else {
         return vec![FactorKind::Password];
     };
-    match app.store.user(uid).await {
+    let mut kinds = match app.store.user(uid).await {
         Ok(Some(u)) if u.password_hash.is_some() => vec![FactorKind::Password],
         _ => vec![],
-    }
+    };
+    kinds.extend(super::account::enrolled_factors(app, uid).await);
+    kinds
 }
 
-fn client_name(ix: &Interaction) -> &str {
+pub(super) fn client_name(ix: &Interaction) -> &str {
     &ix.request.client_id
 }
 
@@ -80,8 +86,11 @@ pub async fn show(State(app): State<App>, Path(id): Path<String>, headers: Heade
         Ok(ix) => ix,
         Err(r) => return r,
     };
+    if let Some(page) = super::account::factor_step(&app, &ix).await {
+        return page;
+    }
     let username = ix.request.login_hint.clone().unwrap_or_default();
-    pages::render(
+    super::factors::with_script(pages::render(
         StatusCode::OK,
         &pages::LoginPage {
             id: &ix.id,
@@ -90,7 +99,7 @@ pub async fn show(State(app): State<App>, Path(id): Path<String>, headers: Heade
             username: &username,
             error: None,
         },
-    )
+    ))
 }
 
 pub async fn submit(
@@ -126,6 +135,8 @@ pub async fn submit(
     let username = form
         .get("username")
         .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() || ix.login.is_none())
+        .or_else(|| ix.login.clone())
         .unwrap_or_default();
     let pw = crate::secret::Secret::new(form.get("password").cloned().unwrap_or_default());
     let ip = super::client_ip(&app, peer, &headers);
@@ -220,27 +231,34 @@ pub async fn submit(
     ix.user_id = Some(user.id.clone());
     ix.login = Some(user.login.clone());
     ix.prove(Method::Password, now);
-    let enrolled = enrolled(&app, &ix).await;
+    advance(&app, ix, &headers, &ip).await
+}
+
+/// After a factor was proven: finish, fail with
+/// `unmet_authentication_requirements`, or show the next step.
+pub(super) async fn advance(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
+    let now = app.now();
+    let enrolled = enrolled(app, &ix).await;
     match ix.next(&enrolled, now) {
-        Next::Complete => finish(&app, ix, &headers, &ip).await,
+        Next::Complete => finish(app, ix, headers, ip).await,
         Next::Unmet => {
             let _ = app.store.take_interaction(&ix.id).await;
             app.audit(
                 "login.unmet",
-                &user.id,
+                ix.user_id.as_deref().unwrap_or("anonymous"),
                 &ix.request.client_id,
                 serde_json::json!({"required": ix.requirement.level.acr()}),
             )
             .await;
             redirect_error(
-                &app,
+                app,
                 &ix.request,
                 "unmet_authentication_requirements",
                 "the user cannot reach the requested authentication level",
             )
         }
         Next::Identify | Next::Factor(_) => {
-            if let Err(e) = save(&app, &ix).await {
+            if let Err(e) = save(app, &ix).await {
                 tracing::error!(error = %e, "cannot store interaction");
             }
             see_other(&format!("/login/{}", ix.id))
@@ -250,7 +268,7 @@ pub async fn submit(
 
 /// Completes the interaction: records the session, issues the code, and
 /// sends the browser back to the client.
-async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
+pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
     let now = app.now();
     let Some(user_id) = ix.user_id.clone() else {
         return pages::message(StatusCode::BAD_REQUEST, "Invalid request", "No user.");
@@ -320,7 +338,13 @@ async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Re
         serde_json::json!({"ip": ip, "amr": amr, "sid": session.id}),
     )
     .await;
-    let mut resp = match issue_code(app, &ix.request, &user_id, &session.id, &factors).await {
+    let issued = if ix.request.client_id == super::account::CLIENT {
+        // The account pages' own sign-in: no code, back to the page.
+        Ok(ix.request.redirect_uri.clone())
+    } else {
+        issue_code(app, &ix.request, &user_id, &session.id, &factors).await
+    };
+    let mut resp = match issued {
         Ok(url) => see_other(&url),
         Err(e) => {
             tracing::error!(error = %e, "cannot issue code");
@@ -349,4 +373,9 @@ fn merge(proven: &[crate::login::ProvenFactor]) -> Vec<crate::login::ProvenFacto
         }
     }
     out
+}
+
+/// Back to the interaction's page, which shows the next step.
+pub(super) fn see_login(id: &str) -> Response {
+    see_other(&format!("/login/{id}"))
 }

@@ -1,10 +1,12 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
+mod account;
 mod authorize;
 mod cookies;
 mod demo;
 pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
+mod factors;
 mod login;
 mod logout;
 mod ops;
@@ -47,7 +49,32 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/static/style.css", get(ops::stylesheet));
+        .route("/static/style.css", get(ops::stylesheet))
+        .route("/static/passkey.js", get(factors::passkey_js))
+        .route("/login/{id}/totp", post(factors::totp_submit))
+        .route(
+            "/login/{id}/passkey/options",
+            post(factors::passkey_options),
+        )
+        .route("/login/{id}/passkey", post(factors::passkey_finish))
+        .route("/account", get(account::show))
+        .route("/account/reauth", get(account::reauth))
+        .route("/account/passkeys/options", post(account::passkey_options))
+        .route("/account/passkeys", post(account::passkey_register))
+        .route(
+            "/account/passkeys/{cred}/rename",
+            post(account::passkey_rename),
+        )
+        .route(
+            "/account/passkeys/{cred}/remove",
+            post(account::passkey_remove),
+        )
+        .route(
+            "/account/totp",
+            get(account::totp_start).post(account::totp_activate),
+        )
+        .route("/account/totp/remove", post(account::totp_remove))
+        .route("/account/recovery", post(account::recovery_regenerate));
     if demo {
         r = r
             .route("/demo", get(demo::start))

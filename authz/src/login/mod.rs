@@ -6,7 +6,10 @@ mod factors;
 pub mod interaction;
 mod levels;
 pub mod lockout;
+pub mod passkey;
 pub mod password;
+pub mod soft_passkey;
+pub mod totp;
 
 pub use factors::{Method, ProvenFactor, amr_of};
 pub use interaction::{AuthRequest, Interaction, Next};

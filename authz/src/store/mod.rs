@@ -9,6 +9,7 @@
 
 mod audit;
 mod clients;
+mod factors;
 mod grants;
 mod keys;
 mod lockout;
@@ -17,6 +18,7 @@ mod users;
 
 pub use audit::{AuditRecord, AuditVerifyError, hex};
 pub use clients::ClientRow;
+pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
 pub use lockout::FailureState;
@@ -173,6 +175,7 @@ impl Store {
             "DELETE FROM interactions WHERE expires_at < $1",
             "DELETE FROM assertion_jtis WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
         ] {
             sqlx::query(sql).bind(now).execute(&mut *tx).await?;
         }

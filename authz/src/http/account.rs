@@ -1,0 +1,731 @@
+//! `/account`: the user's own authenticators. List, rename and remove
+//! passkeys, enroll or remove TOTP, regenerate recovery codes.
+//!
+//! The page signs in through the same login interaction as any client
+//! (client id [`CLIENT`], no code issued). Every change needs a CSRF token
+//! derived from the session cookie and a factor proven within
+//! `[authenticators] reauth_window` seconds; otherwise the user is sent
+//! to sign in again first. The last factor can never be removed.
+
+use super::factors::{begin, internal, open_secret, read_json, with_script};
+use super::{authorize::current_session, authorize::see_other, cookies, pages};
+use crate::login::interaction::FactorKind;
+use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey, totp};
+use crate::state::App;
+use crate::store::{PasskeyRow, SessionRow, UserRow};
+use askama::Template;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The pseudo-client id of the account pages' own sign-in.
+pub const CLIENT: &str = "tollgate-account";
+
+/// The factor kinds (beyond the password) a user can use right now.
+pub(super) async fn enrolled_factors(app: &App, user_id: &str) -> Vec<FactorKind> {
+    let mut kinds = vec![];
+    if matches!(app.store.totp(user_id).await, Ok(Some(t)) if t.active) {
+        kinds.push(FactorKind::Totp);
+    }
+    if matches!(app.store.passkeys(user_id).await, Ok(p) if p.iter().any(|p| !p.suspicious)) {
+        kinds.push(FactorKind::Passkey);
+    }
+    kinds
+}
+
+/// The factor page when the interaction knows the user and needs a factor.
+pub(super) async fn factor_step(app: &App, ix: &Interaction) -> Option<Response> {
+    let uid = ix.user_id.as_deref()?;
+    let Next::Factor(kinds) = ix.next(&super::login::enrolled(app, ix).await, app.now()) else {
+        return None;
+    };
+    let user = app.store.user(uid).await.ok()??;
+    Some(super::factors::factor_page(
+        ix,
+        &user.login,
+        &kinds,
+        StatusCode::OK,
+        None,
+    ))
+}
+
+/// One passkey as the account page lists it.
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub created: String,
+    pub last_used: String,
+    pub suspicious: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub login: &'a str,
+    pub csrf: &'a str,
+    pub passkeys: Vec<PasskeyView>,
+    pub totp: bool,
+    pub recovery_left: i64,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enroll.html")]
+pub struct TotpEnrollPage<'a> {
+    pub csrf: &'a str,
+    pub uri: &'a str,
+    pub secret: &'a str,
+    pub qr: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+pub struct RecoveryPage {
+    pub codes: Vec<String>,
+}
+
+fn date(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn view(p: &PasskeyRow) -> PasskeyView {
+    PasskeyView {
+        id: p.cred_id.clone(),
+        name: p.name.clone(),
+        kind: if p.backup_eligible {
+            "synced"
+        } else {
+            "device-bound"
+        },
+        created: date(p.created_at),
+        last_used: p.last_used_at.map(date).unwrap_or_else(|| "never".into()),
+        suspicious: p.suspicious,
+    }
+}
+
+/// The CSRF token of the account forms: bound to the session cookie's
+/// secret, so another site can neither read nor compute it.
+fn csrf_of(headers: &HeaderMap) -> Option<String> {
+    let token = cookies::get(headers, cookies::SESSION)?;
+    Some(crate::store::hex(&crate::secret::sha256(
+        format!("tollgate-account-csrf:{token}").as_bytes(),
+    )))
+}
+
+/// Starts the account sign-in (or re-authentication when `session` is
+/// given: its factors are carried but none is fresh enough).
+async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
+    let now = app.now();
+    let browser = crate::secret::random_token(32);
+    let reauth = session.is_some();
+    let ix = Interaction {
+        id: crate::secret::random_id(16),
+        csrf: crate::secret::random_id(24),
+        browser: crate::oauth::client::hash_secret(browser.expose()),
+        request: AuthRequest {
+            client_id: CLIENT.into(),
+            redirect_uri: "/account".into(),
+            scope: vec![],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt_login: false,
+            prompt_none: false,
+            max_age: None,
+            acr_values: vec![],
+            login_hint: None,
+        },
+        requirement: Requirement {
+            level: Level::Aal1,
+            max_age: reauth.then_some(app.config.authenticators.reauth_window),
+        },
+        user_id: session.as_ref().map(|s| s.user_id.clone()),
+        login: None,
+        session_id: session.as_ref().map(|s| s.id.clone()),
+        proven: session.map(|s| s.factors).unwrap_or_default(),
+        expires_at: now + app.config.login.interaction_ttl,
+    };
+    if let Err(e) = super::login::save(app, &ix).await {
+        return internal(e);
+    }
+    let mut resp = see_other(&format!("/login/{}", ix.id));
+    let cookie = cookies::set(
+        cookies::LOGIN,
+        browser.expose(),
+        app.config.login.interaction_ttl,
+        !app.config.insecure_cookies(),
+    );
+    if let Ok(v) = cookie.parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /account/reauth`: sign in again before a change.
+pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Response {
+    let session = current_session(&app, &headers).await;
+    sign_in(&app, session).await
+}
+
+async fn render(
+    app: &App,
+    headers: &HeaderMap,
+    s: &SessionRow,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let (user, passkeys, totp, left) = match (
+        app.store.user(&s.user_id).await,
+        app.store.passkeys(&s.user_id).await,
+        app.store.totp(&s.user_id).await,
+        app.store.recovery_codes_left(&s.user_id).await,
+    ) {
+        (Ok(Some(u)), Ok(p), Ok(t), Ok(n)) => (u, p, t, n),
+        _ => {
+            return pages::message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "Try again later.",
+            );
+        }
+    };
+    let csrf = csrf_of(headers).unwrap_or_default();
+    with_script(pages::render(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &AccountPage {
+            login: &user.login,
+            csrf: &csrf,
+            passkeys: passkeys.iter().map(view).collect(),
+            totp: totp.is_some_and(|t| t.active),
+            recovery_left: left,
+            notice,
+            error,
+        },
+    ))
+}
+
+/// `GET /account`
+pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
+    match current_session(&app, &headers).await {
+        Some(s) => render(&app, &headers, &s, None, None).await,
+        None => sign_in(&app, None).await,
+    }
+}
+
+/// Checks session, CSRF and freshness for a change. `Err` is the response.
+async fn guard(
+    app: &App,
+    headers: &HeaderMap,
+    csrf: &str,
+    change: &str,
+) -> Result<(SessionRow, UserRow), Response> {
+    let Some(s) = current_session(app, headers).await else {
+        return Err(see_other("/account"));
+    };
+    let want = csrf_of(headers).unwrap_or_default();
+    if want.is_empty() || !crate::secret::ct_eq(csrf.as_bytes(), want.as_bytes()) {
+        app.audit(
+            "account.csrf_mismatch",
+            &s.user_id,
+            change,
+            json!({"sid": s.id}),
+        )
+        .await;
+        return Err(pages::message(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "Reload the page and try again.",
+        ));
+    }
+    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
+        return Err(see_other("/account/reauth"));
+    }
+    match app.store.user(&s.user_id).await {
+        Ok(Some(u)) => Ok((s, u)),
+        _ => Err(see_other("/account")),
+    }
+}
+
+async fn form(
+    app: &App,
+    req: Request,
+) -> Result<(HeaderMap, std::collections::HashMap<String, String>), Response> {
+    super::token::read_form(app, req)
+        .await
+        .map_err(|e| pages::message(e.status, "Invalid request", &e.description))
+}
+
+fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a str {
+    f.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// How many factors the user has (password, TOTP, passkeys).
+async fn factor_count(app: &App, u: &UserRow) -> usize {
+    let pk = app
+        .store
+        .passkeys(&u.id)
+        .await
+        .map(|p| p.len())
+        .unwrap_or(usize::MAX / 2);
+    let totp = matches!(app.store.totp(&u.id).await, Ok(Some(t)) if t.active) as usize;
+    u.password_hash.is_some() as usize + pk + totp
+}
+
+/// `POST /account/passkeys/options` (JSON `{csrf}`): starts registration.
+pub async fn passkey_options(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(body) = read_json(&app, body).await else {
+        app.audit(
+            "passkey.malformed",
+            "anonymous",
+            CLIENT,
+            json!("registration options"),
+        )
+        .await;
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "malformed"})),
+        )
+            .into_response();
+    };
+    let csrf = body.get("csrf").and_then(|v| v.as_str()).unwrap_or("");
+    let (s, u) = match guard(&app, &parts.headers, csrf, "passkey.register").await {
+        Ok(x) => x,
+        Err(r) => return json_from(r),
+    };
+    let existing = match app.store.passkeys(&u.id).await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
+    let started = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
+        .and_then(|rp| {
+            passkey::start_registration(&rp, &u.id, &u.login, &u.display_name, &existing)
+        });
+    match started {
+        Ok((options, state)) => begin(&app, &s.id, "register", &options, &state).await,
+        Err(e) => internal(e),
+    }
+}
+
+/// A guard's page response as JSON the script understands.
+fn json_from(r: Response) -> Response {
+    let status = r.status();
+    let loc = r
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match loc {
+        Some(l) => axum::Json(json!({"redirect": l})).into_response(),
+        None => (
+            status,
+            axum::Json(json!({"error": "refused", "message": "Reload the page and try again."})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /account/passkeys` (JSON `{csrf, ceremony, response, name}`).
+pub async fn passkey_register(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(body) = read_json(&app, body).await else {
+        app.audit(
+            "passkey.malformed",
+            "anonymous",
+            CLIENT,
+            json!("registration"),
+        )
+        .await;
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "malformed"})),
+        )
+            .into_response();
+    };
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (s, u) = match guard(&app, &parts.headers, &text("csrf"), "passkey.register").await {
+        Ok(x) => x,
+        Err(r) => return json_from(r),
+    };
+    let now = app.now();
+    let state = match app
+        .store
+        .take_ceremony(&text("ceremony"), &s.id, "register", now)
+        .await
+    {
+        Ok(Some(st)) => st,
+        Ok(None) => {
+            app.audit(
+                "passkey.stale_challenge",
+                &u.id,
+                CLIENT,
+                json!({"sid": s.id}),
+            )
+            .await;
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "stale_challenge"})),
+            )
+                .into_response();
+        }
+        Err(e) => return internal(e),
+    };
+    let response = body
+        .get("response")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let finished = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
+        .and_then(|rp| {
+            passkey::finish_registration(&rp, &state, &response, &u.id, &text("name"), now)
+        });
+    let row = match finished {
+        Ok(r) => r,
+        Err(e) => {
+            app.audit(
+                "passkey.register_failed",
+                &u.id,
+                CLIENT,
+                json!({"reason": e.code()}),
+            )
+            .await;
+            let status = if e.code() == "internal" {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return (
+                status,
+                axum::Json(
+                    json!({"error": e.code(), "message": "The passkey could not be registered."}),
+                ),
+            )
+                .into_response();
+        }
+    };
+    if let Err(e) = app.store.insert_passkey(&row).await {
+        app.audit(
+            "passkey.register_failed",
+            &u.id,
+            CLIENT,
+            json!({"reason": e.to_string()}),
+        )
+        .await;
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"error": "conflict"})),
+        )
+            .into_response();
+    }
+    app.audit(
+        "passkey.registered",
+        &u.id,
+        CLIENT,
+        json!({"credential": row.cred_id, "aaguid": row.aaguid, "backup_eligible": row.backup_eligible}),
+    )
+    .await;
+    axum::Json(json!({"redirect": "/account?done=passkey"})).into_response()
+}
+
+/// `POST /account/passkeys/{id}/rename` (form `csrf`, `name`).
+pub async fn passkey_rename(
+    State(app): State<App>,
+    Path(cred): Path<String>,
+    req: Request,
+) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "passkey.rename").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = passkey::clean_name(field(&f, "name"));
+    match app.store.rename_passkey(&u.id, &cred, &name).await {
+        Ok(true) => {
+            app.audit(
+                "passkey.renamed",
+                &u.id,
+                CLIENT,
+                json!({"credential": cred, "name": name}),
+            )
+            .await;
+            render(&app, &headers, &s, Some("Passkey renamed."), None).await
+        }
+        _ => {
+            render(
+                &app,
+                &headers,
+                &s,
+                None,
+                Some("That passkey does not exist."),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /account/passkeys/{id}/remove` (form `csrf`).
+pub async fn passkey_remove(
+    State(app): State<App>,
+    Path(cred): Path<String>,
+    req: Request,
+) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "passkey.remove").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if factor_count(&app, &u).await <= 1 {
+        return render(
+            &app,
+            &headers,
+            &s,
+            None,
+            Some("You cannot remove your last way to sign in."),
+        )
+        .await;
+    }
+    match app.store.delete_passkey(&u.id, &cred).await {
+        Ok(true) => {
+            app.audit(
+                "passkey.removed",
+                &u.id,
+                CLIENT,
+                json!({"credential": cred}),
+            )
+            .await;
+            render(&app, &headers, &s, Some("Passkey removed."), None).await
+        }
+        _ => {
+            render(
+                &app,
+                &headers,
+                &s,
+                None,
+                Some("That passkey does not exist."),
+            )
+            .await
+        }
+    }
+}
+
+/// A QR code as an SVG data URI (server-side, no script; CSP allows `data:` images).
+fn qr_svg(text: &str) -> String {
+    use base64::Engine;
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
+        return String::new();
+    };
+    let (n, border) = (qr.size(), 4);
+    let mut path = String::new();
+    for y in 0..n {
+        for x in 0..n {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let dim = n + 2 * border;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    );
+    format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    )
+}
+
+/// `GET /account/totp`: a new pending secret, its URI and QR code.
+pub async fn totp_start(State(app): State<App>, headers: HeaderMap) -> Response {
+    let Some(s) = current_session(&app, &headers).await else {
+        return see_other("/account");
+    };
+    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
+        return see_other("/account/reauth");
+    }
+    let user = match app.store.user(&s.user_id).await {
+        Ok(Some(u)) => u,
+        _ => return see_other("/account"),
+    };
+    if matches!(app.store.totp(&user.id).await, Ok(Some(t)) if t.active) {
+        return render(
+            &app,
+            &headers,
+            &s,
+            None,
+            Some("TOTP is already set up. Remove it first."),
+        )
+        .await;
+    }
+    let secret = totp::new_secret();
+    let sealed = app.master.seal(&format!("totp:{}", user.id), &secret);
+    let sealed = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    };
+    if let Err(e) = app
+        .store
+        .put_pending_totp(&user.id, &sealed, app.now())
+        .await
+    {
+        return internal(e);
+    }
+    totp_page(&app, &headers, &user, &secret, StatusCode::OK, None)
+}
+
+fn totp_page(
+    app: &App,
+    headers: &HeaderMap,
+    user: &UserRow,
+    secret: &[u8],
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let p = totp::Params::from_config(&app.config.authenticators);
+    let uri = totp::otpauth_uri(p, secret, &app.config.authenticators.rp_name, &user.login);
+    let csrf = csrf_of(headers).unwrap_or_default();
+    pages::render(
+        status,
+        &TotpEnrollPage {
+            csrf: &csrf,
+            uri: uri.expose(),
+            secret: &totp::base32(secret),
+            qr: &qr_svg(uri.expose()),
+            error,
+        },
+    )
+}
+
+/// `POST /account/totp` (form `csrf`, `code`): activates the pending secret.
+pub async fn totp_activate(State(app): State<App>, req: Request) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "totp.enroll").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let now = app.now();
+    let pending = match app.store.totp(&u.id).await {
+        Ok(Some(t)) if !t.active => t,
+        _ => return see_other("/account/totp"),
+    };
+    let secret = match open_secret(&app, &u.id, &pending.secret_sealed) {
+        Ok(x) => x,
+        Err(e) => return internal(e),
+    };
+    let p = totp::Params::from_config(&app.config.authenticators);
+    let step = totp::verify(p, &secret, field(&f, "code"), now);
+    let won = match step {
+        Some(st) => app.store.use_totp_step(&u.id, st).await.unwrap_or(false),
+        None => false,
+    };
+    if !won {
+        app.audit("totp.enroll_failed", &u.id, CLIENT, json!({"sid": s.id}))
+            .await;
+        return totp_page(
+            &app,
+            &headers,
+            &u,
+            &secret,
+            StatusCode::BAD_REQUEST,
+            Some("That code is not correct. Enter the current code from your app."),
+        );
+    }
+    app.audit("totp.enrolled", &u.id, CLIENT, json!({"sid": s.id}))
+        .await;
+    if app.store.recovery_codes_left(&u.id).await.unwrap_or(0) == 0 {
+        return recovery_page(&app, &u).await;
+    }
+    see_other("/account?done=totp")
+}
+
+/// `POST /account/totp/remove` (form `csrf`).
+pub async fn totp_remove(State(app): State<App>, req: Request) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "totp.remove").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if factor_count(&app, &u).await <= 1 {
+        return render(
+            &app,
+            &headers,
+            &s,
+            None,
+            Some("You cannot remove your last way to sign in."),
+        )
+        .await;
+    }
+    let _ = app.store.delete_totp(&u.id).await;
+    app.audit("totp.removed", &u.id, CLIENT, json!({"sid": s.id}))
+        .await;
+    render(&app, &headers, &s, Some("TOTP removed."), None).await
+}
+
+/// `POST /account/recovery` (form `csrf`): ten new codes, shown once.
+pub async fn recovery_regenerate(State(app): State<App>, req: Request) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (_, u) = match guard(&app, &headers, field(&f, "csrf"), "recovery.regenerate").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    recovery_page(&app, &u).await
+}
+
+async fn recovery_page(app: &App, u: &UserRow) -> Response {
+    let (codes, hashes) = totp::recovery_codes();
+    if let Err(e) = app
+        .store
+        .replace_recovery_codes(&u.id, &hashes, app.now())
+        .await
+    {
+        return internal(e);
+    }
+    app.audit(
+        "recovery.regenerated",
+        &u.id,
+        CLIENT,
+        json!({"count": hashes.len()}),
+    )
+    .await;
+    pages::render(
+        StatusCode::OK,
+        &RecoveryPage {
+            codes: codes.iter().map(|c| c.expose().to_string()).collect(),
+        },
+    )
+}
