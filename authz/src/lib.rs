@@ -12,6 +12,8 @@
 //! - [`http`]: thin axum handlers and pages.
 //! - [`server`]: start-up (migrations, first keys, demo data) and serving
 //!   with graceful shutdown.
+//! - [`agent`]: the issuer's side of the endpoint-agent protocol (devices,
+//!   login approval, offline grants and receipts).
 //! - [`cli`]: the `tollgate` command line.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -19,6 +21,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod agent;
 pub mod cache;
 pub mod cli;
 pub mod clock;

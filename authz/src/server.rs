@@ -65,6 +65,11 @@ pub async fn start(
     let store = open_store(&config).await?;
     let now = clock.now();
     ensure_keys(&store, &master, now).await?;
+    // The agents' SM2 grant-signing key exists from the first start, so its
+    // public key can be published before any device enrolls.
+    crate::agent::offline::grant_key(&store, &master, now)
+        .await
+        .map_err(|e| StartError::Config(format!("grant key: {}", e.description)))?;
     sync_config_clients(&config, &store, env, now).await?;
     let rows = store.published_keys(now).await?;
     let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on 127.0.0.1:0, driven by real clients
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
+mod agent;
 mod authenticators;
 mod browser;
 mod cdp;

@@ -2,6 +2,7 @@
 //! `what: message`) and exit non-zero.
 
 mod admin;
+mod devices;
 mod policy;
 mod risk;
 mod serve;
@@ -69,6 +70,13 @@ enum Command {
     Policy {
         #[command(subcommand)]
         cmd: policy::PolicyCommand,
+    },
+    /// Endpoint-agent devices: list, revoke.
+    Devices {
+        #[command(subcommand)]
+        cmd: devices::DevicesCmd,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
     },
     /// The audit log.
     Audit {
@@ -168,6 +176,9 @@ pub fn main() -> ExitCode {
             }
             Command::Users { cmd, config } => {
                 admin::users(cmd, &load_config(config.as_ref(), None)?).await
+            }
+            Command::Devices { cmd, config } => {
+                devices::run(cmd, &load_config(config.as_ref(), None)?).await
             }
             Command::Audit { cmd, config } => {
                 admin::audit(cmd, &load_config(config.as_ref(), None)?).await

@@ -74,6 +74,12 @@ pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
         _ => vec![],
     };
     kinds.extend(super::account::enrolled_factors(app, uid).await);
+    // An active agent device offers "approve on your device".
+    if let Ok(devices) = app.store.devices(Some(uid)).await {
+        if devices.iter().any(|d| d.revoked_at.is_none()) {
+            kinds.push(FactorKind::Device);
+        }
+    }
     kinds
 }
 
@@ -81,11 +87,19 @@ pub(super) fn client_name(ix: &Interaction) -> &str {
     &ix.request.client_id
 }
 
-pub async fn show(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn show(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let ix = match load(&app, &id, &headers).await {
         Ok(ix) => ix,
         Err(r) => return r,
     };
+    if let Some(page) = super::login_device::offer(&app, &ix, peer, &headers).await {
+        return page;
+    }
     if let Some(page) = super::account::factor_step(&app, &ix).await {
         return page;
     }

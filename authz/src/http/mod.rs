@@ -1,6 +1,7 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
 mod account;
+mod agent;
 mod authorize;
 mod cookies;
 mod demo;
@@ -8,6 +9,7 @@ pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
 mod factors;
 mod login;
+mod login_device;
 mod logout;
 mod ops;
 mod pages;
@@ -74,7 +76,18 @@ pub fn router(app: App) -> Router {
             get(account::totp_start).post(account::totp_activate),
         )
         .route("/account/totp/remove", post(account::totp_remove))
-        .route("/account/recovery", post(account::recovery_regenerate));
+        .route("/account/recovery", post(account::recovery_regenerate))
+        .route("/v1/agent/enroll/begin", post(agent::enroll_begin))
+        .route("/v1/agent/enroll/finish", post(agent::enroll_finish))
+        .route("/v1/agent/challenges/pending", post(agent::pending))
+        .route("/v1/agent/challenges/{id}/answer", post(agent::answer))
+        .route("/v1/agent/grant", post(agent::grant))
+        .route("/v1/agent/receipts", post(agent::receipts))
+        .route("/v1/agent/grant-key", get(agent::grant_key))
+        .route("/account/devices", get(agent::my_devices))
+        .route("/account/devices/enroll-code", post(agent::enroll_code))
+        .route("/account/devices/{id}/revoke", post(agent::revoke_mine))
+        .route("/login/{id}/device", post(login_device::submit));
     if demo {
         r = r
             .route("/demo", get(demo::start))

@@ -57,3 +57,15 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
         },
     )
 }
+
+/// "Approve on your device": the number to type on the agent (none when
+/// the last one was refused or expired), and the continue button.
+#[derive(Template)]
+#[template(path = "device_approval.html")]
+pub struct DeviceApprovalPage<'a> {
+    pub id: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub number: Option<&'a str>,
+    pub error: Option<&'a str>,
+}

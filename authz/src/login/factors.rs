@@ -17,6 +17,9 @@ pub enum Method {
         user_verified: bool,
         backup_eligible: bool,
     },
+    /// An enrolled agent's SM2 device key, unlocked by the user's PIN, over a
+    /// number-matched approval. `hardware`: the key lives in the TPM.
+    DeviceKey { hardware: bool },
 }
 
 /// A factor proven at a time.
@@ -59,6 +62,12 @@ pub fn amr_of(factors: &[ProvenFactor]) -> Vec<&'static str> {
                 }
                 have = true;
             }
+            Method::DeviceKey { hardware } => {
+                push(if hardware { "hwk" } else { "swk" });
+                push("pin");
+                know = true;
+                have = true;
+            }
         }
     }
     kinds += know as u8 + have as u8;
@@ -98,6 +107,17 @@ mod tests {
                     backup_eligible: true,
                 })],
                 vec!["swk"],
+            ),
+            (
+                vec![f(Method::DeviceKey { hardware: true })],
+                vec!["hwk", "pin", "mfa"],
+            ),
+            (
+                vec![
+                    f(Method::Password),
+                    f(Method::DeviceKey { hardware: false }),
+                ],
+                vec!["pwd", "swk", "pin", "mfa"],
             ),
         ];
         for (factors, want) in cases {

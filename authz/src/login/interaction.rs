@@ -32,6 +32,8 @@ pub enum FactorKind {
     Password,
     Totp,
     Passkey,
+    /// Approval on an enrolled agent device (number matching).
+    Device,
 }
 
 /// What the interaction needs next.
@@ -108,6 +110,7 @@ fn kind_of(m: Method) -> FactorKind {
         Method::Password => FactorKind::Password,
         Method::Totp => FactorKind::Totp,
         Method::Passkey { .. } => FactorKind::Passkey,
+        Method::DeviceKey { .. } => FactorKind::Device,
     }
 }
 
@@ -120,6 +123,7 @@ fn best_case(k: FactorKind) -> Method {
             user_verified: true,
             backup_eligible: false,
         },
+        FactorKind::Device => Method::DeviceKey { hardware: true },
     }
 }
 
@@ -231,6 +235,18 @@ mod tests {
                 vec![],
                 vec![Password, Totp],
                 Next::Factor(vec![Password, Totp]),
+            ),
+            (
+                Level::Phr,
+                vec![Method::Password],
+                vec![Password, Device],
+                Next::Factor(vec![Device]),
+            ),
+            (
+                Level::Phrh,
+                vec![Method::Password, Method::DeviceKey { hardware: false }],
+                vec![Password, Device],
+                Next::Unmet,
             ),
         ];
         for (level, proven, enrolled, want) in cases {

@@ -16,9 +16,11 @@ pub enum Level {
     Aal1,
     /// Two factors, or a passkey with user verification.
     Aal2,
-    /// Phishing-resistant: a passkey with user verification.
+    /// Phishing-resistant: a passkey with user verification, or an agent
+    /// device key with its PIN.
     Phr,
-    /// Phishing-resistant and hardware-bound: a device-bound passkey.
+    /// Phishing-resistant and hardware-bound: a device-bound passkey, or a
+    /// TPM-held agent device key.
     Phrh,
 }
 
@@ -72,6 +74,13 @@ impl Level {
                             Level::Phrh
                         });
                     }
+                }
+                // PIN + device key over a number-matched approval: two
+                // factors, phishing-resistant; hardware-bound only in a TPM.
+                Method::DeviceKey { hardware } => {
+                    know = true;
+                    have = true;
+                    best = best.max(if hardware { Level::Phrh } else { Level::Phr });
                 }
             }
         }
@@ -157,6 +166,18 @@ mod tests {
                     backup_eligible: false,
                 }],
                 Some(Level::Aal1),
+            ),
+            (
+                vec![Method::DeviceKey { hardware: false }],
+                Some(Level::Phr),
+            ),
+            (
+                vec![Method::DeviceKey { hardware: true }],
+                Some(Level::Phrh),
+            ),
+            (
+                vec![Method::Password, Method::DeviceKey { hardware: false }],
+                Some(Level::Phr),
             ),
         ];
         for (methods, want) in cases {

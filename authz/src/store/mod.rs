@@ -9,6 +9,8 @@
 
 mod audit;
 mod clients;
+mod device_events;
+mod devices;
 mod factors;
 mod grants;
 mod keys;
@@ -18,6 +20,8 @@ mod users;
 
 pub use audit::{AuditRecord, AuditVerifyError, hex};
 pub use clients::ClientRow;
+pub use device_events::{ChallengeRow, ReceiptRow};
+pub use devices::{DeviceRow, EnrollmentRow, GrantKeyRow};
 pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
@@ -175,6 +179,7 @@ impl Store {
             "DELETE FROM interactions WHERE expires_at < $1",
             "DELETE FROM assertion_jtis WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM device_nonces WHERE expires_at < $1",
             "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
         ] {
             sqlx::query(sql).bind(now).execute(&mut *tx).await?;

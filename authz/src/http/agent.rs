@@ -1,0 +1,163 @@
+//! `/v1/agent/*` (the endpoint agent's protocol, JSON) and `/account/devices*`
+//! (the signed-in user's enrollment codes and devices). Thin adapters over
+//! `crate::agent`.
+
+use super::authorize::current_session;
+use crate::agent::auth::{Revoked, authenticate};
+use crate::agent::manage::{self, Actor};
+use crate::agent::{AgentError, approval, enroll, offline};
+use crate::state::App;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::json!({"error": self.error, "error_description": self.description});
+        no_store(status, body)
+    }
+}
+
+fn no_store(status: StatusCode, json: impl serde::Serialize) -> Response {
+    let mut r = (status, axum::Json(json)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn ok(json: impl serde::Serialize) -> Response {
+    no_store(StatusCode::OK, json)
+}
+
+/// Headers, path and the size-limited raw body (device signatures cover
+/// the exact bytes, so the body is parsed only after they are checked).
+async fn read(app: &App, req: Request) -> Result<(HeaderMap, String, Bytes), AgentError> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, app.config.http.max_body_bytes)
+        .await
+        .map_err(|_| AgentError::new(413, "invalid_request", "request body too large"))?;
+    Ok((parts.headers, parts.uri.path().to_string(), bytes))
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AgentError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AgentError::bad_request("invalid_request", format!("body: {e}")))
+}
+
+fn authorization(h: &HeaderMap) -> Option<&str> {
+    h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+pub async fn enroll_begin(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (_, _, body) = read(&app, req).await?;
+    Ok(ok(enroll::begin(&app, &parse(&body)?, app.now()).await?))
+}
+
+pub async fn enroll_finish(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (_, _, body) = read(&app, req).await?;
+    let now = app.now();
+    let key = offline::grant_key(&app.store, &app.master, now).await?;
+    Ok(ok(enroll::finish(&app, &parse(&body)?, &key, now).await?))
+}
+
+/// A device-signed request: the authenticated device, the raw body, `now`.
+async fn device_request(
+    app: &App,
+    req: Request,
+    revoked: Revoked,
+) -> Result<(crate::store::DeviceRow, Bytes, i64), AgentError> {
+    let (h, path, body) = read(app, req).await?;
+    let now = app.now();
+    let auth = authorization(&h);
+    let device = authenticate(&app.store, auth, "POST", &path, &body, now, revoked).await?;
+    Ok((device, body, now))
+}
+
+pub async fn pending(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (device, _, now) = device_request(&app, req, Revoked::Refuse).await?;
+    Ok(ok(approval::pending(&app, &device, now).await?))
+}
+
+pub async fn answer(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response, AgentError> {
+    let (_, _, body) = read(&app, req).await?;
+    Ok(ok(
+        approval::answer(&app, &id, &parse(&body)?, app.now()).await?
+    ))
+}
+
+pub async fn grant(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (device, _, now) = device_request(&app, req, Revoked::Refuse).await?;
+    let mut key = offline::grant_key(&app.store, &app.master, now).await?;
+    let token = offline::issue_grant(&app, &device, &mut key, now).await?;
+    Ok(ok(tollgate_agent::wire::GrantResponse { grant: token }))
+}
+
+/// Revoked devices may upload: their later offline logins get flagged.
+pub async fn receipts(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (device, body, now) = device_request(&app, req, Revoked::Allow).await?;
+    Ok(ok(offline::upload_receipts(
+        &app,
+        &device,
+        &parse(&body)?,
+        now,
+    )
+    .await?))
+}
+
+/// `GET /v1/agent/grant-key`: the public key agents pin to verify grants.
+pub async fn grant_key(State(app): State<App>) -> Result<Response, AgentError> {
+    let key = offline::grant_key(&app.store, &app.master, app.now()).await?;
+    Ok(ok(serde_json::json!({
+        "kid": key.kid,
+        "public_key": key.public_b64,
+        "dist_id": tollgate_agent::grant::GRANT_DIST_ID,
+        "alg": "SM2-SM3",
+    })))
+}
+
+/// The signed-in user's id, or 401.
+async fn signed_in(app: &App, h: &HeaderMap) -> Result<String, AgentError> {
+    current_session(app, h)
+        .await
+        .map(|s| s.user_id)
+        .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))
+}
+
+/// `POST /account/devices/enroll-code`: a code for `tollgate-agent enroll`.
+/// The session cookie is `SameSite=Lax`, so another site cannot make a
+/// signed-in browser post here.
+pub async fn enroll_code(State(app): State<App>, h: HeaderMap) -> Result<Response, AgentError> {
+    let user = signed_in(&app, &h).await?;
+    let (code, expires_at) = enroll::issue_code(&app, &user, app.now()).await?;
+    Ok(ok(
+        serde_json::json!({"code": code.expose(), "expires_at": expires_at}),
+    ))
+}
+
+/// `GET /account/devices`.
+pub async fn my_devices(State(app): State<App>, h: HeaderMap) -> Result<Response, AgentError> {
+    let user = signed_in(&app, &h).await?;
+    Ok(ok(
+        serde_json::json!({"devices": manage::list(&app.store, Some(&user)).await?}),
+    ))
+}
+
+/// `POST /account/devices/{id}/revoke`.
+pub async fn revoke_mine(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    h: HeaderMap,
+) -> Result<Response, AgentError> {
+    let user = signed_in(&app, &h).await?;
+    manage::revoke(&app.store, Actor::User(&user), &id, app.now()).await?;
+    Ok(ok(
+        serde_json::json!({"device_id": id, "status": "revoked"}),
+    ))
+}

@@ -1,0 +1,192 @@
+//! "Approve on your device": the login page's device-approval step.
+//!
+//! When the interaction needs a factor and the user has an active agent
+//! device, `offer` shows a two-digit number (creating the challenges);
+//! the user types it on the terminal; "I approved it, continue" posts to
+//! `/login/{id}/device`, which turns the approval into a proven
+//! `DeviceKey` factor once. No JavaScript and no meta refresh: the user
+//! presses the button when the agent says it is done.
+
+use super::{login, pages};
+use crate::agent::approval::{self, LoginApproval};
+use crate::login::interaction::FactorKind;
+use crate::login::{Interaction, Method, Next};
+use crate::state::App;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use std::net::SocketAddr;
+use tollgate_agent::wire::LoginOrigin;
+
+fn origin(app: &App, ix: &Interaction, peer: SocketAddr, headers: &HeaderMap) -> LoginOrigin {
+    LoginOrigin {
+        ip: Some(super::client_ip(app, peer, headers)),
+        location: None,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect()),
+        client: Some(ix.request.client_id.clone()),
+    }
+}
+
+fn page(
+    ix: &Interaction,
+    status: StatusCode,
+    number: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    pages::render(
+        status,
+        &pages::DeviceApprovalPage {
+            id: &ix.id,
+            csrf: &ix.csrf,
+            client_name: login::client_name(ix),
+            number,
+            error,
+        },
+    )
+}
+
+/// Whether the next step is a device approval.
+async fn wants_device(app: &App, ix: &Interaction) -> bool {
+    ix.user_id.is_some()
+        && matches!(ix.next(&login::enrolled(app, ix).await, app.now()),
+                    Next::Factor(kinds) if kinds.contains(&FactorKind::Device))
+}
+
+/// The device-approval page, when that is the next step; `None` lets the
+/// login page show its other steps.
+pub(super) async fn offer(
+    app: &App,
+    ix: &Interaction,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if !wants_device(app, ix).await {
+        return None;
+    }
+    let user = ix.user_id.as_deref()?;
+    let o = origin(app, ix, peer, headers);
+    Some(render_state(app, ix, user, &o, false).await)
+}
+
+async fn render_state(
+    app: &App,
+    ix: &Interaction,
+    user: &str,
+    o: &LoginOrigin,
+    renew: bool,
+) -> Response {
+    match approval::for_login(app, &ix.id, user, o, renew, app.now()).await {
+        Ok(LoginApproval::Pending { number, .. }) => page(ix, StatusCode::OK, Some(&number), None),
+        Ok(LoginApproval::Approved { .. }) => page(
+            ix,
+            StatusCode::OK,
+            None,
+            Some("Approved on your device. Press continue."),
+        ),
+        Ok(LoginApproval::Refused { outcome }) => {
+            let why = match outcome.as_str() {
+                "rejected" => {
+                    "The number typed on the device did not match. Show a new number and try again."
+                }
+                "denied" => "The sign-in was refused on the device.",
+                _ => "The number expired. Show a new number and try again.",
+            };
+            page(ix, StatusCode::OK, None, Some(why))
+        }
+        Ok(LoginApproval::NoDevice) => pages::message(
+            StatusCode::FORBIDDEN,
+            "No device",
+            "You have no enrolled device. Go back to the application and start again.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e.description, "device approval failed");
+            pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            )
+        }
+    }
+}
+
+/// `POST /login/{id}/device`: `action=continue` completes the step with an
+/// approval, `action=renew` shows a new number.
+pub async fn submit(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let mut ix = match login::load(&app, &id, &headers).await {
+        Ok(ix) => ix,
+        Err(r) => return r,
+    };
+    let form = match super::token::read_form(&app, req).await {
+        Ok((_, f)) => f,
+        Err(e) => return pages::message(e.status, "Invalid request", &e.description),
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "Reload the page and try again.",
+        );
+    }
+    let Some(user) = ix.user_id.clone() else {
+        return login::see_login(&ix.id);
+    };
+    if !wants_device(&app, &ix).await {
+        return login::see_login(&ix.id);
+    }
+    let ip = super::client_ip(&app, peer, &headers);
+    if form.get("action").map(String::as_str) == Some("renew") {
+        let o = origin(&app, &ix, peer, &headers);
+        return render_state(&app, &ix, &user, &o, true).await;
+    }
+    let consumed = match approval::consume(&app, &ix.id, &user).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e.description, "device approval failed");
+            return pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            );
+        }
+    };
+    let Some((device, hardware)) = consumed else {
+        let o = origin(&app, &ix, peer, &headers);
+        return match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
+            Ok(LoginApproval::Pending { number, .. }) => page(
+                &ix,
+                StatusCode::OK,
+                Some(&number),
+                Some("Not approved yet. Type the number on your device, then continue."),
+            ),
+            _ => render_state(&app, &ix, &user, &o, false).await,
+        };
+    };
+    let now = app.now();
+    ix.prove(Method::DeviceKey { hardware }, now);
+    app.audit(
+        "login.factor",
+        &user,
+        &ix.request.client_id,
+        serde_json::json!({"factor": "device", "device_id": device.id, "hardware": hardware, "ip": ip}),
+    )
+    .await;
+    match ix.next(&login::enrolled(&app, &ix).await, now) {
+        Next::Complete => login::finish(&app, ix, &headers, &ip).await,
+        _ => {
+            if let Err(e) = login::save(&app, &ix).await {
+                tracing::error!(error = %e, "cannot store interaction");
+            }
+            login::see_login(&ix.id)
+        }
+    }
+}
