@@ -224,6 +224,10 @@ async fn audit_kinds(srv: &TestServer) -> Vec<(String, serde_json::Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_enrolls_approves_and_logs_in_offline_against_the_real_issuer() {
+    // Build (or find) the agent before the manual clock starts: the agent
+    // signs with the real time, and the server accepts it only within ±300 s
+    // of its own clock, so a slow build must not happen in between.
+    let _ = agent_bin();
     let real_now = unix_now();
     let clock = Clock::manual(real_now);
     let Some(srv) = TestServer::start_with_clock(Db::Sqlite, clock.clone(), |_| {}).await else {
