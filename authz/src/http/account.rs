@@ -7,10 +7,10 @@
 //! `[authenticators] reauth_window` seconds; otherwise the user is sent
 //! to sign in again first. The last factor can never be removed.
 
-use super::factors::{begin, internal, open_secret, read_json, with_script};
+use super::factors::{begin, internal, read_json, with_script};
 use super::{authorize::current_session, authorize::see_other, cookies, pages};
 use crate::login::interaction::FactorKind;
-use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey, totp};
+use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey};
 use crate::state::App;
 use crate::store::{PasskeyRow, SessionRow, UserRow};
 use askama::Template;
@@ -72,22 +72,6 @@ pub struct AccountPage<'a> {
     pub error: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "totp_enroll.html")]
-pub struct TotpEnrollPage<'a> {
-    pub csrf: &'a str,
-    pub uri: &'a str,
-    pub secret: &'a str,
-    pub qr: &'a str,
-    pub error: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "recovery.html")]
-pub struct RecoveryPage {
-    pub codes: Vec<String>,
-}
-
 fn date(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
@@ -117,7 +101,7 @@ fn view(p: &PasskeyRow) -> PasskeyView {
 
 /// The CSRF token of the account forms: bound to the session cookie's
 /// secret, so another site can neither read nor compute it.
-fn csrf_of(headers: &HeaderMap) -> Option<String> {
+pub(super) fn csrf_of(headers: &HeaderMap) -> Option<String> {
     let token = cookies::get(headers, cookies::SESSION)?;
     Some(crate::store::hex(&crate::secret::sha256(
         format!("tollgate-account-csrf:{token}").as_bytes(),
@@ -179,7 +163,7 @@ pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Response {
     sign_in(&app, session).await
 }
 
-async fn render(
+pub(super) async fn render(
     app: &App,
     headers: &HeaderMap,
     s: &SessionRow,
@@ -271,12 +255,12 @@ async fn form(
         .map_err(|e| pages::message(e.status, "Invalid request", &e.description))
 }
 
-fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a str {
+pub(super) fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a str {
     f.get(k).map(String::as_str).unwrap_or("")
 }
 
 /// How many factors the user has (password, TOTP, passkeys).
-async fn factor_count(app: &App, u: &UserRow) -> usize {
+pub(super) async fn factor_count(app: &App, u: &UserRow) -> usize {
     let pk = app
         .store
         .passkeys(&u.id)
@@ -288,6 +272,20 @@ async fn factor_count(app: &App, u: &UserRow) -> usize {
 }
 
 /// `POST /account/passkeys/options` (JSON `{csrf}`): starts registration.
+/// A form POST that changes the account: its headers, fields, session and
+/// user, once the CSRF and freshness checks passed.
+pub(super) async fn form_change(
+    app: &App,
+    req: Request,
+    change: &str,
+) -> Result<(HeaderMap, Form, SessionRow, UserRow), Response> {
+    let (headers, f) = form(app, req).await?;
+    let (s, u) = guard(app, &headers, field(&f, "csrf"), change).await?;
+    Ok((headers, f, s, u))
+}
+
+pub(super) type Form = std::collections::HashMap<String, String>;
+
 pub async fn passkey_options(State(app): State<App>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Some(body) = read_json(&app, body).await else {
@@ -453,11 +451,7 @@ pub async fn passkey_rename(
     Path(cred): Path<String>,
     req: Request,
 ) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "passkey.rename").await {
+    let (headers, f, s, u) = match form_change(&app, req, "passkey.rename").await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -492,11 +486,7 @@ pub async fn passkey_remove(
     Path(cred): Path<String>,
     req: Request,
 ) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "passkey.remove").await {
+    let (headers, _, s, u) = match form_change(&app, req, "passkey.remove").await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -532,200 +522,4 @@ pub async fn passkey_remove(
             .await
         }
     }
-}
-
-/// A QR code as an SVG data URI (server-side, no script; CSP allows `data:` images).
-fn qr_svg(text: &str) -> String {
-    use base64::Engine;
-    use qrcodegen::{QrCode, QrCodeEcc};
-    let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
-        return String::new();
-    };
-    let (n, border) = (qr.size(), 4);
-    let mut path = String::new();
-    for y in 0..n {
-        for x in 0..n {
-            if qr.get_module(x, y) {
-                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
-            }
-        }
-    }
-    let dim = n + 2 * border;
-    let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
-    );
-    format!(
-        "data:image/svg+xml;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(svg)
-    )
-}
-
-/// `GET /account/totp`: a new pending secret, its URI and QR code.
-pub async fn totp_start(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some(s) = current_session(&app, &headers).await else {
-        return see_other("/account");
-    };
-    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
-        return see_other("/account/reauth");
-    }
-    let user = match app.store.user(&s.user_id).await {
-        Ok(Some(u)) => u,
-        _ => return see_other("/account"),
-    };
-    if matches!(app.store.totp(&user.id).await, Ok(Some(t)) if t.active) {
-        return render(
-            &app,
-            &headers,
-            &s,
-            None,
-            Some("TOTP is already set up. Remove it first."),
-        )
-        .await;
-    }
-    let secret = totp::new_secret();
-    let sealed = app.master.seal(&format!("totp:{}", user.id), &secret);
-    let sealed = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(sealed)
-    };
-    if let Err(e) = app
-        .store
-        .put_pending_totp(&user.id, &sealed, app.now())
-        .await
-    {
-        return internal(e);
-    }
-    totp_page(&app, &headers, &user, &secret, StatusCode::OK, None)
-}
-
-fn totp_page(
-    app: &App,
-    headers: &HeaderMap,
-    user: &UserRow,
-    secret: &[u8],
-    status: StatusCode,
-    error: Option<&str>,
-) -> Response {
-    let p = totp::Params::from_config(&app.config.authenticators);
-    let uri = totp::otpauth_uri(p, secret, &app.config.authenticators.rp_name, &user.login);
-    let csrf = csrf_of(headers).unwrap_or_default();
-    pages::render(
-        status,
-        &TotpEnrollPage {
-            csrf: &csrf,
-            uri: uri.expose(),
-            secret: &totp::base32(secret),
-            qr: &qr_svg(uri.expose()),
-            error,
-        },
-    )
-}
-
-/// `POST /account/totp` (form `csrf`, `code`): activates the pending secret.
-pub async fn totp_activate(State(app): State<App>, req: Request) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "totp.enroll").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let now = app.now();
-    let pending = match app.store.totp(&u.id).await {
-        Ok(Some(t)) if !t.active => t,
-        _ => return see_other("/account/totp"),
-    };
-    let secret = match open_secret(&app, &u.id, &pending.secret_sealed) {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
-    let p = totp::Params::from_config(&app.config.authenticators);
-    let step = totp::verify(p, &secret, field(&f, "code"), now);
-    let won = match step {
-        Some(st) => app.store.use_totp_step(&u.id, st).await.unwrap_or(false),
-        None => false,
-    };
-    if !won {
-        app.audit("totp.enroll_failed", &u.id, CLIENT, json!({"sid": s.id}))
-            .await;
-        return totp_page(
-            &app,
-            &headers,
-            &u,
-            &secret,
-            StatusCode::BAD_REQUEST,
-            Some("That code is not correct. Enter the current code from your app."),
-        );
-    }
-    app.audit("totp.enrolled", &u.id, CLIENT, json!({"sid": s.id}))
-        .await;
-    if app.store.recovery_codes_left(&u.id).await.unwrap_or(0) == 0 {
-        return recovery_page(&app, &u).await;
-    }
-    see_other("/account?done=totp")
-}
-
-/// `POST /account/totp/remove` (form `csrf`).
-pub async fn totp_remove(State(app): State<App>, req: Request) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, u) = match guard(&app, &headers, field(&f, "csrf"), "totp.remove").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if factor_count(&app, &u).await <= 1 {
-        return render(
-            &app,
-            &headers,
-            &s,
-            None,
-            Some("You cannot remove your last way to sign in."),
-        )
-        .await;
-    }
-    let _ = app.store.delete_totp(&u.id).await;
-    app.audit("totp.removed", &u.id, CLIENT, json!({"sid": s.id}))
-        .await;
-    render(&app, &headers, &s, Some("TOTP removed."), None).await
-}
-
-/// `POST /account/recovery` (form `csrf`): ten new codes, shown once.
-pub async fn recovery_regenerate(State(app): State<App>, req: Request) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (_, u) = match guard(&app, &headers, field(&f, "csrf"), "recovery.regenerate").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    recovery_page(&app, &u).await
-}
-
-async fn recovery_page(app: &App, u: &UserRow) -> Response {
-    let (codes, hashes) = totp::recovery_codes();
-    if let Err(e) = app
-        .store
-        .replace_recovery_codes(&u.id, &hashes, app.now())
-        .await
-    {
-        return internal(e);
-    }
-    app.audit(
-        "recovery.regenerated",
-        &u.id,
-        CLIENT,
-        json!({"count": hashes.len()}),
-    )
-    .await;
-    pages::render(
-        StatusCode::OK,
-        &RecoveryPage {
-            codes: codes.iter().map(|c| c.expose().to_string()).collect(),
-        },
-    )
 }

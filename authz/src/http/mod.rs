@@ -1,6 +1,7 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
 mod account;
+mod account_totp;
 mod agent;
 mod authorize;
 mod cookies;
@@ -73,10 +74,10 @@ pub fn router(app: App) -> Router {
         )
         .route(
             "/account/totp",
-            get(account::totp_start).post(account::totp_activate),
+            get(account_totp::start).post(account_totp::activate),
         )
-        .route("/account/totp/remove", post(account::totp_remove))
-        .route("/account/recovery", post(account::recovery_regenerate))
+        .route("/account/totp/remove", post(account_totp::remove))
+        .route("/account/recovery", post(account_totp::recovery_regenerate))
         .route("/v1/agent/enroll/begin", post(agent::enroll_begin))
         .route("/v1/agent/enroll/finish", post(agent::enroll_finish))
         .route("/v1/agent/challenges/pending", post(agent::pending))

@@ -1,0 +1,215 @@
+//! `/account/totp` and `/account/recovery`: TOTP enrollment (a pending
+//! secret, sealed with the master key under `totp:<user_id>`, active only
+//! after one valid code) and recovery codes (ten, shown once, stored hashed).
+
+use super::account::{CLIENT, csrf_of, factor_count, field, form_change, render};
+use super::factors::{internal, open_secret};
+use super::{authorize::current_session, authorize::see_other, pages};
+use crate::login::totp;
+use crate::state::App;
+use crate::store::UserRow;
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+#[derive(Template)]
+#[template(path = "totp_enroll.html")]
+pub struct TotpEnrollPage<'a> {
+    pub csrf: &'a str,
+    pub uri: &'a str,
+    pub secret: &'a str,
+    pub qr: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+pub struct RecoveryPage {
+    pub codes: Vec<String>,
+}
+
+/// A QR code as an SVG data URI (server-side, no script; CSP allows `data:` images).
+fn qr_svg(text: &str) -> String {
+    use base64::Engine;
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
+        return String::new();
+    };
+    let (n, border) = (qr.size(), 4);
+    let mut path = String::new();
+    for y in 0..n {
+        for x in 0..n {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let dim = n + 2 * border;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    );
+    format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    )
+}
+
+/// `GET /account/totp`: a new pending secret, its URI and QR code.
+pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
+    let Some(s) = current_session(&app, &headers).await else {
+        return see_other("/account");
+    };
+    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
+        return see_other("/account/reauth");
+    }
+    let user = match app.store.user(&s.user_id).await {
+        Ok(Some(u)) => u,
+        _ => return see_other("/account"),
+    };
+    if matches!(app.store.totp(&user.id).await, Ok(Some(t)) if t.active) {
+        return render(
+            &app,
+            &headers,
+            &s,
+            None,
+            Some("TOTP is already set up. Remove it first."),
+        )
+        .await;
+    }
+    let secret = totp::new_secret();
+    let sealed = app.master.seal(&format!("totp:{}", user.id), &secret);
+    let sealed = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    };
+    if let Err(e) = app
+        .store
+        .put_pending_totp(&user.id, &sealed, app.now())
+        .await
+    {
+        return internal(e);
+    }
+    totp_page(&app, &headers, &user, &secret, StatusCode::OK, None)
+}
+
+fn totp_page(
+    app: &App,
+    headers: &HeaderMap,
+    user: &UserRow,
+    secret: &[u8],
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let p = totp::Params::from_config(&app.config.authenticators);
+    let uri = totp::otpauth_uri(p, secret, &app.config.authenticators.rp_name, &user.login);
+    let csrf = csrf_of(headers).unwrap_or_default();
+    pages::render(
+        status,
+        &TotpEnrollPage {
+            csrf: &csrf,
+            uri: uri.expose(),
+            secret: &totp::base32(secret),
+            qr: &qr_svg(uri.expose()),
+            error,
+        },
+    )
+}
+
+/// `POST /account/totp` (form `csrf`, `code`): activates the pending secret.
+pub async fn activate(State(app): State<App>, req: Request) -> Response {
+    let (headers, f, s, u) = match form_change(&app, req, "totp.enroll").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let now = app.now();
+    let pending = match app.store.totp(&u.id).await {
+        Ok(Some(t)) if !t.active => t,
+        _ => return see_other("/account/totp"),
+    };
+    let secret = match open_secret(&app, &u.id, &pending.secret_sealed) {
+        Ok(x) => x,
+        Err(e) => return internal(e),
+    };
+    let p = totp::Params::from_config(&app.config.authenticators);
+    let step = totp::verify(p, &secret, field(&f, "code"), now);
+    let won = match step {
+        Some(st) => app.store.use_totp_step(&u.id, st).await.unwrap_or(false),
+        None => false,
+    };
+    if !won {
+        app.audit("totp.enroll_failed", &u.id, CLIENT, json!({"sid": s.id}))
+            .await;
+        return totp_page(
+            &app,
+            &headers,
+            &u,
+            &secret,
+            StatusCode::BAD_REQUEST,
+            Some("That code is not correct. Enter the current code from your app."),
+        );
+    }
+    app.audit("totp.enrolled", &u.id, CLIENT, json!({"sid": s.id}))
+        .await;
+    if app.store.recovery_codes_left(&u.id).await.unwrap_or(0) == 0 {
+        return recovery_page(&app, &u).await;
+    }
+    see_other("/account?done=totp")
+}
+
+/// `POST /account/totp/remove` (form `csrf`).
+pub async fn remove(State(app): State<App>, req: Request) -> Response {
+    let (headers, _, s, u) = match form_change(&app, req, "totp.remove").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if factor_count(&app, &u).await <= 1 {
+        return render(
+            &app,
+            &headers,
+            &s,
+            None,
+            Some("You cannot remove your last way to sign in."),
+        )
+        .await;
+    }
+    let _ = app.store.delete_totp(&u.id).await;
+    app.audit("totp.removed", &u.id, CLIENT, json!({"sid": s.id}))
+        .await;
+    render(&app, &headers, &s, Some("TOTP removed."), None).await
+}
+
+/// `POST /account/recovery` (form `csrf`): ten new codes, shown once.
+pub async fn recovery_regenerate(State(app): State<App>, req: Request) -> Response {
+    let (_, _, _, u) = match form_change(&app, req, "recovery.regenerate").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    recovery_page(&app, &u).await
+}
+
+async fn recovery_page(app: &App, u: &UserRow) -> Response {
+    let (codes, hashes) = totp::recovery_codes();
+    if let Err(e) = app
+        .store
+        .replace_recovery_codes(&u.id, &hashes, app.now())
+        .await
+    {
+        return internal(e);
+    }
+    app.audit(
+        "recovery.regenerated",
+        &u.id,
+        CLIENT,
+        json!({"count": hashes.len()}),
+    )
+    .await;
+    pages::render(
+        StatusCode::OK,
+        &RecoveryPage {
+            codes: codes.iter().map(|c| c.expose().to_string()).collect(),
+        },
+    )
+}
