@@ -22,7 +22,10 @@ pub fn authorize_url(base: &str, extra: &str) -> String {
 /// Starts a server on a manual clock with client `rp` and user `alice`. The
 /// issuer names `localhost` (a WebAuthn RP id must be a domain); requests
 /// still go to `srv.base` (127.0.0.1), the software passkey signs for the issuer.
-async fn server(db: Db, tweak: impl FnOnce(&mut tollgate_authz::config::Config)) -> Option<TestServer> {
+async fn server(
+    db: Db,
+    tweak: impl FnOnce(&mut tollgate_authz::config::Config),
+) -> Option<TestServer> {
     let srv = TestServer::start_with_clock(db, Clock::manual(T0), |c| {
         c.issuer = c.issuer.replace("127.0.0.1", "localhost");
         tweak(c)
@@ -35,7 +38,11 @@ async fn server(db: Db, tweak: impl FnOnce(&mut tollgate_authz::config::Config))
 
 /// The CSRF token the passkey button carries (`data-csrf`).
 fn data_csrf(html: &str) -> String {
-    html.split("data-csrf=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default().to_string()
+    html.split("data-csrf=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn loc(r: &reqwest::Response) -> String {
@@ -52,7 +59,14 @@ async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, S
     assert_eq!(r.status(), 303, "{url}");
     let path = loc(&r);
     assert!(path.starts_with("/login/"), "{path}");
-    let html = http.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
+    let html = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     (path, html)
 }
 
@@ -72,23 +86,43 @@ pub async fn account_session(http: &reqwest::Client, base: &str) -> String {
     let r = post_form(
         http,
         &format!("{base}{path}"),
-        &[("csrf", &csrf_of(&html)), ("username", "alice"), ("password", PASSWORD)],
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
     )
     .await;
     assert_eq!(loc(&r), "/account");
-    let page = http.get(format!("{base}/account")).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     csrf_of(&page)
 }
 
 /// Registers a software passkey through the account page.
 async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bool) -> SoftPasskey {
-    let (s, start) = post_json(http, &format!("{base}/account/passkeys/options"), &json!({"csrf": csrf})).await;
+    let (s, start) = post_json(
+        http,
+        &format!("{base}/account/passkeys/options"),
+        &json!({"csrf": csrf}),
+    )
+    .await;
     assert_eq!(s, 200, "{start}");
     let origin = base.replace("127.0.0.1", "localhost");
     let (pk, resp) = SoftPasskey::register(&start["options"].to_string(), &origin, synced).unwrap();
     let body = json!({"csrf": csrf, "ceremony": start["ceremony"], "response": serde_json::from_str::<Value>(&resp).unwrap(), "name": "Test key"});
     let (s, done) = post_json(http, &format!("{base}/account/passkeys"), &body).await;
-    assert_eq!((s, done["redirect"].as_str()), (200, Some("/account?done=passkey")), "{done}");
+    assert_eq!(
+        (s, done["redirect"].as_str()),
+        (200, Some("/account?done=passkey")),
+        "{done}"
+    );
     pk
 }
 
@@ -101,7 +135,12 @@ async fn passkey_login(
     pk: &mut SoftPasskey,
     origin: &str,
 ) -> (u16, Value) {
-    let (s, start) = post_json(http, &format!("{base}{path}/passkey/options"), &json!({"csrf": csrf})).await;
+    let (s, start) = post_json(
+        http,
+        &format!("{base}{path}/passkey/options"),
+        &json!({"csrf": csrf}),
+    )
+    .await;
     assert_eq!(s, 200, "{start}");
     let origin = origin.replace("127.0.0.1", "localhost");
     let resp = pk.assert(&start["options"].to_string(), &origin).unwrap();
@@ -110,7 +149,12 @@ async fn passkey_login(
 }
 
 /// Exchanges the code in `redirect` and returns the ID token's claims.
-pub async fn id_claims(http: &reqwest::Client, base: &str, redirect: &str, redirect_uri: &str) -> Value {
+pub async fn id_claims(
+    http: &reqwest::Client,
+    base: &str,
+    redirect: &str,
+    redirect_uri: &str,
+) -> Value {
     let code = param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
     let r = http
         .post(format!("{base}/token"))
@@ -130,18 +174,43 @@ pub async fn id_claims(http: &reqwest::Client, base: &str, redirect: &str, redir
 }
 
 async fn audit_kinds(srv: &TestServer) -> Vec<String> {
-    srv.app.store.audit_records(0, 10_000).await.unwrap().into_iter().map(|r| r.kind).collect()
+    srv.app
+        .store
+        .audit_records(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
 }
 
 async fn passkeys(db: Db) {
-    let Some(srv) = server(db, |_| {}).await else { return };
+    let Some(srv) = server(db, |_| {}).await else {
+        return;
+    };
     let base = srv.base.clone();
     let web = srv.app.config.issuer.clone();
     let http = browser();
     let csrf = account_session(&http, &base).await;
     let mut pk = register(&http, &base, &csrf, false).await;
-    let rows = srv.app.store.passkeys(&srv.app.store.user_by_login("alice").await.unwrap().unwrap().id).await.unwrap();
-    assert_eq!((rows.len(), rows[0].aaguid.as_str(), rows[0].backup_eligible), (1, "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a", false));
+    let rows = srv
+        .app
+        .store
+        .passkeys(
+            &srv.app
+                .store
+                .user_by_login("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows.len(), rows[0].aaguid.as_str(), rows[0].backup_eligible),
+        (1, "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a", false)
+    );
 
     // Discoverable sign-in from a fresh browser: a device-bound passkey is phrh.
     let fresh = browser();
@@ -149,7 +218,13 @@ async fn passkeys(db: Db) {
     assert!(html.contains("Sign in with a passkey"));
     let (s, ok) = passkey_login(&fresh, &base, &path, &csrf_of(&html), &mut pk, &base).await;
     assert_eq!(s, 200, "{ok}");
-    let claims = id_claims(&fresh, &base, ok["redirect"].as_str().unwrap(), "https://rp.example/cb").await;
+    let claims = id_claims(
+        &fresh,
+        &base,
+        ok["redirect"].as_str().unwrap(),
+        "https://rp.example/cb",
+    )
+    .await;
     assert_eq!(claims["acr"], "phrh");
     assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]));
 
@@ -159,25 +234,52 @@ async fn passkeys(db: Db) {
     let c2 = csrf_of(&html2);
     let url2 = format!("{base}{path2}/passkey");
     let wrong_origin = passkey_login(&b2, &base, &path2, &c2, &mut pk, "http://evil.example").await;
-    assert_eq!((wrong_origin.0, wrong_origin.1["error"].as_str()), (401, Some("rejected")));
+    assert_eq!(
+        (wrong_origin.0, wrong_origin.1["error"].as_str()),
+        (401, Some("rejected"))
+    );
     pk.rp_id_override = Some("evil.example".into());
     let wrong_rp = passkey_login(&b2, &base, &path2, &c2, &mut pk, &base).await;
     pk.rp_id_override = None;
-    assert_eq!((wrong_rp.0, wrong_rp.1["error"].as_str()), (401, Some("rejected")));
-    let r = b2.post(&url2).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert_eq!(
+        (wrong_rp.0, wrong_rp.1["error"].as_str()),
+        (401, Some("rejected"))
+    );
+    let r = b2
+        .post(&url2)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let (s, e) = post_json(&b2, &url2, &json!({"csrf": "forged", "ceremony": "x", "response": {}})).await;
+    let (s, e) = post_json(
+        &b2,
+        &url2,
+        &json!({"csrf": "forged", "ceremony": "x", "response": {}}),
+    )
+    .await;
     assert_eq!((s, e["error"].as_str()), (403, Some("csrf")));
     // A challenge from another browser's interaction is unknown here.
     let b3 = browser();
     let (path3, html3) = open_login(&b3, &base, &authorize_url(&base, "")).await;
-    let (_, other) = post_json(&b3, &format!("{base}{path3}/passkey/options"), &json!({"csrf": csrf_of(&html3)})).await;
+    let (_, other) = post_json(
+        &b3,
+        &format!("{base}{path3}/passkey/options"),
+        &json!({"csrf": csrf_of(&html3)}),
+    )
+    .await;
     let resp = pk.assert(&other["options"].to_string(), &web).unwrap();
     let body = json!({"csrf": c2, "ceremony": other["ceremony"], "response": serde_json::from_str::<Value>(&resp).unwrap()});
     let (s, e) = post_json(&b2, &url2, &body).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("stale_challenge")));
     // A stale challenge (older than challenge_ttl).
-    let (_, start) = post_json(&b2, &format!("{base}{path2}/passkey/options"), &json!({"csrf": c2})).await;
+    let (_, start) = post_json(
+        &b2,
+        &format!("{base}{path2}/passkey/options"),
+        &json!({"csrf": c2}),
+    )
+    .await;
     srv.app.clock.advance(301);
     let resp = pk.assert(&start["options"].to_string(), &web).unwrap();
     let body = json!({"csrf": c2, "ceremony": start["ceremony"], "response": serde_json::from_str::<Value>(&resp).unwrap()});
@@ -192,12 +294,30 @@ async fn passkeys(db: Db) {
     let (s, e) = passkey_login(&b2, &base, &path4, &csrf_of(&html4), &mut pk, &base).await;
     assert_eq!((s, e["error"].as_str()), (401, Some("suspended")));
     let kinds = audit_kinds(&srv).await;
-    for want in ["passkey.registered", "passkey.failure", "passkey.malformed", "login.csrf_mismatch", "passkey.stale_challenge"] {
+    for want in [
+        "passkey.registered",
+        "passkey.failure",
+        "passkey.malformed",
+        "login.csrf_mismatch",
+        "passkey.stale_challenge",
+    ] {
         assert!(kinds.iter().any(|k| k == want), "no {want} in {kinds:?}");
     }
     let fails = srv.app.store.audit_records(0, 10_000).await.unwrap();
-    let reasons: Vec<String> = fails.iter().filter(|r| r.kind == "passkey.failure").map(|r| r.data["detail"]["reason"].as_str().unwrap_or("").to_string()).collect();
-    assert_eq!(reasons, ["rejected", "rejected", "counter_regression", "suspended"]);
+    let reasons: Vec<String> = fails
+        .iter()
+        .filter(|r| r.kind == "passkey.failure")
+        .map(|r| {
+            r.data["detail"]["reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["rejected", "rejected", "counter_regression", "suspended"]
+    );
 }
 
 #[tokio::test]
@@ -214,35 +334,99 @@ async fn passkeys_postgres() {
 /// the recovery codes shown.
 async fn enroll_totp(srv: &TestServer, http: &reqwest::Client, csrf: &str) -> (Vec<u8>, String) {
     let base = &srv.base;
-    let page = http.get(format!("{base}/account/totp")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("src=\"data:image/svg+xml;base64,"), "QR code rendered server-side");
+    let page = http
+        .get(format!("{base}/account/totp"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("src=\"data:image/svg+xml;base64,"),
+        "QR code rendered server-side"
+    );
     assert!(page.contains("otpauth://totp/Tollgate:alice?secret="));
-    let key = page.split("id=\"totp-secret\">").nth(1).and_then(|s| s.split('<').next()).unwrap();
+    let key = page
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap();
     let secret = totp::base32_decode(key).unwrap();
     let p = totp::Params::default();
-    let r = post_form(http, &format!("{base}/account/totp"), &[("csrf", csrf), ("code", "000000")]).await;
+    let r = post_form(
+        http,
+        &format!("{base}/account/totp"),
+        &[("csrf", csrf), ("code", "000000")],
+    )
+    .await;
     assert_eq!(r.status(), 400, "a wrong code does not activate");
     let code = totp::code_at_step(p, &secret, srv.app.now() / 30);
-    let r = post_form(http, &format!("{base}/account/totp"), &[("csrf", csrf), ("code", &code)]).await;
+    let r = post_form(
+        http,
+        &format!("{base}/account/totp"),
+        &[("csrf", csrf), ("code", &code)],
+    )
+    .await;
     let html = r.text().await.unwrap();
-    assert_eq!(html.matches("<li><code>").count(), 10, "ten recovery codes shown once: {html}");
-    let first = html.split("<li><code>").nth(1).and_then(|s| s.split('<').next()).unwrap();
+    assert_eq!(
+        html.matches("<li><code>").count(),
+        10,
+        "ten recovery codes shown once: {html}"
+    );
+    let first = html
+        .split("<li><code>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap();
     (secret, first.to_string())
 }
 
 /// Password, then a code, for `acr_values=aal2`. Returns the final response.
-async fn password_then_code(srv: &TestServer, http: &reqwest::Client, code: &str) -> reqwest::Response {
+async fn password_then_code(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    code: &str,
+) -> reqwest::Response {
     let base = &srv.base;
-    let (path, html) = open_login(http, base, &authorize_url(base, "&acr_values=aal2&prompt=login")).await;
-    let r = post_form(http, &format!("{base}{path}"), &[("csrf", &csrf_of(&html)), ("username", "alice"), ("password", PASSWORD)]).await;
+    let (path, html) = open_login(
+        http,
+        base,
+        &authorize_url(base, "&acr_values=aal2&prompt=login"),
+    )
+    .await;
+    let r = post_form(
+        http,
+        &format!("{base}{path}"),
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(loc(&r), path, "password alone is not aal2");
-    let page = http.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("name=\"code\""), "the TOTP form is offered");
-    post_form(http, &format!("{base}{path}/totp"), &[("csrf", &csrf_of(&page)), ("code", code)]).await
+    post_form(
+        http,
+        &format!("{base}{path}/totp"),
+        &[("csrf", &csrf_of(&page)), ("code", code)],
+    )
+    .await
 }
 
 async fn totp_flow(db: Db) {
-    let Some(srv) = server(db, |c| c.login.max_failures_per_user = 3).await else { return };
+    let Some(srv) = server(db, |c| c.login.max_failures_per_user = 3).await else {
+        return;
+    };
     let http = browser();
     let csrf = account_session(&http, &srv.base).await;
     let (secret, _) = enroll_totp(&srv, &http, &csrf).await;
@@ -273,7 +457,12 @@ async fn totp_flow(db: Db) {
     let r = password_then_code(&srv, &http, &good).await;
     assert_eq!(r.status(), 303, "unlocked after the lockout");
     let kinds = audit_kinds(&srv).await;
-    for want in ["totp.enrolled", "login.failure", "login.locked", "recovery.regenerated"] {
+    for want in [
+        "totp.enrolled",
+        "login.failure",
+        "login.locked",
+        "recovery.regenerated",
+    ] {
         assert!(kinds.iter().any(|k| k == want), "no {want} in {kinds:?}");
     }
 }
@@ -292,7 +481,9 @@ async fn totp_postgres() {
 /// ends with `acr=phr` (a synced passkey: never phrh); `phrh` is unmet.
 #[tokio::test]
 async fn step_up_to_phr_with_a_synced_passkey() {
-    let Some(srv) = server(Db::Sqlite, |_| {}).await else { return };
+    let Some(srv) = server(Db::Sqlite, |_| {}).await else {
+        return;
+    };
     let base = srv.base.clone();
     let http = browser();
     let csrf = account_session(&http, &base).await;
@@ -304,50 +495,124 @@ async fn step_up_to_phr_with_a_synced_passkey() {
     assert_eq!(claims["acr"], "aal2");
 
     let (path, html) = open_login(&http, &base, &authorize_url(&base, "&acr_values=phr")).await;
-    assert!(html.contains("This action needs a stronger sign-in"), "{html}");
-    assert!(html.contains("passkey-signin") && !html.contains("name=\"code\"") && !html.contains("type=\"password\""), "only the passkey can reach phr");
+    assert!(
+        html.contains("This action needs a stronger sign-in"),
+        "{html}"
+    );
+    assert!(
+        html.contains("passkey-signin")
+            && !html.contains("name=\"code\"")
+            && !html.contains("type=\"password\""),
+        "only the passkey can reach phr"
+    );
     let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
     assert_eq!(s, 200, "{ok}");
-    let claims = id_claims(&http, &base, ok["redirect"].as_str().unwrap(), "https://rp.example/cb").await;
+    let claims = id_claims(
+        &http,
+        &base,
+        ok["redirect"].as_str().unwrap(),
+        "https://rp.example/cb",
+    )
+    .await;
     assert_eq!(claims["acr"], "phr");
     assert_eq!(claims["amr"], json!(["pwd", "otp", "swk", "user", "mfa"]));
 
-    let r = http.get(authorize_url(&base, "&acr_values=phrh")).send().await.unwrap();
+    let r = http
+        .get(authorize_url(&base, "&acr_values=phrh"))
+        .send()
+        .await
+        .unwrap();
     let path = loc(&r);
-    let html = http.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
+    let html = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
     assert_eq!(s, 200, "{ok}");
     let back = ok["redirect"].as_str().unwrap();
-    assert_eq!(param(back, "error").as_deref(), Some("unmet_authentication_requirements"), "{back}");
+    assert_eq!(
+        param(back, "error").as_deref(),
+        Some("unmet_authentication_requirements"),
+        "{back}"
+    );
 }
 
 /// Account changes: CSRF, re-authentication, last factor, recovery codes.
 #[tokio::test]
 async fn account_changes_are_guarded() {
-    let Some(srv) = server(Db::Sqlite, |_| {}).await else { return };
+    let Some(srv) = server(Db::Sqlite, |_| {}).await else {
+        return;
+    };
     let base = srv.base.clone();
     let http = browser();
     let csrf = account_session(&http, &base).await;
     let _pk = register(&http, &base, &csrf, false).await;
-    let uid = srv.app.store.user_by_login("alice").await.unwrap().unwrap().id;
-    let cred = srv.app.store.passkeys(&uid).await.unwrap()[0].cred_id.clone();
+    let uid = srv
+        .app
+        .store
+        .user_by_login("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let cred = srv.app.store.passkeys(&uid).await.unwrap()[0]
+        .cred_id
+        .clone();
     let rename = format!("{base}/account/passkeys/{cred}/rename");
     let r = post_form(&http, &rename, &[("csrf", "forged"), ("name", "x")]).await;
     assert_eq!(r.status(), 403);
     let r = post_form(&http, &rename, &[("csrf", &csrf), ("name", "Work laptop")]).await;
     assert!(r.text().await.unwrap().contains("Work laptop"));
     srv.app.clock.advance(301);
-    let r = post_form(&http, &format!("{base}/account/passkeys/{cred}/remove"), &[("csrf", &csrf)]).await;
-    assert_eq!(loc(&r), "/account/reauth", "a stale session must sign in again");
+    let r = post_form(
+        &http,
+        &format!("{base}/account/passkeys/{cred}/remove"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        loc(&r),
+        "/account/reauth",
+        "a stale session must sign in again"
+    );
     // Re-authenticate with the password, then remove the passkey; the
     // password is then the last factor and cannot go (no remove button for it).
-    let r = http.get(format!("{base}/account/reauth")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/account/reauth"))
+        .send()
+        .await
+        .unwrap();
     let path = loc(&r);
-    let html = http.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
+    let html = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Confirm it"), "{html}");
-    let r = post_form(&http, &format!("{base}{path}"), &[("csrf", &csrf_of(&html)), ("username", "alice"), ("password", PASSWORD)]).await;
+    let r = post_form(
+        &http,
+        &format!("{base}{path}"),
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(loc(&r), "/account");
-    let r = post_form(&http, &format!("{base}/account/passkeys/{cred}/remove"), &[("csrf", &csrf)]).await;
+    let r = post_form(
+        &http,
+        &format!("{base}/account/passkeys/{cred}/remove"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert!(r.text().await.unwrap().contains("Passkey removed"));
     // Recovery codes: shown once at TOTP enrollment; one works once as the
     // second factor; regenerating replaces them all.
@@ -357,10 +622,27 @@ async fn account_changes_are_guarded() {
     let r = password_then_code(&srv, &http, &code).await;
     assert_eq!(r.status(), 401, "but only once");
     // That sign-in made a new session: the old form token no longer works.
-    let r = post_form(&http, &format!("{base}/account/recovery"), &[("csrf", &csrf)]).await;
+    let r = post_form(
+        &http,
+        &format!("{base}/account/recovery"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    let page = http.get(format!("{base}/account")).send().await.unwrap().text().await.unwrap();
-    let r = post_form(&http, &format!("{base}/account/recovery"), &[("csrf", &csrf_of(&page))]).await;
+    let page = http
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = post_form(
+        &http,
+        &format!("{base}/account/recovery"),
+        &[("csrf", &csrf_of(&page))],
+    )
+    .await;
     assert_eq!(r.text().await.unwrap().matches("<li><code>").count(), 10);
     assert_eq!(srv.app.store.recovery_codes_left(&uid).await.unwrap(), 10);
 }

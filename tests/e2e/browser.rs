@@ -27,7 +27,8 @@ async fn server() -> Option<(TestServer, String)> {
     .await?;
     let web = srv.app.config.issuer.clone();
     let cb = format!("{web}/healthz");
-    srv.add_client("rp", |c| c.redirect_uris = vec![cb.clone()]).await;
+    srv.add_client("rp", |c| c.redirect_uris = vec![cb.clone()])
+        .await;
     srv.add_user("alice", &[]).await;
     Some((srv, web))
 }
@@ -35,7 +36,8 @@ async fn server() -> Option<(TestServer, String)> {
 fn authorize(web: &str, extra: &str) -> String {
     format!(
         "{web}/authorize?client_id=rp&redirect_uri={}&response_type=code&scope=openid&state=st&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
-        url::form_urlencoded::byte_serialize(format!("{web}/healthz").as_bytes()).collect::<String>()
+        url::form_urlencoded::byte_serialize(format!("{web}/healthz").as_bytes())
+            .collect::<String>()
     )
 }
 
@@ -57,16 +59,22 @@ async fn sign_out(b: &mut Browser, web: &str) {
 
 #[tokio::test]
 async fn browser_registers_a_passkey_and_signs_in_with_it() {
-    let Some(mut b) = cdp::launch().await else { return };
-    let Some((srv, web)) = server().await else { return };
+    let Some(mut b) = cdp::launch().await else {
+        return;
+    };
+    let Some((srv, web)) = server().await else {
+        return;
+    };
     b.virtual_authenticator().await;
 
     // Account page: sign in with the password, add a passkey.
     b.goto(&format!("{web}/account")).await;
-    b.wait_for("document.getElementById('passkey-signin')").await;
+    b.wait_for("document.getElementById('passkey-signin')")
+        .await;
     b.screenshot(&artifact("signin.png")).await;
     password_signin(&mut b).await;
-    b.wait_for("document.getElementById('passkey-register')").await;
+    b.wait_for("document.getElementById('passkey-register')")
+        .await;
     b.eval("document.getElementById('passkey-name').value = 'Virtual key'; document.getElementById('passkey-register').click()")
         .await;
     b.wait_for("location.search.includes('done=passkey') && document.body.innerText.includes('Virtual key')")
@@ -76,29 +84,47 @@ async fn browser_registers_a_passkey_and_signs_in_with_it() {
     // Sign out, then sign in to the relying party with the passkey only.
     sign_out(&mut b, &web).await;
     b.goto(&authorize(&web, "")).await;
-    b.wait_for("document.getElementById('passkey-signin')").await;
-    b.eval("document.getElementById('passkey-signin').click()").await;
+    b.wait_for("document.getElementById('passkey-signin')")
+        .await;
+    b.eval("document.getElementById('passkey-signin').click()")
+        .await;
     b.wait_for("location.pathname === '/healthz'").await;
     let back = b.url().await;
     assert_eq!(param(&back, "state").as_deref(), Some("st"), "{back}");
-    let claims = id_claims(&reqwest::Client::new(), &srv.base, &back, &format!("{web}/healthz")).await;
+    let claims = id_claims(
+        &reqwest::Client::new(),
+        &srv.base,
+        &back,
+        &format!("{web}/healthz"),
+    )
+    .await;
     let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
     assert!(amr.iter().any(|a| a == "hwk" || a == "swk"), "{amr:?}");
     assert!(amr.iter().any(|a| a == "user"), "{amr:?}");
-    assert!(!amr.iter().any(|a| a == "pwd"), "the passkey alone signed in: {amr:?}");
+    assert!(
+        !amr.iter().any(|a| a == "pwd"),
+        "the passkey alone signed in: {amr:?}"
+    );
     b.close().await;
 }
 
 #[tokio::test]
 async fn browser_enrolls_totp_and_steps_up_with_a_code() {
-    let Some(mut b) = cdp::launch().await else { return };
-    let Some((srv, web)) = server().await else { return };
+    let Some(mut b) = cdp::launch().await else {
+        return;
+    };
+    let Some((srv, web)) = server().await else {
+        return;
+    };
     b.goto(&format!("{web}/account")).await;
     password_signin(&mut b).await;
     b.wait_for("document.getElementById('totp-enroll')").await;
     b.goto(&format!("{web}/account/totp")).await;
-    b.wait_for("document.getElementById('totp-qr').complete").await;
-    let key = b.eval("document.getElementById('totp-secret').textContent").await;
+    b.wait_for("document.getElementById('totp-qr').complete")
+        .await;
+    let key = b
+        .eval("document.getElementById('totp-secret').textContent")
+        .await;
     let secret = totp::base32_decode(key.as_str().unwrap()).unwrap();
     let p = totp::Params::default();
     let code = totp::code_at_step(p, &secret, srv.app.now() / 30);
@@ -106,12 +132,18 @@ async fn browser_enrolls_totp_and_steps_up_with_a_code() {
         "document.getElementById('code').value = '{code}'; document.getElementById('code').form.submit()"
     ))
     .await;
-    b.wait_for("document.getElementById('recovery-codes')").await;
-    assert_eq!(b.eval("document.querySelectorAll('#recovery-codes li').length").await, 10);
+    b.wait_for("document.getElementById('recovery-codes')")
+        .await;
+    assert_eq!(
+        b.eval("document.querySelectorAll('#recovery-codes li').length")
+            .await,
+        10
+    );
 
     // The session has only a password (aal1): acr_values=aal2 steps up with TOTP.
     b.goto(&authorize(&web, "&acr_values=aal2")).await;
-    b.wait_for("document.body.innerText.includes('This action needs a stronger sign-in')").await;
+    b.wait_for("document.body.innerText.includes('This action needs a stronger sign-in')")
+        .await;
     b.screenshot(&artifact("stepup.png")).await;
     let next = totp::code_at_step(p, &secret, srv.app.now() / 30 + 1);
     b.eval(&format!(
@@ -120,7 +152,13 @@ async fn browser_enrolls_totp_and_steps_up_with_a_code() {
     .await;
     b.wait_for("location.pathname === '/healthz'").await;
     let back = b.url().await;
-    let claims = id_claims(&reqwest::Client::new(), &srv.base, &back, &format!("{web}/healthz")).await;
+    let claims = id_claims(
+        &reqwest::Client::new(),
+        &srv.base,
+        &back,
+        &format!("{web}/healthz"),
+    )
+    .await;
     assert_eq!(claims["acr"], "aal2");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     b.close().await;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A headless Chromium with one page. Dropping it kills the browser.
 pub struct Browser {
@@ -73,7 +74,9 @@ pub async fn launch() -> Option<Browser> {
     .expect("chromium printed its DevTools URL");
     // Keep draining stderr so the browser never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("devtools websocket");
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("devtools websocket");
     let mut b = Browser {
         ws,
         session: String::new(),
@@ -81,7 +84,9 @@ pub async fn launch() -> Option<Browser> {
         child,
         _profile: tollgate::TempDir(profile),
     };
-    let target = b.call("Target.createTarget", json!({"url": "about:blank"})).await;
+    let target = b
+        .call("Target.createTarget", json!({"url": "about:blank"}))
+        .await;
     let attached = b
         .call(
             "Target.attachToTarget",
@@ -102,7 +107,10 @@ impl Browser {
         if session {
             msg["sessionId"] = json!(self.session);
         }
-        self.ws.send(Message::text(msg.to_string())).await.expect("send");
+        self.ws
+            .send(Message::text(msg.to_string()))
+            .await
+            .expect("send");
         let answer = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(Ok(m)) = self.ws.next().await {
                 if let Message::Text(t) = m {
@@ -154,24 +162,34 @@ impl Browser {
     /// Polls `cond` until it is true (10 s at most).
     pub async fn wait_for(&mut self, cond: &str) {
         for _ in 0..200 {
-            let expr = format!("(() => {{ try {{ return !!({cond}); }} catch (_) {{ return false; }} }})()");
+            let expr = format!(
+                "(() => {{ try {{ return !!({cond}); }} catch (_) {{ return false; }} }})()"
+            );
             if self.eval(&expr).await == json!(true) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let url = self.eval("location.href").await;
-        let body = self.eval("document.body ? document.body.innerText : ''").await;
+        let body = self
+            .eval("document.body ? document.body.innerText : ''")
+            .await;
         panic!("timed out waiting for {cond} at {url}: {body}");
     }
 
     pub async fn url(&mut self) -> String {
-        self.eval("location.href").await.as_str().unwrap_or("").to_string()
+        self.eval("location.href")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&mut self, path: &std::path::Path) {
-        let shot = self.cmd("Page.captureScreenshot", json!({"format": "png"})).await;
+        let shot = self
+            .cmd("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
         use base64::Engine;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap())
@@ -185,7 +203,8 @@ impl Browser {
     /// Adds a CTAP2 virtual authenticator with resident keys and user
     /// verification that answers without a touch.
     pub async fn virtual_authenticator(&mut self) -> String {
-        self.cmd("WebAuthn.enable", json!({"enableUI": false})).await;
+        self.cmd("WebAuthn.enable", json!({"enableUI": false}))
+            .await;
         let r = self
             .cmd(
                 "WebAuthn.addVirtualAuthenticator",
