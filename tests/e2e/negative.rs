@@ -26,6 +26,26 @@ async fn code(srv: &TestServer, http: &reqwest::Client) -> String {
     param(&back, "code").expect("code")
 }
 
+/// Exchanges a code of client `rp` with the right verifier: (status, body).
+async fn exchange(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    code: &str,
+) -> (u16, serde_json::Value) {
+    crate::oidc_flow::raw_token(
+        http,
+        &srv.base,
+        "rp",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}
+
 struct Case {
     name: &'static str,
     auth: Option<(&'static str, &'static str)>,
@@ -251,31 +271,9 @@ async fn replayed_code_revokes_what_it_issued_and_expired_codes_fail() {
     srv.add_user("alice", &[]).await;
     let http = browser();
     let c = code(&srv, &http).await;
-    let ok = crate::oidc_flow::raw_token(
-        &http,
-        &srv.base,
-        "rp",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let ok = exchange(&srv, &http, &c).await;
     assert_eq!(ok.0, 200, "{}", ok.1);
-    let again = crate::oidc_flow::raw_token(
-        &http,
-        &srv.base,
-        "rp",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let again = exchange(&srv, &http, &c).await;
     assert_eq!(again.1["error"], "invalid_grant");
     let at = ok.1["access_token"].as_str().unwrap();
     let rt = ok.1["refresh_token"].as_str().unwrap();
@@ -290,18 +288,7 @@ async fn replayed_code_revokes_what_it_issued_and_expired_codes_fail() {
 
     let c = code(&srv, &http).await;
     clock.advance(61);
-    let late = crate::oidc_flow::raw_token(
-        &http,
-        &srv.base,
-        "rp",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let late = exchange(&srv, &http, &c).await;
     assert_eq!(
         (late.0, late.1["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -323,18 +310,7 @@ async fn forged_and_tampered_tokens_are_refused() {
     srv.add_user("alice", &[]).await;
     let http = browser();
     let c = code(&srv, &http).await;
-    let ok = crate::oidc_flow::raw_token(
-        &http,
-        &srv.base,
-        "rp",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let ok = exchange(&srv, &http, &c).await;
     let at = ok.1["access_token"].as_str().unwrap().to_string();
     let parts: Vec<&str> = at.split('.').collect();
     let mut claims = jwt_payload(&at);
