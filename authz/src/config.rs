@@ -56,6 +56,12 @@ pub struct Config {
     /// Passkeys and TOTP.
     #[serde(default)]
     pub authenticators: AuthenticatorConfig,
+    /// The decision point: policy files and the risk scorer's inputs.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// The gateway decision endpoint (ext_authz).
+    #[serde(default)]
+    pub gateway: GatewayConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -185,6 +191,49 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[policy]`: what decides every login and gateway request
+/// (docs/policy.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Policy files merged in order, relative to the working directory.
+    /// Empty: the built-in `policies/default.yaml`.
+    pub files: Vec<PathBuf>,
+    /// Seconds between checks of the files for changes; 0 turns polling
+    /// off (SIGHUP still reloads).
+    pub reload_interval: u64,
+    /// A GeoLite2-City-schema database. Without both geo files every
+    /// address has an unknown location and network: new-country, ASN and
+    /// impossible-travel signals stay silent.
+    pub geo_city: Option<PathBuf>,
+    /// A GeoLite2-ASN-schema database.
+    pub geo_asn: Option<PathBuf>,
+    /// A model file from `tollgate risk train`; the built-in model if unset.
+    pub model: Option<PathBuf>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            files: vec![],
+            reload_interval: 2,
+            geo_city: None,
+            geo_asn: None,
+            model: None,
+        }
+    }
+}
+
+/// `[gateway]`: the ext_authz endpoint gateways call per request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Access-token audiences (`aud`) the protected APIs accept. Empty:
+    /// the ext_authz endpoint is off (404), so no deployment validates
+    /// tokens for an audience it never named.
+    pub audiences: Vec<String>,
+}
+
 /// `[authenticators]`: passkeys (WebAuthn) and TOTP.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -275,6 +324,8 @@ impl Config {
             login: LoginConfig::default(),
             http: HttpConfig::default(),
             authenticators: AuthenticatorConfig::default(),
+            policy: PolicyConfig::default(),
+            gateway: GatewayConfig::default(),
             clients: vec![],
         }
     }
@@ -392,6 +443,9 @@ impl Config {
             if v <= 0 {
                 return err(format!("{name} must be positive, got {v}"));
             }
+        }
+        if self.policy.geo_city.is_some() != self.policy.geo_asn.is_some() {
+            return err("[policy] give both geo_city and geo_asn, or neither".into());
         }
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {

@@ -26,6 +26,7 @@ pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod decision;
 pub mod http;
 pub mod keys;
 pub mod login;

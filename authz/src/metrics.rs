@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -28,6 +29,14 @@ pub struct Outcome {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// `login`, `decide` or `ext_authz`.
+    pub point: &'static str,
+    /// `allow`, `step_up` or `deny`.
+    pub decision: &'static str,
+}
+
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
 
 /// All metrics; registered once in `default()`.
@@ -37,6 +46,11 @@ pub struct Metrics {
     pub latency: HistogramFamily,
     pub tokens: Family<Grant, Counter>,
     pub logins: Family<Outcome, Counter>,
+    pub decisions: Family<DecisionLabels, Counter>,
+    /// Policy reloads that failed (the last good policy kept serving).
+    pub policy_reload_failures: Counter,
+    /// 1 while the files on disk do not load (the last good policy serves), else 0.
+    pub policy_stale: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -67,12 +81,33 @@ impl Default for Metrics {
             tokens.clone(),
         );
         registry.register("logins", "Login attempts by outcome", logins.clone());
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "policy_decisions",
+            "Policy decisions by decision point and outcome",
+            decisions.clone(),
+        );
+        let policy_reload_failures = Counter::default();
+        registry.register(
+            "policy_reload_failures",
+            "Policy reloads that failed; the last good policy kept serving",
+            policy_reload_failures.clone(),
+        );
+        let policy_stale = Gauge::default();
+        registry.register(
+            "policy_stale",
+            "Whether the policy files on disk fail to load and the last good policy serves (1) or not (0)",
+            policy_stale.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             tokens,
             logins,
+            decisions,
+            policy_reload_failures,
+            policy_stale,
         }
     }
 }
@@ -89,6 +124,12 @@ impl Metrics {
 
     pub fn token_issued(&self, grant: &'static str) {
         self.tokens.get_or_create(&Grant { grant }).inc();
+    }
+
+    pub fn decision(&self, point: &'static str, decision: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels { point, decision })
+            .inc();
     }
 
     pub fn login(&self, outcome: &'static str) {

@@ -73,7 +73,12 @@ pub async fn start(
     sync_config_clients(&config, &store, env, now).await?;
     let rows = store.published_keys(now).await?;
     let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;
-    let app = Arc::new(AppState::new(config, store, clock, master, keyring));
+    let decisions =
+        crate::decision::DecisionPoint::load(&config.policy).map_err(StartError::Config)?;
+    tracing::info!(policy = %decisions.version(), "policy loaded");
+    let app = Arc::new(AppState::new(
+        config, store, clock, master, keyring, decisions,
+    ));
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)
         .await?;
@@ -225,6 +230,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
+    let hup = crate::decision::sighup_reloads(app.clone());
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -246,18 +252,24 @@ pub async fn serve(
         }
     }
     background.abort();
+    hup.abort();
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Periodic work: revocations from other replicas (1 s), keys (30 s), purge (10 min).
+/// Periodic work: revocations from other replicas (1 s), policy files
+/// (`[policy] reload_interval`), keys (30 s), purge (10 min).
 async fn background(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
+    let policy_every = app.config.policy.reload_interval;
     loop {
         tick.tick().await;
         n += 1;
+        if policy_every > 0 && n % policy_every == 0 {
+            crate::decision::reload_and_report(&app, "poll");
+        }
         let now = app.now();
         if let Err(e) = app
             .revocations

@@ -3,6 +3,7 @@
 use crate::cache::{ClientCache, RevocationCache, VerifiedTokens};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::decision::DecisionPoint;
 use crate::keys::Keyring;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub verified: VerifiedTokens,
     pub metrics: Metrics,
     pub urls: Urls,
+    /// The policy decision point (policy, scorer, risk state).
+    pub decisions: DecisionPoint,
 }
 
 /// The shared handle.
@@ -64,6 +67,7 @@ impl AppState {
         clock: Clock,
         master: MasterKey,
         keyring: Keyring,
+        decisions: DecisionPoint,
     ) -> AppState {
         let urls = Urls::new(&config.issuer);
         AppState {
@@ -77,6 +81,7 @@ impl AppState {
             verified: VerifiedTokens::default(),
             metrics: Metrics::default(),
             urls,
+            decisions,
         }
     }
 

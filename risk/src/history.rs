@@ -19,6 +19,22 @@ pub struct TopK<const N: usize> {
     distinct: f32,
 }
 
+impl<const N: usize> TopK<N> {
+    /// Keys, counts and the distinct count (for encoding).
+    pub fn parts(&self) -> (&[u64; N], &[f32; N], f32) {
+        (&self.keys, &self.counts, self.distinct)
+    }
+
+    /// Rebuilds from [`TopK::parts`].
+    pub fn from_parts(keys: [u64; N], counts: [f32; N], distinct: f32) -> Self {
+        TopK {
+            keys,
+            counts,
+            distinct,
+        }
+    }
+}
+
 impl<const N: usize> Default for TopK<N> {
     fn default() -> Self {
         TopK {

@@ -34,6 +34,7 @@ pub mod geo;
 pub mod global;
 pub mod hashing;
 pub mod history;
+pub mod history_codec;
 pub mod model;
 pub mod policy;
 pub mod reasons;

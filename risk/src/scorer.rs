@@ -17,6 +17,8 @@
 //! [`Engine`] does exactly that over any [`HistoryStore`] and
 //! [`VelocityStore`], for replays and for callers that keep state in memory.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use crate::event::LoginEvent;
@@ -50,7 +52,7 @@ pub struct Scorer {
     model: Model,
     thresholds: Thresholds,
     lists: NetworkLists,
-    geo: Geo,
+    geo: Arc<Geo>,
 }
 
 impl Scorer {
@@ -59,15 +61,27 @@ impl Scorer {
         model: Model,
         thresholds: Thresholds,
         lists: NetworkLists,
-        geo: Geo,
+        geo: impl Into<Arc<Geo>>,
     ) -> crate::Result<Self> {
         model.validate()?;
         Ok(Scorer {
             model,
             thresholds,
             lists,
-            geo,
+            geo: geo.into(),
         })
+    }
+
+    /// The same model and geo databases under a new policy's thresholds
+    /// and lists: what a policy reload swaps in (the databases are shared,
+    /// not re-read).
+    pub fn with_policy(&self, thresholds: Thresholds, lists: NetworkLists) -> Scorer {
+        Scorer {
+            model: self.model.clone(),
+            thresholds,
+            lists,
+            geo: self.geo.clone(),
+        }
     }
 
     /// The model in use.

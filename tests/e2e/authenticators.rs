@@ -9,7 +9,7 @@ use tollgate_authz::clock::Clock;
 use tollgate_authz::login::soft_passkey::SoftPasskey;
 use tollgate_authz::login::totp;
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const T0: i64 = 1_767_225_600;
 
@@ -37,7 +37,7 @@ async fn server(
 }
 
 /// The CSRF token the passkey button carries (`data-csrf`).
-fn data_csrf(html: &str) -> String {
+pub fn data_csrf(html: &str) -> String {
     html.split("data-csrf=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
@@ -45,7 +45,7 @@ fn data_csrf(html: &str) -> String {
         .to_string()
 }
 
-fn loc(r: &reqwest::Response) -> String {
+pub fn loc(r: &reqwest::Response) -> String {
     r.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
@@ -54,7 +54,7 @@ fn loc(r: &reqwest::Response) -> String {
 }
 
 /// GET a login page; returns (its path, its HTML).
-async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, String) {
+pub async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, String) {
     let r = http.get(url).send().await.unwrap();
     assert_eq!(r.status(), 303, "{url}");
     let path = loc(&r);
@@ -70,7 +70,11 @@ async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, S
     (path, html)
 }
 
-async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     http.post(url).form(form).send().await.unwrap()
 }
 
@@ -106,7 +110,7 @@ pub async fn account_session(http: &reqwest::Client, base: &str) -> String {
 }
 
 /// Registers a software passkey through the account page.
-async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bool) -> SoftPasskey {
+pub async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bool) -> SoftPasskey {
     let (s, start) = post_json(
         http,
         &format!("{base}/account/passkeys/options"),
@@ -127,7 +131,7 @@ async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bool) 
 }
 
 /// Runs the passkey ceremony on a login page; returns (status, JSON).
-async fn passkey_login(
+pub async fn passkey_login(
     http: &reqwest::Client,
     base: &str,
     path: &str,
@@ -173,7 +177,7 @@ pub async fn id_claims(
     jwt_payload(tokens["id_token"].as_str().unwrap())
 }
 
-async fn audit_kinds(srv: &TestServer) -> Vec<String> {
+pub async fn audit_kinds(srv: &TestServer) -> Vec<String> {
     srv.app
         .store
         .audit_records(0, 10_000)

@@ -8,3 +8,4 @@ mod cdp;
 mod negative;
 mod oidc_flow;
 mod operations;
+mod policy;

@@ -8,6 +8,9 @@ async fn password_lockout_after_configured_failures() {
     let Some(srv) = TestServer::start_with_clock(Db::Sqlite, clock.clone(), |c| {
         c.login.max_failures_per_user = 3;
         c.login.interaction_ttl = 3600;
+        // The failures raise the risk score too (policy.rs tests that);
+        // here only the lockout is under test.
+        c.policy.files = vec![tollgate::allow_all_policy()];
     })
     .await
     else {

@@ -48,7 +48,8 @@ impl Drop for TempDir {
     }
 }
 
-fn temp_dir() -> TempDir {
+/// A fresh temporary directory (removed when dropped).
+pub fn temp_dir() -> TempDir {
     let p = std::env::temp_dir().join(format!(
         "tollgate-test-{}",
         tollgate_authz::secret::random_id(8).replace(['-', '_'], "x")
@@ -228,6 +229,11 @@ impl TestServer {
         ids.into_iter().next().expect("id")
     }
 
+    /// The database URL the server uses (for the CLI and direct edits).
+    pub fn config_database_url(&self) -> String {
+        self.config.database.url.clone()
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -337,4 +343,103 @@ pub fn param(url: &str, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// Where the test geo databases put an address: (network, country, ASN,
+/// organisation, latitude, longitude). Documentation ranges (RFC 5737), so
+/// no real address is ever located.
+pub const GEO_NETWORKS: [(&str, &str, u32, &str, f64, f64); 3] = [
+    ("198.51.100.0", "DE", 64500, "Example Telekom", 52.52, 13.40),
+    (
+        "203.0.113.0",
+        "CN",
+        64501,
+        "Example Backbone",
+        39.90,
+        116.40,
+    ),
+    ("192.0.2.0", "US", 64502, "Example Cable", 40.71, -74.01),
+];
+
+/// Writes GeoLite2-City and -ASN schema databases for [`GEO_NETWORKS`]
+/// (each a /24) into `dir`; returns (city, asn) paths.
+pub fn write_geo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use tollgate_risk::geo::mmdb_writer::{MmdbValue, MmdbWriter};
+    let mut city = MmdbWriter::new("GeoLite2-City", "Tollgate test City database");
+    let mut asn = MmdbWriter::new("GeoLite2-ASN", "Tollgate test ASN database");
+    for (net, cc, number, org, lat, lon) in GEO_NETWORKS {
+        let ip: std::net::IpAddr = net.parse().expect("network");
+        let rec = MmdbValue::map([
+            (
+                "country",
+                MmdbValue::map([("iso_code", MmdbValue::Str(cc.into()))]),
+            ),
+            (
+                "location",
+                MmdbValue::map([
+                    ("accuracy_radius", MmdbValue::U16(20)),
+                    ("latitude", MmdbValue::F64(lat)),
+                    ("longitude", MmdbValue::F64(lon)),
+                ]),
+            ),
+        ]);
+        city.insert(ip, 24, &rec).expect("city record");
+        let rec = MmdbValue::map([
+            ("autonomous_system_number", MmdbValue::U32(number)),
+            ("autonomous_system_organization", MmdbValue::Str(org.into())),
+        ]);
+        asn.insert(ip, 24, &rec).expect("asn record");
+    }
+    let (c, a) = (dir.join("city.mmdb"), dir.join("asn.mmdb"));
+    std::fs::write(&c, city.to_bytes(1_767_225_600)).expect("write city db");
+    std::fs::write(&a, asn.to_bytes(1_767_225_600)).expect("write asn db");
+    (c, a)
+}
+
+/// The `tollgate` binary, built once per test process. Cargo hands
+/// `CARGO_BIN_EXE_*` only to a package's own tests, so this runs `cargo
+/// build -p tollgate-authz --bin tollgate` into the same target directory
+/// (quick when `cargo test --workspace` already compiled the library).
+pub fn tollgate_bin() -> std::path::PathBuf {
+    workspace_bin("tollgate-authz", "tollgate")
+}
+
+/// A binary of this workspace, built on first use (see [`tollgate_bin`]).
+pub fn workspace_bin(package: &str, bin: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<std::collections::HashMap<String, std::path::PathBuf>>> =
+        OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = built.get(bin) {
+        return p.clone();
+    }
+    let exe = std::env::current_exe().expect("test exe");
+    // target/<profile>/deps/e2e-HASH
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "-q", "-p", package, "--bin", bin])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    let path = profile_dir.join(bin);
+    assert!(path.exists(), "{} missing after build", path.display());
+    built.insert(bin.to_owned(), path.clone());
+    path
+}
+
+/// `tests/support/allow-all.yaml`: a policy that never steps up on risk,
+/// for tests about something else.
+pub fn allow_all_policy() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/allow-all.yaml")
 }

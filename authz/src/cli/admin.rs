@@ -446,7 +446,20 @@ pub enum AuditCmd {
     /// Check the hash chain; non-zero exit if any record was altered or removed.
     Verify,
     /// Print records as JSON Lines.
-    Export,
+    Export {
+        /// `records`: every audit record; `events`: the login events of
+        /// policy decisions and failed sign-ins, in the format
+        /// `tollgate policy simulate --events` and `tollgate risk` read.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Records)]
+        format: ExportFormat,
+    },
+}
+
+/// What `tollgate audit export` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Records,
+    Events,
 }
 
 pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
@@ -456,16 +469,26 @@ pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
             Ok(n) => println!("audit log intact: {n} records"),
             Err(e) => return Err(CliError(format!("audit log broken: {e}"))),
         },
-        AuditCmd::Export => {
+        AuditCmd::Export { format } => {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut after = 0;
             loop {
                 let batch = store.audit_records(after, 1000).await?;
                 let Some(last) = batch.last() else { break };
                 after = last.id;
                 for r in &batch {
-                    println!("{}", serde_json::to_string(r)?);
+                    let line = match format {
+                        ExportFormat::Records => serde_json::to_string(r)?,
+                        ExportFormat::Events => match crate::decision::login::event_of_record(r) {
+                            Some(e) => serde_json::to_string(&e)?,
+                            None => continue,
+                        },
+                    };
+                    writeln!(out, "{line}")?;
                 }
             }
+            out.flush()?;
         }
     }
     Ok(())

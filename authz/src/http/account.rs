@@ -140,6 +140,7 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
         session_id: session.as_ref().map(|s| s.id.clone()),
         proven: session.map(|s| s.factors).unwrap_or_default(),
         expires_at: now + app.config.login.interaction_ttl,
+        risk: None,
     };
     if let Err(e) = super::login::save(app, &ix).await {
         return internal(e);

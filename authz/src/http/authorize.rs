@@ -7,22 +7,34 @@ use crate::login::{AuthRequest, Interaction, Requirement};
 use crate::oauth::authorize::{AuthorizeError, error_redirect, issue_code, validate};
 use crate::state::App;
 use crate::store::SessionRow;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-pub async fn get(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn get(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let ip = super::client_ip(&app, peer, &headers);
     match parse(q.as_deref().unwrap_or("").as_bytes()) {
-        Ok(params) => authorize(&app, &headers, params).await,
+        Ok(params) => authorize(&app, &headers, &ip, params).await,
         Err(msg) => pages::message(StatusCode::BAD_REQUEST, "Invalid request", &msg),
     }
 }
 
-pub async fn post(State(app): State<App>, req: Request) -> Response {
+pub async fn post(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let headers = req.headers().clone();
+    let ip = super::client_ip(&app, peer, &headers);
     match super::token::read_form(&app, req).await {
-        Ok((_, form)) => authorize(&app, &headers, form).await,
+        Ok((_, form)) => authorize(&app, &headers, &ip, form).await,
         Err(e) => pages::message(e.status, "Invalid request", &e.description),
     }
 }
@@ -70,7 +82,12 @@ pub(super) async fn current_session(app: &App, headers: &HeaderMap) -> Option<Se
     }
 }
 
-async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
+async fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    ip: &str,
+    params: HashMap<String, String>,
+) -> Response {
     let now = app.now();
     let client = match params.get("client_id") {
         Some(id) => match app.clients.get(&app.store, id, now).await {
@@ -119,40 +136,54 @@ async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, Strin
     };
     let requirement =
         Requirement::from_request(client.settings.default_level, &req.acr_values, req.max_age);
-    let session = current_session(app, headers).await;
-    if let Some(s) = &session {
-        if !req.prompt_login && requirement.met_by(&s.factors, now) {
-            return match issue_code(app, &req, &s.user_id, &s.id, &s.factors).await {
-                Ok(url) => see_other(&url),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot issue code");
-                    redirect_error(app, &req, "server_error", "internal error")
-                }
-            };
-        }
-    }
-    if req.prompt_none {
-        let error = if session.is_some() {
-            "interaction_required"
-        } else {
-            "login_required"
-        };
-        return redirect_error(app, &req, error, "the user must sign in");
-    }
-    let carry = session.filter(|_| !req.prompt_login);
+    let carry = current_session(app, headers)
+        .await
+        .filter(|_| !req.prompt_login);
+    let had_session = carry.is_some();
     let browser = crate::secret::random_token(32);
-    let ix = Interaction {
+    let mut ix = Interaction {
         id: crate::secret::random_id(16),
         csrf: crate::secret::random_id(24),
         browser: crate::oauth::client::hash_secret(browser.expose()),
         user_id: carry.as_ref().map(|s| s.user_id.clone()),
         login: None,
         session_id: carry.as_ref().map(|s| s.id.clone()),
-        proven: carry.map(|s| s.factors).unwrap_or_default(),
+        proven: carry
+            .as_ref()
+            .map(|s| s.factors.clone())
+            .unwrap_or_default(),
         request: req,
         requirement,
         expires_at: now + app.config.login.interaction_ttl,
+        risk: None,
     };
+    let device = device_cookie(app, headers);
+    if let Some(s) = &carry {
+        // A browser session: the policy decides whether it is enough here.
+        if let Err(page) = super::login::gate(app, &mut ix, headers, ip).await {
+            return page;
+        }
+        if ix.requirement.met_by(&s.factors, now) {
+            return with_cookie(
+                match issue_code(app, &ix.request, &s.user_id, &s.id, &s.factors).await {
+                    Ok(url) => see_other(&url),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot issue code");
+                        redirect_error(app, &ix.request, "server_error", "internal error")
+                    }
+                },
+                device,
+            );
+        }
+    }
+    if ix.request.prompt_none {
+        let error = if had_session {
+            "interaction_required"
+        } else {
+            "login_required"
+        };
+        return redirect_error(app, &ix.request, error, "the user must sign in");
+    }
     if let Err(e) = super::login::save(app, &ix).await {
         tracing::error!(error = %e, "cannot store interaction");
         return redirect_error(app, &ix.request, "server_error", "internal error");
@@ -165,6 +196,27 @@ async fn authorize(app: &App, headers: &HeaderMap, params: HashMap<String, Strin
     );
     let mut resp = see_other(&format!("/login/{}", ix.id));
     if let Ok(v) = cookie.parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    with_cookie(resp, device)
+}
+
+/// A `tg_device` cookie for a browser that has none yet: the device id
+/// the risk scorer learns (400 days, the longest browsers keep a cookie).
+fn device_cookie(app: &App, headers: &HeaderMap) -> Option<String> {
+    if cookies::get(headers, cookies::DEVICE).is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    Some(cookies::set(
+        cookies::DEVICE,
+        crate::secret::random_token(32).expose(),
+        400 * 86_400,
+        !app.config.insecure_cookies(),
+    ))
+}
+
+fn with_cookie(mut resp: Response, cookie: Option<String>) -> Response {
+    if let Some(v) = cookie.and_then(|c| c.parse().ok()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp

@@ -6,6 +6,9 @@ use axum::http::HeaderMap;
 pub const SESSION: &str = "tg_session";
 /// Binds a login interaction to the browser that started it.
 pub const LOGIN: &str = "tg_login";
+/// A long-lived random id for this browser: the risk scorer's device id
+/// (only its SHA-256 is ever stored or scored).
+pub const DEVICE: &str = "tg_device";
 
 /// The value of cookie `name`, if present.
 pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -229,11 +229,19 @@ pub async fn submit(
             tracing::error!(error = %e, "cannot record failure");
         }
         app.metrics.login("failure");
+        if let Ok(addr) = ip.parse() {
+            app.decisions
+                .record_failure(&username, addr, user_agent(&headers), now);
+        }
         app.audit(
             "login.failure",
             &username,
             &ip,
-            serde_json::json!({"client": ix.request.client_id, "factor": "password"}),
+            serde_json::json!({
+                "client": ix.request.client_id,
+                "factor": "password",
+                "user_agent": user_agent(&headers),
+            }),
         )
         .await;
         return again(
@@ -250,7 +258,17 @@ pub async fn submit(
 
 /// After a factor was proven: finish, fail with
 /// `unmet_authentication_requirements`, or show the next step.
-pub(super) async fn advance(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
+pub(super) async fn advance(
+    app: &App,
+    mut ix: Interaction,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Response {
+    if ix.risk.is_none() && ix.user_id.is_some() {
+        if let Err(page) = gate(app, &mut ix, headers, ip).await {
+            return page;
+        }
+    }
     let now = app.now();
     let enrolled = enrolled(app, &ix).await;
     match ix.next(&enrolled, now) {
@@ -345,11 +363,24 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
     };
     app.metrics.login("success");
     let amr = crate::login::amr_of(&factors);
+    if let Some(risk) = &ix.risk {
+        // Passed its decision (and any step-up): the login joins the history.
+        if let Err(e) = app.decisions.learn(&app.store, &risk.event, now).await {
+            tracing::error!(error = %e, "cannot update the risk history");
+        }
+    }
     app.audit(
         "login.success",
         &user_id,
         &ix.request.client_id,
-        serde_json::json!({"ip": ip, "amr": amr, "sid": session.id}),
+        serde_json::json!({
+            "ip": ip,
+            "amr": amr,
+            "acr": crate::login::Level::reached(&factors).map(|l| l.acr()),
+            "sid": session.id,
+            "score": ix.risk.as_ref().map(|r| r.score),
+            "policy_version": ix.risk.as_ref().map(|r| r.policy_version.as_str()),
+        }),
     )
     .await;
     let issued = if ix.request.client_id == super::account::CLIENT {
@@ -392,4 +423,145 @@ fn merge(proven: &[crate::login::ProvenFactor]) -> Vec<crate::login::ProvenFacto
 /// Back to the interaction's page, which shows the next step.
 pub(super) fn see_login(id: &str) -> Response {
     see_other(&format!("/login/{id}"))
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The browser's device id for risk scoring: SHA-256 (hex) of its
+/// `tg_device` cookie (set by `/authorize`), never the cookie itself.
+pub(super) fn device_hash(headers: &HeaderMap) -> Option<String> {
+    cookies::get(headers, cookies::DEVICE)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(|v| crate::store::hex(&crate::secret::sha256(v.as_bytes())))
+}
+
+/// The policy decision for a login whose user is now known: recorded in
+/// the interaction and the audit log, then applied to its requirement.
+/// `Err` carries the page that ends the login (a deny, or a store error).
+pub(super) async fn gate(
+    app: &App,
+    ix: &mut Interaction,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Result<(), Response> {
+    use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
+    let now = app.now();
+    let Some(uid) = ix.user_id.clone() else {
+        return Ok(());
+    };
+    let user = match app.store.user(&uid).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return Err(pages::message(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "This account does not exist any more.",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            return Err(pages::message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now",
+                "Try again later.",
+            ));
+        }
+    };
+    let device = device_hash(headers);
+    let addr = ip
+        .parse()
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let req = LoginRequest {
+        client: &ix.request.client_id,
+        ip: addr,
+        user_agent: user_agent(headers),
+        device_hash: device.as_deref(),
+        acr_values: &ix.request.acr_values,
+        max_age: ix.request.max_age,
+        proven: &ix.proven,
+    };
+    let made = assess(&app.decisions, &app.store, &user, &req, now).await;
+    app.metrics.decision("login", made.decision.outcome.kind());
+    app.audit(
+        "policy.decision",
+        &user.login,
+        &ix.request.client_id,
+        audit_data(&made, &ix.id),
+    )
+    .await;
+    ix.risk = Some(LoginRisk::of(&made));
+    let policy = app.decisions.current();
+    match requirement_after(ix.requirement, &made.decision, &policy.policy) {
+        Some(r) => {
+            ix.requirement = r;
+            Ok(())
+        }
+        None => {
+            let _ = app.store.take_interaction(&ix.id).await;
+            app.metrics.login("denied");
+            if let tollgate_risk::policy::Outcome::Deny { revoke: true, .. } = made.decision.outcome
+            {
+                revoke_everything(
+                    app,
+                    &user,
+                    device.as_deref(),
+                    &made.decision.policy_version,
+                    now,
+                )
+                .await;
+            }
+            let mut page = pages::message(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                "This sign-in was refused by your organisation's security policy. \
+                 If this was you, contact your administrator.",
+            );
+            if let Ok(v) = cookies::clear(cookies::SESSION, !app.config.insecure_cookies()).parse()
+            {
+                page.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Err(page)
+        }
+    }
+}
+
+/// A deny with revocation: ends the user's sessions, revokes every refresh
+/// family (and with it the access tokens), flags the device, and makes the
+/// revocations effective on this replica at once.
+pub(super) async fn revoke_everything(
+    app: &App,
+    user: &crate::store::UserRow,
+    device: Option<&str>,
+    policy_version: &str,
+    now: i64,
+) {
+    let reason = format!("policy deny ({policy_version})");
+    match app
+        .store
+        .revoke_user_access(&user.id, &user.login, device, &reason, now)
+        .await
+    {
+        Ok((sessions, grants)) => {
+            app.audit(
+                "policy.revoked",
+                "policy",
+                &user.login,
+                serde_json::json!({"sessions": sessions, "grants": grants, "device_flagged": device.is_some(), "policy_version": policy_version}),
+            )
+            .await;
+        }
+        Err(e) => tracing::error!(error = %e, "cannot revoke after a deny"),
+    }
+    if let Err(e) = app
+        .revocations
+        .reload(&app.store, now, app.config.tokens.access_token_ttl)
+        .await
+    {
+        tracing::warn!(error = %e, "revocation reload failed");
+    }
 }

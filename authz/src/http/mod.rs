@@ -9,6 +9,7 @@ mod demo;
 pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
 mod factors;
+mod gateway;
 mod login;
 mod login_device;
 mod logout;
@@ -23,7 +24,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use std::net::SocketAddr;
 
 /// The whole application's routes with their middleware.
@@ -88,7 +89,10 @@ pub fn router(app: App) -> Router {
         .route("/account/devices", get(agent::my_devices))
         .route("/account/devices/enroll-code", post(agent::enroll_code))
         .route("/account/devices/{id}/revoke", post(agent::revoke_mine))
-        .route("/login/{id}/device", post(login_device::submit));
+        .route("/login/{id}/device", post(login_device::submit))
+        .route("/v1/decide", post(gateway::decide))
+        .route("/ext_authz", any(gateway::ext_authz))
+        .route("/ext_authz/{*rest}", any(gateway::ext_authz));
     if demo {
         r = r
             .route("/demo", get(demo::start))

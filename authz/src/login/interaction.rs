@@ -67,6 +67,9 @@ pub struct Interaction {
     /// Factors proven (including those carried from the session).
     pub proven: Vec<ProvenFactor>,
     pub expires_at: i64,
+    /// The policy decision, made once the user is known.
+    #[serde(default)]
+    pub risk: Option<crate::decision::login::LoginRisk>,
 }
 
 impl Interaction {
@@ -186,6 +189,7 @@ mod tests {
                 .map(|method| ProvenFactor { method, at: 0 })
                 .collect(),
             expires_at: 100,
+            risk: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod factors;
 mod grants;
 mod keys;
 mod lockout;
+mod risk;
 mod sessions;
 mod users;
 

@@ -171,6 +171,24 @@ impl Geo {
         })
     }
 
+    /// Databases that know no address: every lookup is "unknown location,
+    /// unknown network". For deployments without MaxMind files: the
+    /// network and country signals then fall back to IP and prefix only.
+    pub fn empty() -> Result<Self> {
+        let city = mmdb_writer::MmdbWriter::new("GeoLite2-City", "empty").to_bytes(0);
+        let asn = mmdb_writer::MmdbWriter::new("GeoLite2-ASN", "empty").to_bytes(0);
+        let open = |bytes: Vec<u8>| {
+            Reader::from_source(GeoBytes(Box::new(bytes))).map_err(|e| RiskError::GeoDatabase {
+                path: "(empty)".into(),
+                message: e.to_string(),
+            })
+        };
+        Ok(Geo {
+            city: open(city)?,
+            asn: open(asn)?,
+        })
+    }
+
     /// Everything known about `ip`. Unknown or undecodable records give
     /// empty fields, never an error: an address must always be scorable.
     pub fn lookup(&self, ip: IpAddr) -> GeoInfo<'_> {
@@ -192,5 +210,18 @@ impl Geo {
             info.org = rec.autonomous_system_organization;
         }
         info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_geo_knows_no_address() {
+        let g = Geo::empty().unwrap();
+        for ip in ["8.8.8.8", "2001:db8::1", "127.0.0.1"] {
+            assert_eq!(g.lookup(ip.parse().unwrap()), GeoInfo::default(), "{ip}");
+        }
     }
 }

@@ -57,7 +57,8 @@ use model::{Band, Rule};
 
 /// The risk reason codes the scorer emits (docs/risk.md); rules may test
 /// for them with `when: {reasons: [...]}`.
-pub const RISK_REASON_CODES: [&str; 17] = [
+pub const RISK_REASON_CODES: [&str; 18] = [
+    "no_history",
     "impossible_travel",
     "new_country",
     "new_asn",

@@ -1,0 +1,366 @@
+//! The decision point inside the issuer: the loaded policy and risk
+//! scorer, the state scoring needs between requests, and hot reload.
+//!
+//! Decisions themselves are `tollgate_risk::policy::decide`, a pure
+//! function; this module only gathers its inputs. `login.rs` drives the
+//! login interaction with it, `gateway.rs` answers `/v1/decide` and
+//! ext_authz, `reload.rs` watches the files.
+//!
+//! State, and where it lives:
+//! - per-user histories: the database (`risk_history`), read before each
+//!   login decision and written after an admitted login; gateway decisions
+//!   read them through a small cache (histories change only at login);
+//! - velocity counters and global frequencies: memory, per replica (they
+//!   count recent attempts; losing them on restart only forgets minutes).
+
+pub mod gateway;
+pub mod login;
+mod reload;
+
+pub use reload::{reload_and_report, sighup_reloads};
+
+use crate::config::PolicyConfig;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use time::OffsetDateTime;
+use tollgate_risk::features::count_globally;
+use tollgate_risk::global::GlobalFrequencies;
+use tollgate_risk::policy::{Decision, DecisionInput, Policy, SessionState, decide};
+use tollgate_risk::{
+    Assessment, Geo, LoginEvent, MemoryVelocity, Model, Scorer, UserHistory, VelocityStore,
+};
+
+/// A policy with the scorer built from its `risk:` section: swapped as one
+/// `Arc`, so a decision never mixes two versions.
+pub struct Loaded {
+    pub policy: Policy,
+    pub scorer: Scorer,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    /// The files give the policy in force (or there are no files).
+    Unchanged,
+    /// Something changed; waiting for the next poll to see it again.
+    Settling,
+    /// A new policy is in force.
+    Swapped(Arc<str>),
+    /// The files do not load (`file:line:col: …`); the old policy serves.
+    Failed(String),
+}
+
+/// Seconds a gateway decision may use a cached history.
+const HISTORY_TTL: i64 = 30;
+/// Histories held for gateway decisions (~1.9 KiB each).
+const HISTORY_CACHE: usize = 4096;
+
+/// What the issuer decides with. One per process, in `AppState`.
+pub struct DecisionPoint {
+    files: Vec<PathBuf>,
+    current: RwLock<Arc<Loaded>>,
+    velocity: Mutex<MemoryVelocity>,
+    globals: Mutex<GlobalFrequencies>,
+    histories: Mutex<HashMap<String, (Option<UserHistory>, i64)>>,
+    /// The last reload error, so a broken file is reported once, not at
+    /// every poll.
+    last_error: Mutex<Option<String>>,
+    /// What the previous poll saw (a version or an error), not yet acted on.
+    pending: Mutex<Option<String>>,
+    /// Users for gateway decisions.
+    pub directory: gateway::Directory,
+}
+
+/// Everything about one request that the scorer and the policy look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Login name (what histories and events are keyed by).
+    pub login: &'a str,
+    pub groups: &'a [String],
+    pub attributes: &'a [(String, String)],
+}
+
+/// The request side of a decision.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub client: Option<&'a str>,
+    pub action: tollgate_risk::policy::Action,
+    pub host: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    pub user_agent: &'a str,
+    /// Already hashed: raw device cookies never reach the risk state.
+    pub device_id: Option<&'a str>,
+    pub acr_values: &'a [String],
+    pub max_age: Option<u64>,
+    pub session: Option<SessionState<'a>>,
+}
+
+/// A decision with the event it was made for (for the audit log and for
+/// learning after the login).
+pub struct Made {
+    pub decision: Decision,
+    pub event: LoginEvent,
+}
+
+fn unix(now: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl DecisionPoint {
+    /// Loads the policy files (or the built-in default), the model and the
+    /// geo databases. Any problem is fatal at start: a service must not
+    /// come up deciding with something other than what was configured.
+    pub fn load(cfg: &PolicyConfig) -> Result<DecisionPoint, String> {
+        let model = match &cfg.model {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Model::from_json(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => Model::builtin(),
+        };
+        let geo = match (&cfg.geo_city, &cfg.geo_asn) {
+            (Some(c), Some(a)) => Geo::open(c, a).map_err(|e| e.to_string())?,
+            _ => Geo::empty().map_err(|e| e.to_string())?,
+        };
+        let policy = if cfg.files.is_empty() {
+            Policy::builtin()
+        } else {
+            Policy::load(&cfg.files).map_err(|e| e.to_string())?
+        };
+        let scorer = Scorer::new(
+            model,
+            policy.thresholds().clone(),
+            policy.network_lists().clone(),
+            geo,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(DecisionPoint {
+            files: cfg.files.clone(),
+            current: RwLock::new(Arc::new(Loaded { policy, scorer })),
+            velocity: Mutex::new(MemoryVelocity::new(1 << 18)),
+            globals: Mutex::new(GlobalFrequencies::default()),
+            histories: Mutex::new(HashMap::new()),
+            last_error: Mutex::new(None),
+            pending: Mutex::new(None),
+            directory: gateway::Directory::default(),
+        })
+    }
+
+    /// The policy and scorer in force.
+    pub fn current(&self) -> Arc<Loaded> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The version (`sha256:…`) of the policy in force.
+    pub fn version(&self) -> Arc<str> {
+        self.current().policy.version.clone()
+    }
+
+    /// Loads the files again and swaps them in when they are valid. On an
+    /// error the policy in force stays. With the built-in policy there is
+    /// nothing to reload.
+    ///
+    /// `settle`: polling passes true, and then a new version (or a new
+    /// error) counts only when two consecutive polls see the same one, so
+    /// a file caught half-written by an editor is never swapped in nor
+    /// reported. SIGHUP passes false: the operator says the files are ready.
+    pub fn reload(&self, settle: bool) -> Reload {
+        if self.files.is_empty() {
+            return Reload::Unchanged;
+        }
+        let loaded = Policy::load(&self.files).map_err(|e| e.to_string());
+        let old = self.current();
+        let seen = match &loaded {
+            Ok(p) if p.version == old.policy.version => {
+                *lock(&self.pending) = None;
+                return Reload::Unchanged;
+            }
+            Ok(p) => p.version.to_string(),
+            Err(e) => e.clone(),
+        };
+        if settle {
+            let mut pending = lock(&self.pending);
+            if pending.as_deref() != Some(seen.as_str()) {
+                *pending = Some(seen);
+                return Reload::Settling;
+            }
+        }
+        *lock(&self.pending) = None;
+        let policy = match loaded {
+            Ok(p) => p,
+            Err(e) => return Reload::Failed(e),
+        };
+        let scorer = old
+            .scorer
+            .with_policy(policy.thresholds().clone(), policy.network_lists().clone());
+        let version = policy.version.clone();
+        let new = Arc::new(Loaded { policy, scorer });
+        match self.current.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+        Reload::Swapped(version)
+    }
+
+    /// Remembers the outcome of a reload; true when it differs from the
+    /// previous one (a new error, or the first success after one).
+    fn note_outcome(&self, error: Option<&str>) -> bool {
+        let mut last = lock(&self.last_error);
+        let changed = last.as_deref() != error;
+        *last = error.map(str::to_owned);
+        changed
+    }
+
+    /// Scores the request and decides. `record` counts the attempt in the
+    /// velocity counters and global frequencies (logins do, gateway
+    /// requests do not: velocity is about sign-in attempts).
+    pub fn decide(
+        &self,
+        who: Subject<'_>,
+        req: &Request<'_>,
+        history: Option<&UserHistory>,
+        device_flagged: bool,
+        record: bool,
+        now: i64,
+    ) -> Made {
+        let loaded = self.current();
+        let at = unix(now);
+        let event = LoginEvent {
+            ts: at,
+            user: who.login.to_owned(),
+            ip: req
+                .ip
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            user_agent: req.user_agent.to_owned(),
+            device_id: req.device_id.map(str::to_owned),
+            success: true,
+            label: None,
+            attack_kind: None,
+            client: req.client.map(str::to_owned),
+            rtt_ms: None,
+        };
+        let p = loaded.scorer.prepare(&event);
+        let snap = {
+            let mut v = lock(&self.velocity);
+            let snap = v.snapshot(&p.vkeys, now);
+            if record {
+                v.record(&p.vkeys, true, now);
+            }
+            snap
+        };
+        let a: Assessment = {
+            let mut g = lock(&self.globals);
+            let a = loaded.scorer.assess(&p, history, &snap, &g, at);
+            if record {
+                count_globally(&p, &mut g);
+            }
+            a
+        };
+        let input = DecisionInput {
+            subject: who.login,
+            client: req.client,
+            groups: who.groups,
+            attributes: who.attributes,
+            action: req.action,
+            host: req.host,
+            path: req.path,
+            ip: req.ip,
+            country: p.geo.country,
+            asn: p.geo.asn,
+            device_known: a.features.device_known && !device_flagged,
+            score: a.score,
+            reasons: &a.reasons,
+            acr_values: req.acr_values,
+            max_age: req.max_age,
+            session: req.session,
+        };
+        Made {
+            decision: decide(&loaded.policy, &input, at),
+            event,
+        }
+    }
+
+    /// Counts a failed sign-in attempt (wrong password) in the velocity
+    /// counters, so repeated failures raise the next score.
+    pub fn record_failure(&self, login: &str, ip: IpAddr, user_agent: &str, now: i64) {
+        let loaded = self.current();
+        let event = LoginEvent {
+            ts: unix(now),
+            user: login.to_owned(),
+            ip,
+            user_agent: user_agent.to_owned(),
+            device_id: None,
+            success: false,
+            label: None,
+            attack_kind: None,
+            client: None,
+            rtt_ms: None,
+        };
+        let p = loaded.scorer.prepare(&event);
+        lock(&self.velocity).record(&p.vkeys, false, now);
+    }
+
+    /// The history for a gateway decision: cached for a few seconds.
+    pub async fn cached_history(
+        &self,
+        store: &crate::store::Store,
+        login: &str,
+        now: i64,
+    ) -> Option<UserHistory> {
+        if let Some((h, at)) = lock(&self.histories).get(login)
+            && now - at < HISTORY_TTL
+        {
+            return *h;
+        }
+        let h = self.history(store, login).await;
+        let mut c = lock(&self.histories);
+        if c.len() >= HISTORY_CACHE {
+            c.clear();
+        }
+        c.insert(login.to_owned(), (h, now));
+        h
+    }
+
+    /// The history from the database. A row that does not decode is
+    /// logged and the user scored as new (never a failed login).
+    pub async fn history(&self, store: &crate::store::Store, login: &str) -> Option<UserHistory> {
+        match store.risk_history(login).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "risk history unreadable; scoring as a new user");
+                None
+            }
+        }
+    }
+
+    /// Adds an admitted login to the user's history (after the login
+    /// completed: allowed, or passed its step-up).
+    pub async fn learn(
+        &self,
+        store: &crate::store::Store,
+        event: &LoginEvent,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
+        let loaded = self.current();
+        let p = loaded.scorer.prepare(event);
+        let mut h = self.history(store, &event.user).await.unwrap_or_default();
+        loaded.scorer.learn(&p, &mut h);
+        store.put_risk_history(&event.user, &h, now).await?;
+        lock(&self.histories).insert(event.user.clone(), (Some(h), now));
+        Ok(())
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}

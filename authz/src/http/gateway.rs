@@ -1,0 +1,210 @@
+//! `POST /v1/decide` and the ext_authz check (`/ext_authz/...`): thin
+//! adapters over `decision::gateway`.
+
+use crate::decision::gateway::{Check, DecideRequest, Original, check, decide_request};
+use crate::oauth::OAuthError;
+use crate::oauth::client_auth::{Form, authenticate};
+use crate::oauth::tokens::validate_access_token;
+use crate::state::App;
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use tollgate_risk::policy::{Decision, Outcome};
+
+/// `POST /v1/decide`: a client-authenticated (HTTP Basic, the client's id
+/// and secret) JSON decision request, answered with the decision.
+pub async fn decide(State(app): State<App>, req: Request) -> Result<Response, OAuthError> {
+    let (parts, body): (_, Body) = req.into_parts();
+    let auth = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth.is_none() {
+        return Err(OAuthError::invalid_client(
+            "authenticate with HTTP Basic (client id and secret)",
+        ));
+    }
+    let client = authenticate(&app, auth, &Form::new()).await?;
+    if client.settings.is_public() {
+        return Err(OAuthError::invalid_client(
+            "public clients may not ask for decisions",
+        ));
+    }
+    let json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/json",
+        ));
+    }
+    let bytes = to_bytes(body, app.config.http.max_body_bytes)
+        .await
+        .map_err(|_| OAuthError::too_large())?;
+    let request: DecideRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| OAuthError::invalid_request(format!("decision request: {e}")))?;
+    if request.subject.is_empty() || request.subject.len() > 256 {
+        return Err(OAuthError::invalid_request(
+            "subject must be 1-256 characters",
+        ));
+    }
+    let now = app.now();
+    let (decision, user) =
+        decide_request(&app.decisions, &app.store, &client.id, &request, now).await;
+    enforce(&app, "decide", &decision, user.as_deref(), &client.id, now).await;
+    let mut resp = (StatusCode::OK, axum::Json(&decision)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// Counts the decision, audits the ones that are not a plain allow, and
+/// carries out a deny's revocation.
+async fn enforce(
+    app: &App,
+    point: &'static str,
+    d: &Decision,
+    user: Option<&crate::store::UserRow>,
+    client: &str,
+    now: i64,
+) {
+    app.metrics.decision(point, d.outcome.kind());
+    if matches!(d.outcome, Outcome::Allow) {
+        return;
+    }
+    let subject = user.map_or("unknown", |u| u.login.as_str());
+    app.audit(
+        "policy.decision",
+        client,
+        subject,
+        serde_json::json!({"point": point, "decision": d}),
+    )
+    .await;
+    if let (Outcome::Deny { revoke: true, .. }, Some(u)) = (&d.outcome, user) {
+        super::login::revoke_everything(app, u, None, &d.policy_version, now).await;
+    }
+}
+
+/// The ext_authz check. The original request comes as Envoy's HTTP
+/// ext_authz service sends it (same method, path after `/ext_authz`,
+/// original headers), or as nginx `auth_request` does
+/// (`X-Original-URI`, `X-Original-Method`).
+pub async fn ext_authz(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    if app.config.gateway.audiences.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            "ext_authz is not configured ([gateway] audiences)\n",
+        )
+            .into_response();
+    }
+    let headers = req.headers().clone();
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let suffix = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .strip_prefix("/ext_authz")
+        .unwrap_or("/")
+        .to_owned();
+    let uri = h("x-original-uri")
+        .map(str::to_owned)
+        .unwrap_or(if suffix.is_empty() {
+            "/".into()
+        } else {
+            suffix
+        });
+    let path = uri.split('?').next().unwrap_or("/");
+    let method = h("x-original-method")
+        .unwrap_or(req.method().as_str())
+        .to_owned();
+    let host = h("x-forwarded-host")
+        .or(h("host"))
+        .map(|v| v.split(':').next().unwrap_or(v));
+    let ip = super::client_ip(&app, peer, &headers)
+        .parse()
+        .unwrap_or(peer.ip());
+    let bearer = h("authorization").and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .map(str::trim)
+    });
+    let now = app.now();
+    let claims = bearer
+        .map(|t| validate_access_token(&app, t, now).map_err(|e| e.description))
+        .unwrap_or_else(|| Err("no token".into()));
+    let original = Original {
+        method: &method,
+        host,
+        path,
+        ip,
+        user_agent: h("user-agent").unwrap_or(""),
+        bearer,
+    };
+    let (answer, made, user) = check(
+        &app.decisions,
+        &app.store,
+        &app.config.gateway.audiences,
+        claims,
+        &original,
+        now,
+    )
+    .await;
+    if let Some(m) = &made {
+        let client = m.event.client.as_deref().unwrap_or("gateway");
+        enforce(&app, "ext_authz", &m.decision, user.as_deref(), client, now).await;
+    } else {
+        app.metrics.decision("ext_authz", "unauthenticated");
+    }
+    respond(&answer)
+}
+
+fn respond(answer: &Check) -> Response {
+    let (status, body) = match answer {
+        Check::Allow { .. } => (StatusCode::OK, serde_json::json!({"decision": "allow"})),
+        Check::Unauthenticated { error, description } => (
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": error.unwrap_or("unauthorized"), "error_description": description}),
+        ),
+        Check::StepUp {
+            acr_values,
+            max_age,
+        } => (
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": "insufficient_user_authentication", "acr_values": acr_values, "max_age": max_age}),
+        ),
+        Check::Deny { description } => (
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"error": "access_denied", "error_description": description}),
+        ),
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    let h: &mut HeaderMap = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(v) = answer
+        .challenge()
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        h.insert(header::WWW_AUTHENTICATE, v);
+    }
+    if let Check::Allow { sub, acr, score } = answer {
+        for (name, value) in [
+            ("x-tollgate-sub", sub.clone()),
+            ("x-tollgate-acr", acr.clone()),
+            ("x-tollgate-score", score.to_string()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+    }
+    resp
+}
