@@ -6,7 +6,9 @@
 #
 # Starts `tollgate serve` on a throw-away config (SQLite in a temp dir),
 # creates an ES256 and an RS256 client_credentials client, then measures
-# client_credentials grants (ES256, RS256), introspection and discovery.
+# client_credentials grants (ES256, RS256), introspection, discovery, and
+# the decision point: `/v1/decide` and the ext_authz check with a user's
+# access token (obtained by signing in with curl).
 # Prints requests/s, p50/p99 latency and the server's peak RSS per scenario.
 # The load generator runs on the same 2 cores as the server.
 set -euo pipefail
@@ -27,16 +29,34 @@ issuer = "http://127.0.0.1:$PORT"
 listen = "127.0.0.1:$PORT"
 [database]
 url = "sqlite://$work/tollgate.db"
+[gateway]
+audiences = ["https://api.example"]
+[[clients]]
+id = "web"
+secret_env = "BENCH_WEB_SECRET"
+redirect_uris = ["https://web.example/cb"]
+require_pkce = false
+access_token_audience = "https://api.example"
 TOML
+export BENCH_WEB_SECRET=$(head -c24 /dev/urandom | base64 | tr -d '/+=')-web-secret
 export TOLLGATE_MASTER_KEY=$(head -c32 /dev/urandom | base64)
 export TOLLGATE_LOG=warn
 cfg=(--config "$work/tollgate.toml")
 secret() { "$BIN" clients add "$1" --grant client_credentials --alg "$2" "${cfg[@]}" | sed -n 's/^client secret.*: //p'; }
 ES=$(secret bench-es ES256)
 RS=$(secret bench-rs RS256)
+PW="bench password $(head -c8 /dev/urandom | base64)"
+echo "$PW" | "$BIN" users add alice --group staff --password-stdin "${cfg[@]}" >/dev/null
 "$BIN" serve "${cfg[@]}" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+# Every wrk script ends with this: one RESULT line per run.
+REPORT='done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end'
 
 post_script() { # $1 = body, $2 = basic auth user:pass
   cat > "$work/post.lua" <<LUA
@@ -44,11 +64,7 @@ wrk.method = "POST"
 wrk.body = "$1"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s' "$2" | base64 -w0)"
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
+$REPORT
 LUA
 }
 
@@ -64,13 +80,38 @@ post_script "grant_type=client_credentials" "bench-es:$ES"; run "client_credenti
 post_script "grant_type=client_credentials" "bench-rs:$RS"; run "client_credentials RS256" "http://127.0.0.1:$PORT/token"
 TOKEN=$(curl -s -u "bench-es:$ES" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 post_script "token=$TOKEN" "bench-es:$ES"; run "introspection" "http://127.0.0.1:$PORT/introspect"
-cat > "$work/post.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
+printf '%s\n' "$REPORT" > "$work/post.lua"
 run "discovery" "http://127.0.0.1:$PORT/.well-known/openid-configuration"
+
+# The decision point. A user's access token first: sign in like a browser.
+UA="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+B="http://127.0.0.1:$PORT"
+jar="$work/cookies"
+login=$(curl -s -A "$UA" -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
+  "$B/authorize?client_id=web&redirect_uri=https%3A%2F%2Fweb.example%2Fcb&response_type=code&scope=openid")
+csrf=$(curl -s -A "$UA" -c "$jar" -b "$jar" "$login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+back=$(curl -s -A "$UA" -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
+  --data-urlencode "csrf=$csrf" --data-urlencode "username=alice" --data-urlencode "password=$PW" "$login")
+code=$(printf '%s' "$back" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+[ -n "$code" ] || { echo "bench sign-in failed: $back"; exit 1; }
+USER_TOKEN=$(curl -s -u "web:$BENCH_WEB_SECRET" -d grant_type=authorization_code -d "code=$code" \
+  -d redirect_uri=https://web.example/cb "$B/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+NOW=$(date +%s)
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"subject":"alice","action":"request","resource":"https://api.example/orders","context":{"ip":"127.0.0.1","user_agent":"$UA","session":{"acr":"aal1","auth_time":$NOW}}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic $(printf '%s' "bench-es:$ES" | base64 -w0)"
+$REPORT
+LUA
+echo "one decision: $(curl -s -u "bench-es:$ES" -H 'Content-Type: application/json' --data "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/post.lua")" "$B/v1/decide" | cut -c1-160)"
+run "/v1/decide" "$B/v1/decide"
+cat > "$work/post.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $USER_TOKEN"
+wrk.headers["User-Agent"] = "$UA"
+$REPORT
+LUA
+echo "one check: $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "Authorization: Bearer $USER_TOKEN" "$B/ext_authz/orders")"
+run "ext_authz" "$B/ext_authz/orders"
 echo "openssl speed rsa2048 (2 cores) for reference:"
 openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | grep -E '^rsa 2048' || true

@@ -66,6 +66,44 @@ pub struct Thresholds {
     pub hosting_asn_files: Vec<PathBuf>,
     /// Files of VPN/proxy/Tor ASNs, relative to the policy file.
     pub anonymizing_asn_files: Vec<PathBuf>,
+    /// Sign-in lockouts; the issuer's `[login]` settings apply when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockout: Option<Lockout>,
+}
+
+/// Lockout after failed sign-in attempts (password, TOTP, recovery code),
+/// counted per user and per client address.
+///
+/// ```yaml
+/// risk:
+///   lockout:
+///     max_failures_per_user: 5
+///     max_failures_per_ip: 50
+///     window: 15m
+///     duration: 15m
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockout {
+    /// Failures of one user within `window` that lock the account.
+    pub max_failures_per_user: u32,
+    /// Failures from one address within `window` that lock the address.
+    pub max_failures_per_ip: u32,
+    /// How long failures are counted.
+    pub window: crate::policy::Duration,
+    /// How long a lock lasts.
+    pub duration: crate::policy::Duration,
+}
+
+impl Lockout {
+    /// Why these values cannot work, if they cannot.
+    pub fn problem(&self) -> Option<&'static str> {
+        (self.max_failures_per_user == 0
+            || self.max_failures_per_ip == 0
+            || self.window.0 == 0
+            || self.duration.0 == 0)
+            .then_some("lockout: failure limits, window and duration must all be positive")
+    }
 }
 
 impl Default for Thresholds {
@@ -78,6 +116,7 @@ impl Default for Thresholds {
             hosting_asns: Vec::new(),
             hosting_asn_files: Vec::new(),
             anonymizing_asn_files: Vec::new(),
+            lockout: None,
         }
     }
 }
@@ -115,6 +154,9 @@ impl Thresholds {
             return Err(RiskError::Policy(
                 "risk: travel thresholds must be positive".into(),
             ));
+        }
+        if let Some(p) = t.lockout.as_ref().and_then(Lockout::problem) {
+            return Err(RiskError::Policy(format!("risk: {p}")));
         }
         Ok(t)
     }
@@ -176,6 +218,18 @@ mod tests {
         check("risk:\n  alow_max: 20\n", Err("unknown field `alow_max`"));
         check("risk:\n  allow_max: 80\n", Err("allow_max ≤ step_up_max"));
         check("risk: [1, 2", Err("policy"));
+        check(
+            "risk:\n  lockout: {max_failures_per_user: 3, max_failures_per_ip: 0, window: 15m, duration: 1h}\n",
+            Err("must all be positive"),
+        );
+        check(
+            "risk:\n  lockout: {max_failures_per_user: 3, max_failures_per_ip: 9, window: 15m, duration: 1h}\n",
+            Ok((30, 70, 805.0)),
+        );
+        check(
+            "risk:\n  lockout: {max_failures_per_user: 3}\n",
+            Err("missing field"),
+        );
     }
 
     #[test]

@@ -251,6 +251,7 @@ rules_before:
       asn: [64501]
     deny: true
     revoke: true
+    alert: true
 "#;
 
 /// Tokens from a code exchange: (access, refresh).
@@ -337,7 +338,9 @@ async fn deny_rule_revokes(db: Db) {
         loc(&r)
     );
     let kinds = audit_kinds(&srv).await;
-    assert!(kinds.contains(&"policy.revoked".to_owned()), "{kinds:?}");
+    for kind in ["policy.revoked", "security.alert"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind}: {kinds:?}");
+    }
 }
 
 #[tokio::test]
@@ -398,6 +401,12 @@ async fn vcenter_admins_get_phr() {
         "{last}"
     );
     assert_eq!(last["max_age"], 900);
+    assert_eq!(last["notify"], json!(["secops-log"]));
+    assert!(
+        audit_kinds(&srv)
+            .await
+            .contains(&"policy.notify".to_owned())
+    );
 
     // The same user at another client: the rule does not apply (the
     // score alone decides there).
@@ -993,4 +1002,173 @@ async fn audit_verify_export_and_what_if_through_the_cli() {
     assert!(!broken.status.success());
     let err = String::from_utf8_lossy(&broken.stderr);
     assert!(err.contains(&format!("audit record {victim}")), "{err}");
+}
+
+/// `risk: lockout:` in the policy replaces `[login]`'s limits.
+#[tokio::test]
+async fn the_policy_sets_the_lockout() {
+    let rules = "risk:\n  lockout:\n    max_failures_per_user: 2\n    max_failures_per_ip: 100\n    window: 10m\n    duration: 1h\n";
+    let files = vec![tollgate::allow_all_policy()];
+    let Some((srv, _dir)) = server_with(Db::Sqlite, files, rules).await else {
+        return;
+    };
+    let base = srv.base.clone();
+    srv.add_user("gina", &[]).await;
+    let http = browser_at(DE);
+    let attempt = |pw: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let (path, html) =
+                open_login(&http, &base, &authorize_url(&base, "&prompt=login")).await;
+            post_form(
+                &http,
+                &format!("{base}{path}"),
+                &[
+                    ("csrf", &csrf_of(&html)),
+                    ("username", "gina"),
+                    ("password", pw),
+                ],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    // [login] would allow five failures; the policy allows two.
+    assert_eq!(srv.app.config.login.max_failures_per_user, 5);
+    for (pw, want) in [("wrong", 401), ("wrong", 401), (PASSWORD, 429)] {
+        assert_eq!(attempt(pw).await, want, "{pw}");
+    }
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SIGHUP reloads the policy of a running `tollgate serve` at once (here
+/// with polling off, so nothing else could have reloaded it).
+#[tokio::test]
+async fn sighup_reloads_a_running_server() {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = dir.0.join("contractors.yaml");
+    let rules = |verdict: &str| {
+        format!(
+            "rules_before:\n  - name: contractors\n    when: {{group: [contractors]}}\n    {verdict}\n"
+        )
+    };
+    std::fs::write(&extra, rules("allow: true")).unwrap();
+    let cfg = dir.0.join("tollgate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version = 1\nissuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\n\
+             [database]\nurl = \"sqlite://{db}\"\n\
+             [policy]\nfiles = [\"{default}\", \"{extra}\"]\nreload_interval = 0\n\
+             [[clients]]\nid = \"svc\"\nsecret_env = \"SVC_SECRET\"\ngrant_types = [\"client_credentials\"]\n",
+            db = dir.0.join("t.db").display(),
+            default = repo_policy("default.yaml").display(),
+            extra = extra.display(),
+        ),
+    )
+    .unwrap();
+    let bin = tollgate::tollgate_bin();
+    let envs = [
+        (
+            "TOLLGATE_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
+        ("SVC_SECRET", SECRET),
+        ("TOLLGATE_LOG", "warn"),
+    ];
+    let mut add = std::process::Command::new(&bin)
+        .args([
+            "users",
+            "add",
+            "carol",
+            "--group",
+            "contractors",
+            "--password-stdin",
+            "--config",
+        ])
+        .arg(&cfg)
+        .envs(envs)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = add.stdin.take().unwrap();
+        writeln!(stdin, "{PASSWORD}").unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+    let server = Child(
+        std::process::Command::new(&bin)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .envs(envs)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "tollgate serve did not come up");
+    let decide = || async {
+        let r = http
+            .post(format!("{base}/v1/decide"))
+            .basic_auth("svc", Some(SECRET))
+            .json(&json!({"subject": "carol", "context": {"ip": DE}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["decision"].clone()
+    };
+    assert_eq!(decide().await, "allow");
+    std::fs::write(&extra, rules("deny: true")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        decide().await,
+        "allow",
+        "no polling: the old policy still serves"
+    );
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let mut denied = false;
+    for _ in 0..50 {
+        if decide().await == "deny" {
+            denied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(denied, "SIGHUP swapped the policy in");
 }

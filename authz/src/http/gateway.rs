@@ -74,10 +74,11 @@ async fn enforce(
     now: i64,
 ) {
     app.metrics.decision(point, d.outcome.kind());
+    let subject = user.map_or("unknown", |u| u.login.as_str());
+    super::login::announce(app, point, subject, d).await;
     if matches!(d.outcome, Outcome::Allow) {
         return;
     }
-    let subject = user.map_or("unknown", |u| u.login.as_str());
     app.audit(
         "policy.decision",
         client,

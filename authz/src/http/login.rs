@@ -3,7 +3,7 @@
 use super::authorize::{current_session, redirect_error, see_other};
 use super::{cookies, pages};
 use crate::login::interaction::FactorKind;
-use crate::login::lockout::{LockoutPolicy, after_failure, is_locked};
+use crate::login::lockout::{after_failure, is_locked};
 use crate::login::{Interaction, Method, Next, password};
 use crate::oauth::authorize::issue_code;
 use crate::state::App;
@@ -206,16 +206,7 @@ pub async fn submit(
     let ok = password::verify(pw, stored).await;
     let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
     let Some(user) = user.filter(|_| ok && same_user) else {
-        let lp = &app.config.login;
-        let per_user = LockoutPolicy {
-            max_failures: lp.max_failures_per_user,
-            window: lp.failure_window,
-            lockout: lp.lockout,
-        };
-        let per_ip = LockoutPolicy {
-            max_failures: lp.max_failures_per_ip,
-            ..per_user
-        };
+        let (per_user, per_ip) = super::factors::policies(&app);
         let (u, i) = (
             after_failure(user_state, now, per_user),
             after_failure(ip_state, now, per_ip),
@@ -494,6 +485,7 @@ pub(super) async fn gate(
         audit_data(&made, &ix.id),
     )
     .await;
+    announce(app, "login", &user.login, &made.decision).await;
     ix.risk = Some(LoginRisk::of(&made));
     let policy = app.decisions.current();
     match requirement_after(ix.requirement, &made.decision, &policy.policy) {
@@ -563,5 +555,43 @@ pub(super) async fn revoke_everything(
         .await
     {
         tracing::warn!(error = %e, "revocation reload failed");
+    }
+}
+
+/// What a decision asks to be told: each `notify` channel, and a security
+/// alert for a deny that says `alert`. Both are audit records (which a SIEM
+/// tails; the audit log is the delivery channel) and log lines.
+pub(super) async fn announce(
+    app: &App,
+    point: &str,
+    subject: &str,
+    d: &tollgate_risk::policy::Decision,
+) {
+    for channel in &d.notify {
+        tracing::info!(channel, point, subject, decision = %d.outcome.label(), "policy notification");
+        app.audit(
+            "policy.notify",
+            "policy",
+            subject,
+            serde_json::json!({
+                "channel": channel,
+                "point": point,
+                "decision": d.outcome.label(),
+                "rules": d.rules_fired,
+                "score": d.score,
+                "policy_version": &*d.policy_version,
+            }),
+        )
+        .await;
+    }
+    if let tollgate_risk::policy::Outcome::Deny { alert: true, .. } = d.outcome {
+        tracing::warn!(point, subject, score = d.score, rules = ?d.rules_fired, "security alert: policy deny");
+        app.audit(
+            "security.alert",
+            "policy",
+            subject,
+            serde_json::json!({"point": point, "decision": d}),
+        )
+        .await;
     }
 }

@@ -337,6 +337,10 @@ pub fn load_sources(
         let pos = cx.find(risk_fi, "impossible_travel_kmh", None, 1);
         cx.err(risk_fi, pos, "travel thresholds must be positive".into());
     }
+    if let Some(problem) = thresholds.lockout.as_ref().and_then(|l| l.problem()) {
+        let pos = cx.find(risk_fi, "lockout", None, 1);
+        cx.err(risk_fi, pos, problem.into());
+    }
     let risk_base = sources
         .get(risk_fi)
         .and_then(|s| s.0.parent())
