@@ -62,6 +62,9 @@ pub struct Config {
     /// The gateway decision endpoint (ext_authz).
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -224,6 +227,15 @@ impl Default for PolicyConfig {
     }
 }
 
+/// `[audit]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// `sha256` (default) or `sm3`: the hash new records are chained with.
+    /// Existing records keep theirs, so switching is safe at any time.
+    pub hash: crate::store::ChainHash,
+}
+
 /// `[gateway]`: the ext_authz endpoint gateways call per request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -326,6 +338,7 @@ impl Config {
             authenticators: AuthenticatorConfig::default(),
             policy: PolicyConfig::default(),
             gateway: GatewayConfig::default(),
+            audit: AuditConfig::default(),
             clients: vec![],
         }
     }

@@ -50,7 +50,9 @@ pub fn master_key(
 
 /// Opens the store and applies migrations.
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
-    let store = Store::connect(&config.database.url, config.database.max_connections).await?;
+    let store = Store::connect(&config.database.url, config.database.max_connections)
+        .await?
+        .with_audit_hash(config.audit.hash);
     store.migrate().await?;
     Ok(store)
 }

@@ -1172,3 +1172,63 @@ async fn sighup_reloads_a_running_server() {
     }
     assert!(denied, "SIGHUP swapped the policy in");
 }
+
+/// `[audit] hash = "sm3"`: new records are chained with SM3, checked here
+/// against OpenSSL's SM3; a chain begun with SHA-256 stays verifiable.
+#[tokio::test]
+async fn the_audit_chain_can_use_sm3() {
+    use tollgate_authz::store::ChainHash;
+    let Some(srv) = TestServer::start(Db::Sqlite, |_| {}).await else {
+        return;
+    };
+    srv.add_user("hal", &[]).await;
+    srv.app
+        .audit("test.sha256", "t", "s", json!({"n": 1}))
+        .await;
+    let stopped = srv.stop_keeping_data().await;
+    let srv = stopped
+        .restart_with(|c| c.audit.hash = ChainHash::Sm3)
+        .await;
+    srv.app.audit("test.sm3", "t", "s", json!({"n": 2})).await;
+    let records = srv.app.store.audit_records(0, 1000).await.unwrap();
+    let (old, new): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.kind == "test.sha256");
+    assert!(!old[0].hash.starts_with("sm3:"));
+    let r = new.iter().find(|r| r.kind == "test.sm3").unwrap();
+    let hex = r.hash.strip_prefix("sm3:").expect("an sm3: hash");
+    // The chained bytes: each field as u64 big-endian length + bytes.
+    let mut buf = Vec::new();
+    let data = serde_json::to_string(&r.data).unwrap();
+    for part in [
+        r.prev_hash.as_str(),
+        &r.ts.to_string(),
+        &r.kind,
+        &r.actor,
+        &r.subject,
+        &data,
+    ] {
+        buf.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        buf.extend_from_slice(part.as_bytes());
+    }
+    let mut openssl = std::process::Command::new("openssl")
+        .args(["dgst", "-sm3", "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    {
+        use std::io::Write;
+        openssl.stdin.take().unwrap().write_all(&buf).unwrap();
+    }
+    let out = openssl.wait_with_output().unwrap();
+    let digest = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        digest.split_whitespace().next(),
+        Some(hex),
+        "OpenSSL's SM3 agrees"
+    );
+    assert_eq!(
+        srv.app.store.verify_audit().await.unwrap().unwrap(),
+        records.len() as u64,
+        "a mixed SHA-256 → SM3 chain verifies"
+    );
+}

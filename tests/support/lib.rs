@@ -254,6 +254,13 @@ impl Drop for TestServer {
 }
 
 impl StoppedServer {
+    /// Starts the server again with a changed config (same address,
+    /// database and clock).
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        tweak(&mut self.config);
+        self.restart().await
+    }
+
     /// Starts the server again on the same address, database and clock.
     pub async fn restart(self) -> TestServer {
         let listener = tokio::net::TcpListener::bind(&self.config.listen)

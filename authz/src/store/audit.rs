@@ -1,7 +1,10 @@
 //! The append-only audit log, hash-chained.
 //!
-//! Each record's `hash` is SHA-256 over its predecessor's hash and its own
-//! fields, so `verify_audit` finds any record edited or deleted after the fact.
+//! Each record's `hash` is SHA-256 (or SM3, GB/T 32905, when configured)
+//! over its predecessor's hash and its own fields, so `verify_audit` finds
+//! any record edited or deleted after the fact. An SM3 hash is stored as
+//! `sm3:<hex>`, a SHA-256 one as bare hex: each record names its own
+//! algorithm, so switching algorithms never breaks an existing chain.
 
 use super::{Result, Store, StoreError};
 use crate::secret::sha256;
@@ -34,14 +37,50 @@ pub struct AuditVerifyError {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn chain_hash(prev: &str, ts: i64, kind: &str, actor: &str, subject: &str, data: &str) -> String {
+/// The hash a chain uses for new records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainHash {
+    #[default]
+    Sha256,
+    /// SM3 (GB/T 32905), for deployments under the Chinese commercial
+    /// cryptography rules.
+    Sm3,
+}
+
+impl ChainHash {
+    /// The algorithm a stored hash was made with.
+    fn of(stored: &str) -> ChainHash {
+        if stored.starts_with("sm3:") {
+            ChainHash::Sm3
+        } else {
+            ChainHash::Sha256
+        }
+    }
+}
+
+fn chain_hash(
+    alg: ChainHash,
+    prev: &str,
+    ts: i64,
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    data: &str,
+) -> String {
     let mut buf =
         Vec::with_capacity(prev.len() + kind.len() + actor.len() + subject.len() + data.len() + 64);
     for part in [prev, &ts.to_string(), kind, actor, subject, data] {
         buf.extend_from_slice(&(part.len() as u64).to_be_bytes());
         buf.extend_from_slice(part.as_bytes());
     }
-    hex(&sha256(&buf))
+    match alg {
+        ChainHash::Sha256 => hex(&sha256(&buf)),
+        ChainHash::Sm3 => {
+            use sm3::Digest;
+            format!("sm3:{}", hex(&sm3::Sm3::digest(&buf)))
+        }
+    }
 }
 
 /// Lower-case hex.
@@ -56,6 +95,12 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 impl Store {
+    /// Chains new audit records with `alg` from now on.
+    pub fn with_audit_hash(mut self, alg: ChainHash) -> Store {
+        self.audit_hash = alg;
+        self
+    }
+
     /// Appends a record to the chain.
     pub async fn append_audit(
         &self,
@@ -80,7 +125,7 @@ impl Store {
             .await?
             .map(|r| r.get(0))
             .unwrap_or_else(|| GENESIS.to_string());
-        let hash = chain_hash(&prev, ts, kind, actor, subject, &data);
+        let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
         sqlx::query(
             "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -155,7 +200,8 @@ impl Store {
                         problem: "does not follow the previous record (a record before it was deleted or altered)".into(),
                     }));
                 }
-                if chain_hash(&prev, ts, &kind, &actor, &subject, &data) != stored_hash {
+                let alg = ChainHash::of(&stored_hash);
+                if chain_hash(alg, &prev, ts, &kind, &actor, &subject, &data) != stored_hash {
                     return Ok(Err(AuditVerifyError {
                         id,
                         problem: "content does not match its hash (altered)".into(),

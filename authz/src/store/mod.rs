@@ -19,7 +19,7 @@ mod risk;
 mod sessions;
 mod users;
 
-pub use audit::{AuditRecord, AuditVerifyError, hex};
+pub use audit::{AuditRecord, AuditVerifyError, ChainHash, hex};
 pub use clients::ClientRow;
 pub use device_events::{ChallengeRow, ReceiptRow};
 pub use devices::{DeviceRow, EnrollmentRow, GrantKeyRow};
@@ -80,6 +80,8 @@ pub struct Store {
     /// on the true predecessor. PostgreSQL replicas additionally take an
     /// advisory lock inside the transaction; SQLite has one writer process.
     audit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The hash new audit records are chained with.
+    audit_hash: audit::ChainHash,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -143,6 +145,7 @@ impl Store {
             pool,
             backend,
             audit_lock: Arc::new(tokio::sync::Mutex::new(())),
+            audit_hash: audit::ChainHash::Sha256,
         })
     }
 
