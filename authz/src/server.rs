@@ -62,6 +62,8 @@ pub async fn start(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<App, StartError> {
     let master = master_key(&config, env)?;
+    let attestation = crate::login::attestation::AttestationPolicy::load(&config.authenticators)
+        .map_err(StartError::Config)?;
     let store = open_store(&config).await?;
     let now = clock.now();
     ensure_keys(&store, &master, now).await?;
@@ -73,7 +75,14 @@ pub async fn start(
     sync_config_clients(&config, &store, env, now).await?;
     let rows = store.published_keys(now).await?;
     let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;
-    let app = Arc::new(AppState::new(config, store, clock, master, keyring));
+    let app = Arc::new(AppState::new(
+        config,
+        store,
+        clock,
+        master,
+        keyring,
+        attestation,
+    ));
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)
         .await?;

@@ -4,6 +4,7 @@ use crate::cache::{ClientCache, RevocationCache, VerifiedTokens};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::Keyring;
+use crate::login::attestation::AttestationPolicy;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -23,6 +24,9 @@ pub struct AppState {
     pub verified: VerifiedTokens,
     pub metrics: Metrics,
     pub urls: Urls,
+    /// Which passkeys count as attested (`phrh`); loaded once at start from
+    /// `[authenticators] attestation_ca_files`.
+    pub attestation: AttestationPolicy,
 }
 
 /// The shared handle.
@@ -64,6 +68,7 @@ impl AppState {
         clock: Clock,
         master: MasterKey,
         keyring: Keyring,
+        attestation: AttestationPolicy,
     ) -> AppState {
         let urls = Urls::new(&config.issuer);
         AppState {
@@ -77,6 +82,7 @@ impl AppState {
             verified: VerifiedTokens::default(),
             metrics: Metrics::default(),
             urls,
+            attestation,
         }
     }
 

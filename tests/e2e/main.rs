@@ -2,6 +2,7 @@
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
 mod agent;
+mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
