@@ -6,6 +6,7 @@ mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
+mod last_factor;
 mod negative;
 mod oidc_flow;
 mod operations;
