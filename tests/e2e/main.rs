@@ -2,6 +2,7 @@
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
 mod agent;
+mod agent_otp;
 mod attestation;
 mod authenticators;
 mod browser;
