@@ -196,10 +196,13 @@ mod tests {
         }
     }
 
+    /// (PEM files as (name, text), AAGUIDs, expected part of the error)
+    type BadPolicy<'a> = (Vec<(&'a str, String)>, Vec<String>, &'a str);
+
     #[test]
     fn bad_policies_are_clear_errors() {
         let ca = TestAttestationCa::generate("Root").unwrap();
-        let cases: Vec<(Vec<(&str, String)>, Vec<String>, &str)> = vec![
+        let cases: Vec<BadPolicy> = vec![
             (
                 vec![("a.pem", "hello".into())],
                 vec![],
