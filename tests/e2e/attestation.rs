@@ -71,3 +71,63 @@ async fn only_attested_device_bound_passkeys_reach_phrh() {
     );
     assert_eq!(sign_in(&base, &mut foreign, "phr").await, "phr");
 }
+
+/// `tollgate check-config` (the real binary) loads the attestation policy:
+/// a CA file that is missing or holds no certificate, or AAGUIDs without
+/// CAs, are reported with the file and a non-zero exit.
+#[tokio::test]
+async fn check_config_reports_a_bad_attestation_policy() {
+    let dir = TempDir(std::env::temp_dir().join(format!(
+        "tollgate-att-cfg-{}",
+        tollgate_authz::secret::random_id(8).replace(['-', '_'], "x")
+    )));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let not_pem = dir.0.join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let good = dir.0.join("ca.pem");
+    std::fs::write(&good, TestAttestationCa::generate("Root").unwrap().pem()).unwrap();
+    let cases = [
+        (
+            format!("attestation_ca_files = [{:?}]", "/nonexistent/ca.pem"),
+            Some("/nonexistent/ca.pem"),
+        ),
+        (
+            format!("attestation_ca_files = [{not_pem:?}]"),
+            Some("no PEM certificate"),
+        ),
+        (
+            r#"attestation_aaguids = ["cb69481e-8ff7-4039-93ec-0a2729a154a8"]"#.to_string(),
+            Some("needs attestation_ca_files"),
+        ),
+        (format!("attestation_ca_files = [{good:?}]"), None),
+    ];
+    for (i, (line, want)) in cases.into_iter().enumerate() {
+        let file = dir.0.join(format!("tollgate-{i}.toml"));
+        std::fs::write(
+            &file,
+            format!("version = 1\nissuer = \"https://login.example\"\n[authenticators]\n{line}\n"),
+        )
+        .unwrap();
+        let bin = crate::agent::tollgate_bin();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin)
+                .arg("check-config")
+                .arg(&file)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = crate::agent::text(&out);
+        match want {
+            Some(w) => {
+                assert!(!out.status.success(), "{line}: {text}");
+                assert!(
+                    text.contains(w) && !text.contains("panicked"),
+                    "{line}: {text}"
+                );
+            }
+            None => assert!(out.status.success(), "{line}: {text}"),
+        }
+    }
+}
