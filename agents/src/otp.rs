@@ -27,6 +27,37 @@ pub enum OtpAlgorithm {
     Sm3Gmt0021,
 }
 
+impl OtpAlgorithm {
+    /// The wire and storage name (`totp-sha1`, `totp-sha256`, `sm3-gmt0021`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtpAlgorithm::TotpSha1 => "totp-sha1",
+            OtpAlgorithm::TotpSha256 => "totp-sha256",
+            OtpAlgorithm::Sm3Gmt0021 => "sm3-gmt0021",
+        }
+    }
+
+    /// Parses [`OtpAlgorithm::as_str`]'s names; anything else is `None`.
+    pub fn parse(s: &str) -> Option<OtpAlgorithm> {
+        [
+            OtpAlgorithm::TotpSha1,
+            OtpAlgorithm::TotpSha256,
+            OtpAlgorithm::Sm3Gmt0021,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+
+    /// Seed length the issuer provisions: the hash output size (RFC 4226
+    /// recommends at least 160 bits; GM/T 0021 at least 128).
+    pub fn seed_len(self) -> usize {
+        match self {
+            OtpAlgorithm::TotpSha1 => 20,
+            OtpAlgorithm::TotpSha256 | OtpAlgorithm::Sm3Gmt0021 => 32,
+        }
+    }
+}
+
 /// Parameters shared by agent and issuer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtpParams {
@@ -155,6 +186,19 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn algorithm_names_round_trip_like_serde() {
+        for a in [
+            OtpAlgorithm::TotpSha1,
+            OtpAlgorithm::TotpSha256,
+            OtpAlgorithm::Sm3Gmt0021,
+        ] {
+            assert_eq!(OtpAlgorithm::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        assert_eq!(OtpAlgorithm::parse("hotp"), None);
+    }
 
     fn unhex(s: &str) -> Vec<u8> {
         (0..s.len())

@@ -75,6 +75,11 @@ pub struct EnrollFinishRequest {
     pub hostname: String,
     /// base64url DER SM2 signature over [`crate::signed::enroll_bytes`].
     pub signature: String,
+    /// The OTP algorithm the agent asks for (default `totp-sha1`; GM/T 0021
+    /// terminals ask for `sm3-gmt0021`). The issuer verifies the device's
+    /// codes with it at sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_algorithm: Option<crate::otp::OtpAlgorithm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

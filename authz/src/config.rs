@@ -263,6 +263,14 @@ pub struct AuthenticatorConfig {
     /// Seconds after the last factor within which account changes are
     /// allowed without signing in again (re-authentication per change).
     pub reauth_window: i64,
+    /// PEM files of attestation root CAs (one or more certificates each).
+    /// A device-bound passkey whose attestation chains to one of them is
+    /// *attested* and reaches `phrh`; empty (default): attestation `none`
+    /// is asked for, and passkeys reach at most `phr`.
+    pub attestation_ca_files: Vec<PathBuf>,
+    /// AAGUIDs (`xxxxxxxx-xxxx-…`) an attested passkey must carry; empty:
+    /// any model the CAs vouch for. Needs `attestation_ca_files`.
+    pub attestation_aaguids: Vec<String>,
 }
 
 impl Default for AuthenticatorConfig {
@@ -274,6 +282,8 @@ impl Default for AuthenticatorConfig {
             totp_period: 30,
             challenge_ttl: 300,
             reauth_window: 300,
+            attestation_ca_files: vec![],
+            attestation_aaguids: vec![],
         }
     }
 }

@@ -64,6 +64,8 @@ pub async fn start(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<App, StartError> {
     let master = master_key(&config, env)?;
+    let attestation = crate::login::attestation::AttestationPolicy::load(&config.authenticators)
+        .map_err(StartError::Config)?;
     let store = open_store(&config).await?;
     let now = clock.now();
     ensure_keys(&store, &master, now).await?;
@@ -79,7 +81,13 @@ pub async fn start(
         crate::decision::DecisionPoint::load(&config.policy).map_err(StartError::Config)?;
     tracing::info!(policy = %decisions.version(), "policy loaded");
     let app = Arc::new(AppState::new(
-        config, store, clock, master, keyring, decisions,
+        config,
+        store,
+        clock,
+        master,
+        keyring,
+        attestation,
+        decisions,
     ));
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)

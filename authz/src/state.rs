@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::decision::DecisionPoint;
 use crate::keys::Keyring;
+use crate::login::attestation::AttestationPolicy;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -24,6 +25,9 @@ pub struct AppState {
     pub verified: VerifiedTokens,
     pub metrics: Metrics,
     pub urls: Urls,
+    /// Which passkeys count as attested (`phrh`); loaded once at start from
+    /// `[authenticators] attestation_ca_files`.
+    pub attestation: AttestationPolicy,
     /// The policy decision point (policy, scorer, risk state).
     pub decisions: DecisionPoint,
 }
@@ -67,6 +71,7 @@ impl AppState {
         clock: Clock,
         master: MasterKey,
         keyring: Keyring,
+        attestation: AttestationPolicy,
         decisions: DecisionPoint,
     ) -> AppState {
         let urls = Urls::new(&config.issuer);
@@ -81,6 +86,7 @@ impl AppState {
             verified: VerifiedTokens::default(),
             metrics: Metrics::default(),
             urls,
+            attestation,
             decisions,
         }
     }

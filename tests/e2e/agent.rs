@@ -4,11 +4,12 @@
 //! PAM mode while the issuer is down, and uploads the receipt after a
 //! restart on the same database.
 //!
-//! The binary: Cargo only hands `CARGO_BIN_EXE_*` to a package's own
-//! tests, so [`agent_bin`] runs `cargo build -p tollgate-agent --bin
-//! tollgate-agent` once per test process into this test's own target
-//! directory (a no-op when `cargo test --workspace` already built it) and
-//! uses `target/<profile>/tollgate-agent`.
+//! The binaries: Cargo only hands `CARGO_BIN_EXE_*` to a package's own
+//! tests, so [`agent_bin`] (and [`tollgate_bin`] for the admin CLI) runs
+//! `cargo build -p tollgate-agent --bin tollgate-agent` once per test
+//! process into this test's own target directory (a no-op when `cargo test
+//! --workspace` already built it) and uses `target/<profile>/tollgate-agent`.
+//! The main scenario runs on SQLite and on PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -25,51 +26,60 @@ use tollgate_agent::sm2::Sm2SecretKey;
 use tollgate_agent::wire::{ApprovalRequest, Decision};
 use tollgate_authz::clock::Clock;
 
-const PIN: &str = "246810";
+pub(crate) const PIN: &str = "246810";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn authorize_url(base: &str, extra: &str) -> String {
+pub(crate) fn authorize_url(base: &str, extra: &str) -> String {
     format!(
         "{base}/authorize?client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&state=st&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"
     )
 }
 
 /// The agent binary, built once per test process (see the module docs).
-fn agent_bin() -> PathBuf {
+pub(crate) fn agent_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test exe");
-        // target/<profile>/deps/e2e-HASH
-        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-        let target_dir = profile_dir.parent().expect("target dir");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-q",
-            "-p",
-            "tollgate-agent",
-            "--bin",
-            "tollgate-agent",
-        ])
+    BIN.get_or_init(|| workspace_bin("tollgate-agent", "tollgate-agent"))
+        .clone()
+}
+
+/// The `tollgate` binary (package tollgate-authz), built the same way.
+pub(crate) fn tollgate_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("tollgate-authz", "tollgate"))
+        .clone()
+}
+
+/// Builds `bin` of `package` into this test's target directory (a no-op
+/// when it is up to date) and returns its path.
+fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    // target/<profile>/deps/e2e-HASH
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", package, "--bin", bin])
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build for tollgate-agent");
-        assert!(status.success(), "building tollgate-agent failed");
-        let bin = profile_dir.join("tollgate-agent");
-        assert!(bin.exists(), "{} missing after build", bin.display());
-        bin
-    })
-    .clone()
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    let path = profile_dir.join(bin);
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
 }
 
 /// Runs the agent with `args`, feeding `stdin`, on a blocking thread.
-async fn agent(state: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn agent(
+    state: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Output {
     let (state, stdin) = (state.to_path_buf(), stdin.to_vec());
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let env: Vec<(String, String)> = env
@@ -99,7 +109,7 @@ async fn agent(state: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) 
     .expect("agent thread")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -107,11 +117,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn pin_line() -> Vec<u8> {
+pub(crate) fn pin_line() -> Vec<u8> {
     format!("{PIN}\n").into_bytes()
 }
 
-async fn approve(state: &Path, number: &str) -> Output {
+pub(crate) async fn approve(state: &Path, number: &str) -> Output {
     agent(
         state,
         &["--pin-stdin", "approve", "--number", number],
@@ -119,6 +129,22 @@ async fn approve(state: &Path, number: &str) -> Output {
         &[],
     )
     .await
+}
+
+/// Signs alice in with her password in `http` and returns a fresh
+/// enrollment code for her.
+pub(crate) async fn enroll_code(http: &reqwest::Client, base: &str) -> String {
+    let back = login(http, base, &authorize_url(base, ""), "alice", PASSWORD).await;
+    assert!(param(&back, "code").is_some(), "{back}");
+    let code: serde_json::Value = http
+        .post(format!("{base}/account/devices/enroll-code"))
+        .send()
+        .await
+        .expect("code")
+        .json()
+        .await
+        .expect("json");
+    code["code"].as_str().expect("code").to_string()
 }
 
 /// pam_exec with `expose_authtok`: the PIN then a NUL on stdin.
@@ -139,7 +165,7 @@ async fn pam(state: &Path) -> Output {
 }
 
 /// The two digits on the device-approval page.
-fn number_of(html: &str) -> Option<String> {
+pub(crate) fn number_of(html: &str) -> Option<String> {
     let marker = "id=\"approval-number\"><strong>";
     let start = html.find(marker)? + marker.len();
     Some(html[start..].split('<').next()?.to_string())
@@ -180,7 +206,7 @@ async fn device_form(
         .expect("device form")
 }
 
-fn temp_state() -> TempDir {
+pub(crate) fn temp_state() -> TempDir {
     let p = std::env::temp_dir().join(format!(
         "tollgate-e2e-agent-{}",
         tollgate_authz::secret::random_id(8).replace(['-', '_'], "x")
@@ -190,7 +216,7 @@ fn temp_state() -> TempDir {
 }
 
 /// Signs a device request the way the agent does, with the unlocked key.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -224,6 +250,16 @@ async fn audit_kinds(srv: &TestServer) -> Vec<(String, serde_json::Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_enrolls_approves_and_logs_in_offline_against_the_real_issuer() {
+    agent_scenario(Db::Sqlite).await;
+}
+
+/// The same scenario on PostgreSQL (the issuer's other backend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_enrolls_approves_and_logs_in_offline_on_postgres() {
+    agent_scenario(Db::Postgres).await;
+}
+
+async fn agent_scenario(db: Db) {
     // Build (or find) the agent before the manual clock starts: the agent
     // signs with the real time, and the server accepts it only within ±300 s
     // of its own clock, so a slow build must not happen in between.
@@ -231,7 +267,7 @@ async fn agent_enrolls_approves_and_logs_in_offline_against_the_real_issuer() {
     let real_now = unix_now();
     let clock = Clock::manual(real_now);
     // Risk is not this test's subject: new browsers would add step-ups.
-    let Some(srv) = TestServer::start_with_clock(Db::Sqlite, clock.clone(), |c| {
+    let Some(srv) = TestServer::start_with_clock(db, clock.clone(), |c| {
         c.policy.files = vec![tollgate::allow_all_policy()]
     })
     .await
@@ -252,17 +288,7 @@ async fn agent_enrolls_approves_and_logs_in_offline_against_the_real_issuer() {
         .await
         .expect("anon");
     assert_eq!(anon.status(), 401);
-    let back = login(&http, &base, &authorize_url(&base, ""), "alice", PASSWORD).await;
-    assert!(param(&back, "code").is_some(), "{back}");
-    let code: serde_json::Value = http
-        .post(format!("{base}/account/devices/enroll-code"))
-        .send()
-        .await
-        .expect("code")
-        .json()
-        .await
-        .expect("json");
-    let code = code["code"].as_str().expect("code").to_string();
+    let code = enroll_code(&http, &base).await;
 
     let args = [
         "--pin-stdin",

@@ -6,7 +6,7 @@ use crate::oidc_flow::jwt_payload;
 use serde_json::{Value, json};
 use tollgate::{Db, PASSWORD, SECRET, TestServer, browser, csrf_of, param};
 use tollgate_authz::clock::Clock;
-use tollgate_authz::login::soft_passkey::SoftPasskey;
+use tollgate_authz::login::soft_passkey::{SoftPasskey, TestAttestationCa};
 use tollgate_authz::login::totp;
 
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -22,7 +22,7 @@ pub fn authorize_url(base: &str, extra: &str) -> String {
 /// Starts a server on a manual clock with client `rp` and user `alice`. The
 /// issuer names `localhost` (a WebAuthn RP id must be a domain); requests
 /// still go to `srv.base` (127.0.0.1), the software passkey signs for the issuer.
-async fn server(
+pub(crate) async fn server(
     db: Db,
     tweak: impl FnOnce(&mut tollgate_authz::config::Config),
 ) -> Option<TestServer> {
@@ -37,7 +37,7 @@ async fn server(
 }
 
 /// The CSRF token the passkey button carries (`data-csrf`).
-pub fn data_csrf(html: &str) -> String {
+pub(crate) fn data_csrf(html: &str) -> String {
     html.split("data-csrf=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
@@ -45,7 +45,7 @@ pub fn data_csrf(html: &str) -> String {
         .to_string()
 }
 
-pub fn loc(r: &reqwest::Response) -> String {
+pub(crate) fn loc(r: &reqwest::Response) -> String {
     r.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
@@ -54,7 +54,7 @@ pub fn loc(r: &reqwest::Response) -> String {
 }
 
 /// GET a login page; returns (its path, its HTML).
-pub async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, String) {
+pub(crate) async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (String, String) {
     let r = http.get(url).send().await.unwrap();
     assert_eq!(r.status(), 303, "{url}");
     let path = loc(&r);
@@ -70,7 +70,7 @@ pub async fn open_login(http: &reqwest::Client, base: &str, url: &str) -> (Strin
     (path, html)
 }
 
-pub async fn post_form(
+pub(crate) async fn post_form(
     http: &reqwest::Client,
     url: &str,
     form: &[(&str, &str)],
@@ -78,7 +78,7 @@ pub async fn post_form(
     http.post(url).form(form).send().await.unwrap()
 }
 
-async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
     let r = http.post(url).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
@@ -110,7 +110,23 @@ pub async fn account_session(http: &reqwest::Client, base: &str) -> String {
 }
 
 /// Registers a software passkey through the account page.
-pub async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bool) -> SoftPasskey {
+pub(crate) async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    csrf: &str,
+    synced: bool,
+) -> SoftPasskey {
+    register_attested(http, base, csrf, synced, None).await
+}
+
+/// Registers a software passkey, with a `packed` attestation by `ca` if given.
+pub(crate) async fn register_attested(
+    http: &reqwest::Client,
+    base: &str,
+    csrf: &str,
+    synced: bool,
+    ca: Option<&TestAttestationCa>,
+) -> SoftPasskey {
     let (s, start) = post_json(
         http,
         &format!("{base}/account/passkeys/options"),
@@ -119,7 +135,8 @@ pub async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bo
     .await;
     assert_eq!(s, 200, "{start}");
     let origin = base.replace("127.0.0.1", "localhost");
-    let (pk, resp) = SoftPasskey::register(&start["options"].to_string(), &origin, synced).unwrap();
+    let (pk, resp) =
+        SoftPasskey::register_attested(&start["options"].to_string(), &origin, synced, ca).unwrap();
     let body = json!({"csrf": csrf, "ceremony": start["ceremony"], "response": serde_json::from_str::<Value>(&resp).unwrap(), "name": "Test key"});
     let (s, done) = post_json(http, &format!("{base}/account/passkeys"), &body).await;
     assert_eq!(
@@ -131,7 +148,7 @@ pub async fn register(http: &reqwest::Client, base: &str, csrf: &str, synced: bo
 }
 
 /// Runs the passkey ceremony on a login page; returns (status, JSON).
-pub async fn passkey_login(
+pub(crate) async fn passkey_login(
     http: &reqwest::Client,
     base: &str,
     path: &str,
@@ -150,6 +167,25 @@ pub async fn passkey_login(
     let resp = pk.assert(&start["options"].to_string(), &origin).unwrap();
     let body = json!({"csrf": csrf, "ceremony": start["ceremony"], "response": serde_json::from_str::<Value>(&resp).unwrap()});
     post_json(http, &format!("{base}{path}/passkey"), &body).await
+}
+
+/// Signs in with `pk` alone from a fresh browser (`extra` appended to the
+/// authorization request): the ID token's claims, or the `error` (or the
+/// next login page) the client was sent to.
+pub(crate) async fn passkey_sign_in(
+    base: &str,
+    pk: &mut SoftPasskey,
+    extra: &str,
+) -> Result<Value, String> {
+    let http = browser();
+    let (path, html) = open_login(&http, base, &authorize_url(base, extra)).await;
+    let (s, ok) = passkey_login(&http, base, &path, &csrf_of(&html), pk, base).await;
+    assert_eq!(s, 200, "{ok}");
+    let back = ok["redirect"].as_str().unwrap_or_default().to_string();
+    match param(&back, "code") {
+        Some(_) => Ok(id_claims(&http, base, &back, "https://rp.example/cb").await),
+        None => Err(param(&back, "error").unwrap_or(back)),
+    }
 }
 
 /// Exchanges the code in `redirect` and returns the ID token's claims.
@@ -177,7 +213,7 @@ pub async fn id_claims(
     jwt_payload(tokens["id_token"].as_str().unwrap())
 }
 
-pub async fn audit_kinds(srv: &TestServer) -> Vec<String> {
+pub(crate) async fn audit_kinds(srv: &TestServer) -> Vec<String> {
     srv.app
         .store
         .audit_records(0, 10_000)
@@ -216,7 +252,8 @@ async fn passkeys(db: Db) {
         (1, "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a", false)
     );
 
-    // Discoverable sign-in from a fresh browser: a device-bound passkey is phrh.
+    // Discoverable sign-in from a fresh browser: a device-bound passkey with
+    // attestation `none` (no attestation policy) is phr, not phrh.
     let fresh = browser();
     let (path, html) = open_login(&fresh, &base, &authorize_url(&base, "")).await;
     assert!(html.contains("Sign in with a passkey"));
@@ -229,7 +266,7 @@ async fn passkeys(db: Db) {
         "https://rp.example/cb",
     )
     .await;
-    assert_eq!(claims["acr"], "phrh");
+    assert_eq!(claims["acr"], "phr");
     assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]));
 
     // Refusals: each a 4xx, never a 500, each audited.

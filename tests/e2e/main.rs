@@ -2,9 +2,12 @@
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
 mod agent;
+mod agent_otp;
+mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
+mod last_factor;
 mod negative;
 mod oidc_flow;
 mod operations;

@@ -10,7 +10,9 @@ use crate::authenticators::{
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use tollgate::{Db, PASSWORD, SECRET, TempDir, TestServer, csrf_of, param, temp_dir, write_geo};
+use tollgate::{
+    Db, PASSWORD, SECRET, TempDir, TestServer, csrf_of, get_text, param, temp_dir, write_geo,
+};
 use tollgate_authz::login::soft_passkey::SoftPasskey;
 
 const DE: &str = "198.51.100.7";
@@ -116,10 +118,6 @@ async fn sign_in(
         id_claims(http, base, back, "https://rp.example/cb").await,
         true,
     )
-}
-
-async fn get_text(http: &reqwest::Client, url: &str) -> String {
-    http.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// The login decisions in the audit log, oldest first.

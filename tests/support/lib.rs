@@ -234,6 +234,17 @@ impl TestServer {
         self.config.database.url.clone()
     }
 
+    /// The subject id of the user `login`.
+    pub async fn user_id(&self, login: &str) -> String {
+        self.app
+            .store
+            .user_by_login(login)
+            .await
+            .expect("user lookup")
+            .expect("user exists")
+            .id
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -341,6 +352,18 @@ pub async fn login(
         .to_str()
         .expect("location")
         .to_string()
+}
+
+/// GETs `url` and returns the body as text.
+pub async fn get_text(browser: &reqwest::Client, url: &str) -> String {
+    browser
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body text")
 }
 
 /// A query parameter of a URL.

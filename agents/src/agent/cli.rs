@@ -74,6 +74,10 @@ pub enum Command {
         /// Replace an existing (valid) enrollment.
         #[arg(long)]
         force: bool,
+        /// OTP algorithm for `otp`: totp-sha1 (issuer default), totp-sha256
+        /// or sm3-gmt0021 (GM/T 0021).
+        #[arg(long, value_parser = parse_otp_algorithm)]
+        otp_algorithm: Option<crate::otp::OtpAlgorithm>,
     },
     /// Show the enrollment, key storage, grant and pending receipts.
     Status,
@@ -170,6 +174,7 @@ fn run(cli: &Cli, now: OffsetDateTime) -> Result<(), CliError> {
             dist_id,
             ca_file,
             force,
+            otp_algorithm,
         } => commands::enroll(
             &commands::EnrollArgs {
                 state_dir: &state_dir,
@@ -181,6 +186,7 @@ fn run(cli: &Cli, now: OffsetDateTime) -> Result<(), CliError> {
                 ca_file: ca_file.as_deref(),
                 force: *force,
                 pin_stdin: cli.pin_stdin,
+                otp_algorithm: *otp_algorithm,
             },
             now,
         ),
@@ -243,4 +249,9 @@ fn run_pam(cli: &Cli, now: OffsetDateTime) -> i32 {
             e.exit_code()
         }
     }
+}
+
+fn parse_otp_algorithm(s: &str) -> Result<crate::otp::OtpAlgorithm, String> {
+    crate::otp::OtpAlgorithm::parse(s)
+        .ok_or_else(|| format!("{s:?}: expected totp-sha1, totp-sha256 or sm3-gmt0021"))
 }

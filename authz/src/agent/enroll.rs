@@ -189,10 +189,17 @@ pub async fn finish(
         created_at: now,
         revoked_at: None,
     };
-    let seed = crate::secret::random_bytes(20);
+    let otp_algorithm = req.otp_algorithm.unwrap_or(OtpAlgorithm::TotpSha1);
+    let seed = crate::secret::random_bytes(otp_algorithm.seed_len());
     let sealed = STANDARD.encode(app.master.seal(&format!("device-otp:{}", device.id), &seed));
     app.store
-        .complete_enrollment(&enrollment.id, &device, Some(&sealed), now)
+        .complete_enrollment(
+            &enrollment.id,
+            &device,
+            Some(&sealed),
+            otp_algorithm.as_str(),
+            now,
+        )
         .await
         .map_err(|e| match e {
             crate::store::StoreError::Conflict(m) => {
@@ -217,9 +224,9 @@ pub async fn finish(
         user: user.login,
         grant_public_key: grant_key.public_b64.clone(),
         otp: Some(OtpProvision {
-            algorithm: OtpAlgorithm::TotpSha1,
-            digits: 6,
-            period: 30,
+            algorithm: otp_algorithm,
+            digits: super::otp::DIGITS,
+            period: super::otp::PERIOD,
             seed: b64::encode(&seed),
         }),
     })

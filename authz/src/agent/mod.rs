@@ -11,6 +11,7 @@
 //!   the login page learns from them.
 //! - [`offline`]: the SM2 grant-signing key, offline grants, receipts.
 //! - [`manage`]: listing and revoking devices (user and admin).
+//! - [`otp`]: agent OTPs as the `otp` factor at sign-in.
 //!
 //! Logic only: handlers in `http::agent` parse, call one function, map the
 //! [`AgentError`]. Time always comes in as `now`.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod enroll;
 pub mod manage;
 pub mod offline;
+pub mod otp;
 
 use crate::store::StoreError;
 use tollgate_agent::wire::KeyStorage;

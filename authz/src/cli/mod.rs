@@ -149,6 +149,8 @@ pub fn main() -> ExitCode {
             }
             Command::CheckConfig { file } => {
                 let cfg = Config::from_file(&file)?;
+                crate::login::attestation::AttestationPolicy::load(&cfg.authenticators)
+                    .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
                 for c in &cfg.clients {
                     let has_secret = c.secret_hash.is_some() || c.secret_env.is_some();
                     let alg = crate::keys::Alg::parse(&cfg.keys.default_alg)

@@ -90,6 +90,8 @@ fn view(p: &PasskeyRow) -> PasskeyView {
         name: p.name.clone(),
         kind: if p.backup_eligible {
             "synced"
+        } else if p.attested {
+            "device-bound, attested"
         } else {
             "device-bound"
         },
@@ -314,7 +316,14 @@ pub async fn passkey_options(State(app): State<App>, req: Request) -> Response {
     };
     let started = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
         .and_then(|rp| {
-            passkey::start_registration(&rp, &u.id, &u.login, &u.display_name, &existing)
+            passkey::start_registration(
+                &rp,
+                &u.id,
+                &u.login,
+                &u.display_name,
+                &existing,
+                app.attestation.enabled(),
+            )
         });
     match started {
         Ok((options, state)) => begin(&app, &s.id, "register", &options, &state).await,
@@ -396,7 +405,15 @@ pub async fn passkey_register(State(app): State<App>, req: Request) -> Response 
         .unwrap_or_default();
     let finished = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
         .and_then(|rp| {
-            passkey::finish_registration(&rp, &state, &response, &u.id, &text("name"), now)
+            passkey::finish_registration(
+                &rp,
+                &state,
+                &response,
+                &u.id,
+                &text("name"),
+                &app.attestation,
+                now,
+            )
         });
     let row = match finished {
         Ok(r) => r,
@@ -440,7 +457,7 @@ pub async fn passkey_register(State(app): State<App>, req: Request) -> Response 
         "passkey.registered",
         &u.id,
         CLIENT,
-        json!({"credential": row.cred_id, "aaguid": row.aaguid, "backup_eligible": row.backup_eligible}),
+        json!({"credential": row.cred_id, "aaguid": row.aaguid, "backup_eligible": row.backup_eligible, "attested": row.attested}),
     )
     .await;
     axum::Json(json!({"redirect": "/account?done=passkey"})).into_response()

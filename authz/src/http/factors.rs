@@ -8,6 +8,7 @@
 //! backwards (which also suspends the credential).
 
 use super::{login, pages};
+use crate::agent::otp::AgentOtp;
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{LockoutPolicy, after_failure, is_locked};
 use crate::login::passkey::{self, PasskeyError};
@@ -431,16 +432,18 @@ pub(super) fn policies(app: &App) -> (LockoutPolicy, LockoutPolicy) {
     )
 }
 
-/// What a submitted code proved.
+/// What a submitted code proved: `Ok(kind, device)` with the enrolled
+/// agent device whose OTP it was, if any.
 enum CodeCheck {
-    Ok(&'static str),
+    Ok(&'static str, Option<String>),
     Wrong,
     Replayed,
 }
 
-/// Checks a TOTP code (each step once) or, failing that, a recovery code
-/// (single use). Recovery codes count as a one-time password (`otp`): they
-/// are something you have, never phishing-resistant.
+/// Checks a TOTP code (each step once), an enrolled agent's OTP (each step
+/// once per device, `agent::otp`) or, failing those, a recovery code
+/// (single use). All count as a one-time password (`otp`): something you
+/// have, never phishing-resistant.
 async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<CodeCheck, String> {
     let code = code.trim();
     if code.len() > 32 {
@@ -458,13 +461,18 @@ async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<Co
                         .await
                         .map_err(|e| e.to_string())?
                     {
-                        CodeCheck::Ok("totp")
+                        CodeCheck::Ok("totp", None)
                     } else {
                         CodeCheck::Replayed
                     },
                 );
             }
         }
+    }
+    match crate::agent::otp::check(app, user_id, code, now).await? {
+        AgentOtp::Accepted { device_id } => return Ok(CodeCheck::Ok("agent_otp", Some(device_id))),
+        AgentOtp::Replayed => return Ok(CodeCheck::Replayed),
+        AgentOtp::NoMatch => {}
     }
     if code.chars().any(|c| c.is_ascii_alphabetic()) {
         let used = app
@@ -473,7 +481,7 @@ async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<Co
             .await
             .map_err(|e| e.to_string())?;
         if used {
-            return Ok(CodeCheck::Ok("recovery_code"));
+            return Ok(CodeCheck::Ok("recovery_code", None));
         }
     }
     Ok(CodeCheck::Wrong)
@@ -564,13 +572,13 @@ pub async fn totp_submit(
         }
     };
     match checked {
-        CodeCheck::Ok(how) => {
+        CodeCheck::Ok(how, device) => {
             let _ = app.store.clear_failures(&user_key).await;
             app.audit(
                 "login.factor",
                 &user_id,
                 &ip,
-                json!({"factor": how, "client": ix.request.client_id}),
+                json!({"factor": how, "device_id": device, "client": ix.request.client_id}),
             )
             .await;
             ix.prove(Method::Totp, now);

@@ -74,11 +74,17 @@ pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
         _ => vec![],
     };
     kinds.extend(super::account::enrolled_factors(app, uid).await);
-    // An active agent device offers "approve on your device".
-    if let Ok(devices) = app.store.devices(Some(uid)).await {
-        if devices.iter().any(|d| d.revoked_at.is_none()) {
-            kinds.push(FactorKind::Device);
-        }
+    // An active agent device offers "approve on your device", and its OTP
+    // (`tollgate-agent otp`) is accepted where a TOTP code is.
+    if let Ok(devices) = app.store.devices(Some(uid)).await
+        && devices.iter().any(|d| d.revoked_at.is_none())
+    {
+        kinds.push(FactorKind::Device);
+    }
+    if !kinds.contains(&FactorKind::Totp)
+        && matches!(app.store.otp_devices(uid).await, Ok(d) if !d.is_empty())
+    {
+        kinds.push(FactorKind::Totp);
     }
     kinds
 }

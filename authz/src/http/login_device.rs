@@ -30,8 +30,11 @@ fn origin(app: &App, ix: &Interaction, peer: SocketAddr, headers: &HeaderMap) ->
     }
 }
 
+/// The page; with `otp`, it also takes a one-time code (the agent's
+/// `tollgate-agent otp`, or an authenticator app's) for the same step.
 fn page(
     ix: &Interaction,
+    otp: bool,
     status: StatusCode,
     number: Option<&str>,
     error: Option<&str>,
@@ -44,15 +47,22 @@ fn page(
             client_name: login::client_name(ix),
             number,
             error,
+            otp,
         },
     )
 }
 
+/// The factor kinds that can still help, when the user is known.
+async fn useful(app: &App, ix: &Interaction) -> Vec<FactorKind> {
+    match ix.next(&login::enrolled(app, ix).await, app.now()) {
+        Next::Factor(kinds) if ix.user_id.is_some() => kinds,
+        _ => vec![],
+    }
+}
+
 /// Whether the next step is a device approval.
 async fn wants_device(app: &App, ix: &Interaction) -> bool {
-    ix.user_id.is_some()
-        && matches!(ix.next(&login::enrolled(app, ix).await, app.now()),
-                    Next::Factor(kinds) if kinds.contains(&FactorKind::Device))
+    useful(app, ix).await.contains(&FactorKind::Device)
 }
 
 /// The device-approval page, when that is the next step; `None` lets the
@@ -78,10 +88,14 @@ async fn render_state(
     o: &LoginOrigin,
     renew: bool,
 ) -> Response {
+    let otp = useful(app, ix).await.contains(&FactorKind::Totp);
     match approval::for_login(app, &ix.id, user, o, renew, app.now()).await {
-        Ok(LoginApproval::Pending { number, .. }) => page(ix, StatusCode::OK, Some(&number), None),
+        Ok(LoginApproval::Pending { number, .. }) => {
+            page(ix, otp, StatusCode::OK, Some(&number), None)
+        }
         Ok(LoginApproval::Approved { .. }) => page(
             ix,
+            otp,
             StatusCode::OK,
             None,
             Some("Approved on your device. Press continue."),
@@ -94,7 +108,7 @@ async fn render_state(
                 "denied" => "The sign-in was refused on the device.",
                 _ => "The number expired. Show a new number and try again.",
             };
-            page(ix, StatusCode::OK, None, Some(why))
+            page(ix, otp, StatusCode::OK, None, Some(why))
         }
         Ok(LoginApproval::NoDevice) => pages::message(
             StatusCode::FORBIDDEN,
@@ -164,6 +178,7 @@ pub async fn submit(
         return match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
             Ok(LoginApproval::Pending { number, .. }) => page(
                 &ix,
+                useful(&app, &ix).await.contains(&FactorKind::Totp),
                 StatusCode::OK,
                 Some(&number),
                 Some("Not approved yet. Type the number on your device, then continue."),

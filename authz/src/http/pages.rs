@@ -68,4 +68,6 @@ pub struct DeviceApprovalPage<'a> {
     pub client_name: &'a str,
     pub number: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// Also offer the one-time-code form (agent OTP or authenticator app).
+    pub otp: bool,
 }

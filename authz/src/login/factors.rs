@@ -12,10 +12,15 @@ pub enum Method {
     Password,
     /// A time-based one-time password (never phishing-resistant).
     Totp,
-    /// A WebAuthn credential. `backup_eligible` (synced) caps it at `phr`.
+    /// A WebAuthn credential. `backup_eligible` (synced) caps it at `phr`;
+    /// a device-bound one reaches `phrh` only when `attested` (its
+    /// attestation satisfied the policy at registration). `attested`
+    /// defaults to false so sessions serialised before it existed still read.
     Passkey {
         user_verified: bool,
         backup_eligible: bool,
+        #[serde(default)]
+        attested: bool,
     },
     /// An enrolled agent's SM2 device key, unlocked by the user's PIN, over a
     /// number-matched approval. `hardware`: the key lives in the TPM.
@@ -54,6 +59,7 @@ pub fn amr_of(factors: &[ProvenFactor]) -> Vec<&'static str> {
             Method::Passkey {
                 user_verified,
                 backup_eligible,
+                ..
             } => {
                 push(if backup_eligible { "swk" } else { "hwk" });
                 if user_verified {
@@ -98,6 +104,7 @@ mod tests {
                 vec![f(Method::Passkey {
                     user_verified: true,
                     backup_eligible: false,
+                    attested: false,
                 })],
                 vec!["hwk", "user", "mfa"],
             ),
@@ -105,6 +112,7 @@ mod tests {
                 vec![f(Method::Passkey {
                     user_verified: false,
                     backup_eligible: true,
+                    attested: false,
                 })],
                 vec!["swk"],
             ),

@@ -125,6 +125,7 @@ fn best_case(k: FactorKind) -> Method {
         FactorKind::Passkey => Method::Passkey {
             user_verified: true,
             backup_eligible: false,
+            attested: true,
         },
         FactorKind::Device => Method::DeviceKey { hardware: true },
     }
@@ -144,8 +145,11 @@ fn could_help(
         method: best_case(k),
         at: now,
     });
+    // A kind already proven counts as what it proved (in `fresh`), not as
+    // its best case: an unattested passkey must not make the password look
+    // useful for phrh.
     for e in enrolled {
-        if *e != k {
+        if *e != k && !fresh.iter().any(|f| kind_of(f.method) == *e) {
             all.push(ProvenFactor {
                 method: best_case(*e),
                 at: now,
@@ -251,6 +255,25 @@ mod tests {
                 vec![Method::Password, Method::DeviceKey { hardware: false }],
                 vec![Password, Device],
                 Next::Unmet,
+            ),
+            // A device-bound passkey without trusted attestation proved phr:
+            // nothing the user has left can lift it to phrh.
+            (
+                Level::Phrh,
+                vec![Method::Passkey {
+                    user_verified: true,
+                    backup_eligible: false,
+                    attested: false,
+                }],
+                vec![Password, Totp, Passkey],
+                Next::Unmet,
+            ),
+            // Not tried yet: a passkey might be an attested one.
+            (
+                Level::Phrh,
+                vec![Method::Password],
+                vec![Password, Passkey],
+                Next::Factor(vec![Passkey]),
             ),
         ];
         for (level, proven, enrolled, want) in cases {

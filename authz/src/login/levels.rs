@@ -19,8 +19,8 @@ pub enum Level {
     /// Phishing-resistant: a passkey with user verification, or an agent
     /// device key with its PIN.
     Phr,
-    /// Phishing-resistant and hardware-bound: a device-bound passkey, or a
-    /// TPM-held agent device key.
+    /// Phishing-resistant and hardware-bound: a device-bound passkey whose
+    /// attestation the policy trusts, or a TPM-held agent device key.
     Phrh,
 }
 
@@ -61,17 +61,20 @@ impl Level {
             match f.method {
                 Method::Password => know = true,
                 Method::Totp => have = true,
+                // Synced, or device-bound without an attestation the
+                // policy trusts: phishing-resistant but not hardware-bound.
                 Method::Passkey {
                     user_verified,
                     backup_eligible,
+                    attested,
                 } => {
                     have = true;
                     if user_verified {
                         know = true;
-                        best = best.max(if backup_eligible {
-                            Level::Phr
-                        } else {
+                        best = best.max(if attested && !backup_eligible {
                             Level::Phrh
+                        } else {
+                            Level::Phr
                         });
                     }
                 }
@@ -141,10 +144,24 @@ mod tests {
     const PK_SYNCED: Method = Method::Passkey {
         user_verified: true,
         backup_eligible: true,
+        attested: false,
     };
     const PK_BOUND: Method = Method::Passkey {
         user_verified: true,
         backup_eligible: false,
+        attested: false,
+    };
+    const PK_ATTESTED: Method = Method::Passkey {
+        user_verified: true,
+        backup_eligible: false,
+        attested: true,
+    };
+    /// Inconsistent on purpose: a synced credential never reaches phrh,
+    /// whatever else is claimed.
+    const PK_SYNCED_ATTESTED: Method = Method::Passkey {
+        user_verified: true,
+        backup_eligible: true,
+        attested: true,
     };
 
     #[test]
@@ -155,7 +172,11 @@ mod tests {
             (vec![Method::Totp], Some(Level::Aal1)),
             (vec![Method::Password, Method::Totp], Some(Level::Aal2)),
             (vec![PK_SYNCED], Some(Level::Phr)),
-            (vec![PK_BOUND], Some(Level::Phrh)),
+            (vec![PK_BOUND], Some(Level::Phr)),
+            (vec![PK_ATTESTED], Some(Level::Phrh)),
+            (vec![PK_SYNCED_ATTESTED], Some(Level::Phr)),
+            (vec![Method::Password, PK_BOUND], Some(Level::Phr)),
+            (vec![PK_SYNCED, PK_ATTESTED], Some(Level::Phrh)),
             (
                 vec![Method::Password, Method::Totp, PK_SYNCED],
                 Some(Level::Phr),
@@ -164,6 +185,7 @@ mod tests {
                 vec![Method::Passkey {
                     user_verified: false,
                     backup_eligible: false,
+                    attested: true,
                 }],
                 Some(Level::Aal1),
             ),
@@ -184,6 +206,23 @@ mod tests {
             let factors: Vec<_> = methods.iter().map(|m| f(*m, 0)).collect();
             assert_eq!(Level::reached(&factors), want, "{methods:?}");
         }
+    }
+
+    /// A session serialised before `attested` existed still reads, and its
+    /// device-bound passkey is not assumed attested (it stays at phr).
+    #[test]
+    fn passkey_factors_serialised_before_attestation_read_as_unattested() {
+        let old =
+            r#"{"method":{"kind":"passkey","user_verified":true,"backup_eligible":false},"at":7}"#;
+        let f: ProvenFactor = serde_json::from_str(old).unwrap();
+        assert_eq!(f.method, PK_BOUND);
+        assert_eq!(Level::reached(&[f]), Some(Level::Phr));
+        let new = serde_json::to_string(&ProvenFactor {
+            method: PK_ATTESTED,
+            at: 7,
+        })
+        .unwrap();
+        assert!(new.contains("\"attested\":true"), "{new}");
     }
 
     #[test]

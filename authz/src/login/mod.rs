@@ -2,12 +2,14 @@
 //!
 //! Logic only; the pages and form handlers live in `http::login`.
 
+pub mod attestation;
 mod factors;
 pub mod interaction;
 mod levels;
 pub mod lockout;
 pub mod passkey;
 pub mod password;
+mod soft_attestation;
 pub mod soft_passkey;
 pub mod totp;
 

@@ -8,6 +8,7 @@
 //! fails: that is what makes passkeys `phr`.
 
 use super::Method;
+use super::attestation::AttestationPolicy;
 use crate::store::PasskeyRow;
 use webauthn_rs::prelude::*;
 
@@ -80,13 +81,17 @@ fn internal<E: std::fmt::Display>(e: E) -> PasskeyError {
 
 /// Starts registration: the options JSON for `navigator.credentials.create`
 /// and the state to keep. The credential must be discoverable (resident),
-/// so "Sign in with a passkey" works without a username.
+/// so "Sign in with a passkey" works without a username. With
+/// `want_attestation` (an attestation policy is configured) the
+/// authenticator is asked for `direct` attestation; a `none` answer is
+/// still accepted (it just does not reach `phrh`).
 pub fn start_registration(
     rp: &Webauthn,
     user_id: &str,
     login: &str,
     display_name: &str,
     existing: &[PasskeyRow],
+    want_attestation: bool,
 ) -> Result<(String, String), PasskeyError> {
     let exclude: Vec<CredentialID> = existing
         .iter()
@@ -115,19 +120,28 @@ pub fn start_registration(
         sel.insert("residentKey".into(), "required".into());
         sel.insert("requireResidentKey".into(), true.into());
     }
+    if want_attestation
+        && let Some(pk) = options.get_mut("publicKey").and_then(|p| p.as_object_mut())
+    {
+        pk.insert("attestation".into(), "direct".into());
+    }
     Ok((
         options.to_string(),
         serde_json::to_string(&state).map_err(internal)?,
     ))
 }
 
-/// Finishes registration, returning the row to store.
+/// Finishes registration, returning the row to store. The attestation
+/// statement is verified by webauthn-rs whatever its format; `policy`
+/// decides whether it makes the credential `attested` (see
+/// [`AttestationPolicy::attests`]).
 pub fn finish_registration(
     rp: &Webauthn,
     state: &str,
     response: &str,
     user_id: &str,
     name: &str,
+    policy: &AttestationPolicy,
     now: i64,
 ) -> Result<PasskeyRow, PasskeyError> {
     let state: PasskeyRegistration = serde_json::from_str(state).map_err(internal)?;
@@ -138,6 +152,7 @@ pub fn finish_registration(
         .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
     let aaguid = aaguid_of(&reg.response.attestation_object).unwrap_or([0; 16]);
     let cred: Credential = passkey.clone().into();
+    let attested = policy.attests(&cred, aaguid, now);
     let transports = reg
         .response
         .transports
@@ -155,6 +170,7 @@ pub fn finish_registration(
         aaguid: crate::store::hex(&aaguid),
         backup_eligible: cred.backup_eligible,
         backup_state: cred.backup_state,
+        attested,
         transports,
         name: clean_name(name),
         suspicious: false,
@@ -295,6 +311,7 @@ pub fn finish_authentication(
             // The flag stored at registration is authoritative: a credential
             // that was ever backup-eligible stays capped at phr.
             backup_eligible: row.backup_eligible || result.backup_eligible(),
+            attested: row.attested && !row.backup_eligible && !result.backup_eligible(),
         },
         row,
     })

@@ -1,6 +1,6 @@
-//! A software authenticator (ES256, attestation `none`) for tests and
-//! benches: it answers the options JSON the server sends with the JSON a
-//! browser would return. Fields are public so tests can misbehave on
+//! A software authenticator (ES256; attestation `none`, or `packed` under a
+//! [`TestAttestationCa`]) for tests and benches: it answers the options JSON
+//! the server sends with the JSON a browser would return. Fields are public so tests can misbehave on
 //! purpose (replay an old counter, sign for another RP id or origin).
 //!
 //! It is not used by the service itself; it lives here rather than in a
@@ -11,6 +11,8 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
+
+pub use super::soft_attestation::TestAttestationCa;
 
 /// A software passkey: one credential for one RP.
 pub struct SoftPasskey {
@@ -40,6 +42,21 @@ fn text(v: &Value, path: &[&str]) -> Result<String, String> {
         .ok_or_else(|| format!("{} is not a string", path.join(".")))
 }
 
+/// A CBOR byte string (major type 2) of any length below 64 KiB.
+fn cbor_bytes(data: &[u8]) -> Vec<u8> {
+    let mut out = match data.len() {
+        n if n < 24 => vec![0x40 | n as u8],
+        n if n < 256 => vec![0x58, n as u8],
+        n => {
+            let mut h = vec![0x59];
+            h.extend_from_slice(&(n as u16).to_be_bytes());
+            h
+        }
+    };
+    out.extend_from_slice(data);
+    out
+}
+
 fn client_data(kind: &str, challenge: &str, origin: &str) -> Vec<u8> {
     json!({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": false})
         .to_string()
@@ -67,11 +84,22 @@ impl SoftPasskey {
     }
 
     /// Answers `navigator.credentials.create` options (the server's
-    /// `CreationChallengeResponse` JSON) from `origin`.
+    /// `CreationChallengeResponse` JSON) from `origin`, attestation `none`.
     pub fn register(
         options: &str,
         origin: &str,
         backup_eligible: bool,
+    ) -> Result<(SoftPasskey, String), String> {
+        SoftPasskey::register_attested(options, origin, backup_eligible, None)
+    }
+
+    /// Like [`SoftPasskey::register`]; with `ca`, a `packed` attestation by
+    /// a fresh attestation certificate that `ca` issued (basic attestation).
+    pub fn register_attested(
+        options: &str,
+        origin: &str,
+        backup_eligible: bool,
+        ca: Option<&TestAttestationCa>,
     ) -> Result<(SoftPasskey, String), String> {
         let v: Value = serde_json::from_str(options).map_err(|e| e.to_string())?;
         let challenge = text(&v, &["publicKey", "challenge"])?;
@@ -105,20 +133,31 @@ impl SoftPasskey {
         auth_data.extend_from_slice(&(pk.cred_id.len() as u16).to_be_bytes());
         auth_data.extend_from_slice(&pk.cred_id);
         auth_data.extend_from_slice(&cose);
-        let mut att = b"\xa3\x63fmt\x64none\x67attStmt\xa0\x68authData".to_vec();
-        if auth_data.len() < 256 {
-            att.extend_from_slice(&[0x58, auth_data.len() as u8]);
-        } else {
-            att.push(0x59);
-            att.extend_from_slice(&(auth_data.len() as u16).to_be_bytes());
+        let cd = client_data("webauthn.create", &challenge, origin);
+        let mut att = b"\xa3\x63fmt".to_vec();
+        match ca {
+            None => att.extend_from_slice(b"\x64none\x67attStmt\xa0"),
+            Some(ca) => {
+                // packed, basic: {"alg": -7, "sig": sig(authData ‖ H(cd)), "x5c": [cert]}
+                let ak = ca.issue()?;
+                let mut signed = auth_data.clone();
+                signed.extend_from_slice(&crate::secret::sha256(&cd));
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let sig = ak.key.sign(&rng, &signed).map_err(|e| e.to_string())?;
+                att.extend_from_slice(b"\x66packed\x67attStmt\xa3\x63alg\x26\x63sig");
+                att.extend_from_slice(&cbor_bytes(sig.as_ref()));
+                att.extend_from_slice(b"\x63x5c\x81");
+                att.extend_from_slice(&cbor_bytes(&ak.cert_der));
+            }
         }
-        att.extend_from_slice(&auth_data);
+        att.extend_from_slice(b"\x68authData");
+        att.extend_from_slice(&cbor_bytes(&auth_data));
         let id = B64.encode(&pk.cred_id);
         let response = json!({
             "id": id, "rawId": id, "type": "public-key",
             "response": {
                 "attestationObject": B64.encode(&att),
-                "clientDataJSON": B64.encode(client_data("webauthn.create", &challenge, origin)),
+                "clientDataJSON": B64.encode(&cd),
                 "transports": ["internal"],
             },
             "extensions": {},
@@ -172,10 +211,12 @@ mod tests {
         crate::store::PasskeyRow,
     ) {
         let rp = relying_party(ISSUER, "Tollgate").unwrap();
-        let (opts, state) = start_registration(&rp, "u1", "alice", "Alice", &[]).unwrap();
+        let (opts, state) = start_registration(&rp, "u1", "alice", "Alice", &[], false).unwrap();
         assert!(opts.contains("\"residentKey\":\"required\""), "{opts}");
         let (pk, resp) = SoftPasskey::register(&opts, ISSUER, synced).unwrap();
-        let row = finish_registration(&rp, &state, &resp, "u1", " Laptop ", 5).unwrap();
+        let policy = crate::login::attestation::AttestationPolicy::default();
+        let row = finish_registration(&rp, &state, &resp, "u1", " Laptop ", &policy, 5).unwrap();
+        assert!(!row.attested);
         assert_eq!(row.name, "Laptop");
         assert_eq!(row.aaguid, "7a".repeat(16));
         assert_eq!(row.backup_eligible, synced);
@@ -198,7 +239,8 @@ mod tests {
                     ok.method,
                     Method::Passkey {
                         user_verified: true,
-                        backup_eligible: synced
+                        backup_eligible: synced,
+                        attested: false,
                     }
                 );
                 assert_eq!(ok.row.counter, pk.counter as i64);

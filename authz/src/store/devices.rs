@@ -156,6 +156,7 @@ impl Store {
         enrollment_id: &str,
         d: &DeviceRow,
         otp_sealed: Option<&str>,
+        otp_algorithm: &str,
         now: i64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -170,8 +171,8 @@ impl Store {
             return Err(StoreError::Conflict("enrollment already finished".into()));
         }
         sqlx::query(
-            "INSERT INTO devices (id, user_id, public_key, dist_id, key_storage, ek, hostname, otp_sealed, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO devices (id, user_id, public_key, dist_id, key_storage, ek, hostname, otp_sealed, created_at, otp_algorithm) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&d.id)
         .bind(&d.user_id)
@@ -182,6 +183,7 @@ impl Store {
         .bind(&d.hostname)
         .bind(otp_sealed)
         .bind(d.created_at)
+        .bind(otp_algorithm)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, "device id already exists"))?;
@@ -227,6 +229,38 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?.flatten())
+    }
+
+    /// The user's active (not revoked) devices that hold an OTP seed:
+    /// `(device id, sealed seed, algorithm)`, oldest first.
+    pub async fn otp_devices(&self, user_id: &str) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, otp_sealed, otp_algorithm FROM devices \
+             WHERE user_id = $1 AND revoked_at IS NULL AND otp_sealed IS NOT NULL \
+             ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Accepts OTP time step `step` of an active device once: a
+    /// conditional `UPDATE` of `otp_last_step`, so a step at or below the
+    /// last accepted one (a replay, also from another replica) and a device
+    /// revoked meanwhile both give `false`.
+    pub async fn use_device_otp_step(&self, device_id: &str, step: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE devices SET otp_last_step = $1 \
+             WHERE id = $2 AND otp_last_step < $1 AND revoked_at IS NULL",
+        )
+        .bind(step)
+        .bind(device_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Revokes a device; returns whether it was active. Takes effect at

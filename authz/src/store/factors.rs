@@ -17,6 +17,9 @@ pub struct PasskeyRow {
     pub aaguid: String,
     pub backup_eligible: bool,
     pub backup_state: bool,
+    /// Device-bound and attested under the attestation policy at
+    /// registration: the only passkeys that reach `phrh`.
+    pub attested: bool,
     pub transports: Vec<String>,
     pub name: String,
     pub suspicious: bool,
@@ -35,14 +38,14 @@ pub struct TotpRow {
 }
 
 const PASSKEY_COLUMNS: &str = "cred_id, user_id, passkey, counter, aaguid, backup_eligible, \
-     backup_state, transports, name, suspicious, created_at, last_used_at";
+     backup_state, transports, name, suspicious, created_at, last_used_at, attested";
 
 impl Store {
     /// Adds a passkey; a credential id registered before (to anyone) is a conflict.
     pub async fn insert_passkey(&self, p: &PasskeyRow) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO passkeys ({PASSKEY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&p.cred_id)
         .bind(&p.user_id)
@@ -56,6 +59,7 @@ impl Store {
         .bind(p.suspicious as i64)
         .bind(p.created_at)
         .bind(p.last_used_at)
+        .bind(p.attested as i64)
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::on_unique(e, "this passkey is already registered"))?;
@@ -318,5 +322,6 @@ fn passkey_from_row(r: &sqlx::any::AnyRow) -> Result<PasskeyRow> {
         suspicious: flag(9)?,
         created_at: r.try_get(10)?,
         last_used_at: r.try_get(11)?,
+        attested: flag(12)?,
     })
 }

@@ -28,6 +28,8 @@ pub struct EnrollArgs<'a> {
     pub ca_file: Option<&'a Path>,
     pub force: bool,
     pub pin_stdin: bool,
+    /// The OTP algorithm to ask the issuer for; `None`: its default.
+    pub otp_algorithm: Option<crate::otp::OtpAlgorithm>,
 }
 
 /// PIN rules: at least 4 characters; at most 32 bytes (a TPM authValue
@@ -238,6 +240,7 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
             ek: key.ek.as_deref().map(b64::encode),
             hostname,
             signature: b64::encode(&signature.to_der()),
+            otp_algorithm: args.otp_algorithm,
         },
     )?;
     let grant_key_der = b64::decode(&finish.grant_public_key)
