@@ -31,6 +31,8 @@ listen = "127.0.0.1:$PORT"
 url = "sqlite://$work/tollgate.db"
 [gateway]
 audiences = ["https://api.example"]
+[policy]
+files = ["$PWD/policies/default.yaml", "$work/routes.yaml"]
 [[clients]]
 id = "web"
 secret_env = "BENCH_WEB_SECRET"
@@ -38,6 +40,13 @@ redirect_uris = ["https://web.example/cb"]
 require_pkce = false
 access_token_audience = "https://api.example"
 TOML
+# Two API routes: /orders is open to any signed-in user (the score is still
+# computed), /admin needs a passkey (the RFC 9470 challenge path).
+cat > "$work/routes.yaml" <<YAML
+rules_before:
+  - {name: orders-api, when: {action: request, path: ["/orders"]}, allow: true}
+  - {name: admin-api, when: {action: request, path: ["/admin/*"]}, require: phr, max_age: 5m}
+YAML
 export BENCH_WEB_SECRET=$(head -c24 /dev/urandom | base64 | tr -d '/+=')-web-secret
 export TOLLGATE_MASTER_KEY=$(head -c32 /dev/urandom | base64)
 export TOLLGATE_LOG=warn
@@ -99,7 +108,7 @@ USER_TOKEN=$(curl -s -u "web:$BENCH_WEB_SECRET" -d grant_type=authorization_code
 NOW=$(date +%s)
 cat > "$work/post.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '{"subject":"alice","action":"request","resource":"https://api.example/orders","context":{"ip":"127.0.0.1","user_agent":"$UA","session":{"acr":"aal1","auth_time":$NOW}}}'
+wrk.body = '{"subject":"alice","action":"request","resource":"https://api.example/orders","context":{"ip":"127.0.0.1","user_agent":"$UA","session":{"acr":"aal2","auth_time":$NOW}}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Basic $(printf '%s' "bench-es:$ES" | base64 -w0)"
 $REPORT
@@ -111,7 +120,10 @@ wrk.headers["Authorization"] = "Bearer $USER_TOKEN"
 wrk.headers["User-Agent"] = "$UA"
 $REPORT
 LUA
-echo "one check: $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "Authorization: Bearer $USER_TOKEN" "$B/ext_authz/orders")"
-run "ext_authz" "$B/ext_authz/orders"
+for route in orders admin/users; do
+  echo "one check of /$route: $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "Authorization: Bearer $USER_TOKEN" "$B/ext_authz/$route")"
+done
+run "ext_authz allow (/orders)" "$B/ext_authz/orders"
+run "ext_authz step-up challenge (/admin/users, 401s counted as errors)" "$B/ext_authz/admin/users"
 echo "openssl speed rsa2048 (2 cores) for reference:"
 openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | grep -E '^rsa 2048' || true

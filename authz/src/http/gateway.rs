@@ -63,8 +63,11 @@ pub async fn decide(State(app): State<App>, req: Request) -> Result<Response, OA
     Ok(resp)
 }
 
-/// Counts the decision, audits the ones that are not a plain allow, and
-/// carries out a deny's revocation.
+/// Counts the decision, audits denies, and carries out a deny's
+/// revocation. Allows and step-ups (the normal RFC 9470 flow, possibly
+/// thousands a second) are counted in `tollgate_policy_decisions_total`,
+/// not written one by one: an audit write per gateway request would make
+/// the audit log the bottleneck and a cheap way to flood it.
 async fn enforce(
     app: &App,
     point: &'static str,
@@ -76,7 +79,7 @@ async fn enforce(
     app.metrics.decision(point, d.outcome.kind());
     let subject = user.map_or("unknown", |u| u.login.as_str());
     super::login::announce(app, point, subject, d).await;
-    if matches!(d.outcome, Outcome::Allow) {
+    if !matches!(d.outcome, Outcome::Deny { .. }) {
         return;
     }
     app.audit(
