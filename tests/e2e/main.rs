@@ -7,6 +7,7 @@ mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
+mod gateway;
 mod last_factor;
 mod negative;
 mod oidc_flow;

@@ -15,10 +15,10 @@ use tollgate::{
 };
 use tollgate_authz::login::soft_passkey::SoftPasskey;
 
-const DE: &str = "198.51.100.7";
+pub(crate) const DE: &str = "198.51.100.7";
 const CN: &str = "203.0.113.9";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
-const API: &str = "https://api.example";
+pub(crate) const API: &str = "https://api.example";
 
 /// The repository's policy files.
 fn repo_policy(name: &str) -> PathBuf {
@@ -37,7 +37,7 @@ async fn server(db: Db, extra: &[&str], rules: &str) -> Option<(TestServer, Temp
 }
 
 /// [`server`] with the given policy files before `rules`.
-async fn server_with(
+pub(crate) async fn server_with(
     db: Db,
     mut files: Vec<PathBuf>,
     rules: &str,
@@ -65,7 +65,7 @@ async fn server_with(
 
 /// A browser at `ip`: its own cookie jar (so its own `tg_device`), a
 /// desktop Chrome user agent, and the address a trusted proxy reports.
-fn browser_at(ip: &str) -> reqwest::Client {
+pub(crate) fn browser_at(ip: &str) -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("x-forwarded-for", ip.parse().unwrap());
     h.insert("user-agent", UA.parse().unwrap());
@@ -78,7 +78,12 @@ fn browser_at(ip: &str) -> reqwest::Client {
 }
 
 /// Password on the login page reached from `url`; returns the response.
-async fn password(http: &reqwest::Client, base: &str, url: &str, user: &str) -> reqwest::Response {
+pub(crate) async fn password(
+    http: &reqwest::Client,
+    base: &str,
+    url: &str,
+    user: &str,
+) -> reqwest::Response {
     let (path, html) = open_login(http, base, url).await;
     post_form(
         http,
@@ -143,7 +148,7 @@ fn reason_codes(decision: &Value) -> Vec<String> {
 }
 
 /// Alice with a password and a synced passkey, enrolled from `http`.
-async fn alice_with_passkey(srv: &TestServer, http: &reqwest::Client) -> SoftPasskey {
+pub(crate) async fn alice_with_passkey(srv: &TestServer, http: &reqwest::Client) -> SoftPasskey {
     srv.add_user("alice", &[]).await;
     let csrf = account_session(http, &srv.base).await;
     register(http, &srv.base, &csrf, true).await
@@ -253,7 +258,7 @@ rules_before:
 "#;
 
 /// Tokens from a code exchange: (access, refresh).
-async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -> (String, String) {
+pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -> (String, String) {
     let code = param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
     let r = http
         .post(format!("{base}/token"))
@@ -463,7 +468,7 @@ async fn failed_passwords_raise_the_next_score() {
     );
 }
 
-const ADMIN_API_NEEDS_PHR: &str = r#"
+pub(crate) const ADMIN_API_NEEDS_PHR: &str = r#"
 rules_before:
   - name: admin-api-needs-phr
     description: the admin API needs a phishing-resistant login within 5 minutes
@@ -524,7 +529,7 @@ async fn gateway(tollgate: String) -> String {
 }
 
 /// `name="value"` from a challenge.
-fn auth_param(challenge: &str, name: &str) -> Option<String> {
+pub(crate) fn auth_param(challenge: &str, name: &str) -> Option<String> {
     challenge
         .split(&format!("{name}=\""))
         .nth(1)
@@ -588,6 +593,22 @@ async fn rfc9470_step_up_through_ext_authz() {
     );
     assert_eq!(auth_param(&challenge, "acr_values").as_deref(), Some("phr"));
     assert_eq!(auth_param(&challenge, "max_age").as_deref(), Some("300"));
+    // APISIX forward-auth's shape: the original path in X-Forwarded-Uri.
+    let r = api
+        .get(format!("{base}/ext_authz"))
+        .bearer_auth(&weak)
+        .header("x-forwarded-uri", "/admin/users?page=2")
+        .header("x-forwarded-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("acr_values=\"phr\"")
+    );
     // Elsewhere the weak token is fine (bands here never step up).
     let r = api
         .get(format!("{gw}/reports"))

@@ -473,3 +473,16 @@ pub fn workspace_bin(package: &str, bin: &str) -> std::path::PathBuf {
 pub fn allow_all_policy() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/allow-all.yaml")
 }
+
+/// Whether the program at `path` is installed. A missing one is a loud
+/// skip (the caller returns), and under `CI=true` a failure.
+pub fn have_tool(path: &str, what: &str) -> bool {
+    if std::path::Path::new(path).exists() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true but {path} is not installed");
+    }
+    eprintln!("\n*** SKIPPED {what} test: {path} is not installed ***\n");
+    false
+}

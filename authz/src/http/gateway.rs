@@ -96,8 +96,9 @@ async fn enforce(
 
 /// The ext_authz check. The original request comes as Envoy's HTTP
 /// ext_authz service sends it (same method, path after `/ext_authz`,
-/// original headers), or as nginx `auth_request` does
-/// (`X-Original-URI`, `X-Original-Method`).
+/// original headers), as nginx `auth_request` does (`X-Original-URI`,
+/// `X-Original-Method`), or as APISIX forward-auth does
+/// (`X-Forwarded-Uri`, `X-Forwarded-Method`).
 pub async fn ext_authz(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -120,6 +121,7 @@ pub async fn ext_authz(
         .unwrap_or("/")
         .to_owned();
     let uri = h("x-original-uri")
+        .or(h("x-forwarded-uri"))
         .map(str::to_owned)
         .unwrap_or(if suffix.is_empty() {
             "/".into()
@@ -128,6 +130,7 @@ pub async fn ext_authz(
         });
     let path = uri.split('?').next().unwrap_or("/");
     let method = h("x-original-method")
+        .or(h("x-forwarded-method"))
         .unwrap_or(req.method().as_str())
         .to_owned();
     let host = h("x-forwarded-host")

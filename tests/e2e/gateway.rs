@@ -1,0 +1,219 @@
+//! A real gateway in front of an API (issue 7): nginx from Debian with
+//! `auth_request` calling Tollgate's ext_authz endpoint, the configuration
+//! docs/federation/gateway.md gives. A weak token gets the RFC 9470
+//! challenge through nginx, a stepped-up token passes with the
+//! `x-tollgate-*` headers at the upstream, a deny is a 403, a revoked token
+//! is refused.
+
+use crate::authenticators::{authorize_url, data_csrf, loc, open_login, passkey_login};
+use crate::policy::{
+    ADMIN_API_NEEDS_PHR, alice_with_passkey, auth_param, browser_at, password, server_with, tokens,
+};
+use serde_json::{Value, json};
+use tollgate::{SECRET, TempDir, have_tool, temp_dir};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// The nginx configuration of docs/federation/gateway.md, for a test
+/// directory, port, upstream and Tollgate address.
+fn nginx_conf(dir: &std::path::Path, port: u16, upstream: &str, tollgate: &str) -> String {
+    let d = dir.display();
+    format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  upstream tollgate {{ server {tollgate}; }}
+  upstream api {{ server {upstream}; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      auth_request /_tollgate;
+      auth_request_set $tg_sub $upstream_http_x_tollgate_sub;
+      auth_request_set $tg_acr $upstream_http_x_tollgate_acr;
+      auth_request_set $tg_score $upstream_http_x_tollgate_score;
+      auth_request_set $tg_challenge $upstream_http_www_authenticate;
+      error_page 401 = @challenge;
+      proxy_set_header x-tollgate-sub $tg_sub;
+      proxy_set_header x-tollgate-acr $tg_acr;
+      proxy_set_header x-tollgate-score $tg_score;
+      proxy_pass http://api;
+    }}
+    location = /_tollgate {{
+      internal;
+      proxy_pass http://tollgate/ext_authz;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+    }}
+    location @challenge {{
+      add_header WWW-Authenticate $tg_challenge always;
+      return 401 '{{"error":"unauthorized"}}';
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// The API behind nginx: echoes the headers nginx passed from Tollgate.
+async fn upstream() -> String {
+    use axum::extract::Request;
+    let app = axum::Router::new().fallback(|req: Request| async move {
+        let h = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        axum::Json(json!({
+            "path": req.uri().path(),
+            "sub": h("x-tollgate-sub"),
+            "acr": h("x-tollgate-acr"),
+            "score": h("x-tollgate-score"),
+        }))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr.to_string()
+}
+
+/// nginx running in the foreground; killed when dropped.
+struct Nginx(std::process::Child, TempDir);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn nginx(upstream: &str, tollgate: &str) -> (Nginx, String) {
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.0.join("nginx.conf");
+    std::fs::write(&conf, nginx_conf(&dir.0, port, upstream, tollgate)).unwrap();
+    let child = std::process::Command::new(NGINX)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&dir.0)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let base = format!("http://127.0.0.1:{port}");
+    let guard = Nginx(child, dir);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (guard, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(guard.1.0.join("error.log")).unwrap_or_default();
+    panic!("nginx did not start: {log}");
+}
+
+const FORBIDDEN: &str = r#"
+  - name: no-exports
+    description: bulk exports are not allowed through the gateway
+    when:
+      action: request
+      path: ["/exports/*"]
+    deny: true
+"#;
+
+#[tokio::test]
+async fn nginx_auth_request_carries_the_rfc9470_challenge() {
+    if !have_tool(NGINX, "nginx gateway") {
+        return;
+    }
+    let rules = format!("{ADMIN_API_NEEDS_PHR}{FORBIDDEN}");
+    let files = vec![tollgate::allow_all_policy()];
+    let Some((srv, _dir)) = server_with(tollgate::Db::Sqlite, files, &rules).await else {
+        return;
+    };
+    let base = srv.base.clone();
+    let api_addr = upstream().await;
+    let (_nginx, gw) = nginx(&api_addr, base.trim_start_matches("http://")).await;
+    let http = browser_at(crate::policy::DE);
+    let mut pk = alice_with_passkey(&srv, &http).await;
+    let api = reqwest::Client::new();
+    let get = |path: &str, token: &str| api.get(format!("{gw}{path}")).bearer_auth(token).send();
+
+    // A password-only token: fine for /orders, challenged at /admin.
+    let r = password(
+        &http,
+        &base,
+        &authorize_url(&base, "&prompt=login"),
+        "alice",
+    )
+    .await;
+    let (weak, _) = tokens(&http, &base, &loc(&r)).await;
+    let r = get("/orders", &weak).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["acr"], "aal1", "{body}");
+    assert!(!body["sub"].as_str().unwrap().is_empty(), "{body}");
+    let r = get("/admin/users", &weak).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("insufficient_user_authentication"),
+        "{challenge}"
+    );
+    let acr = auth_param(&challenge, "acr_values").unwrap();
+    let max_age = auth_param(&challenge, "max_age").unwrap();
+    assert_eq!((acr.as_str(), max_age.as_str()), ("phr", "300"));
+
+    // Step up as the challenge says; the new token passes nginx.
+    let url = authorize_url(&base, &format!("&acr_values={acr}&max_age={max_age}"));
+    let (path, html) = open_login(&http, &base, &url).await;
+    let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
+    assert_eq!(s, 200, "{ok}");
+    let (strong, _) = tokens(&http, &base, ok["redirect"].as_str().unwrap()).await;
+    let r = get("/admin/users", &strong).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["path"].as_str(), body["acr"].as_str()),
+        (Some("/admin/users"), Some("phr"))
+    );
+
+    // A deny is a 403; no token and a revoked token are 401s.
+    assert_eq!(get("/exports/all", &strong).await.unwrap().status(), 403);
+    let r = api.get(format!("{gw}/orders")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(format!("{base}/revoke"))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[("token", strong.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get("/admin/users", &strong).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+}
