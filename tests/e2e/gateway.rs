@@ -5,10 +5,7 @@
 //! `x-tollgate-*` headers at the upstream, a deny is a 403, a revoked token
 //! is refused.
 
-use crate::authenticators::{authorize_url, data_csrf, loc, open_login, passkey_login};
-use crate::policy::{
-    ADMIN_API_NEEDS_PHR, alice_with_passkey, auth_param, browser_at, password, server_with, tokens,
-};
+use crate::policy::{ADMIN_API_NEEDS_PHR, alice_with_passkey, auth_param, browser_at, server_with};
 use serde_json::{Value, json};
 use tollgate::{SECRET, TempDir, have_tool, temp_dir};
 
@@ -162,14 +159,7 @@ async fn nginx_auth_request_carries_the_rfc9470_challenge() {
     let get = |path: &str, token: &str| api.get(format!("{gw}{path}")).bearer_auth(token).send();
 
     // A password-only token: fine for /orders, challenged at /admin.
-    let r = password(
-        &http,
-        &base,
-        &authorize_url(&base, "&prompt=login"),
-        "alice",
-    )
-    .await;
-    let (weak, _) = tokens(&http, &base, &loc(&r)).await;
+    let weak = crate::policy::password_token(&http, &base, "alice").await;
     let r = get("/orders", &weak).await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -182,16 +172,11 @@ async fn nginx_auth_request_carries_the_rfc9470_challenge() {
         challenge.contains("insufficient_user_authentication"),
         "{challenge}"
     );
-    let acr = auth_param(&challenge, "acr_values").unwrap();
-    let max_age = auth_param(&challenge, "max_age").unwrap();
-    assert_eq!((acr.as_str(), max_age.as_str()), ("phr", "300"));
+    assert_eq!(auth_param(&challenge, "acr_values").as_deref(), Some("phr"));
+    assert_eq!(auth_param(&challenge, "max_age").as_deref(), Some("300"));
 
     // Step up as the challenge says; the new token passes nginx.
-    let url = authorize_url(&base, &format!("&acr_values={acr}&max_age={max_age}"));
-    let (path, html) = open_login(&http, &base, &url).await;
-    let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
-    assert_eq!(s, 200, "{ok}");
-    let (strong, _) = tokens(&http, &base, ok["redirect"].as_str().unwrap()).await;
+    let strong = crate::policy::step_up_token(&http, &base, &challenge, &mut pk).await;
     let r = get("/admin/users", &strong).await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();

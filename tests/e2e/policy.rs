@@ -257,6 +257,31 @@ rules_before:
     alert: true
 "#;
 
+/// A fresh password-only sign-in of `user` at `rp`; its access token.
+pub(crate) async fn password_token(http: &reqwest::Client, base: &str, user: &str) -> String {
+    let r = password(http, base, &authorize_url(base, "&prompt=login"), user).await;
+    tokens(http, base, &loc(&r)).await.0
+}
+
+/// Answers an RFC 9470 challenge: authorization again with its
+/// `acr_values` and `max_age`, the browser session carried, the passkey as
+/// the step; returns the new access token.
+pub(crate) async fn step_up_token(
+    http: &reqwest::Client,
+    base: &str,
+    challenge: &str,
+    pk: &mut SoftPasskey,
+) -> String {
+    let acr = auth_param(challenge, "acr_values").expect("acr_values in the challenge");
+    let max_age = auth_param(challenge, "max_age").expect("max_age in the challenge");
+    let url = authorize_url(base, &format!("&acr_values={acr}&max_age={max_age}"));
+    let (path, html) = open_login(http, base, &url).await;
+    assert!(html.contains("passkey-signin"), "{html}");
+    let (s, ok) = passkey_login(http, base, &path, &data_csrf(&html), pk, base).await;
+    assert_eq!(s, 200, "{ok}");
+    tokens(http, base, ok["redirect"].as_str().unwrap()).await.0
+}
+
 /// Tokens from a code exchange: (access, refresh).
 pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -> (String, String) {
     let code = param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
@@ -575,14 +600,7 @@ async fn rfc9470_step_up_through_ext_authz() {
     );
 
     // A password-only token: the gateway answers with the RFC 9470 challenge.
-    let r = password(
-        &http,
-        &base,
-        &authorize_url(&base, "&prompt=login"),
-        "alice",
-    )
-    .await;
-    let (weak, _) = tokens(&http, &base, &loc(&r)).await;
+    let weak = password_token(&http, &base, "alice").await;
     assert_eq!(crate::oidc_flow::jwt_payload(&weak)["acr"], "aal1");
     let r = call(weak.clone()).await;
     assert_eq!(r.status(), 401);
@@ -622,12 +640,7 @@ async fn rfc9470_step_up_through_ext_authz() {
     // The client closes the loop: authorization again with the challenge's
     // acr_values and max_age; the browser session is carried, so the user
     // is asked only for the passkey.
-    let url = authorize_url(&base, "&acr_values=phr&max_age=300");
-    let (path, html) = open_login(&http, &base, &url).await;
-    assert!(html.contains("passkey-signin"), "{html}");
-    let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
-    assert_eq!(s, 200, "{ok}");
-    let (strong, _) = tokens(&http, &base, ok["redirect"].as_str().unwrap()).await;
+    let strong = step_up_token(&http, &base, &challenge, &mut pk).await;
     let r = call(strong.clone()).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
