@@ -289,7 +289,7 @@ impl Default for AuthenticatorConfig {
 }
 
 /// One `[[clients]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub id: String,
@@ -327,6 +327,27 @@ pub struct ClientConfig {
     /// `aud` of access tokens issued to this client; defaults to the client id.
     #[serde(default)]
     pub access_token_audience: Option<String>,
+    /// A preset for a known relying party: `vcenter` (docs/federation/vcenter.md).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// With `profile = "vcenter"`: the vCenter's host name; the redirect URI
+    /// is `https://HOST/ui/login/oauth2/authcode`.
+    #[serde(default)]
+    pub vcenter_host: Option<String>,
+    /// The ID-token claim carrying the UPN (vCenter's `upn_claim`); default `upn`.
+    #[serde(default)]
+    pub upn_claim: Option<String>,
+    /// The ID-token claim carrying the groups (vCenter's `groups_claim`); default `groups`.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// For users without a UPN: `login@upn_domain`.
+    #[serde(default)]
+    pub upn_domain: Option<String>,
+    /// Allow the resource-owner password grant for this client (vCenter's
+    /// wizard asks for it). Off unless set; scored like any login and
+    /// refused whenever the policy wants more than one factor.
+    #[serde(default)]
+    pub password_grant: bool,
 }
 
 impl Config {

@@ -173,20 +173,12 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
         let cfg = crate::config::ClientConfig {
             id: crate::http::DEMO_CLIENT.into(),
             name: Some("Tollgate demo".into()),
-            secret_hash: None,
-            secret_env: None,
             redirect_uris: vec![format!(
                 "{}/demo/callback",
                 app.urls.issuer.trim_end_matches('/')
             )],
-            post_logout_redirect_uris: vec![],
-            grant_types: None,
             token_endpoint_auth_method: Some("client_secret_post".into()),
-            jwks: None,
-            id_token_signed_response_alg: None,
-            scopes: None,
-            require_pkce: None,
-            access_token_audience: None,
+            ..crate::config::ClientConfig::default()
         };
         let settings =
             ClientSettings::from_config(&cfg, Alg::ES256, true).map_err(StartError::Config)?;

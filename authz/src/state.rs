@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::decision::DecisionPoint;
 use crate::keys::Keyring;
 use crate::login::attestation::AttestationPolicy;
+use crate::login::lockout::LockoutPolicy;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -113,6 +114,40 @@ impl AppState {
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
         }
         Ok(())
+    }
+
+    /// Per-user and per-IP lockout policies: the policy file's `risk:
+    /// lockout:` when it has one, else `[login]`.
+    pub fn lockout_policies(&self) -> (LockoutPolicy, LockoutPolicy) {
+        let lp = &self.config.login;
+        let from_policy = self.decisions.current().policy.thresholds().lockout;
+        let secs = |d: tollgate_risk::policy::Duration| i64::try_from(d.0).unwrap_or(i64::MAX);
+        let (per_user, per_ip, window, lockout) = match from_policy {
+            Some(l) => (
+                i64::from(l.max_failures_per_user),
+                i64::from(l.max_failures_per_ip),
+                secs(l.window),
+                secs(l.duration),
+            ),
+            None => (
+                lp.max_failures_per_user,
+                lp.max_failures_per_ip,
+                lp.failure_window,
+                lp.lockout,
+            ),
+        };
+        let user = LockoutPolicy {
+            max_failures: per_user,
+            window,
+            lockout,
+        };
+        (
+            user,
+            LockoutPolicy {
+                max_failures: per_ip,
+                ..user
+            },
+        )
     }
 
     pub fn now(&self) -> i64 {

@@ -13,3 +13,4 @@ mod negative;
 mod oidc_flow;
 mod operations;
 mod policy;
+mod vcenter;

@@ -172,12 +172,23 @@ async fn token_endpoint_errors() {
             auth: rp,
             content_type: "application/x-www-form-urlencoded",
             body: form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", "x"),
+            ]),
+            status: 400,
+            error: "unsupported_grant_type",
+        },
+        Case {
+            name: "password grant without the client's opt-in",
+            auth: rp,
+            content_type: "application/x-www-form-urlencoded",
+            body: form(&[
                 ("grant_type", "password"),
                 ("username", "a"),
                 ("password", "b"),
             ]),
             status: 400,
-            error: "unsupported_grant_type",
+            error: "unauthorized_client",
         },
         Case {
             name: "grant not allowed for client",

@@ -104,6 +104,24 @@ pub enum ClientsCmd {
         /// A JWK Set file for private_key_jwt.
         #[arg(long)]
         jwks: Option<PathBuf>,
+        /// A preset: `vcenter` (needs --vcenter-host; docs/federation/vcenter.md).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The vCenter's host name (with --profile vcenter).
+        #[arg(long)]
+        vcenter_host: Option<String>,
+        /// ID-token claim names for the UPN and the groups (vCenter's
+        /// `upn_claim` / `groups_claim`).
+        #[arg(long)]
+        upn_claim: Option<String>,
+        #[arg(long)]
+        groups_claim: Option<String>,
+        /// For users without a UPN: `login@DOMAIN`.
+        #[arg(long)]
+        upn_domain: Option<String>,
+        /// Allow the resource-owner password grant (explicit opt-in).
+        #[arg(long)]
+        password_grant: bool,
     },
     List,
     Remove {
@@ -123,6 +141,12 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             alg,
             no_pkce,
             jwks,
+            profile,
+            vcenter_host,
+            upn_claim,
+            groups_claim,
+            upn_domain,
+            password_grant,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(
@@ -134,18 +158,20 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             let secret = (!public && jwks.is_none()).then(|| crate::secret::random_token(32));
             let c = ClientConfig {
                 id: id.clone(),
-                name: None,
-                secret_hash: None,
-                secret_env: None,
                 redirect_uris,
                 post_logout_redirect_uris,
                 grant_types: (!grants.is_empty()).then_some(grants),
                 token_endpoint_auth_method: if public { Some("none".into()) } else { None },
                 jwks,
                 id_token_signed_response_alg: alg,
-                scopes: None,
                 require_pkce: no_pkce.then_some(false),
-                access_token_audience: None,
+                profile,
+                vcenter_host,
+                upn_claim,
+                groups_claim,
+                upn_domain,
+                password_grant,
+                ..ClientConfig::default()
             };
             let default_alg = Alg::parse(&cfg.keys.default_alg).unwrap_or(Alg::ES256);
             let settings =

@@ -13,6 +13,7 @@
 //! - velocity counters and global frequencies: memory, per replica (they
 //!   count recent attempts; losing them on restart only forgets minutes).
 
+pub mod effects;
 pub mod gateway;
 pub mod login;
 mod reload;

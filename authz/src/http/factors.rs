@@ -398,38 +398,9 @@ async fn authenticate(
     Ok((auth, user))
 }
 
-/// Per-user and per-IP lockout policies: the policy file's `risk:
-/// lockout:` when it has one, else `[login]`.
+/// Per-user and per-IP lockout policies (see `AppState::lockout_policies`).
 pub(super) fn policies(app: &App) -> (LockoutPolicy, LockoutPolicy) {
-    let lp = &app.config.login;
-    let from_policy = app.decisions.current().policy.thresholds().lockout;
-    let secs = |d: tollgate_risk::policy::Duration| i64::try_from(d.0).unwrap_or(i64::MAX);
-    let (per_user, per_ip, window, lockout) = match from_policy {
-        Some(l) => (
-            i64::from(l.max_failures_per_user),
-            i64::from(l.max_failures_per_ip),
-            secs(l.window),
-            secs(l.duration),
-        ),
-        None => (
-            lp.max_failures_per_user,
-            lp.max_failures_per_ip,
-            lp.failure_window,
-            lp.lockout,
-        ),
-    };
-    let user = LockoutPolicy {
-        max_failures: per_user,
-        window,
-        lockout,
-    };
-    (
-        user,
-        LockoutPolicy {
-            max_failures: per_ip,
-            ..user
-        },
-    )
+    app.lockout_policies()
 }
 
 /// What a submitted code proved: `Ok(kind, device)` with the enrolled

@@ -78,7 +78,7 @@ async fn enforce(
 ) {
     app.metrics.decision(point, d.outcome.kind());
     let subject = user.map_or("unknown", |u| u.login.as_str());
-    super::login::announce(app, point, subject, d).await;
+    crate::decision::effects::announce(app, point, subject, d).await;
     if !matches!(d.outcome, Outcome::Deny { .. }) {
         return;
     }
@@ -90,7 +90,7 @@ async fn enforce(
     )
     .await;
     if let (Outcome::Deny { revoke: true, .. }, Some(u)) = (&d.outcome, user) {
-        super::login::revoke_everything(app, u, None, &d.policy_version, now).await;
+        crate::decision::effects::revoke_everything(app, u, None, &d.policy_version, now).await;
     }
 }
 

@@ -491,7 +491,7 @@ pub(super) async fn gate(
         audit_data(&made, &ix.id),
     )
     .await;
-    announce(app, "login", &user.login, &made.decision).await;
+    crate::decision::effects::announce(app, "login", &user.login, &made.decision).await;
     ix.risk = Some(LoginRisk::of(&made));
     let policy = app.decisions.current();
     match requirement_after(ix.requirement, &made.decision, &policy.policy) {
@@ -504,7 +504,7 @@ pub(super) async fn gate(
             app.metrics.login("denied");
             if let tollgate_risk::policy::Outcome::Deny { revoke: true, .. } = made.decision.outcome
             {
-                revoke_everything(
+                crate::decision::effects::revoke_everything(
                     app,
                     &user,
                     device.as_deref(),
@@ -525,79 +525,5 @@ pub(super) async fn gate(
             }
             Err(page)
         }
-    }
-}
-
-/// A deny with revocation: ends the user's sessions, revokes every refresh
-/// family (and with it the access tokens), flags the device, and makes the
-/// revocations effective on this replica at once.
-pub(super) async fn revoke_everything(
-    app: &App,
-    user: &crate::store::UserRow,
-    device: Option<&str>,
-    policy_version: &str,
-    now: i64,
-) {
-    let reason = format!("policy deny ({policy_version})");
-    match app
-        .store
-        .revoke_user_access(&user.id, &user.login, device, &reason, now)
-        .await
-    {
-        Ok((sessions, grants)) => {
-            app.audit(
-                "policy.revoked",
-                "policy",
-                &user.login,
-                serde_json::json!({"sessions": sessions, "grants": grants, "device_flagged": device.is_some(), "policy_version": policy_version}),
-            )
-            .await;
-        }
-        Err(e) => tracing::error!(error = %e, "cannot revoke after a deny"),
-    }
-    if let Err(e) = app
-        .revocations
-        .reload(&app.store, now, app.config.tokens.access_token_ttl)
-        .await
-    {
-        tracing::warn!(error = %e, "revocation reload failed");
-    }
-}
-
-/// What a decision asks to be told: each `notify` channel, and a security
-/// alert for a deny that says `alert`. Both are audit records (which a SIEM
-/// tails; the audit log is the delivery channel) and log lines.
-pub(super) async fn announce(
-    app: &App,
-    point: &str,
-    subject: &str,
-    d: &tollgate_risk::policy::Decision,
-) {
-    for channel in &d.notify {
-        tracing::info!(channel, point, subject, decision = %d.outcome.label(), "policy notification");
-        app.audit(
-            "policy.notify",
-            "policy",
-            subject,
-            serde_json::json!({
-                "channel": channel,
-                "point": point,
-                "decision": d.outcome.label(),
-                "rules": d.rules_fired,
-                "score": d.score,
-                "policy_version": &*d.policy_version,
-            }),
-        )
-        .await;
-    }
-    if let tollgate_risk::policy::Outcome::Deny { alert: true, .. } = d.outcome {
-        tracing::warn!(point, subject, score = d.score, rules = ?d.rules_fired, "security alert: policy deny");
-        app.audit(
-            "security.alert",
-            "policy",
-            subject,
-            serde_json::json!({"point": point, "decision": d}),
-        )
-        .await;
     }
 }

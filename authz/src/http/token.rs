@@ -4,7 +4,7 @@ use crate::oauth::client_auth::{Form, authenticate, parse_form};
 use crate::oauth::{OAuthError, introspect as intro, revocation, token as grants};
 use crate::state::App;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -58,10 +58,24 @@ fn no_store(json: impl serde::Serialize) -> Response {
     r
 }
 
-pub async fn token(State(app): State<App>, req: Request) -> Result<Response, OAuthError> {
+pub async fn token(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    req: Request,
+) -> Result<Response, OAuthError> {
     let (headers, form) = read_form(&app, req).await?;
     let client = authenticate(&app, authorization(&headers), &form).await?;
-    Ok(no_store(grants::exchange(&app, &client, &form).await?))
+    let caller = grants::Caller {
+        ip: super::client_ip(&app, peer, &headers),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+    };
+    Ok(no_store(
+        grants::exchange(&app, &client, &form, &caller).await?,
+    ))
 }
 
 pub async fn introspect(State(app): State<App>, req: Request) -> Result<Response, OAuthError> {

@@ -52,16 +52,107 @@ pub struct ClientSettings {
     /// The level every login for this client must reach at least.
     #[serde(default = "default_level")]
     pub default_level: Level,
+    /// The preset this client was made from (`vcenter`), if any.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Put the UPN and groups in every ID token under these claim names,
+    /// whatever the scope (vCenter reads them there); `None`: only as the
+    /// `profile`/`groups` scopes release them, as `upn`/`groups`.
+    #[serde(default)]
+    pub identity_claims: Option<IdentityClaims>,
+    /// The resource-owner password grant is allowed (explicit opt-in).
+    #[serde(default)]
+    pub password_grant: bool,
+}
+
+/// Where a relying party wants the user's UPN and groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityClaims {
+    pub upn_claim: String,
+    pub groups_claim: String,
+    /// For users without a UPN: `login@upn_domain`.
+    pub upn_domain: Option<String>,
+}
+
+impl IdentityClaims {
+    /// The UPN as the relying party expects it (`user@domain`), if any.
+    pub fn upn(&self, login: &str, upn: Option<&str>) -> Option<String> {
+        match (upn, &self.upn_domain) {
+            (Some(u), _) => Some(u.to_owned()),
+            (None, Some(d)) => Some(format!("{login}@{d}")),
+            (None, None) => None,
+        }
+    }
 }
 
 fn default_level() -> Level {
     Level::Aal1
 }
 
+/// vCenter's fixed redirect path (vSphere 8 identity federation).
+pub const VCENTER_REDIRECT_PATH: &str = "/ui/login/oauth2/authcode";
+
+/// Fills in what the `vcenter` profile implies, before validation: the
+/// redirect URI from the host, code + refresh grants (+ password when
+/// opted in), RS256 ID tokens, both secret methods, no PKCE (vCenter does
+/// not send it; it is a confidential client), `upn`/`groups` in the ID token.
+fn apply_profile(c: &ClientConfig) -> Result<ClientConfig, String> {
+    let who = format!("client {:?}", c.id);
+    let mut c = c.clone();
+    match c.profile.as_deref() {
+        None => {
+            if c.vcenter_host.is_some() {
+                return Err(format!("{who}: vcenter_host needs profile = \"vcenter\""));
+            }
+        }
+        Some("vcenter") => {
+            let host = c
+                .vcenter_host
+                .clone()
+                .ok_or_else(|| format!("{who}: profile vcenter needs vcenter_host"))?;
+            let valid = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | ':'));
+            if !valid {
+                return Err(format!(
+                    "{who}: vcenter_host {host:?} must be a host name (like vc.example.com), without scheme or path"
+                ));
+            }
+            let redirect = format!("https://{host}{VCENTER_REDIRECT_PATH}");
+            if !c.redirect_uris.contains(&redirect) {
+                c.redirect_uris.insert(0, redirect);
+            }
+            if c.grant_types.is_none() {
+                let mut g = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+                if c.password_grant {
+                    g.push("password".to_owned());
+                }
+                c.grant_types = Some(g);
+            }
+            c.id_token_signed_response_alg
+                .get_or_insert_with(|| "RS256".to_owned());
+            c.require_pkce.get_or_insert(false);
+            c.upn_claim.get_or_insert_with(|| "upn".to_owned());
+            c.groups_claim.get_or_insert_with(|| "groups".to_owned());
+        }
+        Some(other) => {
+            return Err(format!("{who}: unknown profile {other:?} (known: vcenter)"));
+        }
+    }
+    Ok(c)
+}
+
 /// Scopes a client gets unless configured otherwise.
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
 /// Grant types this issuer implements.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
 
 impl ClientSettings {
     /// Whether `uri` is registered (exact string match, RFC 9700 §4.1.3).
@@ -89,6 +180,7 @@ impl ClientSettings {
         has_secret: bool,
     ) -> Result<ClientSettings, String> {
         let who = format!("client {:?}", c.id);
+        let c = &apply_profile(c)?;
         if c.id.is_empty() || c.id.len() > 128 || !c.id.chars().all(|ch| ch.is_ascii_graphic()) {
             return Err(format!(
                 "{who}: id must be 1-128 printable ASCII characters"
@@ -104,6 +196,16 @@ impl ClientSettings {
                     "{who}: unknown grant type {g:?} (expected one of {GRANT_TYPES:?})"
                 ));
             }
+        }
+        if grant_types.iter().any(|g| g == "password") != c.password_grant {
+            return Err(format!(
+                "{who}: the password grant is an explicit opt-in: list \"password\" in grant_types and set password_grant = true, or neither"
+            ));
+        }
+        if c.password_grant && !has_secret {
+            return Err(format!(
+                "{who}: only a confidential client may use the password grant"
+            ));
         }
         let method = match &c.token_endpoint_auth_method {
             Some(m) => AuthMethod::parse(m)
@@ -172,6 +274,30 @@ impl ClientSettings {
             })?,
             None => default_alg,
         };
+        for name in [&c.upn_claim, &c.groups_claim].into_iter().flatten() {
+            const RESERVED: &[&str] = &[
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "azp",
+                "sid",
+                "at_hash",
+                "c_hash",
+            ];
+            if name.is_empty() || RESERVED.contains(&name.as_str()) {
+                return Err(format!(
+                    "{who}: claim name {name:?} is empty or a registered ID-token claim"
+                ));
+            }
+        }
         let require_pkce = c.require_pkce.unwrap_or(true);
         if !require_pkce && method == AuthMethod::None {
             return Err(format!("{who}: a public client cannot opt out of PKCE"));
@@ -191,6 +317,15 @@ impl ClientSettings {
             require_pkce,
             access_token_audience: c.access_token_audience.clone(),
             default_level: Level::Aal1,
+            profile: c.profile.clone(),
+            identity_claims: (c.upn_claim.is_some() || c.groups_claim.is_some()).then(|| {
+                IdentityClaims {
+                    upn_claim: c.upn_claim.clone().unwrap_or_else(|| "upn".into()),
+                    groups_claim: c.groups_claim.clone().unwrap_or_else(|| "groups".into()),
+                    upn_domain: c.upn_domain.clone(),
+                }
+            }),
+            password_grant: c.password_grant,
         })
     }
 }
@@ -264,6 +399,53 @@ mod tests {
                 Err("cannot use client_credentials"),
             ),
             (cfg(|c| c.jwks = Some("{}".into())), false, Err("JWK Set")),
+            (
+                cfg(|c| c.grant_types = Some(vec!["password".into()])),
+                true,
+                Err("explicit opt-in"),
+            ),
+            (
+                cfg(|c| c.password_grant = true),
+                true,
+                Err("explicit opt-in"),
+            ),
+            (
+                cfg(|c| c.profile = Some("vcenter".into())),
+                true,
+                Err("needs vcenter_host"),
+            ),
+            (
+                cfg(|c| {
+                    c.profile = Some("vcenter".into());
+                    c.vcenter_host = Some("https://vc.example/ui".into());
+                }),
+                true,
+                Err("without scheme or path"),
+            ),
+            (
+                cfg(|c| c.vcenter_host = Some("vc.example".into())),
+                true,
+                Err("needs profile"),
+            ),
+            (
+                cfg(|c| c.upn_claim = Some("sub".into())),
+                true,
+                Err("registered ID-token claim"),
+            ),
+            (
+                cfg(|c| c.profile = Some("okta".into())),
+                true,
+                Err("unknown profile"),
+            ),
+            (
+                cfg(|c| {
+                    c.profile = Some("vcenter".into());
+                    c.vcenter_host = Some("vc.example".into());
+                    c.password_grant = true;
+                }),
+                false,
+                Err("only a confidential client"),
+            ),
         ];
         for (c, secret, want) in cases {
             let got = ClientSettings::from_config(&c, Alg::ES256, secret).map(|_| ());
@@ -273,6 +455,47 @@ mod tests {
                 (g, w) => panic!("{c:?}: got {g:?}, want {w:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_vcenter_profile_sets_what_vcenter_expects() {
+        let c = cfg(|c| {
+            c.redirect_uris = vec![];
+            c.profile = Some("vcenter".into());
+            c.vcenter_host = Some("vc01.corp.example".into());
+            c.groups_claim = Some("vc_groups".into());
+            c.upn_domain = Some("corp.example".into());
+            c.password_grant = true;
+        });
+        let s = ClientSettings::from_config(&c, Alg::ES256, true).unwrap();
+        assert_eq!(
+            s.redirect_uris,
+            ["https://vc01.corp.example/ui/login/oauth2/authcode"]
+        );
+        assert_eq!(
+            s.grant_types,
+            ["authorization_code", "refresh_token", "password"]
+        );
+        assert_eq!(s.id_token_alg, Alg::RS256);
+        assert_eq!(
+            s.auth_methods,
+            [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
+        );
+        assert!(!s.require_pkce && s.password_grant);
+        let claims = s.identity_claims.unwrap();
+        assert_eq!(
+            (claims.upn_claim.as_str(), claims.groups_claim.as_str()),
+            ("upn", "vc_groups")
+        );
+        assert_eq!(claims.upn("bob", None).as_deref(), Some("bob@corp.example"));
+        assert_eq!(
+            claims.upn("bob", Some("robert@corp.example")).as_deref(),
+            Some("robert@corp.example")
+        );
+        // Without the profile nothing of this applies.
+        let plain = ClientSettings::from_config(&cfg(|_| {}), Alg::ES256, true).unwrap();
+        assert!(plain.identity_claims.is_none() && !plain.password_grant);
+        assert_eq!(plain.id_token_alg, Alg::ES256);
     }
 
     #[test]

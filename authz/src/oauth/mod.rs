@@ -8,6 +8,7 @@ pub mod client_auth;
 pub mod error;
 pub mod grant;
 pub mod introspect;
+pub mod password_grant;
 pub mod pkce;
 pub mod revocation;
 pub mod token;

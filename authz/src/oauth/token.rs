@@ -1,5 +1,5 @@
 //! The token endpoint's grants: `authorization_code`, `refresh_token`,
-//! `client_credentials`.
+//! `client_credentials`, and the opt-in `password` (`password_grant.rs`).
 
 use super::OAuthError;
 use super::client_auth::Form;
@@ -36,11 +36,19 @@ fn scopes(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Who is calling the token endpoint: what the password grant scores.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub ip: String,
+    pub user_agent: String,
+}
+
 /// Runs the grant named in `form` for an authenticated client.
 pub async fn exchange(
     app: &AppState,
     client: &ClientRow,
     form: &Form,
+    caller: &Caller,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = required(form, "grant_type")?;
     if !super::client::GRANT_TYPES.contains(&grant) {
@@ -56,11 +64,21 @@ pub async fn exchange(
     let resp = match grant {
         "authorization_code" => authorization_code(app, client, form).await?,
         "refresh_token" => refresh_token(app, client, form).await?,
+        "password" => {
+            // Belt and braces: the grant list already needs the opt-in.
+            if !client.settings.password_grant {
+                return Err(OAuthError::unauthorized_client(
+                    "this client may not use password",
+                ));
+            }
+            super::password_grant::password_grant(app, client, form, caller).await?
+        }
         _ => client_credentials(app, client, form)?,
     };
     app.metrics.token_issued(match grant {
         "authorization_code" => "authorization_code",
         "refresh_token" => "refresh_token",
+        "password" => "password",
         _ => "client_credentials",
     });
     Ok(resp)
@@ -142,6 +160,7 @@ async fn authorization_code(
             &row.data.scope,
             row.data.nonce.as_deref(),
             &row.data.auth,
+            client.settings.identity_claims.as_ref(),
             now,
         )?)
     } else {
@@ -283,6 +302,7 @@ async fn refresh_token(
             &scope,
             None,
             &row.data.auth,
+            client.settings.identity_claims.as_ref(),
             now,
         )?)
     } else {

@@ -109,6 +109,7 @@ pub fn id_token(
     scope: &[String],
     nonce: Option<&str>,
     auth: &AuthContext,
+    identity: Option<&super::client::IdentityClaims>,
     now: i64,
 ) -> Result<String, OAuthError> {
     let mut claims = Map::with_capacity(16);
@@ -130,6 +131,13 @@ pub fn id_token(
         claims.insert("sid".into(), Value::from(sid.as_str()));
     }
     user_claims(user, scope, &mut claims);
+    if let Some(ic) = identity {
+        // What this relying party reads, under its names, whatever the scope.
+        if let Some(upn) = ic.upn(&user.login, user.upn.as_deref()) {
+            claims.insert(ic.upn_claim.clone(), Value::from(upn));
+        }
+        claims.insert(ic.groups_claim.clone(), json!(user.groups));
+    }
     app.keyring().sign(alg, None, &claims, now).map_err(|e| {
         tracing::error!(error = %e, "cannot sign ID token");
         OAuthError::server_error()

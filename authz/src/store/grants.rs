@@ -67,14 +67,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO grants (id, client_id, user_id, session_id, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(grant_id)
-            .bind(client_id)
-            .bind(user_id)
-            .bind(session_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        grant_row(&mut tx, grant_id, client_id, user_id, session_id, now).await?;
         sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(code_hash)
             .bind(grant_id)
@@ -83,6 +76,38 @@ impl Store {
             .bind(expires_at)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a grant with no code (the password grant without refresh).
+    pub async fn insert_grant(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        grant_row(&mut conn, grant_id, client_id, user_id, None, now).await
+    }
+
+    /// Creates a grant and its first refresh token in one transaction (the
+    /// password grant: no code, no browser session).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_grant_with_refresh(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        user_id: &str,
+        token_hash: &str,
+        data: &RefreshData,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        grant_row(&mut tx, grant_id, client_id, user_id, None, now).await?;
+        refresh_row(&mut tx, grant_id, token_hash, data, now, expires_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -138,15 +163,8 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_hash)
-            .bind(grant_id)
-            .bind(to_json(data))
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        refresh_row(&mut conn, grant_id, token_hash, data, now, expires_at).await
     }
 
     /// Looks a refresh token up without changing anything.
@@ -202,14 +220,7 @@ impl Store {
             tx.commit().await?;
             return Ok(UseRefresh::Reused);
         }
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(new_hash)
-            .bind(grant_id)
-            .bind(to_json(data))
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
+        refresh_row(&mut tx, grant_id, new_hash, data, now, expires_at).await?;
         tx.commit().await?;
         Ok(UseRefresh::Rotated)
     }
@@ -284,6 +295,44 @@ async fn revoke_grant_in(
         .bind(reason)
         .bind(grant_id)
         .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn grant_row(
+    conn: &mut sqlx::AnyConnection,
+    grant_id: &str,
+    client_id: &str,
+    user_id: &str,
+    session_id: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO grants (id, client_id, user_id, session_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(grant_id)
+        .bind(client_id)
+        .bind(user_id)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn refresh_row(
+    conn: &mut sqlx::AnyConnection,
+    grant_id: &str,
+    token_hash: &str,
+    data: &RefreshData,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(token_hash)
+        .bind(grant_id)
+        .bind(to_json(data))
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
