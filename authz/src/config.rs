@@ -65,6 +65,9 @@ pub struct Config {
     /// The audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The Shared Signals (CAEP) transmitter.
+    #[serde(default)]
+    pub ssf: SsfConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -227,6 +230,36 @@ impl Default for PolicyConfig {
     }
 }
 
+/// `[ssf]`: where CAEP events are pushed (RFC 8935).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsfConfig {
+    pub receivers: Vec<SsfReceiver>,
+}
+
+/// One `[[ssf.receivers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsfReceiver {
+    /// A name for logs, metrics and the audit log.
+    pub name: String,
+    /// The receiver's push endpoint (https outside loopback).
+    pub endpoint: String,
+    /// The SETs' `aud`; defaults to the endpoint.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Environment variable holding a bearer token for the endpoint.
+    #[serde(default)]
+    pub authorization_env: Option<String>,
+    /// Event types to send: `session-revoked`, `credential-change` (default both).
+    #[serde(default = "all_ssf_events")]
+    pub events: Vec<String>,
+}
+
+fn all_ssf_events() -> Vec<String> {
+    vec!["session-revoked".into(), "credential-change".into()]
+}
+
 /// `[audit]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -348,6 +381,10 @@ pub struct ClientConfig {
     /// refused whenever the policy wants more than one factor.
     #[serde(default)]
     pub password_grant: bool,
+    /// OIDC Back-Channel Logout: where logout tokens are POSTed when a
+    /// session this client got tokens from ends.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Config {
@@ -370,6 +407,7 @@ impl Config {
             policy: PolicyConfig::default(),
             gateway: GatewayConfig::default(),
             audit: AuditConfig::default(),
+            ssf: SsfConfig::default(),
             clients: vec![],
         }
     }
@@ -491,6 +529,28 @@ impl Config {
         if self.policy.geo_city.is_some() != self.policy.geo_asn.is_some() {
             return err("[policy] give both geo_city and geo_asn, or neither".into());
         }
+        let mut names = std::collections::HashSet::new();
+        for r in &self.ssf.receivers {
+            if !names.insert(&r.name) {
+                return err(format!("ssf receiver {:?} is declared twice", r.name));
+            }
+            if !https_or_loopback(&r.endpoint) {
+                return err(format!(
+                    "ssf receiver {:?}: endpoint {:?} must be an https URL (http only on loopback)",
+                    r.name, r.endpoint
+                ));
+            }
+            if let Some(e) = r
+                .events
+                .iter()
+                .find(|e| !matches!(e.as_str(), "session-revoked" | "credential-change"))
+            {
+                return err(format!(
+                    "ssf receiver {:?}: unknown event {e:?} (session-revoked, credential-change)",
+                    r.name
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {
             if !seen.insert(&c.id) {
@@ -509,6 +569,15 @@ impl Config {
     /// Whether cookies may omit `Secure` (plain-http loopback only).
     pub fn insecure_cookies(&self) -> bool {
         self.issuer.starts_with("http://") && is_loopback_url(&self.issuer)
+    }
+}
+
+/// An https URL, or plain http to a loopback address.
+pub fn https_or_loopback(s: &str) -> bool {
+    match url::Url::parse(s) {
+        Ok(u) if u.scheme() == "https" => true,
+        Ok(u) if u.scheme() == "http" => is_loopback_url(s),
+        _ => false,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod login;

@@ -51,6 +51,16 @@ pub struct Metrics {
     pub policy_reload_failures: Counter,
     /// 1 while the files on disk do not load (the last good policy serves), else 0.
     pub policy_stale: Gauge,
+    /// Security-event pushes by channel and outcome.
+    pub event_deliveries: Family<DeliveryLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `ssf` or `backchannel_logout`.
+    pub channel: &'static str,
+    /// `delivered` or `failed`.
+    pub outcome: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -99,7 +109,14 @@ impl Default for Metrics {
             "Whether the policy files on disk fail to load and the last good policy serves (1) or not (0)",
             policy_stale.clone(),
         );
+        let event_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "event_deliveries",
+            "Security-event pushes (SSF SETs, back-channel logout tokens) by outcome",
+            event_deliveries.clone(),
+        );
         Metrics {
+            event_deliveries,
             registry,
             requests,
             latency,
@@ -129,6 +146,13 @@ impl Metrics {
     pub fn decision(&self, point: &'static str, decision: &'static str) {
         self.decisions
             .get_or_create(&DecisionLabels { point, decision })
+            .inc();
+    }
+
+    pub fn event_delivery(&self, channel: &'static str, delivered: bool) {
+        let outcome = if delivered { "delivered" } else { "failed" };
+        self.event_deliveries
+            .get_or_create(&DeliveryLabels { channel, outcome })
             .inc();
     }
 

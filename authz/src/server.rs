@@ -233,6 +233,7 @@ pub async fn serve(
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
     let hup = crate::decision::sighup_reloads(app.clone());
+    let events = tokio::spawn(crate::events::run(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -255,6 +256,7 @@ pub async fn serve(
     }
     background.abort();
     hup.abort();
+    events.abort();
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())

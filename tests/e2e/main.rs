@@ -7,6 +7,7 @@ mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
+mod events;
 mod gateway;
 mod last_factor;
 mod negative;

@@ -16,7 +16,7 @@ use tollgate::{
 use tollgate_authz::login::soft_passkey::SoftPasskey;
 
 pub(crate) const DE: &str = "198.51.100.7";
-const CN: &str = "203.0.113.9";
+pub(crate) const CN: &str = "203.0.113.9";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 pub(crate) const API: &str = "https://api.example";
 
@@ -246,7 +246,7 @@ async fn new_country_new_device_steps_up_to_a_passkey_postgres() {
     new_country_new_device(Db::Postgres).await;
 }
 
-const DENY_ASN: &str = r#"
+pub(crate) const DENY_ASN: &str = r#"
 rules_before:
   - name: blocked-backbone
     description: logins from this network are refused

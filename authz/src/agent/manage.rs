@@ -86,5 +86,18 @@ pub async fn revoke(
             &serde_json::json!({"user_id": d.user_id, "hostname": d.hostname}),
         )
         .await?;
+    // Relying parties hear that a credential of the user went away.
+    let initiator = match actor {
+        Actor::User(_) => "user",
+        Actor::Admin => "admin",
+    };
+    store
+        .add_event_intent(
+            "credential-change",
+            &d.user_id,
+            &serde_json::json!({"credential_type": "x509", "change_type": "revoke", "initiator": initiator, "friendly_name": d.hostname}),
+            now,
+        )
+        .await?;
     Ok(())
 }

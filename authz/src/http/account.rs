@@ -460,6 +460,12 @@ pub async fn passkey_register(State(app): State<App>, req: Request) -> Response 
         json!({"credential": row.cred_id, "aaguid": row.aaguid, "backup_eligible": row.backup_eligible, "attested": row.attested}),
     )
     .await;
+    let kind = if row.backup_eligible {
+        "fido2-platform"
+    } else {
+        "fido2-roaming"
+    };
+    crate::events::credential_changed(&app, &u.id, kind, "create", "user").await;
     axum::Json(json!({"redirect": "/account?done=passkey"})).into_response()
 }
 
@@ -527,6 +533,7 @@ pub async fn passkey_remove(
                 json!({"credential": cred}),
             )
             .await;
+            crate::events::credential_changed(&app, &u.id, "fido2-roaming", "delete", "user").await;
             render(&app, &headers, &s, Some("Passkey removed."), None).await
         }
         _ => {

@@ -151,6 +151,7 @@ pub async fn activate(State(app): State<App>, req: Request) -> Response {
             Some("That code is not correct. Enter the current code from your app."),
         );
     }
+    crate::events::credential_changed(&app, &u.id, "app", "create", "user").await;
     app.audit("totp.enrolled", &u.id, CLIENT, json!({"sid": s.id}))
         .await;
     if app.store.recovery_codes_left(&u.id).await.unwrap_or(0) == 0 {
@@ -176,6 +177,7 @@ pub async fn remove(State(app): State<App>, req: Request) -> Response {
         .await;
     }
     let _ = app.store.delete_totp(&u.id).await;
+    crate::events::credential_changed(&app, &u.id, "app", "delete", "user").await;
     app.audit("totp.removed", &u.id, CLIENT, json!({"sid": s.id}))
         .await;
     render(&app, &headers, &s, Some("TOTP removed."), None).await

@@ -38,7 +38,29 @@ pub fn metadata(app: &crate::state::AppState) -> serde_json::Value {
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
+}
+
+/// `/.well-known/ssf-configuration`: Shared Signals transmitter metadata
+/// with the fields the CAEP interoperability profile requires of a
+/// transmitter. Receivers are registered in `[ssf]` (push, RFC 8935); the
+/// stream management API is not offered, so there is no
+/// `configuration_endpoint`.
+pub async fn ssf_configuration(State(app): State<App>) -> impl IntoResponse {
+    let u = &app.urls;
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        axum::Json(json!({
+            "spec_version": "1_0",
+            "issuer": u.issuer,
+            "jwks_uri": u.jwks,
+            "delivery_methods_supported": ["urn:ietf:rfc:8935"],
+            "authorization_schemes": [{"spec_urn": "urn:ietf:rfc:6749"}],
+            "default_subjects": "ALL",
+        })),
+    )
 }
 
 pub async fn openid_configuration(State(app): State<App>) -> impl IntoResponse {

@@ -39,6 +39,10 @@ pub fn router(app: App) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::openid_configuration),
         )
+        .route(
+            "/.well-known/ssf-configuration",
+            get(discovery::ssf_configuration),
+        )
         .route("/jwks", get(discovery::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login/{id}", get(login::show).post(login::submit))

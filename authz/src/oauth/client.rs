@@ -63,6 +63,9 @@ pub struct ClientSettings {
     /// The resource-owner password grant is allowed (explicit opt-in).
     #[serde(default)]
     pub password_grant: bool,
+    /// OIDC Back-Channel Logout endpoint.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// Where a relying party wants the user's UPN and groups.
@@ -298,6 +301,15 @@ impl ClientSettings {
                 ));
             }
         }
+        if let Some(u) = &c.backchannel_logout_uri {
+            if !crate::config::https_or_loopback(u)
+                || url::Url::parse(u).is_ok_and(|p| p.fragment().is_some())
+            {
+                return Err(format!(
+                    "{who}: backchannel_logout_uri {u:?} must be an https URL without fragment (http only on loopback)"
+                ));
+            }
+        }
         let require_pkce = c.require_pkce.unwrap_or(true);
         if !require_pkce && method == AuthMethod::None {
             return Err(format!("{who}: a public client cannot opt out of PKCE"));
@@ -326,6 +338,7 @@ impl ClientSettings {
                 }
             }),
             password_grant: c.password_grant,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
         })
     }
 }
@@ -359,7 +372,7 @@ mod tests {
             (cfg(|_| {}), true, Ok(())),
             (cfg(|_| {}), false, Ok(())),
             (
-                cfg(|c| c.grant_types = Some(vec!["password".into()])),
+                cfg(|c| c.grant_types = Some(vec!["implicit".into()])),
                 true,
                 Err("unknown grant type"),
             ),

@@ -53,7 +53,8 @@ impl Store {
 
     /// A deny with revocation: in one transaction, ends every session of
     /// the user, revokes every grant (refresh-token families, and through
-    /// the `jti` prefix their access tokens) and flags the device.
+    /// the `jti` prefix their access tokens), flags the device and records
+    /// the `session-revoked` events for relying parties.
     /// Returns how many sessions and grants it ended.
     pub async fn revoke_user_access(
         &self,
@@ -64,14 +65,8 @@ impl Store {
         now: i64,
     ) -> Result<(u64, u64)> {
         let mut tx = self.pool.begin().await?;
-        let sessions = sqlx::query(
-            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let sessions =
+            super::events::end_user_sessions_in(&mut tx, user_id, reason, "policy", now).await?;
         let grants = sqlx::query(
             "UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
         )

@@ -60,14 +60,34 @@ impl Store {
         row.map(|r| session_from_row(&r)).transpose()
     }
 
-    /// Ends a session and revokes the grants issued within it. One transaction.
+    /// Ends a session, revokes the grants issued within it and records the
+    /// `session-revoked` event (back-channel logout, SSF). One transaction.
     pub async fn end_session(&self, session_id: &str, reason: &str, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        let user: Option<String> =
+            sqlx::query("SELECT user_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
+                .bind(session_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
+        if let Some(user) = user {
+            let data = serde_json::json!({"reason": reason, "initiator": "user"});
+            super::events::intent_in(
+                &mut tx,
+                "session-revoked",
+                &user,
+                Some(session_id),
+                &data,
+                now,
+            )
+            .await?;
+        }
         sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE session_id = $3 AND revoked_at IS NULL")
             .bind(now)
             .bind(reason)

@@ -103,10 +103,7 @@ impl Store {
             .bind(&user.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut *tx)
+        super::events::end_user_sessions_in(&mut tx, &user.id, "user disabled", "admin", now)
             .await?;
         sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -1,0 +1,227 @@
+//! Security events that must reach relying parties within seconds:
+//! CAEP `session-revoked` and `credential-change` as Security Event Tokens
+//! pushed to Shared Signals receivers (RFC 8417, RFC 8935, the CAEP
+//! interoperability profile), and OIDC Back-Channel Logout 1.0.
+//!
+//! The flow has three steps, each restartable:
+//! 1. an *intent* is written in the same transaction as the change (a
+//!    session ended, a user's access revoked; `store/events.rs`);
+//! 2. [`expand`] turns each intent into one *delivery* per target (every
+//!    subscribed receiver; every client of the ended session with a
+//!    `backchannel_logout_uri`), in one transaction per intent;
+//! 3. [`deliver`] signs and POSTs due deliveries, retrying with
+//!    [`backoff`] until the target answers 2xx.
+//!
+//! A restart loses nothing: all three live in the database. A delivery may
+//! arrive twice (a crash after the POST, before recording it); receivers
+//! deduplicate by `jti`, which stays the same across retries.
+
+pub mod claims;
+
+use crate::state::AppState;
+use crate::store::NewDelivery;
+use std::time::Duration;
+
+/// Attempts before a delivery is given up (the last about a day later).
+pub const MAX_ATTEMPTS: i64 = 30;
+
+/// Seconds until the next attempt after `attempts` failures: 1, 2, 4 … capped
+/// at 1 h; `None` after [`MAX_ATTEMPTS`].
+pub fn backoff(attempts: i64) -> Option<i64> {
+    (attempts < MAX_ATTEMPTS)
+        .then(|| 1i64 << attempts.clamp(0, 12).min(12))
+        .map(|s| s.min(3600))
+}
+
+/// Records a `credential-change` event (a passkey, TOTP or device added
+/// or removed). `credential_type` is CAEP's (`fido2-platform`,
+/// `fido2-roaming`, `app`, …), `change_type` `create`, `update`, `revoke`
+/// or `delete`. A failure is logged: the change itself already happened.
+pub async fn credential_changed(
+    app: &AppState,
+    user_id: &str,
+    credential_type: &str,
+    change_type: &str,
+    initiator: &str,
+) {
+    let data = serde_json::json!({
+        "credential_type": credential_type,
+        "change_type": change_type,
+        "initiator": initiator,
+    });
+    if let Err(e) = app
+        .store
+        .add_event_intent("credential-change", user_id, &data, app.now())
+        .await
+    {
+        tracing::error!(error = %e, "cannot record a credential-change event");
+    }
+}
+
+/// Expands pending intents into deliveries.
+pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
+    let now = app.now();
+    let mut n = 0;
+    for intent in app.store.pending_intents(100).await? {
+        let mut out = Vec::new();
+        for r in &app.config.ssf.receivers {
+            if r.events.iter().any(|e| *e == intent.kind) {
+                let aud = r.audience.as_deref().unwrap_or(&r.endpoint);
+                out.push(NewDelivery {
+                    channel: "ssf",
+                    target: r.name.clone(),
+                    url: r.endpoint.clone(),
+                    claims: claims::set(&app.urls.issuer, aud, &intent),
+                });
+            }
+        }
+        if let (Some(sid), "session-revoked") = (&intent.session_id, intent.kind.as_str()) {
+            for client_id in app.store.session_clients(sid).await? {
+                let Some(client) = app.clients.get(&app.store, &client_id, now).await? else {
+                    continue;
+                };
+                if let Some(uri) = &client.settings.backchannel_logout_uri {
+                    out.push(NewDelivery {
+                        channel: "backchannel-logout",
+                        target: client_id.clone(),
+                        url: uri.clone(),
+                        claims: claims::logout(&app.urls.issuer, &client_id, &intent, now),
+                    });
+                }
+            }
+        }
+        if app.store.expand_intent(&intent.id, &out, now).await? {
+            n += out.len();
+        }
+    }
+    Ok(n)
+}
+
+/// Signs and sends due deliveries; records each outcome.
+pub async fn deliver(
+    app: &AppState,
+    http: &reqwest::Client,
+) -> Result<usize, crate::store::StoreError> {
+    let now = app.now();
+    let due = app.store.due_deliveries(now, 50).await?;
+    for d in &due {
+        let outcome = send(app, http, d, now).await;
+        let result = match &outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err((e.as_str(), backoff(d.attempts + 1).map(|s| now + s))),
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(channel = %d.channel, target = %d.target, attempts = d.attempts + 1, error = %e, "event delivery failed");
+        }
+        app.store.delivery_attempted(&d.id, result, now).await?;
+        app.metrics.event_delivery(
+            if d.channel == "ssf" {
+                "ssf"
+            } else {
+                "backchannel_logout"
+            },
+            outcome.is_ok(),
+        );
+    }
+    Ok(due.len())
+}
+
+async fn send(
+    app: &AppState,
+    http: &reqwest::Client,
+    d: &crate::store::DeliveryRow,
+    now: i64,
+) -> Result<(), String> {
+    let Some(claims) = d.claims.as_object() else {
+        return Err("stored claims are not an object".into());
+    };
+    let request = if d.channel == "ssf" {
+        // CAEP interoperability profile: RS256, typ secevent+jwt.
+        let jwt = app
+            .keyring()
+            .sign(crate::keys::Alg::RS256, Some("secevent+jwt"), claims, now)
+            .map_err(|e| e.to_string())?;
+        let mut r = http
+            .post(&d.url)
+            .header("content-type", "application/secevent+jwt")
+            .header("accept", "application/json")
+            .body(jwt);
+        let token = app
+            .config
+            .ssf
+            .receivers
+            .iter()
+            .find(|r| r.name == d.target)
+            .and_then(|r| r.authorization_env.as_deref())
+            .and_then(|var| std::env::var(var).ok());
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r
+    } else {
+        let alg = match app.clients.get(&app.store, &d.target, now).await {
+            Ok(Some(c)) => c.settings.id_token_alg,
+            _ => crate::keys::Alg::RS256,
+        };
+        let jwt = app
+            .keyring()
+            .sign(alg, Some("logout+jwt"), claims, now)
+            .map_err(|e| e.to_string())?;
+        http.post(&d.url).form(&[("logout_token", jwt)])
+    };
+    let resp = request.send().await.map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}", resp.status().as_u16()))
+    }
+}
+
+/// The delivery loop: every second, expand and deliver. Runs until the
+/// server stops (the task is aborted with the other background work).
+pub async fn run(app: std::sync::Arc<AppState>) {
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client; security events are not delivered");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = expand(&app).await {
+            tracing::warn!(error = %e, "expanding security events failed");
+        }
+        if let Err(e) = deliver(&app, &http).await {
+            tracing::warn!(error = %e, "delivering security events failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps_then_gives_up() {
+        let cases = [
+            (0, Some(1)),
+            (1, Some(2)),
+            (3, Some(8)),
+            (11, Some(2048)),
+            (12, Some(3600)),
+            (29, Some(3600)),
+            (30, None),
+            (100, None),
+        ];
+        for (attempts, want) in cases {
+            assert_eq!(backoff(attempts), want, "{attempts}");
+        }
+    }
+}
