@@ -37,6 +37,19 @@ pub struct DecisionLabels {
     pub decision: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimTarget {
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimDelivery {
+    pub target: String,
+    /// `created`, `updated`, `deactivated`, `unchanged`, `skipped`,
+    /// `retry`, `failed` (parked) or `target_down`.
+    pub outcome: &'static str,
+}
+
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
 
 /// All metrics; registered once in `default()`.
@@ -51,6 +64,10 @@ pub struct Metrics {
     pub policy_reload_failures: Counter,
     /// 1 while the files on disk do not load (the last good policy serves), else 0.
     pub policy_stale: Gauge,
+    /// SCIM changes not yet delivered (parked failures excluded), per target.
+    pub scim_pending: Family<ScimTarget, Gauge>,
+    /// SCIM deliveries by target and outcome.
+    pub scim_deliveries: Family<ScimDelivery, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -99,8 +116,22 @@ impl Default for Metrics {
             "Whether the policy files on disk fail to load and the last good policy serves (1) or not (0)",
             policy_stale.clone(),
         );
+        let scim_pending = Family::<ScimTarget, Gauge>::default();
+        registry.register(
+            "scim_pending",
+            "SCIM changes waiting to be delivered, per target",
+            scim_pending.clone(),
+        );
+        let scim_deliveries = Family::<ScimDelivery, Counter>::default();
+        registry.register(
+            "scim_deliveries",
+            "SCIM deliveries by target and outcome",
+            scim_deliveries.clone(),
+        );
         Metrics {
             registry,
+            scim_pending,
+            scim_deliveries,
             requests,
             latency,
             tokens,
@@ -130,6 +161,23 @@ impl Metrics {
         self.decisions
             .get_or_create(&DecisionLabels { point, decision })
             .inc();
+    }
+
+    pub fn scim_delivery(&self, target: &str, outcome: &'static str) {
+        self.scim_deliveries
+            .get_or_create(&ScimDelivery {
+                target: target.to_string(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn set_scim_pending(&self, target: &str, n: i64) {
+        self.scim_pending
+            .get_or_create(&ScimTarget {
+                target: target.to_string(),
+            })
+            .set(n);
     }
 
     pub fn login(&self, outcome: &'static str) {

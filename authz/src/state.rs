@@ -26,6 +26,8 @@ pub struct AppState {
     pub urls: Urls,
     /// The policy decision point (policy, scorer, risk state).
     pub decisions: DecisionPoint,
+    /// SCIM provisioning targets with their tokens (set by `server::start`).
+    pub scim: Vec<crate::scim::Target>,
 }
 
 /// The shared handle.
@@ -82,6 +84,7 @@ impl AppState {
             metrics: Metrics::default(),
             urls,
             decisions,
+            scim: Vec::new(),
         }
     }
 

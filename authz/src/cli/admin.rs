@@ -212,6 +212,27 @@ pub enum UsersCmd {
         file: PathBuf,
     },
     List,
+    /// Change a user's name, email, upn or groups (pushed to SCIM targets).
+    Update {
+        login: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An empty value removes the email.
+        #[arg(long)]
+        email: Option<String>,
+        /// `user@domain`, what vCenter matches; an empty value removes it.
+        #[arg(long)]
+        upn: Option<String>,
+        /// Replace the groups with these (repeatable).
+        #[arg(long = "group", conflicts_with = "no_groups")]
+        groups: Vec<String>,
+        /// Remove every group.
+        #[arg(long)]
+        no_groups: bool,
+        /// Enable a disabled user.
+        #[arg(long)]
+        enable: bool,
+    },
     /// Disable a user: ends their sessions and revokes their tokens.
     Disable {
         login: String,
@@ -288,6 +309,41 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     if u.disabled { "disabled" } else { "active" }
                 );
             }
+        }
+        UsersCmd::Update {
+            login,
+            name,
+            email,
+            upn,
+            groups,
+            no_groups,
+            enable,
+        } => {
+            if let Some(e) = email
+                .as_deref()
+                .filter(|e| !e.is_empty() && !e.contains('@'))
+            {
+                return Err(CliError(format!("--email {e:?} is not an address")));
+            }
+            let change = crate::store::UserUpdate {
+                display_name: name,
+                email,
+                upn,
+                groups: (no_groups || !groups.is_empty()).then_some(groups),
+                enabled: enable.then_some(true),
+            };
+            let t = now();
+            let u = store.update_user(&login, &change, t).await?;
+            store
+                .append_audit(
+                    t,
+                    "user.updated",
+                    "cli",
+                    &u.id,
+                    &serde_json::json!({"login": login, "groups": u.groups, "enabled": !u.disabled}),
+                )
+                .await?;
+            println!("user {login} updated");
         }
         UsersCmd::Disable { login } => {
             let u = store.disable_user(&login, now()).await?;

@@ -16,6 +16,7 @@ mod grants;
 mod keys;
 mod lockout;
 mod risk;
+mod scim;
 mod sessions;
 mod users;
 
@@ -27,8 +28,9 @@ pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
 pub use lockout::FailureState;
+pub use scim::{OutboxRow, ScimKind, ScimResourceRow, ScimTargetStatus};
 pub use sessions::SessionRow;
-pub use users::{NewUser, UserRow};
+pub use users::{NewUser, UserRow, UserUpdate};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -80,6 +82,9 @@ pub struct Store {
     /// on the true predecessor. PostgreSQL replicas additionally take an
     /// advisory lock inside the transaction; SQLite has one writer process.
     audit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// SCIM targets that user changes are enqueued for, in the change's
+    /// own transaction (see `scim.rs`).
+    scim_targets: Arc<[String]>,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -143,6 +148,7 @@ impl Store {
             pool,
             backend,
             audit_lock: Arc::new(tokio::sync::Mutex::new(())),
+            scim_targets: Arc::from(Vec::new()),
         })
     }
 
