@@ -9,3 +9,4 @@ mod negative;
 mod oidc_flow;
 mod operations;
 mod policy;
+mod scim;

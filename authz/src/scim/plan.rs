@@ -20,6 +20,9 @@ pub enum Action {
     Create,
     Update(Vec<String>),
     Deactivate,
+    /// The target lost a user that is inactive here: forget its id, so no
+    /// group lists it any more.
+    Forget,
 }
 
 /// One planned change.
@@ -41,6 +44,11 @@ impl std::fmt::Display for Change {
         match &self.action {
             Action::Create => write!(f, "create {kind} {}", self.label),
             Action::Deactivate => write!(f, "deactivate {kind} {}", self.label),
+            Action::Forget => write!(
+                f,
+                "forget {kind} {} (inactive, and the target no longer has it)",
+                self.label
+            ),
             Action::Update(what) => write!(f, "update {kind} {}: {}", self.label, what.join(", ")),
         }
     }
@@ -113,6 +121,7 @@ pub async fn plan(
         let want = user_resource(&u, active);
         let action = match &have {
             None if active => Some(Action::Create),
+            None if known.is_some() => Some(Action::Forget),
             None => None,
             Some(h) => {
                 remote_users.insert(id_of(h), u.id.clone());
