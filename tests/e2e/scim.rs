@@ -187,6 +187,14 @@ async fn eventually<T>(what: &str, secs: u64, mut check: impl AsyncFnMut() -> Op
     }
 }
 
+async fn update_alice(srv: &TestServer, change: UserUpdate) {
+    srv.app
+        .store
+        .update_user("alice", &change, srv.app.now())
+        .await
+        .expect("update alice");
+}
+
 fn target(base: &str) -> ScimTargetConfig {
     ScimTargetConfig {
         name: TARGET.into(),
@@ -248,17 +256,16 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
     .await;
 
     // Update: name, email and groups; the same resource is updated in place.
-    let change = UserUpdate {
-        display_name: Some("Alice Liddell".into()),
-        email: Some("alice@wonder.example".into()),
-        groups: Some(vec!["vc-ops".into()]),
-        ..UserUpdate::default()
-    };
-    srv.app
-        .store
-        .update_user("alice", &change, srv.app.now())
-        .await
-        .unwrap();
+    update_alice(
+        &srv,
+        UserUpdate {
+            display_name: Some("Alice Liddell".into()),
+            email: Some("alice@wonder.example".into()),
+            groups: Some(vec!["vc-ops".into()]),
+            ..UserUpdate::default()
+        },
+    )
+    .await;
     let a2 = eventually("alice updated", 20, async || {
         let u = scim.user(&alice).await?;
         (u["displayName"] == "Alice Liddell").then_some(u)
@@ -337,16 +344,15 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
 
     // Changes while it is down.
     let bob = srv.add_user("bob", &["vc-ops"]).await;
-    let change = UserUpdate {
-        display_name: Some("Alice Pleasance Liddell".into()),
-        groups: Some(vec!["vc-ops".into(), "vc-admins".into()]),
-        ..UserUpdate::default()
-    };
-    srv.app
-        .store
-        .update_user("alice", &change, srv.app.now())
-        .await
-        .unwrap();
+    update_alice(
+        &srv,
+        UserUpdate {
+            display_name: Some("Alice Pleasance Liddell".into()),
+            groups: Some(vec!["vc-ops".into(), "vc-admins".into()]),
+            ..UserUpdate::default()
+        },
+    )
+    .await;
     let down = eventually("the worker notices the outage", 20, async || {
         let s = srv.app.store.scim_status(TARGET).await.ok()?;
         (s.last_error_at.unwrap_or(0) >= stopped_at && s.failures > 0).then_some(s)

@@ -190,19 +190,30 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A user's profile on the command line. With `users update`, an empty
+/// `--email`/`--upn` removes it and `--group` replaces the groups.
+#[derive(clap::Args)]
+pub struct ProfileArgs {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// `user@domain`: what vCenter matches (the `upn` claim and SCIM `userName`).
+    #[arg(long)]
+    upn: Option<String>,
+    /// A group (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum UsersCmd {
     /// Add a user. The password is read from standard input (one line) with --password-stdin.
     Add {
         login: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        upn: Option<String>,
-        #[arg(long = "group")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -215,17 +226,8 @@ pub enum UsersCmd {
     /// Change a user's name, email, upn or groups (pushed to SCIM targets).
     Update {
         login: String,
-        #[arg(long)]
-        name: Option<String>,
-        /// An empty value removes the email.
-        #[arg(long)]
-        email: Option<String>,
-        /// `user@domain`, what vCenter matches; an empty value removes it.
-        #[arg(long)]
-        upn: Option<String>,
-        /// Replace the groups with these (repeatable).
-        #[arg(long = "group", conflicts_with = "no_groups")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         /// Remove every group.
         #[arg(long)]
         no_groups: bool,
@@ -244,10 +246,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
     match cmd {
         UsersCmd::Add {
             login,
-            name,
-            email,
-            upn,
-            groups,
+            profile,
             password_stdin,
         } => {
             let password_hash = if password_stdin {
@@ -264,11 +263,11 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                 None
             };
             let u = NewUser {
-                display_name: name.unwrap_or_else(|| login.clone()),
+                display_name: profile.name.unwrap_or_else(|| login.clone()),
                 login: login.clone(),
-                email,
-                upn,
-                groups,
+                email: profile.email,
+                upn: profile.upn,
+                groups: profile.groups,
                 password_hash,
             };
             check_login(&u.login).map_err(CliError)?;
@@ -312,13 +311,19 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
         }
         UsersCmd::Update {
             login,
-            name,
-            email,
-            upn,
-            groups,
+            profile:
+                ProfileArgs {
+                    name,
+                    email,
+                    upn,
+                    groups,
+                },
             no_groups,
             enable,
         } => {
+            if no_groups && !groups.is_empty() {
+                return Err(CliError("give --group or --no-groups, not both".into()));
+            }
             if let Some(e) = email
                 .as_deref()
                 .filter(|e| !e.is_empty() && !e.contains('@'))

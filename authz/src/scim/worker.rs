@@ -12,7 +12,7 @@ use super::deliver::{Deliverer, Error};
 use crate::config::ScimConfig;
 use crate::metrics::Metrics;
 use crate::state::App;
-use crate::store::{Store, StoreError};
+use crate::store::{RowEnd, Store, StoreError};
 use std::time::Duration;
 
 /// Seconds a lease on a target lasts; renewed for every batch, released at
@@ -163,7 +163,7 @@ async fn drain(
         for row in &rows {
             match d.deliver(row).await {
                 Ok(done) => {
-                    store.scim_delivered(row, now).await?;
+                    store.scim_row_done(row, RowEnd::Delivered, now).await?;
                     app.metrics.scim_delivery(&w.target.name, done);
                     tracing::info!(target_name = %w.target.name, kind = row.kind.as_str(), subject = %row.subject, outcome = done, "scim delivered");
                     out.delivered += 1;
@@ -176,7 +176,11 @@ async fn drain(
                     let attempts = row.attempts + 1;
                     let retry_at = (attempts < cfg.max_attempts).then(|| now + delay(attempts));
                     let msg = format!("{} {}: {f}", row.kind.as_str(), row.subject);
-                    store.scim_resource_failed(row, &msg, now, retry_at).await?;
+                    let end = RowEnd::Refused {
+                        error: &msg,
+                        retry_at,
+                    };
+                    store.scim_row_done(row, end, now).await?;
                     let outcome = if retry_at.is_some() {
                         "retry"
                     } else {

@@ -28,7 +28,7 @@ pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
 pub use lockout::FailureState;
-pub use scim::{OutboxRow, ScimKind, ScimResourceRow, ScimTargetStatus};
+pub use scim::{OutboxRow, RowEnd, ScimKind, ScimResourceRow, ScimTargetStatus};
 pub use sessions::SessionRow;
 pub use users::{NewUser, UserRow, UserUpdate};
 

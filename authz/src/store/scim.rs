@@ -54,6 +54,18 @@ pub struct ScimResourceRow {
     pub pushed: String,
 }
 
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, Copy)]
+pub enum RowEnd<'a> {
+    Delivered,
+    /// The target refused the resource: retry at `retry_at`, or park it
+    /// (`None`) until it changes again.
+    Refused {
+        error: &'a str,
+        retry_at: Option<i64>,
+    },
+}
+
 /// `tollgate scim status` for one target.
 #[derive(Debug, Clone, Default)]
 pub struct ScimTargetStatus {
@@ -113,6 +125,19 @@ pub(crate) async fn enqueue_user(
         enqueue(conn, targets, ScimKind::Group, g, now).await?;
     }
     Ok(())
+}
+
+/// `sql` with the row's key bound as `$1`..`$4` (target, kind, subject,
+/// version): only the version that was read is touched.
+fn for_row<'q>(
+    sql: &'q str,
+    row: &'q OutboxRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&row.target)
+        .bind(row.kind.as_str())
+        .bind(&row.subject)
+        .bind(row.version)
 }
 
 /// Makes sure a target has its state row.
@@ -278,63 +303,43 @@ impl Store {
         self.scim_due(target, i64::MAX, i64::MAX).await
     }
 
-    /// A row was delivered: removes it unless it changed meanwhile, and
-    /// records the target's success.
-    pub async fn scim_delivered(&self, row: &OutboxRow, now: i64) -> Result<()> {
+    /// Records how a delivery of `row` ended, in one transaction with the
+    /// target's last success or error. Only the version that was read is
+    /// removed or rescheduled: a change made meanwhile stays pending.
+    pub async fn scim_row_done(&self, row: &OutboxRow, end: RowEnd<'_>, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         ensure_target(&mut tx, &row.target).await?;
-        sqlx::query(
-            "DELETE FROM scim_outbox WHERE target = $1 AND kind = $2 AND subject = $3 AND version = $4",
-        )
-        .bind(&row.target)
-        .bind(row.kind.as_str())
-        .bind(&row.subject)
-        .bind(row.version)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE scim_targets SET failures = 0, next_attempt_at = 0, last_success_at = $1 WHERE target = $2",
-        )
-        .bind(now)
-        .bind(&row.target)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The target refused this one resource: retry it at `retry_at`, or
-    /// park it (`retry_at = None`) until it changes again.
-    pub async fn scim_resource_failed(
-        &self,
-        row: &OutboxRow,
-        error: &str,
-        now: i64,
-        retry_at: Option<i64>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        ensure_target(&mut tx, &row.target).await?;
-        sqlx::query(
-            "UPDATE scim_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, failed_at = $3 \
-             WHERE target = $4 AND kind = $5 AND subject = $6 AND version = $7",
-        )
-        .bind(error)
-        .bind(retry_at.unwrap_or(now))
-        .bind(if retry_at.is_none() { Some(now) } else { None })
-        .bind(&row.target)
-        .bind(row.kind.as_str())
-        .bind(&row.subject)
-        .bind(row.version)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE scim_targets SET last_error = $1, last_error_at = $2 WHERE target = $3",
-        )
-        .bind(error)
-        .bind(now)
-        .bind(&row.target)
-        .execute(&mut *tx)
-        .await?;
+        let (on_row, on_target) = match end {
+            RowEnd::Delivered => (
+                for_row(
+                    "DELETE FROM scim_outbox WHERE target = $1 AND kind = $2 AND subject = $3 AND version = $4",
+                    row,
+                ),
+                sqlx::query(
+                    "UPDATE scim_targets SET failures = 0, next_attempt_at = 0, last_success_at = $2 WHERE target = $1",
+                )
+                .bind(&row.target)
+                .bind(now),
+            ),
+            RowEnd::Refused { error, retry_at } => (
+                for_row(
+                    "UPDATE scim_outbox SET attempts = attempts + 1, last_error = $5, next_attempt_at = $6, failed_at = $7 \
+                     WHERE target = $1 AND kind = $2 AND subject = $3 AND version = $4",
+                    row,
+                )
+                .bind(error)
+                .bind(retry_at.unwrap_or(now))
+                .bind(if retry_at.is_none() { Some(now) } else { None }),
+                sqlx::query(
+                    "UPDATE scim_targets SET last_error = $2, last_error_at = $3 WHERE target = $1",
+                )
+                .bind(&row.target)
+                .bind(error)
+                .bind(now),
+            ),
+        };
+        on_row.execute(&mut *tx).await?;
+        on_target.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -656,9 +661,13 @@ mod tests {
                 ]
             );
             // A delivery of the older version must not drop the newer change.
-            s.scim_delivered(&before[0], now + 2).await.unwrap();
+            s.scim_row_done(&before[0], RowEnd::Delivered, now + 2)
+                .await
+                .unwrap();
             assert_eq!(s.scim_pending_count("a").await.unwrap(), 3);
-            s.scim_delivered(&rows[0], now + 2).await.unwrap();
+            s.scim_row_done(&rows[0], RowEnd::Delivered, now + 2)
+                .await
+                .unwrap();
             assert_eq!(s.scim_pending_count("a").await.unwrap(), 2);
             assert_eq!(
                 s.scim_status("a").await.unwrap().last_success_at,
@@ -671,9 +680,16 @@ mod tests {
 
             // A refused resource waits for its retry time, then is parked.
             let row = s.scim_due("a", now + 3, 1).await.unwrap().remove(0);
-            s.scim_resource_failed(&row, "400 bad", now + 3, Some(now + 5))
-                .await
-                .unwrap();
+            s.scim_row_done(
+                &row,
+                RowEnd::Refused {
+                    error: "400 bad",
+                    retry_at: Some(now + 5),
+                },
+                now + 3,
+            )
+            .await
+            .unwrap();
             assert!(
                 keys(&s.scim_due("a", now + 4, 10).await.unwrap())
                     .iter()
@@ -684,9 +700,16 @@ mod tests {
                 alice
             );
             let row = s.scim_due("a", now + 5, 1).await.unwrap().remove(0);
-            s.scim_resource_failed(&row, "400 bad", now + 5, None)
-                .await
-                .unwrap();
+            s.scim_row_done(
+                &row,
+                RowEnd::Refused {
+                    error: "400 bad",
+                    retry_at: None,
+                },
+                now + 5,
+            )
+            .await
+            .unwrap();
             let st = s.scim_status("a").await.unwrap();
             assert_eq!((st.pending, st.failed), (2, 1));
             assert_eq!(st.last_error.as_deref(), Some("400 bad"));

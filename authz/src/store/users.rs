@@ -107,12 +107,7 @@ impl Store {
     /// revokes their grants, so nothing issued before keeps working.
     pub async fn disable_user(&self, login: &str, now: i64) -> Result<UserRow> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
-            .bind(login)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
-        let user = user_from_row(&row)?;
+        let user = existing_user(&mut tx, login).await?;
         sqlx::query("UPDATE users SET disabled = 1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&user.id)
@@ -141,12 +136,7 @@ impl Store {
     /// one transaction.
     pub async fn update_user(&self, login: &str, change: &UserUpdate, now: i64) -> Result<UserRow> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
-            .bind(login)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
-        let old = user_from_row(&row)?;
+        let old = existing_user(&mut tx, login).await?;
         let mut new = old.clone();
         if let Some(v) = &change.display_name {
             new.display_name = v.clone();
@@ -198,6 +188,16 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// A user by login inside a transaction, or `NotFound`.
+async fn existing_user(conn: &mut sqlx::AnyConnection, login: &str) -> Result<UserRow> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
+        .bind(login)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
+    user_from_row(&row)
 }
 
 pub(super) fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
