@@ -445,8 +445,14 @@ impl Store {
 
     /// Members of a group (users whose group list names it), by login.
     pub async fn users_in_group(&self, group: &str) -> Result<Vec<super::UserRow>> {
-        // LIKE narrows on the JSON text; the exact check is on the parsed list.
-        let pattern = format!("%{}%", to_json(&group));
+        // LIKE narrows on the JSON text; the exact check is on the parsed
+        // list. A backslash is an escape in PostgreSQL's LIKE: scan all then.
+        let json = to_json(&group);
+        let pattern = if json.contains('\\') {
+            "%".to_string()
+        } else {
+            format!("%{json}%")
+        };
         let rows = sqlx::query(&format!(
             "SELECT {} FROM users WHERE group_names LIKE $1 ORDER BY login",
             super::users::COLUMNS
