@@ -181,10 +181,16 @@ fn transport_error(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    match std::error::Error::source(e) {
-        Some(src) => format!("{kind}: {src}"),
-        None => kind.to_string(),
+    // The whole chain: hyper's outer errors ("client error (SendRequest)")
+    // only say where, the innermost says what ("connection refused").
+    let mut out = kind.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
     }
+    out
 }
 
 /// Sorts a non-2xx answer; the message carries the SCIM error's `detail`

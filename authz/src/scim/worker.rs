@@ -196,3 +196,85 @@ async fn drain(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewUser;
+
+    /// The schedule is data and `now` a parameter: a target that refuses
+    /// connections (a real closed loopback port) is retried on the backoff
+    /// schedule, moved through by hand, with no sleeping.
+    #[tokio::test]
+    async fn an_unreachable_target_is_retried_on_the_backoff_schedule() {
+        let dir = std::env::temp_dir().join(format!(
+            "tg-scim-w-{}",
+            crate::secret::random_id(6).replace(['-', '_'], "x")
+        ));
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
+            .await
+            .unwrap()
+            .with_scim_targets(vec!["down".into()]);
+        store.migrate().await.unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = Target {
+            name: "down".into(),
+            base_url: format!("http://127.0.0.1:{closed}/v2"),
+            token: crate::secret::Secret::new("t"),
+            groups: vec![],
+        };
+        let config = ScimConfig {
+            retry_base: 2,
+            retry_max: 8,
+            ..ScimConfig::default()
+        };
+        let metrics = Metrics::default();
+        let env = Env {
+            store: &store,
+            metrics: &metrics,
+            config: &config,
+        };
+        let t0 = 10_000;
+        let user = NewUser {
+            login: "alice".into(),
+            ..NewUser::default()
+        };
+        store.insert_users(&[user], t0).await.unwrap();
+        let mut w = TargetWorker::new(target, Duration::from_secs(2)).unwrap();
+
+        // (now, tried?, consecutive failures after the pass)
+        for (now, tried, failures) in [
+            (t0, true, 1),      // next at t0+2
+            (t0 + 1, false, 1), // backing off
+            (t0 + 2, true, 2),  // next at t0+2+4
+            (t0 + 5, false, 2),
+            (t0 + 6, true, 3),  // next at t0+6+8
+            (t0 + 14, true, 4), // capped at 8: next at t0+22
+            (t0 + 21, false, 4),
+        ] {
+            let p = pass(env, &mut w, "me", now).await.unwrap();
+            assert_eq!(p.skipped, !tried, "at +{}", now - t0);
+            if tried {
+                let e = p.target_error.unwrap();
+                assert!(e.contains("cannot connect"), "{e}");
+            }
+            let st = store.scim_status("down").await.unwrap();
+            assert_eq!(st.failures, failures, "at +{}", now - t0);
+            assert_eq!(st.pending, 1, "the change stays queued");
+        }
+        let m = metrics.render();
+        assert!(
+            m.contains("tollgate_scim_pending{target=\"down\"} 1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("tollgate_scim_deliveries_total{target=\"down\",outcome=\"target_down\"} 4"),
+            "{m}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
