@@ -59,12 +59,18 @@ struct Scim2 {
 
 impl Scim2 {
     async fn start(bin: &Path, port: u16, dir: &Path, name: &str) -> Scim2 {
+        Self::start_with(bin, port, dir, name, &[]).await
+    }
+
+    /// `name.log` in `dir` gets its request log (`"PATCH /v2/Groups/…" 204`).
+    async fn start_with(bin: &Path, port: u16, dir: &Path, name: &str, extra: &[&str]) -> Scim2 {
         let dump = dir.join(format!("{name}.json"));
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
         let child = Command::new(bin)
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
             .args(["--bearer-token", SCIM_TOKEN, "--dump-resources"])
             .arg(&dump)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -340,6 +346,11 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
     })
     .await;
     let before = scim.stop();
+    let log = std::fs::read_to_string(dir.0.join("first.log")).unwrap();
+    assert!(
+        log.contains("\"PATCH /v2/Groups/"),
+        "memberships are PATCHed where the target supports it"
+    );
     let stopped_at = srv.app.now();
 
     // Changes while it is down.
@@ -494,4 +505,80 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
         },
     )
     .await;
+}
+
+/// A target without PATCH support gets whole groups by PUT; a `groups`
+/// filter keeps users and groups outside it away, and a user who leaves the
+/// filtered groups is deactivated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_without_patch_support_and_with_a_group_filter() {
+    let Some(bin) = scim2_server() else {
+        return;
+    };
+    let dir = temp_dir();
+    let spc = dir.0.join("spc.json");
+    std::fs::write(
+        &spc,
+        r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": {"supported": false}, "bulk": {"supported": false},
+            "filter": {"supported": true, "maxResults": 1000},
+            "changePassword": {"supported": false}, "sort": {"supported": true},
+            "etag": {"supported": true}}"#,
+    )
+    .unwrap();
+    let port = free_port();
+    let spc_arg = spc.display().to_string();
+    let scim = Scim2::start_with(
+        &bin,
+        port,
+        &dir.0,
+        "nopatch",
+        &["--service-provider-config", &spc_arg],
+    )
+    .await;
+    let base = scim.base.clone();
+    let srv = TestServer::start(Db::Sqlite, move |c| {
+        c.scim.targets = vec![ScimTargetConfig {
+            groups: vec!["vc-admins".into()],
+            ..target(&base)
+        }];
+    })
+    .await
+    .expect("sqlite server");
+    let alice = srv.add_user("alice", &["vc-admins"]).await;
+    let bob = srv.add_user("bob", &["vc-admins", "other"]).await;
+    let carol = srv.add_user("carol", &["other"]).await;
+    let (a, b) = eventually("alice and bob in vc-admins", 20, async || {
+        let (a, b) = (scim.user(&alice).await?, scim.user(&bob).await?);
+        let g = scim.group("vc-admins").await?;
+        (members(&g) == ids(&[&a, &b])).then_some((a, b))
+    })
+    .await;
+
+    let change = UserUpdate {
+        groups: Some(vec!["other".into()]),
+        ..UserUpdate::default()
+    };
+    srv.app
+        .store
+        .update_user("bob", &change, srv.app.now())
+        .await
+        .unwrap();
+    eventually("bob out of vc-admins and deactivated", 20, async || {
+        let g = scim.group("vc-admins").await?;
+        let b2 = scim.user(&bob).await?;
+        (members(&g) == ids(&[&a]) && b2["active"] == false && b2["id"] == b["id"]).then_some(())
+    })
+    .await;
+    assert!(
+        scim.user(&carol).await.is_none(),
+        "carol is outside the filter"
+    );
+    assert!(scim.group("other").await.is_none(), "so is the group other");
+    let log = std::fs::read_to_string(dir.0.join("nopatch.log")).unwrap();
+    assert!(log.contains("\"PUT /v2/Groups/"), "{log}");
+    assert!(
+        !log.contains("\"PATCH "),
+        "no PATCH when unsupported:\n{log}"
+    );
 }
