@@ -68,8 +68,7 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
             }
         }
         ScimCmd::Sync { target, dry_run } => {
-            let targets = crate::scim::targets(cfg, &super::env)?;
-            let Some(t) = targets.into_iter().find(|t| t.name == target) else {
+            let Some(t) = cfg.scim.targets.iter().find(|t| t.name == target) else {
                 let names: Vec<&str> = cfg.scim.targets.iter().map(|t| t.name.as_str()).collect();
                 return Err(CliError(format!(
                     "--target {target:?}: no such [[scim.targets]] (configured: {})",
@@ -80,6 +79,7 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
                     }
                 )));
             };
+            let t = crate::scim::target(t, &super::env)?;
             let mut w = TargetWorker::new(t, Duration::from_secs(cfg.scim.timeout))?;
             let changes = crate::scim::plan::plan(&store, &w.target, &w.client).await?;
             for c in &changes {

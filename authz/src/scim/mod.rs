@@ -18,7 +18,7 @@ pub mod mapping;
 pub mod plan;
 pub mod worker;
 
-use crate::config::Config;
+use crate::config::{Config, ScimTargetConfig};
 use crate::secret::Secret;
 
 /// A configured target with its token.
@@ -50,27 +50,28 @@ pub fn targets(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Target>, String> {
-    config
-        .scim
-        .targets
-        .iter()
-        .map(|t| {
-            let token = env(&t.token_env)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "scim target {:?}: environment variable {} (token_env) is not set",
-                        t.name, t.token_env
-                    )
-                })?;
-            Ok(Target {
-                name: t.name.clone(),
-                base_url: t.base_url.clone(),
-                token: Secret::new(token.trim()),
-                groups: t.groups.clone(),
-            })
-        })
-        .collect()
+    config.scim.targets.iter().map(|t| target(t, env)).collect()
+}
+
+/// One configured target with its token read through `env`.
+pub fn target(
+    t: &ScimTargetConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, String> {
+    let token = env(&t.token_env)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            format!(
+                "scim target {:?}: environment variable {} (token_env) is not set",
+                t.name, t.token_env
+            )
+        })?;
+    Ok(Target {
+        name: t.name.clone(),
+        base_url: t.base_url.clone(),
+        token: Secret::new(token.trim()),
+        groups: t.groups.clone(),
+    })
 }
 
 /// Seconds to wait after the `failures`-th consecutive failure:

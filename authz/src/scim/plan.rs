@@ -104,6 +104,8 @@ pub async fn plan(
     client: &ScimClient,
 ) -> Result<Vec<Change>, PlanError> {
     let t = &target.name;
+    // Reachable, and the token accepted, before anything is compared.
+    client.patch_supported().await?;
     let mut out = Vec::new();
     // remote user id -> user id, for the group comparison
     let mut remote_users: HashMap<String, String> = HashMap::new();
