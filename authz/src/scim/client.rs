@@ -157,7 +157,14 @@ impl ScimClient {
     pub async fn patch_supported(&self) -> Result<bool, Failure> {
         let (_, v) = self
             .send(Method::GET, "/ServiceProviderConfig", &[], None)
-            .await?;
+            .await
+            .map_err(|f| match f {
+                Failure::Gone => Failure::Target(format!(
+                    "GET {}/ServiceProviderConfig: 404: base_url must be the SCIM base URL (the one ending in /scim/v2 for vCenter)",
+                    self.base
+                )),
+                f => f,
+            })?;
         Ok(v.get("patch")
             .and_then(|p| p.get("supported"))
             .and_then(Value::as_bool)
