@@ -719,6 +719,10 @@ mod tests {
             let st = s.scim_status("a").await.unwrap();
             assert_eq!((st.pending, st.failed), (2, 1));
             assert_eq!(st.last_error.as_deref(), Some("400 bad"));
+            assert_eq!(
+                s.scim_failed_rows("a").await.unwrap(),
+                vec![("user".to_string(), alice.clone(), "400 bad".to_string())]
+            );
             // A new change gives a parked row a fresh start.
             s.update_user(
                 "alice",
