@@ -512,6 +512,16 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
 /// filtered groups is deactivated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim_without_patch_support_and_with_a_group_filter() {
+    without_patch_with_filter(Db::Sqlite).await;
+}
+
+/// The same on PostgreSQL: the outbox queries are one text for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_without_patch_support_and_with_a_group_filter_on_postgres() {
+    without_patch_with_filter(Db::Postgres).await;
+}
+
+async fn without_patch_with_filter(db: Db) {
     let Some(bin) = scim2_server() else {
         return;
     };
@@ -537,14 +547,16 @@ async fn scim_without_patch_support_and_with_a_group_filter() {
     )
     .await;
     let base = scim.base.clone();
-    let srv = TestServer::start(Db::Sqlite, move |c| {
+    let Some(srv) = TestServer::start(db, move |c| {
         c.scim.targets = vec![ScimTargetConfig {
             groups: vec!["vc-admins".into()],
             ..target(&base)
         }];
     })
     .await
-    .expect("sqlite server");
+    else {
+        return;
+    };
     let alice = srv.add_user("alice", &["vc-admins"]).await;
     let bob = srv.add_user("bob", &["vc-admins", "other"]).await;
     let carol = srv.add_user("carol", &["other"]).await;
