@@ -68,6 +68,9 @@ pub struct Config {
     /// The Shared Signals (CAEP) transmitter.
     #[serde(default)]
     pub ssf: SsfConfig,
+    /// SCIM 2.0 provisioning targets (docs/federation/vcenter.md).
+    #[serde(default)]
+    pub scim: ScimConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -279,6 +282,55 @@ pub struct GatewayConfig {
     pub audiences: Vec<String>,
 }
 
+/// `[scim]`: where users and groups are provisioned (RFC 7643/7644).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimConfig {
+    /// The targets; none by default.
+    pub targets: Vec<ScimTargetConfig>,
+    /// Failed deliveries of one resource (the target answered, but refused
+    /// it) before it is parked as failed until it changes again or
+    /// `tollgate scim sync` runs.
+    pub max_attempts: i64,
+    /// Seconds before the first retry; doubled per failure.
+    pub retry_base: i64,
+    /// Upper bound of the retry delay, seconds.
+    pub retry_max: i64,
+    /// Seconds one HTTP request to a target may take.
+    pub timeout: u64,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        ScimConfig {
+            targets: vec![],
+            max_attempts: 10,
+            retry_base: 2,
+            retry_max: 600,
+            timeout: 10,
+        }
+    }
+}
+
+/// One `[[scim.targets]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimTargetConfig {
+    /// A short name for the CLI, metrics and the database (`[A-Za-z0-9_-]`).
+    pub name: String,
+    /// The SCIM base URL (the one `/Users` and `/Groups` hang off), e.g.
+    /// vCenter's `https://vc.example/usergroup/t/CUSTOMER/scim/v2`. https
+    /// outside loopback.
+    pub base_url: String,
+    /// Name of the environment variable holding the bearer token. The token
+    /// is never stored or logged.
+    pub token_env: String,
+    /// Only users in one of these groups, and only these groups, are
+    /// provisioned. Empty: every user and every group.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
 /// `[authenticators]`: passkeys (WebAuthn) and TOTP.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -408,6 +460,7 @@ impl Config {
             gateway: GatewayConfig::default(),
             audit: AuditConfig::default(),
             ssf: SsfConfig::default(),
+            scim: ScimConfig::default(),
             clients: vec![],
         }
     }
@@ -551,6 +604,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_scim().or_else(err)?;
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {
             if !seen.insert(&c.id) {
@@ -561,6 +615,63 @@ impl Config {
                     "client {:?}: give secret_hash or secret_env, not both",
                     c.id
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_scim(&self) -> Result<(), String> {
+        let s = &self.scim;
+        if s.max_attempts < 1 || s.retry_base < 1 || s.retry_max < s.retry_base || s.timeout < 1 {
+            return Err(
+                "[scim] max_attempts, retry_base and timeout must be positive, retry_max at least retry_base"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &s.targets {
+            let name = &t.name;
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "scim target name {name:?}: use 1-64 letters, digits, '-' or '_'"
+                ));
+            }
+            if !seen.insert(name) {
+                return Err(format!("scim target {name:?} is declared twice"));
+            }
+            match url::Url::parse(&t.base_url) {
+                Ok(u)
+                    if (u.scheme() == "https" || u.scheme() == "http")
+                        && u.host().is_some()
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                        && u.username().is_empty()
+                        && u.password().is_none() => {}
+                _ => {
+                    return Err(format!(
+                        "scim target {name:?}: base_url {:?} must be an http(s) URL without credentials, query or fragment",
+                        t.base_url
+                    ));
+                }
+            }
+            if t.base_url.starts_with("http://") && !is_loopback_url(&t.base_url) {
+                return Err(format!(
+                    "scim target {name:?}: base_url {:?} must use https outside loopback (the bearer token travels with every request)",
+                    t.base_url
+                ));
+            }
+            if t.token_env.is_empty() || t.token_env.contains(['=', '\0']) {
+                return Err(format!(
+                    "scim target {name:?}: token_env must name an environment variable"
+                ));
+            }
+            if t.groups.iter().any(|g| g.is_empty()) {
+                return Err(format!("scim target {name:?}: groups has an empty name"));
             }
         }
         Ok(())
@@ -651,6 +762,51 @@ mod tests {
         check(
             "version = 1\nissuer = \"https://id.example\"\n[tokens]\ncode_ttl = 0\n",
             Some("t.toml: tokens.code_ttl must be positive"),
+        );
+    }
+
+    #[test]
+    fn scim_targets_are_validated() {
+        let base = "version = 1\nissuer = \"https://id.example\"\n";
+        let target = |name: &str, url: &str| {
+            format!(
+                "{base}[[scim.targets]]\nname = \"{name}\"\nbase_url = \"{url}\"\ntoken_env = \"VC_TOKEN\"\n"
+            )
+        };
+        check(&target("vcenter", "https://vc.example/scim/v2"), None);
+        check(&target("local", "http://127.0.0.1:9000/v2"), None);
+        check(
+            &target("vcenter", "http://vc.example/scim/v2"),
+            Some(
+                "t.toml: scim target \"vcenter\": base_url \"http://vc.example/scim/v2\" must use https outside loopback",
+            ),
+        );
+        check(
+            &target("vcenter", "https://u:p@vc.example/scim/v2"),
+            Some("t.toml: scim target \"vcenter\": base_url"),
+        );
+        check(
+            &target("vc enter", "https://vc.example/scim/v2"),
+            Some("t.toml: scim target name \"vc enter\""),
+        );
+        let twice = format!(
+            "{}[[scim.targets]]\nname = \"vcenter\"\nbase_url = \"https://b.example\"\ntoken_env = \"T\"\n",
+            target("vcenter", "https://a.example")
+        );
+        check(
+            &twice,
+            Some("t.toml: scim target \"vcenter\" is declared twice"),
+        );
+        check(
+            &format!(
+                "{}tokenenv = \"X\"\n",
+                target("vcenter", "https://a.example")
+            ),
+            Some("t.toml:7:1: unknown field `tokenenv`"),
+        );
+        check(
+            &format!("{base}[scim]\nretry_base = 0\n"),
+            Some("t.toml: [scim] max_attempts"),
         );
     }
 

@@ -14,6 +14,8 @@
 //!   with graceful shutdown.
 //! - [`agent`]: the issuer's side of the endpoint-agent protocol (devices,
 //!   login approval, offline grants and receipts).
+//! - [`scim`]: SCIM 2.0 provisioning to targets such as vCenter (outbox,
+//!   delivery worker, `tollgate scim sync`).
 //! - [`cli`]: the `tollgate` command line.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -34,6 +36,7 @@ pub mod login;
 pub mod master_key;
 pub mod metrics;
 pub mod oauth;
+pub mod scim;
 pub mod secret;
 pub mod server;
 pub mod state;

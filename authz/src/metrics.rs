@@ -37,6 +37,19 @@ pub struct DecisionLabels {
     pub decision: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimTarget {
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimDelivery {
+    pub target: String,
+    /// `created`, `updated`, `deactivated`, `unchanged`, `skipped`,
+    /// `retry`, `failed` (parked) or `target_down`.
+    pub outcome: &'static str,
+}
+
 type HistogramFamily = Family<Route, Histogram, fn() -> Histogram>;
 
 /// All metrics; registered once in `default()`.
@@ -51,6 +64,10 @@ pub struct Metrics {
     pub policy_reload_failures: Counter,
     /// 1 while the files on disk do not load (the last good policy serves), else 0.
     pub policy_stale: Gauge,
+    /// SCIM changes not yet delivered (parked failures excluded), per target.
+    pub scim_pending: Family<ScimTarget, Gauge>,
+    /// SCIM deliveries by target and outcome.
+    pub scim_deliveries: Family<ScimDelivery, Counter>,
     /// Security-event pushes by channel and outcome.
     pub event_deliveries: Family<DeliveryLabels, Counter>,
 }
@@ -115,9 +132,23 @@ impl Default for Metrics {
             "Security-event pushes (SSF SETs, back-channel logout tokens) by outcome",
             event_deliveries.clone(),
         );
+        let scim_pending = Family::<ScimTarget, Gauge>::default();
+        registry.register(
+            "scim_pending",
+            "SCIM changes waiting to be delivered, per target",
+            scim_pending.clone(),
+        );
+        let scim_deliveries = Family::<ScimDelivery, Counter>::default();
+        registry.register(
+            "scim_deliveries",
+            "SCIM deliveries by target and outcome",
+            scim_deliveries.clone(),
+        );
         Metrics {
             event_deliveries,
             registry,
+            scim_pending,
+            scim_deliveries,
             requests,
             latency,
             tokens,
@@ -154,6 +185,23 @@ impl Metrics {
         self.event_deliveries
             .get_or_create(&DeliveryLabels { channel, outcome })
             .inc();
+    }
+
+    pub fn scim_delivery(&self, target: &str, outcome: &'static str) {
+        self.scim_deliveries
+            .get_or_create(&ScimDelivery {
+                target: target.to_string(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn set_scim_pending(&self, target: &str, n: i64) {
+        self.scim_pending
+            .get_or_create(&ScimTarget {
+                target: target.to_string(),
+            })
+            .set(n);
     }
 
     pub fn login(&self, outcome: &'static str) {

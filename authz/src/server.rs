@@ -52,7 +52,8 @@ pub fn master_key(
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let store = Store::connect(&config.database.url, config.database.max_connections)
         .await?
-        .with_audit_hash(config.audit.hash);
+        .with_audit_hash(config.audit.hash)
+        .with_scim_targets(config.scim.targets.iter().map(|t| t.name.clone()).collect());
     store.migrate().await?;
     Ok(store)
 }
@@ -80,7 +81,14 @@ pub async fn start(
     let decisions =
         crate::decision::DecisionPoint::load(&config.policy).map_err(StartError::Config)?;
     tracing::info!(policy = %decisions.version(), "policy loaded");
-    let app = Arc::new(AppState::new(
+    let scim = crate::scim::targets(&config, env).map_err(StartError::Config)?;
+    for t in &scim {
+        let n = store.scim_initial_sync(&t.name, now).await?;
+        if n > 0 {
+            tracing::info!(target_name = %t.name, resources = n, "scim: initial full sync queued");
+        }
+    }
+    let mut state = AppState::new(
         config,
         store,
         clock,
@@ -88,7 +96,9 @@ pub async fn start(
         keyring,
         attestation,
         decisions,
-    ));
+    );
+    state.scim = scim;
+    let app = Arc::new(state);
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)
         .await?;
@@ -224,7 +234,8 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
 
 /// Serves until `shutdown` resolves, then drains for at most the grace
 /// period and closes the pool. Background tasks (revocation polling, key
-/// reload, purge) stop with it.
+/// reload, purge, SCIM delivery) stop with it; undelivered SCIM changes
+/// stay in the outbox for the next start.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
@@ -232,6 +243,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
+    let scim = tokio::spawn(crate::scim::worker::run(app.clone()));
     let hup = crate::decision::sighup_reloads(app.clone());
     let events = tokio::spawn(crate::events::run(app.clone()));
     let router = crate::http::router(app.clone());
@@ -255,6 +267,7 @@ pub async fn serve(
         }
     }
     background.abort();
+    scim.abort();
     hup.abort();
     events.abort();
     app.store.close().await;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub attestation: AttestationPolicy,
     /// The policy decision point (policy, scorer, risk state).
     pub decisions: DecisionPoint,
+    /// SCIM provisioning targets with their tokens (set by `server::start`).
+    pub scim: Vec<crate::scim::Target>,
 }
 
 /// The shared handle.
@@ -89,6 +91,7 @@ impl AppState {
             urls,
             attestation,
             decisions,
+            scim: Vec::new(),
         }
     }
 

@@ -14,4 +14,5 @@ mod negative;
 mod oidc_flow;
 mod operations;
 mod policy;
+mod scim;
 mod vcenter;

@@ -92,6 +92,11 @@ pub async fn postgres_db() -> Option<String> {
 
 /// The secret every test client gets (shown here so tests can authenticate).
 pub const SECRET: &str = "test-client-secret-0123456789abcdefghij";
+/// The bearer token of test SCIM targets, found under [`SCIM_TOKEN_ENV`]
+/// by the server (never in the process environment).
+pub const SCIM_TOKEN: &str = "test-scim-token-0123456789";
+/// The `token_env` test SCIM targets name.
+pub const SCIM_TOKEN_ENV: &str = "TOLLGATE_TEST_SCIM_TOKEN";
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -133,7 +138,11 @@ impl TestServer {
     ) -> TestServer {
         let addr = listener.local_addr().expect("addr");
         let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string();
-        let env = move |k: &str| (k == "TOLLGATE_MASTER_KEY").then(|| master.clone());
+        let env = move |k: &str| match k {
+            "TOLLGATE_MASTER_KEY" => Some(master.clone()),
+            SCIM_TOKEN_ENV => Some(SCIM_TOKEN.to_string()),
+            _ => None,
+        };
         let app = tollgate_authz::server::start(cfg.clone(), clock.clone(), &env)
             .await
             .expect("server start");

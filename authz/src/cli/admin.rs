@@ -216,19 +216,30 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A user's profile on the command line. With `users update`, an empty
+/// `--email`/`--upn` removes it and `--group` replaces the groups.
+#[derive(clap::Args)]
+pub struct ProfileArgs {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// `user@domain`: what vCenter matches (the `upn` claim and SCIM `userName`).
+    #[arg(long)]
+    upn: Option<String>,
+    /// A group (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum UsersCmd {
     /// Add a user. The password is read from standard input (one line) with --password-stdin.
     Add {
         login: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        upn: Option<String>,
-        #[arg(long = "group")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -238,6 +249,18 @@ pub enum UsersCmd {
         file: PathBuf,
     },
     List,
+    /// Change a user's name, email, upn or groups (pushed to SCIM targets).
+    Update {
+        login: String,
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Remove every group.
+        #[arg(long)]
+        no_groups: bool,
+        /// Enable a disabled user.
+        #[arg(long)]
+        enable: bool,
+    },
     /// Disable a user: ends their sessions and revokes their tokens.
     Disable {
         login: String,
@@ -249,10 +272,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
     match cmd {
         UsersCmd::Add {
             login,
-            name,
-            email,
-            upn,
-            groups,
+            profile,
             password_stdin,
         } => {
             let password_hash = if password_stdin {
@@ -269,11 +289,11 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                 None
             };
             let u = NewUser {
-                display_name: name.unwrap_or_else(|| login.clone()),
+                display_name: profile.name.unwrap_or_else(|| login.clone()),
                 login: login.clone(),
-                email,
-                upn,
-                groups,
+                email: profile.email,
+                upn: profile.upn,
+                groups: profile.groups,
                 password_hash,
             };
             check_login(&u.login).map_err(CliError)?;
@@ -314,6 +334,47 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     if u.disabled { "disabled" } else { "active" }
                 );
             }
+        }
+        UsersCmd::Update {
+            login,
+            profile:
+                ProfileArgs {
+                    name,
+                    email,
+                    upn,
+                    groups,
+                },
+            no_groups,
+            enable,
+        } => {
+            if no_groups && !groups.is_empty() {
+                return Err(CliError("give --group or --no-groups, not both".into()));
+            }
+            if let Some(e) = email
+                .as_deref()
+                .filter(|e| !e.is_empty() && !e.contains('@'))
+            {
+                return Err(CliError(format!("--email {e:?} is not an address")));
+            }
+            let change = crate::store::UserUpdate {
+                display_name: name,
+                email,
+                upn,
+                groups: (no_groups || !groups.is_empty()).then_some(groups),
+                enabled: enable.then_some(true),
+            };
+            let t = now();
+            let u = store.update_user(&login, &change, t).await?;
+            store
+                .append_audit(
+                    t,
+                    "user.updated",
+                    "cli",
+                    &u.id,
+                    &serde_json::json!({"login": login, "groups": u.groups, "enabled": !u.disabled}),
+                )
+                .await?;
+            println!("user {login} updated");
         }
         UsersCmd::Disable { login } => {
             let u = store.disable_user(&login, now()).await?;

@@ -5,6 +5,7 @@ mod admin;
 mod devices;
 mod policy;
 mod risk;
+mod scim;
 mod serve;
 
 use crate::config::Config;
@@ -75,6 +76,13 @@ enum Command {
     Devices {
         #[command(subcommand)]
         cmd: devices::DevicesCmd,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// SCIM provisioning: sync a target, show delivery status.
+    Scim {
+        #[command(subcommand)]
+        cmd: scim::ScimCmd,
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
@@ -181,6 +189,9 @@ pub fn main() -> ExitCode {
             }
             Command::Devices { cmd, config } => {
                 devices::run(cmd, &load_config(config.as_ref(), None)?).await
+            }
+            Command::Scim { cmd, config } => {
+                scim::run(cmd, &load_config(config.as_ref(), None)?).await
             }
             Command::Audit { cmd, config } => {
                 admin::audit(cmd, &load_config(config.as_ref(), None)?).await

@@ -112,7 +112,7 @@ impl Store {
     ) -> Result<()> {
         let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
         let _guard = self.audit_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.backend() == super::Backend::Postgres {
             // Other replicas append too: take a transaction-scoped lock so the
             // predecessor read below is the real last record.

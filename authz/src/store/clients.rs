@@ -33,7 +33,7 @@ impl Store {
     /// Inserts or replaces the clients declared in the config file, and removes
     /// config-sourced clients no longer declared. One transaction.
     pub async fn sync_config_clients(&self, clients: &[ClientRow], now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let existing: Vec<String> = sqlx::query("SELECT id FROM clients WHERE source = 'config'")
             .fetch_all(&mut *tx)
             .await?

@@ -57,7 +57,7 @@ fn challenge_from_row(r: &sqlx::any::AnyRow) -> Result<ChallengeRow> {
 impl Store {
     /// Stores the challenges of one login (one per active device), all or none.
     pub async fn insert_challenges(&self, cs: &[ChallengeRow]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for c in cs {
             sqlx::query(
                 "INSERT INTO device_challenges (id, transaction_id, device_id, nonce, number, origin, created_at, expires_at) \

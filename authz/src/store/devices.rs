@@ -90,7 +90,7 @@ impl Store {
         e: &EnrollmentRow,
         now: i64,
     ) -> Result<Option<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let user: Option<String> = sqlx::query(
             "SELECT user_id FROM device_enroll_codes \
              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
@@ -159,7 +159,7 @@ impl Store {
         otp_algorithm: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let used = sqlx::query(
             "UPDATE device_enrollments SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
         )

@@ -142,7 +142,7 @@ impl Store {
         deliveries: &[NewDelivery],
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let won = sqlx::query(
             "UPDATE event_intents SET expanded_at = $1 WHERE id = $2 AND expanded_at IS NULL",
         )

@@ -136,7 +136,7 @@ impl Store {
 
     /// Starts (or restarts) TOTP enrollment: an inactive factor with a new secret.
     pub async fn put_pending_totp(&self, user_id: &str, sealed: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND active = 0")
             .bind(user_id)
             .execute(&mut *tx)
@@ -205,7 +205,7 @@ impl Store {
         hashes: &[String],
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

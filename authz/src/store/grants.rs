@@ -66,7 +66,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         grant_row(&mut tx, grant_id, client_id, user_id, session_id, now).await?;
         sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(code_hash)
@@ -105,7 +105,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         grant_row(&mut tx, grant_id, client_id, user_id, None, now).await?;
         refresh_row(&mut tx, grant_id, token_hash, data, now, expires_at).await?;
         tx.commit().await?;
@@ -115,7 +115,7 @@ impl Store {
     /// Marks a code consumed. A second presentation revokes its grant (and
     /// with it every token issued from the code), as RFC 6749 §4.1.2 advises.
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeCode> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "SELECT c.grant_id, c.client_id, g.user_id, g.session_id, c.data, c.expires_at, c.consumed_at \
              FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
@@ -205,7 +205,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<UseRefresh> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let won = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
         )
@@ -227,7 +227,7 @@ impl Store {
 
     /// Revokes a grant (its refresh family and access tokens).
     pub async fn revoke_grant(&self, grant_id: &str, reason: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         revoke_grant_in(&mut tx, grant_id, reason, now).await?;
         tx.commit().await?;
         Ok(())
@@ -246,7 +246,7 @@ impl Store {
 
     /// Records a revoked access token until it would have expired anyway.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM revoked_tokens WHERE jti = $1")
             .bind(jti)
             .execute(&mut *tx)

@@ -47,7 +47,7 @@ impl Store {
     /// algorithm at the moment the new one activates; they stay published
     /// until `old_expires_at`. One transaction.
     pub async fn add_key_retiring_others(&self, k: &KeyRow, old_expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE signing_keys SET retires_at = $1, expires_at = $2 WHERE alg = $3 AND retires_at IS NULL",
         )

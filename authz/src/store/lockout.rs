@@ -32,7 +32,7 @@ impl Store {
 
     /// Stores a counter.
     pub async fn put_failures(&self, key: &str, s: FailureState) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
             .execute(&mut *tx)

@@ -17,6 +17,7 @@ mod grants;
 mod keys;
 mod lockout;
 mod risk;
+mod scim;
 mod sessions;
 mod users;
 
@@ -29,8 +30,9 @@ pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
 pub use lockout::FailureState;
+pub use scim::{OutboxRow, RowEnd, ScimKind, ScimResourceRow, ScimTargetStatus};
 pub use sessions::SessionRow;
-pub use users::{NewUser, UserRow};
+pub use users::{NewUser, UserRow, UserUpdate};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -84,6 +86,9 @@ pub struct Store {
     audit_lock: Arc<tokio::sync::Mutex<()>>,
     /// The hash new audit records are chained with.
     audit_hash: audit::ChainHash,
+    /// SCIM targets that user changes are enqueued for, in the change's
+    /// own transaction (see `scim.rs`).
+    scim_targets: Arc<[String]>,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -148,6 +153,18 @@ impl Store {
             backend,
             audit_lock: Arc::new(tokio::sync::Mutex::new(())),
             audit_hash: audit::ChainHash::Sha256,
+            scim_targets: Arc::from(Vec::new()),
+        })
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken at the start (waiting up to the busy timeout),
+    /// so a transaction that reads before it writes can never fail with
+    /// `SQLITE_BUSY_SNAPSHOT` because another writer committed in between.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 
@@ -179,7 +196,7 @@ impl Store {
     /// Deletes expired codes, interactions, assertion ids and revoked-token
     /// entries. Called periodically; correctness never depends on it.
     pub async fn purge_expired(&self, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for sql in [
             "DELETE FROM auth_codes WHERE expires_at < $1",
             "DELETE FROM interactions WHERE expires_at < $1",

@@ -64,7 +64,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<(u64, u64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let sessions =
             super::events::end_user_sessions_in(&mut tx, user_id, reason, "policy", now).await?;
         let grants = sqlx::query(

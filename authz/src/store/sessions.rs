@@ -63,7 +63,7 @@ impl Store {
     /// Ends a session, revokes the grants issued within it and records the
     /// `session-revoked` event (back-channel logout, SSF). One transaction.
     pub async fn end_session(&self, session_id: &str, reason: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let user: Option<String> =
             sqlx::query("SELECT user_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
                 .bind(session_id)
@@ -100,7 +100,7 @@ impl Store {
 
     /// Stores a login interaction's state.
     pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM interactions WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -31,13 +31,27 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
-const COLUMNS: &str = "id, login, display_name, email, upn, group_names, disabled, password_hash";
+/// A change to a user; `None` leaves a field as it is. An empty email or
+/// upn removes it.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub upn: Option<String>,
+    pub groups: Option<Vec<String>>,
+    /// `Some(true)` enables, `Some(false)` disables (without ending
+    /// sessions: use `disable_user` for that).
+    pub enabled: Option<bool>,
+}
+
+pub(super) const COLUMNS: &str =
+    "id, login, display_name, email, upn, group_names, disabled, password_hash";
 
 impl Store {
     /// Creates users, all or none: one transaction, so an import with a
     /// duplicate login changes nothing.
     pub async fn insert_users(&self, users: &[NewUser], now: i64) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(users.len());
         for u in users {
             let id = crate::secret::random_id(16);
@@ -56,6 +70,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::on_unique(e, format!("user {:?} already exists", u.login)))?;
+            super::scim::enqueue_user(&mut tx, &self.scim_targets, &id, &u.groups, now).await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -91,18 +106,14 @@ impl Store {
     /// Disables a user and, in the same transaction, ends their sessions and
     /// revokes their grants, so nothing issued before keeps working.
     pub async fn disable_user(&self, login: &str, now: i64) -> Result<UserRow> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
-            .bind(login)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
-        let user = user_from_row(&row)?;
+        let mut tx = self.begin().await?;
+        let user = existing_user(&mut tx, login).await?;
         sqlx::query("UPDATE users SET disabled = 1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&user.id)
             .execute(&mut *tx)
             .await?;
+        super::scim::enqueue_user(&mut tx, &self.scim_targets, &user.id, &[], now).await?;
         super::events::end_user_sessions_in(&mut tx, &user.id, "user disabled", "admin", now)
             .await?;
         sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
@@ -117,6 +128,53 @@ impl Store {
         })
     }
 
+    /// Changes a user's profile or groups (`None`: unchanged) and enqueues
+    /// the SCIM push of the user and of every group it joined or left, in
+    /// one transaction.
+    pub async fn update_user(&self, login: &str, change: &UserUpdate, now: i64) -> Result<UserRow> {
+        let mut tx = self.begin().await?;
+        let old = existing_user(&mut tx, login).await?;
+        let mut new = old.clone();
+        if let Some(v) = &change.display_name {
+            new.display_name = v.clone();
+        }
+        if let Some(v) = &change.email {
+            new.email = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = &change.upn {
+            new.upn = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = &change.groups {
+            new.groups = v.clone();
+        }
+        if let Some(v) = change.enabled {
+            new.disabled = !v;
+        }
+        sqlx::query(
+            "UPDATE users SET display_name = $1, email = $2, upn = $3, group_names = $4, disabled = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&new.display_name)
+        .bind(&new.email)
+        .bind(&new.upn)
+        .bind(to_json(&new.groups))
+        .bind(i64::from(new.disabled))
+        .bind(now)
+        .bind(&new.id)
+        .execute(&mut *tx)
+        .await?;
+        // Groups joined or left change those groups' member lists.
+        let touched: Vec<String> = old
+            .groups
+            .iter()
+            .filter(|g| !new.groups.contains(g))
+            .chain(new.groups.iter().filter(|g| !old.groups.contains(g)))
+            .cloned()
+            .collect();
+        super::scim::enqueue_user(&mut tx, &self.scim_targets, &new.id, &touched, now).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
     /// Replaces a user's password hash.
     pub async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -129,7 +187,17 @@ impl Store {
     }
 }
 
-fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
+/// A user by login inside a transaction, or `NotFound`.
+async fn existing_user(conn: &mut sqlx::AnyConnection, login: &str) -> Result<UserRow> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE login = $1"))
+        .bind(login)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
+    user_from_row(&row)
+}
+
+pub(super) fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
     let groups: String = r.try_get(5)?;
     let disabled: i64 = r.try_get(6)?;
     let password_hash: Option<String> = r.try_get(7)?;

@@ -1,0 +1,124 @@
+//! `tollgate scim sync|status`: thin adapters over `crate::scim`.
+
+use super::CliError;
+use crate::config::Config;
+use crate::scim::worker::{Env, TargetWorker, pass};
+use clap::Subcommand;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum ScimCmd {
+    /// Compare a target with Tollgate and push the differences.
+    Sync {
+        /// The `[[scim.targets]]` name.
+        #[arg(long)]
+        target: String,
+        /// Only print what would change; change nothing here or there.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Pending and failed changes, last success and last error, per target.
+    Status,
+}
+
+fn when(t: Option<i64>) -> String {
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "never".into())
+}
+
+pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
+    let store = crate::server::open_store(cfg).await?;
+    let now = crate::clock::Clock::System.now();
+    match cmd {
+        ScimCmd::Status => {
+            if cfg.scim.targets.is_empty() {
+                println!("no [[scim.targets]] configured");
+            }
+            for t in &cfg.scim.targets {
+                let s = store.scim_status(&t.name).await?;
+                println!(
+                    "{}\t{}\tpending={}\tfailed={}\tusers={}\tgroups={}",
+                    t.name,
+                    t.base_url,
+                    s.pending,
+                    s.failed,
+                    s.provisioned_users,
+                    s.provisioned_groups
+                );
+                println!("  initial sync: {}", when(s.full_sync_at));
+                println!("  last success: {}", when(s.last_success_at));
+                match &s.last_error {
+                    Some(e) => println!("  last error:   {} {e}", when(s.last_error_at)),
+                    None => println!("  last error:   none"),
+                }
+                if s.failures > 0 {
+                    println!(
+                        "  target down:  {} consecutive failures, next attempt {}",
+                        s.failures,
+                        when(Some(s.next_attempt_at))
+                    );
+                }
+                for (kind, subject, error) in store.scim_failed_rows(&t.name).await? {
+                    println!("  failed {kind} {subject}: {error}");
+                }
+            }
+        }
+        ScimCmd::Sync { target, dry_run } => {
+            let Some(t) = cfg.scim.targets.iter().find(|t| t.name == target) else {
+                let names: Vec<&str> = cfg.scim.targets.iter().map(|t| t.name.as_str()).collect();
+                return Err(CliError(format!(
+                    "--target {target:?}: no such [[scim.targets]] (configured: {})",
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            };
+            let t = crate::scim::target(t, &super::env)?;
+            let mut w = TargetWorker::new(t, Duration::from_secs(cfg.scim.timeout))?;
+            let changes = crate::scim::plan::plan(&store, &w.target, &w.client).await?;
+            for c in &changes {
+                println!("{}{c}", if dry_run { "would " } else { "" });
+            }
+            if changes.is_empty() {
+                println!("{target}: in sync");
+            }
+            if dry_run {
+                println!("dry run: {} change(s), nothing was changed", changes.len());
+                return Ok(());
+            }
+            crate::scim::plan::apply(&store, &target, &changes, now).await?;
+            let metrics = crate::metrics::Metrics::default();
+            let env = Env {
+                store: &store,
+                metrics: &metrics,
+                config: &cfg.scim,
+            };
+            let owner = format!("cli-{}", crate::secret::random_id(8));
+            let p = pass(env, &mut w, &owner, now).await?;
+            if let Some(e) = p.target_error {
+                return Err(CliError(format!(
+                    "{target}: {e}; the changes stay queued for the server to retry"
+                )));
+            }
+            if p.skipped {
+                println!(
+                    "{} change(s) queued; a running server is delivering to {target} and will push them",
+                    changes.len()
+                );
+            } else {
+                let pending = store.scim_pending_count(&target).await?;
+                println!(
+                    "{} delivered, {} refused by the target, {pending} still pending (see `tollgate scim status`)",
+                    p.delivered, p.failed
+                );
+            }
+        }
+    }
+    Ok(())
+}
