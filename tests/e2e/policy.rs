@@ -1264,3 +1264,35 @@ async fn the_audit_chain_can_use_sm3() {
         "a mixed SHA-256 → SM3 chain verifies"
     );
 }
+
+/// The policy sets the level enrolling an agent device needs (client
+/// `tollgate-devices`): below it the enrollment code is refused, naming
+/// the level.
+#[tokio::test]
+async fn device_enrollment_needs_the_level_the_policy_asks() {
+    let rules = "rules_before:\n  - name: devices-need-aal2\n    when: {client: [tollgate-devices]}\n    require: aal2\n";
+    let files = vec![tollgate::allow_all_policy()];
+    let Some((srv, _dir)) = server_with(Db::Sqlite, files, rules).await else {
+        return;
+    };
+    let base = srv.base.clone();
+    srv.add_user("ivy", &[]).await;
+    let http = browser_at(DE);
+    let r = password(&http, &base, &authorize_url(&base, ""), "ivy").await;
+    assert!(param(&loc(&r), "code").is_some());
+    let r = http
+        .post(format!("{base}/account/devices/enroll-code"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "insufficient_user_authentication", "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("aal2"),
+        "{e}"
+    );
+}

@@ -130,12 +130,97 @@ async fn signed_in(app: &App, h: &HeaderMap) -> Result<String, AgentError> {
         .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))
 }
 
+/// The pseudo-client a policy names to set the level device enrollment
+/// needs (`when: {client: [tollgate-devices]}`).
+pub const DEVICES_CLIENT: &str = "tollgate-devices";
+
 /// `POST /account/devices/enroll-code`: a code for `tollgate-agent enroll`.
 /// The session cookie is `SameSite=Lax`, so another site cannot make a
-/// signed-in browser post here.
-pub async fn enroll_code(State(app): State<App>, h: HeaderMap) -> Result<Response, AgentError> {
-    let user = signed_in(&app, &h).await?;
-    let (code, expires_at) = enroll::issue_code(&app, &user, app.now()).await?;
+/// signed-in browser post here. The policy decides the level the session
+/// must have (client `tollgate-devices`, action `request`): below it the
+/// answer is 403 `insufficient_user_authentication` naming the level.
+pub async fn enroll_code(
+    State(app): State<App>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    h: HeaderMap,
+) -> Result<Response, AgentError> {
+    let session = current_session(&app, &h)
+        .await
+        .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))?;
+    let now = app.now();
+    let user = app
+        .store
+        .user(&session.user_id)
+        .await?
+        .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))?;
+    let level = crate::login::Level::reached(&session.factors);
+    let ip = super::client_ip(&app, peer, &h).parse().ok();
+    let attributes = crate::decision::login::user_attributes(&user);
+    let history = app
+        .decisions
+        .cached_history(&app.store, &user.login, now)
+        .await;
+    let made = app.decisions.decide(
+        crate::decision::Subject {
+            login: &user.login,
+            groups: &user.groups,
+            attributes: &attributes,
+        },
+        &crate::decision::Request {
+            client: Some(DEVICES_CLIENT),
+            action: tollgate_risk::policy::Action::Request,
+            path: Some("/account/devices/enroll-code"),
+            ip,
+            user_agent: h
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            session: level.map(|l| tollgate_risk::policy::SessionState {
+                acr: l.acr(),
+                auth_time: session.auth_time,
+            }),
+            ..crate::decision::Request::default()
+        },
+        history.as_ref(),
+        false,
+        false,
+        now,
+    );
+    app.metrics
+        .decision("device_enroll", made.decision.outcome.kind());
+    match &made.decision.outcome {
+        tollgate_risk::policy::Outcome::Allow => {}
+        tollgate_risk::policy::Outcome::StepUp {
+            required_acr,
+            max_age,
+        } => {
+            let within = max_age
+                .map(|m| format!(" within {m} s"))
+                .unwrap_or_default();
+            return Err(AgentError::new(
+                403,
+                "insufficient_user_authentication",
+                format!(
+                    "enrolling a device needs a sign-in at {required_acr}{within}; sign in again with a stronger factor"
+                ),
+            ));
+        }
+        tollgate_risk::policy::Outcome::Deny { .. } => {
+            app.audit(
+                "policy.decision",
+                &user.login,
+                DEVICES_CLIENT,
+                serde_json::json!({"point": "device_enroll", "decision": made.decision}),
+            )
+            .await;
+            return Err(AgentError::new(
+                403,
+                "access_denied",
+                "the security policy does not allow enrolling a device now",
+            ));
+        }
+    }
+    let (code, expires_at) = enroll::issue_code(&app, &user.id, now).await?;
     Ok(ok(
         serde_json::json!({"code": code.expose(), "expires_at": expires_at}),
     ))

@@ -281,6 +281,8 @@ fn example_policies_load_check_clean_and_decide() {
         (&builtin, ("default: >70 deny", Fx { score: 71, ..fx() }, "deny+revoke+alert", &[], &[])),
         (&builtin, ("default: a first login passes", Fx { score: 31, reasons: vec!["no_history"], known: false, session: s("aal1", 5), ..fx() }, "allow", &["first-login"], &["no_history"])),
         (&builtin, ("default: a first login with more wrong", Fx { score: 45, reasons: vec!["no_history", "hosting_network"], known: false, session: s("aal1", 5), ..fx() }, "step_up:aal2", &[], &["risk_band"])),
+        (&builtin, ("default: device enrollment needs a session", Fx { client: Some("tollgate-devices"), action: Action::Request, score: 50, session: s("aal1", 5), ..fx() }, "allow", &["device-enrollment"], &[])),
+        (&builtin, ("default: device enrollment at high risk", Fx { client: Some("tollgate-devices"), action: Action::Request, score: 80, session: s("aal1", 5), ..fx() }, "deny+revoke+alert", &[], &[])),
         (&builtin, ("default: first-login is for logins only", Fx { action: Action::Request, score: 31, reasons: vec!["no_history"], session: s("aal1", 5), ..fx() }, "step_up:aal2", &[], &[])),
         (&vc, ("vcenter admin at low risk needs phr", Fx { client: Some("vcenter"), groups: admins.clone(), score: 3, session: s("aal2", 5), ..fx() }, "step_up:phr/900", &["vcenter-admins-need-phr"], &[])),
         (&vc, ("vcenter admin with passkey login", Fx { client: Some("vcenter"), groups: admins.clone(), score: 3, session: s("phr", 5), ..fx() }, "allow", &["vcenter-admins-need-phr"], &[])),
