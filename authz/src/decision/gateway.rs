@@ -177,6 +177,7 @@ pub async fn decide_request(
             acr: &s.acr,
             auth_time: s.auth_time,
         }),
+        second_factor: None,
     };
     let who = Subject {
         login: &req.subject,
@@ -342,6 +343,7 @@ pub async fn check(
         acr_values: &[],
         max_age: None,
         session: Some(SessionState { acr, auth_time }),
+        second_factor: None,
     };
     let who = Subject {
         login: &user.login,

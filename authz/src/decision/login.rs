@@ -36,6 +36,8 @@ pub struct LoginRequest<'a> {
     pub max_age: Option<i64>,
     /// Factors already proven (this interaction's, or the session's).
     pub proven: &'a [ProvenFactor],
+    /// The user has a factor besides the password, if known.
+    pub second_factor: Option<bool>,
 }
 
 /// Scores and decides one login for `user` at `now`, counting the attempt.
@@ -69,6 +71,7 @@ pub async fn assess(
             acr: l.acr(),
             auth_time,
         }),
+        second_factor: req.second_factor,
         ..Request::default()
     };
     dp.decide(

@@ -97,6 +97,8 @@ pub struct Request<'a> {
     pub acr_values: &'a [String],
     pub max_age: Option<u64>,
     pub session: Option<SessionState<'a>>,
+    /// The user has a factor besides the password (known at sign-in).
+    pub second_factor: Option<bool>,
 }
 
 /// A decision with the event it was made for (for the audit log and for
@@ -276,6 +278,7 @@ impl DecisionPoint {
             country: p.geo.country,
             asn: p.geo.asn,
             device_known: a.features.device_known && !device_flagged,
+            second_factor: req.second_factor,
             score: a.score,
             reasons: &a.reasons,
             acr_values: req.acr_values,

@@ -481,6 +481,12 @@ pub(super) async fn gate(
         acr_values: &ix.request.acr_values,
         max_age: ix.request.max_age,
         proven: &ix.proven,
+        second_factor: Some(
+            enrolled(app, ix)
+                .await
+                .iter()
+                .any(|k| *k != FactorKind::Password),
+        ),
     };
     let made = assess(&app.decisions, &app.store, &user, &req, now).await;
     app.metrics.decision("login", made.decision.outcome.kind());

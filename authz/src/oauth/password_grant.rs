@@ -110,6 +110,8 @@ pub async fn password_grant(
         acr_values: &[],
         max_age: None,
         proven: &proven,
+        // Unknown here: rules on it do not match, the stricter reading.
+        second_factor: None,
     };
     let made = assess(&app.decisions, &app.store, &user, &req, now).await;
     app.metrics.decision("login", made.decision.outcome.kind());

@@ -6,7 +6,8 @@
 //!   in the same stage.
 //! - **Shadowed**: a later rule whose conditions imply an earlier rule's
 //!   (every input it matches, the earlier one matches first) and whose
-//!   effect differs. Implication is decided per condition, conservatively
+//!   effect differs. A deny rule is only shadowed by an earlier deny
+//!   (deny overrides). Implication is decided per condition, conservatively
 //!   (a rule is reported only when it is certainly shadowed).
 
 use std::path::PathBuf;
@@ -38,7 +39,12 @@ pub fn lint(policy: &Policy) -> Vec<Diagnostic> {
         format!("{file}:{}:{}", r.origin.pos.line, r.origin.pos.col)
     };
     for (j, later) in policy.rules.iter().enumerate() {
-        let earlier = policy.rules[..j].iter().filter(|r| r.stage == later.stage);
+        // A deny rule is never shadowed by an earlier non-deny one: deny
+        // overrides (decide.rs).
+        let denies = |r: &Rule| matches!(r.effect.verdict, super::model::Verdict::Deny { .. });
+        let earlier = policy.rules[..j]
+            .iter()
+            .filter(|r| r.stage == later.stage && (!denies(later) || denies(r)));
         for first in earlier {
             if first.cond.is_catch_all() {
                 out.push(diag(
@@ -154,12 +160,17 @@ mod tests {
             &[(2, 3, "thresholds out of order")],
         );
         check_diags(
-            "rules_before:\n  - name: everything\n    require: aal2\n  - name: later\n    when: {client: [x]}\n    deny: true\n",
+            "rules_before:\n  - name: everything\n    require: aal2\n  - name: later\n    when: {client: [x]}\n    require: phr\n",
             &[(
                 4,
                 5,
                 "rule \"later\" is unreachable: \"everything\" (p.yaml:2:5)",
             )],
+        );
+        // Deny overrides: a deny after a catch-all still fires.
+        check_diags(
+            "rules_before:\n  - name: everything\n    require: aal2\n  - name: later\n    when: {client: [x]}\n    deny: true\n",
+            &[],
         );
         check_diags(
             "rules_after:\n  - name: admins\n    when: {group: [admins]}\n    require: phr\n  - name: vc-admins\n    when:\n      group: [admins]\n      client: [vcenter]\n    require: aal2\n  - name: admins-or-ops\n    when: {group: [admins, ops], client: [vcenter]}\n    require: aal1\n",

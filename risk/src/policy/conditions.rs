@@ -71,6 +71,8 @@ pub struct Cond {
     pub time: Option<Window>,
     /// Device known (`Some(true)`) or unknown.
     pub device_known: Option<bool>,
+    /// The user has a second factor (`Some(true)`) or only a password.
+    pub second_factor: Option<bool>,
     /// Risk reason codes.
     pub reasons: Vec<String>,
     /// Score range, inclusive.
@@ -254,6 +256,7 @@ impl Cond {
             asns,
             time: c.time.as_ref().map(window).transpose()?,
             device_known: c.device.map(|d| d == DeviceState::Known),
+            second_factor: c.second_factor,
             reasons: c.reasons.clone(),
             score,
             acr_values: c.acr_values.clone(),
@@ -298,6 +301,9 @@ impl Cond {
             && (self.asns.is_empty() || i.asn.is_some_and(|a| self.asns.contains(&a)))
             && self.time.is_none_or(|w| w.contains(now))
             && self.device_known.is_none_or(|k| k == i.device_known)
+            && self
+                .second_factor
+                .is_none_or(|want| i.second_factor == Some(want))
             && (self.reasons.is_empty()
                 || i.reasons
                     .iter()
@@ -352,6 +358,9 @@ impl Cond {
             && general
                 .device_known
                 .is_none_or(|k| self.device_known == Some(k))
+            && general
+                .second_factor
+                .is_none_or(|k| self.second_factor == Some(k))
             && subset(&self.reasons, &general.reasons)
             && self.score.0 >= general.score.0
             && self.score.1 <= general.score.1

@@ -2,7 +2,9 @@
 //!
 //! 1. The score picks a band.
 //! 2. `rules_before`, in order: the first match is final and replaces the
-//!    band's verdict (hard denies, deliberate exemptions). Otherwise the
+//!    band's verdict (hard denies, deliberate exemptions); a matching deny
+//!    rule anywhere in the stage wins over an earlier non-deny match (deny
+//!    overrides), in both stages. Otherwise the
 //!    band's verdict stands and the first matching `rules_after` rule is
 //!    combined with it; the stronger wins (deny > require > allow; two
 //!    requirements take the higher level and the shorter max age).
@@ -61,6 +63,10 @@ pub struct DecisionInput<'a> {
     pub asn: Option<u32>,
     /// Whether the device id is known to the user's history.
     pub device_known: bool,
+    /// Whether the user has a factor besides the password; `None` when
+    /// unknown (gateway requests), and then `second_factor` conditions
+    /// do not match.
+    pub second_factor: Option<bool>,
     /// Risk score, 0–100.
     pub score: u8,
     /// Risk reasons from the scorer.
@@ -219,12 +225,24 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>, now: OffsetDateTime) -
     let mut reasons = Vec::with_capacity(4 + input.reasons.len());
     let mut rules_fired = Vec::new();
     let mut notify: Vec<String> = Vec::new();
+    // Within a stage a matching deny rule wins over every other match
+    // (deny overrides: an exemption earlier in the list, or in a file
+    // loaded first, can never switch off a hard deny); otherwise the first
+    // matching rule.
     let first = |stage: Stage| {
-        policy
+        let mut matching = policy
             .rules
             .iter()
-            .filter(move |r| r.stage == stage)
-            .find(|r| r.cond.matches(input, now))
+            .filter(move |r| r.stage == stage && r.cond.matches(input, now));
+        let head = matching.next()?;
+        if matches!(head.effect.verdict, Verdict::Deny { .. }) {
+            return Some(head);
+        }
+        Some(
+            matching
+                .find(|r| matches!(r.effect.verdict, Verdict::Deny { .. }))
+                .unwrap_or(head),
+        )
     };
     let mut verdict = if let Some(r) = first(Stage::Before) {
         fire(policy, r, &mut reasons, &mut rules_fired, &mut notify)

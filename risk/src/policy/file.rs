@@ -330,6 +330,11 @@ pub struct Conditions {
     /// Whether the device is known to the user's history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceState>,
+    /// Whether the user has a factor besides the password (passkey, TOTP,
+    /// agent device). Known at sign-in only; elsewhere the condition does
+    /// not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor: Option<bool>,
     /// Any of these risk reason codes is present (docs/risk.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,

@@ -32,6 +32,7 @@ struct Fx {
     max_age: Option<u64>,
     /// Session acr and its age in seconds.
     session: Option<(&'static str, i64)>,
+    second_factor: Option<bool>,
     at: Option<OffsetDateTime>,
 }
 
@@ -108,6 +109,7 @@ fn check(p: &Policy, name: &str, f: &Fx, want: &str, rules: &[&str], reasons: &[
         country: f.country,
         asn: f.asn,
         device_known: f.known,
+        second_factor: f.second_factor,
         score: f.score,
         reasons: &risk,
         acr_values: &f.acr_values,
@@ -283,6 +285,10 @@ fn example_policies_load_check_clean_and_decide() {
         (&builtin, ("default: a first login with more wrong", Fx { score: 45, reasons: vec!["no_history", "hosting_network"], known: false, session: s("aal1", 5), ..fx() }, "step_up:aal2", &[], &["risk_band"])),
         (&builtin, ("default: device enrollment needs a session", Fx { client: Some("tollgate-devices"), action: Action::Request, score: 50, session: s("aal1", 5), ..fx() }, "allow", &["device-enrollment"], &[])),
         (&builtin, ("default: device enrollment at high risk", Fx { client: Some("tollgate-devices"), action: Action::Request, score: 80, session: s("aal1", 5), ..fx() }, "deny+revoke+alert", &[], &[])),
+        (&builtin, ("default: password-only users are let in below the deny band", Fx { score: 55, session: s("aal1", 5), second_factor: Some(false), ..fx() }, "allow", &["no-second-factor"], &[])),
+        (&builtin, ("default: users with a second factor step up", Fx { score: 55, session: s("aal1", 5), second_factor: Some(true), ..fx() }, "step_up:aal2", &[], &["risk_band"])),
+        (&builtin, ("default: password-only users are still denied above 70", Fx { score: 80, session: s("aal1", 5), second_factor: Some(false), ..fx() }, "deny+revoke+alert", &[], &[])),
+        (&corp, ("a blocked ASN is denied even for a first login (deny overrides)", Fx { asn: Some(64511), score: 31, reasons: vec!["no_history"], known: false, session: s("aal1", 5), second_factor: Some(false), ..fx() }, "deny+alert", &["deny-blocked-asns"], &[])),
         (&builtin, ("default: first-login is for logins only", Fx { action: Action::Request, score: 31, reasons: vec!["no_history"], session: s("aal1", 5), ..fx() }, "step_up:aal2", &[], &[])),
         (&vc, ("vcenter admin at low risk needs phr", Fx { client: Some("vcenter"), groups: admins.clone(), score: 3, session: s("aal2", 5), ..fx() }, "step_up:phr/900", &["vcenter-admins-need-phr"], &[])),
         (&vc, ("vcenter admin with passkey login", Fx { client: Some("vcenter"), groups: admins.clone(), score: 3, session: s("phr", 5), ..fx() }, "allow", &["vcenter-admins-need-phr"], &[])),

@@ -217,6 +217,8 @@ fn decide_event(
         country,
         asn,
         device_known: a.features.device_known,
+        // Events do not say; a replay assumes users have one.
+        second_factor: Some(true),
         score: a.score,
         reasons: &a.reasons,
         session: Some(SessionState {
