@@ -25,12 +25,11 @@ impl ClientCache {
         id: &str,
         now: i64,
     ) -> Result<Option<Arc<ClientRow>>, StoreError> {
-        if let Ok(map) = self.map.read() {
-            if let Some((c, at)) = map.get(id) {
-                if now - at < CLIENT_TTL {
-                    return Ok(Some(c.clone()));
-                }
-            }
+        if let Ok(map) = self.map.read()
+            && let Some((c, at)) = map.get(id)
+            && now - at < CLIENT_TTL
+        {
+            return Ok(Some(c.clone()));
         }
         let Some(row) = store.client(id).await? else {
             if let Ok(mut map) = self.map.write() {

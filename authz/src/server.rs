@@ -284,7 +284,7 @@ async fn background(app: App) {
     loop {
         tick.tick().await;
         n += 1;
-        if policy_every > 0 && n % policy_every == 0 {
+        if policy_every > 0 && n.is_multiple_of(policy_every) {
             crate::decision::reload_and_report(&app, "poll");
         }
         let now = app.now();
@@ -295,15 +295,15 @@ async fn background(app: App) {
         {
             tracing::warn!(error = %e, "revocation reload failed");
         }
-        if n % 30 == 0 {
-            if let Err(e) = app.reload_keys().await {
-                tracing::warn!(error = %e, "key reload failed");
-            }
+        if n.is_multiple_of(30)
+            && let Err(e) = app.reload_keys().await
+        {
+            tracing::warn!(error = %e, "key reload failed");
         }
-        if n % 600 == 0 {
-            if let Err(e) = app.store.purge_expired(now).await {
-                tracing::warn!(error = %e, "purge failed");
-            }
+        if n.is_multiple_of(600)
+            && let Err(e) = app.store.purge_expired(now).await
+        {
+            tracing::warn!(error = %e, "purge failed");
         }
     }
 }

@@ -705,7 +705,9 @@ async fn v1_decide_needs_a_confidential_client_and_valid_json() {
     srv.add_user("erin", &[]).await;
     let http = reqwest::Client::new();
     let good = json!({"subject": "erin", "context": {"ip": DE}});
-    let cases: Vec<(Option<(&str, &str)>, &str, String, u16, &str)> = vec![
+    // (basic auth, content type, body, status, error)
+    type Case<'a> = (Option<(&'a str, &'a str)>, &'a str, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             None,
             "application/json",

@@ -42,10 +42,10 @@ pub async fn for_login(
     now: i64,
 ) -> Result<LoginApproval, AgentError> {
     let existing = app.store.challenges_of(transaction_id).await?;
-    if let Some(state) = current(&existing, now) {
-        if !(renew && matches!(state, LoginApproval::Refused { .. })) {
-            return Ok(state);
-        }
+    if let Some(state) = current(&existing, now)
+        && !(renew && matches!(state, LoginApproval::Refused { .. }))
+    {
+        return Ok(state);
     }
     let devices: Vec<DeviceRow> = app
         .store

@@ -61,10 +61,10 @@ pub async fn revoke(
 ) -> Result<(), AgentError> {
     let unknown = || AgentError::new(404, "unknown_device", "unknown device");
     let d = store.device(device_id).await?.ok_or_else(unknown)?;
-    if let Actor::User(u) = actor {
-        if d.user_id != u {
-            return Err(unknown());
-        }
+    if let Actor::User(u) = actor
+        && d.user_id != u
+    {
+        return Err(unknown());
     }
     if !store.revoke_device(device_id, now).await? {
         return Err(AgentError::bad_request(

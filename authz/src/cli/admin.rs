@@ -81,6 +81,7 @@ fn opt(v: Option<i64>) -> String {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum ClientsCmd {
     /// Register a client; prints its secret once.
     Add {
@@ -474,18 +475,18 @@ async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
             ));
             continue;
         }
-        if let Some(email) = get("email") {
-            if !email.contains('@') {
-                errors.push(format!("{shown}:{line}: email {email:?} is not an address"));
-                continue;
-            }
+        if let Some(email) = get("email")
+            && !email.contains('@')
+        {
+            errors.push(format!("{shown}:{line}: email {email:?} is not an address"));
+            continue;
         }
         let pw = get("password").map(Secret::new);
-        if let Some(p) = &pw {
-            if let Err(e) = check_password(p.expose()) {
-                errors.push(format!("{shown}:{line}: {e}"));
-                continue;
-            }
+        if let Some(p) = &pw
+            && let Err(e) = check_password(p.expose())
+        {
+            errors.push(format!("{shown}:{line}: {e}"));
+            continue;
         }
         let groups = get("groups")
             .map(|g| {

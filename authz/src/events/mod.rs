@@ -65,7 +65,7 @@ pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
     for intent in app.store.pending_intents(100).await? {
         let mut out = Vec::new();
         for r in &app.config.ssf.receivers {
-            if r.events.iter().any(|e| *e == intent.kind) {
+            if r.events.contains(&intent.kind) {
                 let aud = r.audience.as_deref().unwrap_or(&r.endpoint);
                 out.push(NewDelivery {
                     channel: "ssf",

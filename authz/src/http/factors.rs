@@ -329,10 +329,10 @@ pub async fn passkey_finish(
     let (auth, user) = match outcome {
         Ok(x) => x,
         Err((e, cred)) => {
-            if e == PasskeyError::CounterRegression {
-                if let Err(err) = app.store.mark_passkey_suspicious(&cred).await {
-                    tracing::error!(error = %err, "cannot suspend passkey");
-                }
+            if e == PasskeyError::CounterRegression
+                && let Err(err) = app.store.mark_passkey_suspicious(&cred).await
+            {
+                tracing::error!(error = %err, "cannot suspend passkey");
             }
             let actor = ix.user_id.clone().unwrap_or_else(|| "anonymous".into());
             audit_refusal(
@@ -420,24 +420,24 @@ async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<Co
     if code.len() > 32 {
         return Ok(CodeCheck::Wrong);
     }
-    if let Some(t) = app.store.totp(user_id).await.map_err(|e| e.to_string())? {
-        if t.active {
-            let secret = open_secret(app, user_id, &t.secret_sealed)?;
-            let p = totp::Params::from_config(&app.config.authenticators);
-            if let Some(step) = totp::verify(p, &secret, code, now) {
-                return Ok(
-                    if app
-                        .store
-                        .use_totp_step(user_id, step)
-                        .await
-                        .map_err(|e| e.to_string())?
-                    {
-                        CodeCheck::Ok("totp", None)
-                    } else {
-                        CodeCheck::Replayed
-                    },
-                );
-            }
+    if let Some(t) = app.store.totp(user_id).await.map_err(|e| e.to_string())?
+        && t.active
+    {
+        let secret = open_secret(app, user_id, &t.secret_sealed)?;
+        let p = totp::Params::from_config(&app.config.authenticators);
+        if let Some(step) = totp::verify(p, &secret, code, now) {
+            return Ok(
+                if app
+                    .store
+                    .use_totp_step(user_id, step)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    CodeCheck::Ok("totp", None)
+                } else {
+                    CodeCheck::Replayed
+                },
+            );
         }
     }
     match crate::agent::otp::check(app, user_id, code, now).await? {

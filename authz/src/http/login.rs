@@ -261,10 +261,11 @@ pub(super) async fn advance(
     headers: &HeaderMap,
     ip: &str,
 ) -> Response {
-    if ix.risk.is_none() && ix.user_id.is_some() {
-        if let Err(page) = gate(app, &mut ix, headers, ip).await {
-            return page;
-        }
+    if ix.risk.is_none()
+        && ix.user_id.is_some()
+        && let Err(page) = gate(app, &mut ix, headers, ip).await
+    {
+        return page;
     }
     let now = app.now();
     let enrolled = enrolled(app, &ix).await;

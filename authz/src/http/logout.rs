@@ -49,14 +49,14 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
             "The id_token_hint is not a valid ID token from this issuer.",
         );
     }
-    if let (Some(a), Some(b)) = (&hint_client, params.get("client_id")) {
-        if a != b {
-            return pages::message(
-                StatusCode::BAD_REQUEST,
-                "Invalid sign-out request",
-                "client_id does not match the id_token_hint.",
-            );
-        }
+    if let (Some(a), Some(b)) = (&hint_client, params.get("client_id"))
+        && a != b
+    {
+        return pages::message(
+            StatusCode::BAD_REQUEST,
+            "Invalid sign-out request",
+            "client_id does not match the id_token_hint.",
+        );
     }
     let client_id = hint_client
         .clone()

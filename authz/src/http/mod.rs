@@ -167,13 +167,7 @@ pub struct RequestId(pub String);
 /// `X-Forwarded-For` when the peer is a configured trusted proxy.
 pub fn client_ip(app: &App, peer: SocketAddr, headers: &axum::http::HeaderMap) -> String {
     let peer_ip = peer.ip().to_string();
-    if !app
-        .config
-        .http
-        .trusted_proxies
-        .iter()
-        .any(|p| *p == peer_ip)
-    {
+    if !app.config.http.trusted_proxies.contains(&peer_ip) {
         return peer_ip;
     }
     headers

@@ -281,7 +281,7 @@ mod tests {
         let resp = pk.assert(&opts, ISSUER).unwrap();
         let used = finish_authentication(&rp, &state, &resp, &row).unwrap().row;
         pk.counter = 0; // a clone that lags behind
-        let (opts, state) = start_authentication(&rp, Some(&[used.clone()])).unwrap();
+        let (opts, state) = start_authentication(&rp, Some(std::slice::from_ref(&used))).unwrap();
         let resp = pk.assert(&opts, ISSUER).unwrap();
         assert_eq!(
             finish_authentication(&rp, &state, &resp, &used).unwrap_err(),

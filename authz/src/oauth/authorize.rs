@@ -76,13 +76,13 @@ pub fn validate(
         }
         None => return Err(fail("invalid_request", "response_type is required")),
     }
-    if let Some(mode) = params.get("response_mode") {
-        if mode != "query" {
-            return Err(fail(
-                "invalid_request",
-                "only response_mode=query is supported",
-            ));
-        }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return Err(fail(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
     }
     if !client.settings.allows_grant("authorization_code") {
         return Err(fail(

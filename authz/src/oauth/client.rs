@@ -301,14 +301,13 @@ impl ClientSettings {
                 ));
             }
         }
-        if let Some(u) = &c.backchannel_logout_uri {
-            if !crate::config::https_or_loopback(u)
-                || url::Url::parse(u).is_ok_and(|p| p.fragment().is_some())
-            {
-                return Err(format!(
-                    "{who}: backchannel_logout_uri {u:?} must be an https URL without fragment (http only on loopback)"
-                ));
-            }
+        if let Some(u) = &c.backchannel_logout_uri
+            && (!crate::config::https_or_loopback(u)
+                || url::Url::parse(u).is_ok_and(|p| p.fragment().is_some()))
+        {
+            return Err(format!(
+                "{who}: backchannel_logout_uri {u:?} must be an https URL without fragment (http only on loopback)"
+            ));
         }
         let require_pkce = c.require_pkce.unwrap_or(true);
         if !require_pkce && method == AuthMethod::None {

@@ -77,12 +77,12 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
             form_urlencoded_decode(s)
                 .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
         };
-        if let Some(body_id) = form.get("client_id") {
-            if *body_id != dec(id)? {
-                return Err(OAuthError::invalid_request(
-                    "client_id does not match the Authorization header",
-                ));
-            }
+        if let Some(body_id) = form.get("client_id")
+            && *body_id != dec(id)?
+        {
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the Authorization header",
+            ));
         }
         return Ok(Presented::Secret {
             id: dec(id)?,

@@ -31,18 +31,18 @@ pub async fn revoke(
     }
     if let Ok(v) = app.keyring().verify(token) {
         let c = &v.claims;
-        if c["client_id"].as_str() == Some(client.id.as_str()) {
-            if let (Some(jti), Some(exp)) = (c["jti"].as_str(), c["exp"].as_i64()) {
-                app.store.revoke_jti(jti, exp).await?;
-                app.revocations.insert(jti);
-                app.audit(
-                    "token.revoked",
-                    &client.id,
-                    jti,
-                    serde_json::json!({"token_type": "access_token"}),
-                )
-                .await;
-            }
+        if c["client_id"].as_str() == Some(client.id.as_str())
+            && let (Some(jti), Some(exp)) = (c["jti"].as_str(), c["exp"].as_i64())
+        {
+            app.store.revoke_jti(jti, exp).await?;
+            app.revocations.insert(jti);
+            app.audit(
+                "token.revoked",
+                &client.id,
+                jti,
+                serde_json::json!({"token_type": "access_token"}),
+            )
+            .await;
         }
     }
     Ok(())

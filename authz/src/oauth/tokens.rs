@@ -89,10 +89,10 @@ pub fn user_claims(user: &UserRow, scope: &[String], out: &mut Map<String, Value
             out.insert("upn".into(), Value::from(upn.as_str()));
         }
     }
-    if has("email") {
-        if let Some(email) = &user.email {
-            out.insert("email".into(), Value::from(email.as_str()));
-        }
+    if has("email")
+        && let Some(email) = &user.email
+    {
+        out.insert("email".into(), Value::from(email.as_str()));
     }
     if has("groups") {
         out.insert("groups".into(), json!(user.groups));

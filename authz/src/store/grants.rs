@@ -23,7 +23,7 @@ pub struct CodeRow {
 #[derive(Debug)]
 pub enum ConsumeCode {
     /// First use: the code is now consumed.
-    Fresh(CodeRow),
+    Fresh(Box<CodeRow>),
     /// The code was used before; its grant has now been revoked.
     Replayed {
         grant_id: String,
@@ -151,7 +151,7 @@ impl Store {
             grant_id,
         };
         tx.commit().await?;
-        Ok(ConsumeCode::Fresh(code))
+        Ok(ConsumeCode::Fresh(Box::new(code)))
     }
 
     /// Stores a new refresh token in a grant's family.

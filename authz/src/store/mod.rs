@@ -64,10 +64,10 @@ pub enum StoreError {
 impl StoreError {
     /// Turns a unique-constraint violation into a conflict with `message`.
     pub(crate) fn on_unique(e: sqlx::Error, message: impl Into<String>) -> StoreError {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(message.into());
-            }
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(message.into());
         }
         StoreError::Db(e)
     }
@@ -114,14 +114,14 @@ impl Store {
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or("");
-            if path != ":memory:" && !path.is_empty() {
-                if let Some(dir) = std::path::Path::new(path).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            StoreError::Conflict(format!("cannot create {}: {e}", dir.display()))
-                        })?;
-                    }
-                }
+            if path != ":memory:"
+                && !path.is_empty()
+                && let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Conflict(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             if !url.contains("mode=") {
                 url.push_str(if url.contains('?') {
