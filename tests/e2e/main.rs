@@ -14,5 +14,6 @@ mod negative;
 mod oidc_flow;
 mod operations;
 mod policy;
+mod private_key_jwt;
 mod scim;
 mod vcenter;
