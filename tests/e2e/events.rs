@@ -148,22 +148,7 @@ async fn a_deny_with_revocation_reaches_ssf_receivers_and_logs_out_relying_parti
     let url = authorize_url(&base, "").replace("client_id=rp", "client_id=rp2");
     let r = password(&home, &base, &url, "bob").await;
     let code_url = loc(&r);
-    let code = tollgate::param(&code_url, "code").unwrap();
-    let t: Value = home
-        .post(format!("{base}/token"))
-        .basic_auth("rp2", Some(tollgate::SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", crate::authenticators::VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = crate::policy::code_exchange(&home, &base, "rp2", &code_url).await;
     let id = crate::oidc_flow::jwt_payload(t["id_token"].as_str().unwrap());
 
     // From the blocked network: denied with revocation.

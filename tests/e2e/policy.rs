@@ -282,12 +282,19 @@ pub(crate) async fn step_up_token(
     tokens(http, base, ok["redirect"].as_str().unwrap()).await.0
 }
 
-/// Tokens from a code exchange: (access, refresh).
-pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -> (String, String) {
+/// Exchanges the code in `redirect` as confidential client `client`
+/// (secret [`SECRET`], redirect `https://rp.example/cb`, the test PKCE
+/// verifier); returns the token response.
+pub(crate) async fn code_exchange(
+    http: &reqwest::Client,
+    base: &str,
+    client: &str,
+    redirect: &str,
+) -> Value {
     let code = param(redirect, "code").unwrap_or_else(|| panic!("no code in {redirect}"));
     let r = http
         .post(format!("{base}/token"))
-        .basic_auth("rp", Some(SECRET))
+        .basic_auth(client, Some(SECRET))
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -298,7 +305,12 @@ pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let t: Value = r.json().await.unwrap();
+    r.json().await.unwrap()
+}
+
+/// Tokens from a code exchange at `rp`: (access, refresh).
+pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -> (String, String) {
+    let t = code_exchange(http, base, "rp", redirect).await;
     (
         t["access_token"].as_str().unwrap().to_owned(),
         t["refresh_token"].as_str().unwrap().to_owned(),
@@ -405,22 +417,7 @@ async fn vcenter_admins_get_phr() {
     );
     let (s, ok) = passkey_login(&http, &base, &next, &data_csrf(&html), &mut pk, &base).await;
     assert_eq!(s, 200, "{ok}");
-    let code = param(ok["redirect"].as_str().unwrap(), "code").unwrap();
-    let t: Value = http
-        .post(format!("{base}/token"))
-        .basic_auth("vcenter", Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "https://rp.example/cb"),
-            ("code_verifier", crate::authenticators::VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = code_exchange(&http, &base, "vcenter", ok["redirect"].as_str().unwrap()).await;
     let claims = crate::oidc_flow::jwt_payload(t["id_token"].as_str().unwrap());
     assert_eq!(claims["acr"], "phr");
     let last = login_decisions(&srv).await.pop().unwrap();
