@@ -289,3 +289,44 @@ async fn a_receiver_that_was_down_gets_its_events_after_a_restart() {
     }
     panic!("the delivery is still pending after it arrived");
 }
+
+#[tokio::test]
+async fn adding_a_passkey_is_a_credential_change_event() {
+    let listener = free_listener().await;
+    let rx = format!("http://{}", listener.local_addr().unwrap());
+    let inbox = receiver(listener).await;
+    let Some(srv) = TestServer::start(tollgate::Db::Sqlite, |c| {
+        c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+        c.policy.files = vec![tollgate::allow_all_policy()];
+        c.ssf.receivers = vec![
+            serde_json::from_value(serde_json::json!({
+                "name": "siem", "endpoint": format!("{rx}/ssf"), "events": ["credential-change"]
+            }))
+            .unwrap(),
+        ];
+    })
+    .await
+    else {
+        return;
+    };
+    srv.add_user("alice", &[]).await;
+    let http = tollgate::browser();
+    let csrf = crate::authenticators::account_session(&http, &srv.base).await;
+    crate::authenticators::register(&http, &srv.base, &csrf, true).await;
+    let set = wait_for(&inbox, "/ssf", 5)
+        .await
+        .expect("a credential-change SET");
+    let aud = format!("{rx}/ssf");
+    let (_, claims) = verify(&srv, &set.body, &aud, false).await;
+    let e =
+        &claims["events"]["https://schemas.openid.net/secevent/caep/event-type/credential-change"];
+    assert_eq!(
+        (
+            e["credential_type"].as_str(),
+            e["change_type"].as_str(),
+            e["initiating_entity"].as_str()
+        ),
+        (Some("fido2-platform"), Some("create"), Some("user")),
+        "{claims}"
+    );
+}
