@@ -65,6 +65,40 @@ pub(super) async fn load(
     Ok(ix)
 }
 
+/// A form posted to a step of the interaction: loads the interaction (this
+/// browser's), reads the size-limited form and checks its CSRF token. A
+/// mismatch is audited (`login.csrf_mismatch`, with `step`) and answered
+/// with a page.
+pub(super) async fn load_form(
+    app: &App,
+    id: &str,
+    req: Request,
+    step: &str,
+) -> Result<(Interaction, HeaderMap, crate::oauth::client_auth::Form), Response> {
+    let headers = req.headers().clone();
+    let ix = load(app, id, &headers).await?;
+    let form = match super::token::read_form(app, req).await {
+        Ok((_, f)) => f,
+        Err(e) => return Err(pages::message(e.status, "Invalid request", &e.description)),
+    };
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
+        app.audit(
+            "login.csrf_mismatch",
+            "anonymous",
+            &ix.request.client_id,
+            serde_json::json!({"interaction": ix.id, "step": step}),
+        )
+        .await;
+        return Err(pages::message(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "Reload the page and try again.",
+        ));
+    }
+    Ok((ix, headers, form))
+}
+
 pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
     let Some(uid) = &ix.user_id else {
         return vec![FactorKind::Password];
@@ -128,30 +162,10 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let headers = req.headers().clone();
-    let mut ix = match load(&app, &id, &headers).await {
-        Ok(ix) => ix,
+    let (mut ix, headers, form) = match load_form(&app, &id, req, "password").await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let form = match super::token::read_form(&app, req).await {
-        Ok((_, f)) => f,
-        Err(e) => return pages::message(e.status, "Invalid request", &e.description),
-    };
-    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
-    if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
-        app.audit(
-            "login.csrf_mismatch",
-            "anonymous",
-            &ix.request.client_id,
-            serde_json::json!({"interaction": ix.id}),
-        )
-        .await;
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "Reload the page and try again.",
-        );
-    }
     let username = form
         .get("username")
         .map(|s| s.trim().to_string())

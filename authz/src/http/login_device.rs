@@ -134,23 +134,10 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let headers = req.headers().clone();
-    let mut ix = match login::load(&app, &id, &headers).await {
-        Ok(ix) => ix,
+    let (mut ix, headers, form) = match login::load_form(&app, &id, req, "device").await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let form = match super::token::read_form(&app, req).await {
-        Ok((_, f)) => f,
-        Err(e) => return pages::message(e.status, "Invalid request", &e.description),
-    };
-    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
-    if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "Reload the page and try again.",
-        );
-    }
     let Some(user) = ix.user_id.clone() else {
         return login::see_login(&ix.id);
     };
