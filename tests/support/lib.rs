@@ -2,9 +2,10 @@
 //! 127.0.0.1:0 over SQLite or a fresh PostgreSQL database, with clients and
 //! users created through the real store.
 //!
-//! PostgreSQL is expected on 127.0.0.1:5432 (database `test`, trust auth).
-//! When it is not reachable the PostgreSQL variant is skipped loudly, and
-//! under `CI=true` that is a failure.
+//! PostgreSQL is expected on 127.0.0.1:5432 (database `test`, trust auth),
+//! or wherever `TOLLGATE_TEST_PG` points (`.ci/test` sets it when it had to
+//! start a private cluster). When it is not reachable the PostgreSQL variant
+//! is skipped loudly, and under `CI=true` that is a failure.
 
 use std::sync::Arc;
 use tollgate_authz::clock::Clock;
@@ -58,7 +59,17 @@ pub fn temp_dir() -> TempDir {
     TempDir(p)
 }
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The administrative PostgreSQL URL tests create their databases through.
+pub fn pg_admin_url() -> String {
+    std::env::var("TOLLGATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// `admin` with its database name replaced by `db`.
+pub fn pg_url_for(admin: &str, db: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{db}")
+}
 
 /// A fresh PostgreSQL database URL, or `None` (after printing why) when
 /// PostgreSQL is unavailable outside CI.
@@ -70,7 +81,8 @@ pub async fn postgres_db() -> Option<String> {
             .to_lowercase()
             .replace(['-', '_'], "x")
     );
-    match sqlx::PgConnection::connect(PG_ADMIN).await {
+    let admin = pg_admin_url();
+    match sqlx::PgConnection::connect(&admin).await {
         Ok(mut c) => {
             if let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut c)
@@ -78,13 +90,13 @@ pub async fn postgres_db() -> Option<String> {
             {
                 panic!("cannot create test database {name}: {e}");
             }
-            Some(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+            Some(pg_url_for(&admin, &name))
         }
         Err(e) => {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL is required under CI=true but {PG_ADMIN} is unreachable: {e}");
+                panic!("PostgreSQL is required under CI=true but {admin} is unreachable: {e}");
             }
-            eprintln!("\n*** SKIPPED PostgreSQL variant: {PG_ADMIN} is unreachable ({e}) ***\n");
+            eprintln!("\n*** SKIPPED PostgreSQL variant: {admin} is unreachable ({e}) ***\n");
             None
         }
     }

@@ -573,8 +573,10 @@ mod tests {
         s.migrate().await.unwrap();
         let mut out = vec![(s.with_scim_targets(names.clone()), dir)];
         use sqlx::Connection;
-        let admin = "postgres://postgres@127.0.0.1:5432/test";
-        match sqlx::PgConnection::connect(admin).await {
+        // The same PostgreSQL the e2e tests use (`.ci/test` may point it elsewhere).
+        let admin = std::env::var("TOLLGATE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        match sqlx::PgConnection::connect(&admin).await {
             Ok(mut c) => {
                 let db = format!(
                     "tg_scim_{}",
@@ -586,7 +588,8 @@ mod tests {
                     .execute(&mut c)
                     .await
                     .unwrap();
-                let s = Store::connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"), 2)
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                let s = Store::connect(&format!("{base}/{db}"), 2)
                     .await
                     .unwrap();
                 s.migrate().await.unwrap();
