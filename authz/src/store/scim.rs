@@ -589,9 +589,7 @@ mod tests {
                     .await
                     .unwrap();
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                let s = Store::connect(&format!("{base}/{db}"), 2)
-                    .await
-                    .unwrap();
+                let s = Store::connect(&format!("{base}/{db}"), 2).await.unwrap();
                 s.migrate().await.unwrap();
                 out.push((s.with_scim_targets(names), std::path::PathBuf::new()));
             }
