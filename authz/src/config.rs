@@ -444,7 +444,7 @@ impl Config {
     pub fn demo(listen: &str) -> Config {
         Config {
             version: CONFIG_VERSION,
-            issuer: format!("http://{listen}"),
+            issuer: demo_issuer(listen),
             listen: listen.to_string(),
             demo: true,
             database: DatabaseConfig::default(),
@@ -704,6 +704,16 @@ fn is_loopback_url(s: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The demo's issuer for a listen address. A wildcard address (`0.0.0.0`,
+/// `[::]`) is where the server listens, not an address a browser can be sent
+/// to: the issuer names `localhost` on the same port instead.
+fn demo_issuer(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("http://localhost:{}", a.port()),
+        _ => format!("http://{listen}"),
+    }
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -823,6 +833,19 @@ mod tests {
         assert_eq!(cfg.issuer, "https://other.example");
         let bad = |k: &str| (k == "TOLLGATE_ISSUER").then(|| "ftp://x".to_string());
         assert!(cfg.apply_env(&bad).is_err());
+    }
+
+    #[test]
+    fn demo_issuer_never_names_a_wildcard_address() {
+        for (listen, issuer) in [
+            ("0.0.0.0:8080", "http://localhost:8080"),
+            ("[::]:9000", "http://localhost:9000"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("localhost:8080", "http://localhost:8080"),
+            ("[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(Config::demo(listen).issuer, issuer, "{listen}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`oauth`]: protocol logic — authorize validation, grants, client auth,
 //!   tokens, introspection, revocation. No HTTP beyond status codes.
 //! - [`http`]: thin axum handlers and pages.
+//! - [`preflight`]: the config checks `serve` runs before creating anything,
+//!   which are exactly what `check-config` runs.
 //! - [`server`]: start-up (migrations, first keys, demo data) and serving
 //!   with graceful shutdown.
 //! - [`agent`]: the issuer's side of the endpoint-agent protocol (devices,
@@ -36,6 +38,7 @@ pub mod login;
 pub mod master_key;
 pub mod metrics;
 pub mod oauth;
+pub mod preflight;
 pub mod scim;
 pub mod secret;
 pub mod server;

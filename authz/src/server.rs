@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{Alg, Keyring, generate_key};
 use crate::master_key::MasterKey;
-use crate::oauth::client::{ClientSettings, hash_secret, parse_secret_hash};
+use crate::oauth::client::{ClientSettings, hash_secret};
 use crate::state::{App, AppState};
 use crate::store::{ClientRow, NewUser, Store};
 use std::future::Future;
@@ -64,6 +64,12 @@ pub async fn start(
     clock: Clock,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<App, StartError> {
+    // Everything that can be checked without writing anything, all at once:
+    // a refused config leaves no database, keys or files behind.
+    let problems = crate::preflight::problems(&config, env);
+    if !problems.is_empty() {
+        return Err(StartError::Config(problems.join("\n")));
+    }
     let master = master_key(&config, env)?;
     let attestation = crate::login::attestation::AttestationPolicy::load(&config.authenticators)
         .map_err(StartError::Config)?;
@@ -127,30 +133,8 @@ async fn sync_config_clients(
     let default_alg = Alg::parse(&config.keys.default_alg).unwrap_or(Alg::ES256);
     let mut rows = Vec::with_capacity(config.clients.len());
     for c in &config.clients {
-        let secret_hash = match (&c.secret_hash, &c.secret_env) {
-            (Some(h), _) => Some(parse_secret_hash(h).ok_or_else(|| {
-                StartError::Config(format!(
-                    "client {:?}: secret_hash must be sha256:<64 hex digits>",
-                    c.id
-                ))
-            })?),
-            (None, Some(var)) => {
-                let v = env(var).ok_or_else(|| {
-                    StartError::Config(format!(
-                        "client {:?}: environment variable {var} is not set",
-                        c.id
-                    ))
-                })?;
-                if v.len() < 32 {
-                    return Err(StartError::Config(format!(
-                        "client {:?}: the secret in {var} is shorter than 32 characters",
-                        c.id
-                    )));
-                }
-                Some(hash_secret(&v))
-            }
-            (None, None) => None,
-        };
+        let secret_hash =
+            crate::preflight::client_secret_hash(c, env).map_err(StartError::Config)?;
         let settings = ClientSettings::from_config(c, default_alg, secret_hash.is_some())
             .map_err(StartError::Config)?;
         rows.push(ClientRow {

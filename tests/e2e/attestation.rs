@@ -113,6 +113,10 @@ async fn check_config_reports_a_bad_attestation_policy() {
             std::process::Command::new(bin)
                 .arg("check-config")
                 .arg(&file)
+                .env(
+                    "TOLLGATE_MASTER_KEY",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                )
                 .output()
                 .unwrap()
         })

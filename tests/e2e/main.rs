@@ -8,6 +8,7 @@ mod authenticators;
 mod browser;
 mod cdp;
 mod events;
+mod first_run;
 mod gateway;
 mod last_factor;
 mod negative;

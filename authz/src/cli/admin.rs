@@ -53,7 +53,7 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
                     &serde_json::json!({"alg": alg.name(), "activates_at": activates}),
                 )
                 .await?;
-            println!(
+            out!(
                 "new {} key {} published; signs from {} (unix time)",
                 alg.name(),
                 row.kid,
@@ -62,7 +62,7 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
         }
         KeysCmd::List => {
             for k in store.published_keys(now()).await? {
-                println!(
+                out!(
                     "{}\t{}\tactivates_at={}\tretires_at={}\texpires_at={}",
                     k.kid,
                     k.alg,
@@ -188,14 +188,14 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             store
                 .append_audit(t, "client.added", "cli", &id, &serde_json::json!({}))
                 .await?;
-            println!("client {id} added");
+            out!("client {id} added");
             if let Some(s) = secret {
-                println!("client secret (shown once, store it now): {}", s.expose());
+                out!("client secret (shown once, store it now): {}", s.expose());
             }
         }
         ClientsCmd::List => {
             for c in store.clients().await? {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}",
                     c.id,
                     c.source,
@@ -211,7 +211,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             store
                 .append_audit(now(), "client.removed", "cli", &id, &serde_json::json!({}))
                 .await?;
-            println!("client {id} removed");
+            out!("client {id} removed");
         }
     }
     Ok(())
@@ -303,7 +303,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             store
                 .append_audit(t, "user.added", "cli", &login, &serde_json::json!({}))
                 .await?;
-            println!("user {login} added");
+            out!("user {login} added");
         }
         UsersCmd::Import { file } => {
             let users = parse_csv(&file).await?;
@@ -322,11 +322,11 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     &serde_json::json!({"count": n}),
                 )
                 .await?;
-            println!("{n} users imported");
+            out!("{n} users imported");
         }
         UsersCmd::List => {
             for u in store.users().await? {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}\t{}",
                     u.login,
                     u.display_name,
@@ -375,7 +375,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     &serde_json::json!({"login": login, "groups": u.groups, "enabled": !u.disabled}),
                 )
                 .await?;
-            println!("user {login} updated");
+            out!("user {login} updated");
         }
         UsersCmd::Disable { login } => {
             let u = store.disable_user(&login, now()).await?;
@@ -388,7 +388,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     &serde_json::json!({"login": login}),
                 )
                 .await?;
-            println!("user {login} disabled; sessions ended and tokens revoked");
+            out!("user {login} disabled; sessions ended and tokens revoked");
         }
     }
     Ok(())
@@ -554,7 +554,7 @@ pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
     let store = store(cfg).await?;
     match cmd {
         AuditCmd::Verify => match store.verify_audit().await? {
-            Ok(n) => println!("audit log intact: {n} records"),
+            Ok(n) => out!("audit log intact: {n} records"),
             Err(e) => return Err(CliError(format!("audit log broken: {e}"))),
         },
         AuditCmd::Export { format } => {
@@ -573,10 +573,16 @@ pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
                             None => continue,
                         },
                     };
-                    writeln!(out, "{line}")?;
+                    if let Err(e) = writeln!(out, "{line}") {
+                        super::exit_on_closed_pipe(&e);
+                        return Err(e.into());
+                    }
                 }
             }
-            out.flush()?;
+            if let Err(e) = out.flush() {
+                super::exit_on_closed_pipe(&e);
+                return Err(e.into());
+            }
         }
     }
     Ok(())

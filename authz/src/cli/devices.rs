@@ -34,9 +34,9 @@ pub async fn run(cmd: DevicesCmd, cfg: &Config) -> Result<(), CliError> {
             let devices = manage::list(&store, user_id.as_deref())
                 .await
                 .map_err(|e| CliError(e.description))?;
-            println!("device\tuser\thostname\tkey_storage\tcreated_at\trevoked_at");
+            out!("device\tuser\thostname\tkey_storage\tcreated_at\trevoked_at");
             for d in devices {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     d.device_id,
                     d.user_id,
@@ -53,7 +53,7 @@ pub async fn run(cmd: DevicesCmd, cfg: &Config) -> Result<(), CliError> {
             manage::revoke(&store, Actor::Admin, &device_id, now)
                 .await
                 .map_err(|e| CliError(format!("device {device_id}: {}", e.description)))?;
-            println!("device {device_id} revoked");
+            out!("device {device_id} revoked");
         }
     }
     Ok(())

@@ -1,6 +1,15 @@
 //! The `tollgate` command line. Errors print as `file:line: message` (or
 //! `what: message`) and exit non-zero.
 
+/// `println!` for command output: a reader that went away (`tollgate users
+/// list | head`) ends the command quietly with success, as any Unix tool
+/// does, instead of panicking with "failed printing to stdout".
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(format_args!($($arg)*))
+    };
+}
+
 mod admin;
 mod devices;
 mod policy;
@@ -109,16 +118,32 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The config a command works on: the file, or the embedded demo's.
+/// Where the embedded demo keeps its database and keys.
+const DEMO_DATA: &str = "data";
+
+/// The config a command works on: the file, or the embedded demo's. Only
+/// `serve` (`serve = true`) may create the demo's `./data/`; any other
+/// command without `--config` refuses to run where there is none, instead of
+/// silently starting an empty database there.
 pub(crate) fn load_config(
     file: Option<&PathBuf>,
     listen: Option<&str>,
+    serve: bool,
 ) -> Result<Config, CliError> {
     let mut cfg = match file {
         Some(f) => Config::from_file(f)?,
         None => Config::demo(listen.unwrap_or("127.0.0.1:8080")),
     };
     cfg.apply_env(&env)?;
+    let demo_database = cfg.database.url == crate::config::DatabaseConfig::default().url;
+    if file.is_none() && !serve && demo_database && !std::path::Path::new(DEMO_DATA).is_dir() {
+        return Err(CliError(format!(
+            "no ./{DEMO_DATA}/ in {}: run this command where `tollgate serve` keeps its demo data, or pass --config FILE",
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
     if let (Some(l), Some(_)) = (listen, file) {
         cfg.listen = l.to_string();
     }
@@ -150,51 +175,29 @@ pub fn main() -> ExitCode {
                 serve::run(config.as_ref(), listen.as_deref()).await
             }
             Command::Migrate { config } => {
-                let cfg = load_config(config.as_ref(), None)?;
+                let cfg = load_config(config.as_ref(), None, false)?;
                 crate::server::open_store(&cfg).await?;
-                println!("migrations applied to {}", redact_url(&cfg.database.url));
+                out!("migrations applied to {}", redact_url(&cfg.database.url));
                 Ok(())
             }
-            Command::CheckConfig { file } => {
-                let cfg = Config::from_file(&file)?;
-                crate::login::attestation::AttestationPolicy::load(&cfg.authenticators)
-                    .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
-                for c in &cfg.clients {
-                    let has_secret = c.secret_hash.is_some() || c.secret_env.is_some();
-                    let alg = crate::keys::Alg::parse(&cfg.keys.default_alg)
-                        .unwrap_or(crate::keys::Alg::ES256);
-                    crate::oauth::client::ClientSettings::from_config(c, alg, has_secret)
-                        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
-                    if let Some(h) = &c.secret_hash {
-                        crate::oauth::client::parse_secret_hash(h).ok_or_else(|| {
-                            CliError(format!(
-                                "{}: client {:?}: secret_hash must be sha256:<64 hex digits>",
-                                file.display(),
-                                c.id
-                            ))
-                        })?;
-                    }
-                }
-                println!("{}: ok", file.display());
-                Ok(())
-            }
+            Command::CheckConfig { file } => check_config(&file),
             Command::Keys { cmd, config } => {
-                admin::keys(cmd, &load_config(config.as_ref(), None)?).await
+                admin::keys(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Clients { cmd, config } => {
-                admin::clients(cmd, &load_config(config.as_ref(), None)?).await
+                admin::clients(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Users { cmd, config } => {
-                admin::users(cmd, &load_config(config.as_ref(), None)?).await
+                admin::users(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Devices { cmd, config } => {
-                devices::run(cmd, &load_config(config.as_ref(), None)?).await
+                devices::run(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Scim { cmd, config } => {
-                scim::run(cmd, &load_config(config.as_ref(), None)?).await
+                scim::run(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Audit { cmd, config } => {
-                admin::audit(cmd, &load_config(config.as_ref(), None)?).await
+                admin::audit(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             // Handled before the runtime starts.
             Command::Risk { .. } | Command::Policy { .. } => Ok(()),
@@ -206,6 +209,50 @@ pub fn main() -> ExitCode {
             eprintln!("{msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `check-config`: the file parses, and [`crate::preflight::problems`] (the
+/// checks `serve` runs before it creates anything) finds nothing, with the
+/// same environment `serve` would see. Every problem is printed as
+/// `file:line:col: message` (the file's name alone when no line is about it).
+fn check_config(file: &std::path::Path) -> Result<(), CliError> {
+    let mut cfg = Config::from_file(file)?;
+    cfg.apply_env(&env)?;
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let problems = crate::preflight::problems(&cfg, &env);
+    if problems.is_empty() {
+        out!("{}: ok", file.display());
+        return Ok(());
+    }
+    for p in &problems {
+        match crate::preflight::locate(&text, p) {
+            Some((line, col)) => eprintln!("{}:{line}:{col}: {p}", file.display()),
+            None => eprintln!("{}: {p}", file.display()),
+        }
+    }
+    Err(CliError(format!(
+        "{}: {} problem(s); `tollgate serve` would refuse this config",
+        file.display(),
+        problems.len()
+    )))
+}
+
+/// Writes one line of command output; see [`out!`].
+pub(crate) fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        exit_on_closed_pipe(&e);
+        eprintln!("tollgate: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Ends the process with success when `e` says the reader of stdout went away.
+pub(crate) fn exit_on_closed_pipe(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
     }
 }
 

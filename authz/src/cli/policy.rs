@@ -104,8 +104,21 @@ fn run_inner(cmd: PolicyCommand) -> Result<(), String> {
                 eprintln!("{}", at(&events, e));
             }
             let (dc, da) = db_paths(&events);
-            let geo = Geo::open(&geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))
-                .map_err(|e| e.to_string())?;
+            // Like the server, the what-if runs without geo databases when
+            // none was named and none lies beside the events (the demo's
+            // case): country and network signals then fall back to IP and
+            // prefix. A database that was named must open.
+            let geo = if geoip_city.is_none() && geoip_asn.is_none() && !dc.exists() && !da.exists()
+            {
+                eprintln!(
+                    "no geo databases (--geoip-city/--geoip-asn, or beside {}): scoring without country and ASN",
+                    events.display()
+                );
+                Geo::empty()
+            } else {
+                Geo::open(&geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))
+            }
+            .map_err(|e| e.to_string())?;
             let model = match model {
                 Some(p) => std::fs::read_to_string(&p)
                     .map_err(|e| format!("{}: {e}", p.display()))

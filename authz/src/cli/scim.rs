@@ -36,11 +36,11 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
     match cmd {
         ScimCmd::Status => {
             if cfg.scim.targets.is_empty() {
-                println!("no [[scim.targets]] configured");
+                out!("no [[scim.targets]] configured");
             }
             for t in &cfg.scim.targets {
                 let s = store.scim_status(&t.name).await?;
-                println!(
+                out!(
                     "{}\t{}\tpending={}\tfailed={}\tusers={}\tgroups={}",
                     t.name,
                     t.base_url,
@@ -49,21 +49,21 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
                     s.provisioned_users,
                     s.provisioned_groups
                 );
-                println!("  initial sync: {}", when(s.full_sync_at));
-                println!("  last success: {}", when(s.last_success_at));
+                out!("  initial sync: {}", when(s.full_sync_at));
+                out!("  last success: {}", when(s.last_success_at));
                 match &s.last_error {
-                    Some(e) => println!("  last error:   {} {e}", when(s.last_error_at)),
-                    None => println!("  last error:   none"),
+                    Some(e) => out!("  last error:   {} {e}", when(s.last_error_at)),
+                    None => out!("  last error:   none"),
                 }
                 if s.failures > 0 {
-                    println!(
+                    out!(
                         "  target down:  {} consecutive failures, next attempt {}",
                         s.failures,
                         when(Some(s.next_attempt_at))
                     );
                 }
                 for (kind, subject, error) in store.scim_failed_rows(&t.name).await? {
-                    println!("  failed {kind} {subject}: {error}");
+                    out!("  failed {kind} {subject}: {error}");
                 }
             }
         }
@@ -83,13 +83,13 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
             let mut w = TargetWorker::new(t, Duration::from_secs(cfg.scim.timeout))?;
             let changes = crate::scim::plan::plan(&store, &w.target, &w.client).await?;
             for c in &changes {
-                println!("{}{c}", if dry_run { "would " } else { "" });
+                out!("{}{c}", if dry_run { "would " } else { "" });
             }
             if changes.is_empty() {
-                println!("{target}: in sync");
+                out!("{target}: in sync");
             }
             if dry_run {
-                println!("dry run: {} change(s), nothing was changed", changes.len());
+                out!("dry run: {} change(s), nothing was changed", changes.len());
                 return Ok(());
             }
             crate::scim::plan::apply(&store, &target, &changes, now).await?;
@@ -107,15 +107,16 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
                 )));
             }
             if p.skipped {
-                println!(
+                out!(
                     "{} change(s) queued; a running server is delivering to {target} and will push them",
                     changes.len()
                 );
             } else {
                 let pending = store.scim_pending_count(&target).await?;
-                println!(
+                out!(
                     "{} delivered, {} refused by the target, {pending} still pending (see `tollgate scim status`)",
-                    p.delivered, p.failed
+                    p.delivered,
+                    p.failed
                 );
             }
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 pub async fn run(config: Option<&PathBuf>, listen: Option<&str>) -> Result<(), CliError> {
     init_logging();
-    let cfg = load_config(config, listen)?;
+    let cfg = load_config(config, listen, true)?;
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", cfg.listen)))?;
@@ -16,9 +16,15 @@ pub async fn run(config: Option<&PathBuf>, listen: Option<&str>) -> Result<(), C
     if demo {
         let info = crate::server::ensure_demo(&app).await?;
         let base = app.urls.issuer.trim_end_matches('/');
-        println!(
+        // Written, not `println!`: a closed stdout (`tollgate serve | head`)
+        // must not bring the server down.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "\nTollgate demo is running at {base}\n\n  1. Open {base}/demo in a browser.\n  2. Sign in as `{}` with password `{}`.\n  3. You land on a page showing the ID token's claims.\n\n  Discovery: {base}/.well-known/openid-configuration\n  The demo client is `demo`; its secret is in {}.\n  Data lives in ./data/ (delete it to start over). Ctrl-C stops.\n",
-            info.user, info.password, info.client_secret_path
+            info.user,
+            info.password,
+            info.client_secret_path
         );
     }
     crate::server::serve(listener, app, shutdown_signal()).await?;

@@ -20,7 +20,13 @@ pub fn redirect_uri(app: &App) -> String {
     format!("{}/demo/callback", app.urls.issuer.trim_end_matches('/'))
 }
 
-pub async fn start(State(app): State<App>) -> Response {
+pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
+    // The state cookie must be set on the issuer's own origin, where the
+    // callback will come back to: opened as http://127.0.0.1:PORT/demo while
+    // the issuer is http://localhost:PORT, go there first.
+    if let Some(issuer_origin) = wrong_origin(&app.urls.issuer, &headers) {
+        return see_other(&format!("{issuer_origin}/demo"));
+    }
     let verifier = crate::secret::random_token(32);
     let state = crate::secret::random_id(16);
     let challenge = URL_SAFE_NO_PAD.encode(crate::secret::sha256(verifier.expose().as_bytes()));
@@ -54,6 +60,16 @@ pub async fn start(State(app): State<App>) -> Response {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// The issuer's origin when the request came to another host name, `None`
+/// when it came to the issuer's own (or the browser sent no `Host`).
+fn wrong_origin(issuer: &str, headers: &HeaderMap) -> Option<String> {
+    let issuer = url::Url::parse(issuer).ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let origin = issuer.origin().ascii_serialization();
+    let own = origin.split_once("://").map(|(_, h)| h)?;
+    (!host.eq_ignore_ascii_case(own)).then_some(origin)
 }
 
 pub async fn callback(

@@ -10,6 +10,7 @@ pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
 mod factors;
 mod gateway;
+mod home;
 mod login;
 mod login_device;
 mod logout;
@@ -31,6 +32,7 @@ use std::net::SocketAddr;
 pub fn router(app: App) -> Router {
     let demo = app.config.demo;
     let mut r = Router::new()
+        .route("/", get(home::show))
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration),

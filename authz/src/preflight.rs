@@ -1,0 +1,181 @@
+//! The checks `serve` runs before it creates anything, and the only checks
+//! `check-config` runs: one list, so that a config `check-config` calls
+//! "ok" is one `serve` starts with, and `serve` never makes keys or a
+//! database for a config it then refuses.
+//!
+//! Every problem is collected (not only the first), each naming what is
+//! wrong in the operator's words; `locate` finds the line of the file it is
+//! about where the message names a client, a target or a section.
+
+use crate::config::Config;
+use crate::oauth::client::{ClientSettings, hash_secret, parse_secret_hash};
+
+/// Shortest client secret accepted from the environment.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// A configured client's secret hash (hex): from `secret_hash`, or the SHA-256 of
+/// the secret in `secret_env`; `None` for a public client.
+pub fn client_secret_hash(
+    c: &crate::config::ClientConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, String> {
+    match (&c.secret_hash, &c.secret_env) {
+        (Some(h), _) => parse_secret_hash(h).map(Some).ok_or_else(|| {
+            format!(
+                "client {:?}: secret_hash must be sha256:<64 hex digits>",
+                c.id
+            )
+        }),
+        (None, Some(var)) => {
+            let v = env(var).ok_or_else(|| {
+                format!(
+                    "client {:?}: environment variable {var} (secret_env) is not set",
+                    c.id
+                )
+            })?;
+            if v.len() < MIN_SECRET_LEN {
+                return Err(format!(
+                    "client {:?}: the secret in {var} is shorter than {MIN_SECRET_LEN} characters",
+                    c.id
+                ));
+            }
+            Ok(Some(hash_secret(&v)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Every problem that would stop `serve` with this config and environment,
+/// found without touching the database or writing a file.
+pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let url = &config.database.url;
+    if !["sqlite:", "postgres:", "postgresql:"]
+        .iter()
+        .any(|s| url.starts_with(s))
+    {
+        out.push(format!(
+            "database.url {:?}: expected sqlite://PATH or postgres://…",
+            crate::cli::redact_url(url)
+        ));
+    }
+    if !config.demo {
+        let key = match env("TOLLGATE_MASTER_KEY") {
+            Some(v) => crate::master_key::MasterKey::from_material(v.as_bytes(), "TOLLGATE_MASTER_KEY")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => match &config.keys.master_key_file {
+                Some(p) => crate::master_key::MasterKey::from_file(p)
+                    .map(|_| ())
+                    .map_err(|e| format!("keys.master_key_file: {e}")),
+                None => Err("no master key: set keys.master_key_file or TOLLGATE_MASTER_KEY (32 bytes, base64); generate one with `head -c32 /dev/urandom | base64`".into()),
+            },
+        };
+        if let Err(e) = key {
+            out.push(e);
+        }
+    }
+    if let Err(e) = crate::login::attestation::AttestationPolicy::load(&config.authenticators) {
+        out.push(format!("[authenticators]: {e}"));
+    }
+    let alg = crate::keys::Alg::parse(&config.keys.default_alg).unwrap_or(crate::keys::Alg::ES256);
+    for c in &config.clients {
+        match client_secret_hash(c, env) {
+            Ok(hash) => {
+                if let Err(e) = ClientSettings::from_config(c, alg, hash.is_some()) {
+                    out.push(e);
+                }
+            }
+            Err(e) => out.push(e),
+        }
+    }
+    if let Err(e) = crate::decision::DecisionPoint::load(&config.policy) {
+        out.push(format!("[policy]: {e}"));
+    }
+    for t in &config.scim.targets {
+        if let Err(e) = crate::scim::target(t, env) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// The 1-based line and column in `text` that `problem` is about, when its
+/// message names something the file declares: `client "x"` (its `id`),
+/// `scim target "x"` (its `name`), or a `section.key` / `[section]`.
+pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
+    let quoted = |after: &str| {
+        let rest = problem.split(after).nth(1)?;
+        let rest = rest.strip_prefix('"')?;
+        Some(rest.split('"').next()?.to_owned())
+    };
+    let needle = if let Some(id) = quoted("client ") {
+        format!("id = \"{id}\"")
+    } else if let Some(name) = quoted("scim target ") {
+        format!("name = \"{name}\"")
+    } else {
+        let word = problem
+            .split([' ', ':'])
+            .next()
+            .unwrap_or("")
+            .trim_matches(['[', ']']);
+        let (section, key) = word.split_once('.').unwrap_or((word, ""));
+        if section.is_empty() || !section.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return None;
+        }
+        let header = format!("[{section}]");
+        let start = text.find(&header)?;
+        if !key.is_empty()
+            && let Some(i) = text[start..].find(&format!("{key} ="))
+        {
+            return Some(crate::config::line_col(text, start + i));
+        }
+        return Some(crate::config::line_col(text, start));
+    };
+    text.find(&needle).map(|i| crate::config::line_col(text, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "version = 1\nissuer = \"https://id.example\"\n\n[database]\nurl = \"mysql://db/x\"\n\n[keys]\nmaster_key_file = \"/nonexistent/master.key\"\n\n[[clients]]\nid = \"gw\"\nsecret_env = \"GW_SECRET\"\ngrant_types = [\"client_credentials\"]\n\n[[clients]]\nid = \"short\"\nsecret_env = \"SHORT_SECRET\"\ngrant_types = [\"client_credentials\"]\n";
+
+    #[test]
+    fn every_problem_is_reported_at_its_line() {
+        let cfg = Config::parse(FILE, "t.toml").unwrap();
+        let env = |k: &str| (k == "SHORT_SECRET").then(|| "too-short".to_owned());
+        let found = problems(&cfg, &env);
+        let located: Vec<(Option<(usize, usize)>, &str)> = found
+            .iter()
+            .map(|p| (locate(FILE, p), p.as_str()))
+            .collect();
+        for (line, words) in [
+            (5, "mysql://db/x"),
+            (8, "/nonexistent/master.key"),
+            (11, "GW_SECRET (secret_env) is not set"),
+            (16, "shorter than 32 characters"),
+        ] {
+            assert!(
+                located
+                    .iter()
+                    .any(|(at, p)| at.map(|a| a.0) == Some(line) && p.contains(words)),
+                "line {line} {words:?} in {located:?}"
+            );
+        }
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    #[test]
+    fn a_good_config_has_no_problems() {
+        let text = "version = 1\nissuer = \"https://id.example\"\n[database]\nurl = \"sqlite:///tmp/x.db\"\n";
+        let cfg = Config::parse(text, "t.toml").unwrap();
+        let env = |k: &str| {
+            (k == "TOLLGATE_MASTER_KEY")
+                .then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned())
+        };
+        assert_eq!(problems(&cfg, &env), Vec::<String>::new());
+        let none = |_: &str| None;
+        assert_eq!(problems(&cfg, &none).len(), 1, "no master key anywhere");
+    }
+}
