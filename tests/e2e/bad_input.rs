@@ -255,7 +255,11 @@ async fn ten_thousand_malformed_requests_cause_no_server_error() {
         .unwrap();
     const CASES: usize = 10_000;
     let mut failures = Vec::new();
-    for i in 0..CASES {
+    let (mut sent, mut unsendable) = (0usize, 0usize);
+    for i in 0..CASES + CASES / 5 {
+        if sent == CASES {
+            break;
+        }
         let (method, path) = *r.pick(ENDPOINTS);
         let query = if r.below(3) == 0 {
             format!("?{}", form(&mut r))
@@ -304,19 +308,28 @@ async fn ten_thousand_malformed_requests_cause_no_server_error() {
                 format!("tg_session={}; tg_device={}", jws(&mut r), jws(&mut r)),
             );
         }
-        match req.body(body).send().await {
+        // A request the client library itself will not form (a header
+        // with a control character) never reaches the server: not a case.
+        let Ok(built) = req.body(body).build() else {
+            unsendable += 1;
+            continue;
+        };
+        sent += 1;
+        let what = format!("#{i} {method} {}", &url[..url.len().min(160)]);
+        match http.execute(built).await {
             Ok(resp) if resp.status().is_server_error() => {
-                failures.push(format!("#{i} {method} {url}: {}", resp.status()));
+                failures.push(format!("{what}: {}", resp.status()));
             }
             Ok(_) => {}
-            Err(e) => failures.push(format!("#{i} {method} {url}: no answer ({e})")),
+            Err(e) => failures.push(format!("{what}: no answer ({e})")),
         }
     }
     let after = counts(&url).await;
     println!(
-        "bad-input corpus: {CASES} requests, {} server errors (seed {seed:#x})",
+        "bad-input corpus: {sent} requests ({unsendable} not formable by the client, skipped), {} server errors (seed {seed:#x})",
         failures.len()
     );
+    assert_eq!(sent, CASES, "the corpus sends {CASES} requests");
     assert!(
         failures.is_empty(),
         "{}",

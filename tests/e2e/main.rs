@@ -4,7 +4,6 @@
 mod agent;
 mod agent_otp;
 mod attestation;
-mod audit_truncation;
 mod authenticators;
 mod bad_input;
 mod browser;
