@@ -31,6 +31,8 @@ listen = "127.0.0.1:$PORT"
 url = "sqlite://$work/tollgate.db"
 [gateway]
 audiences = ["https://api.example"]
+# One subject asked thousands of times a second: no per-subject budget.
+decide_per_subject_per_minute = 0
 [policy]
 files = ["$PWD/policies/default.yaml", "$work/routes.yaml"]
 [[clients]]
@@ -51,7 +53,7 @@ export BENCH_WEB_SECRET=$(head -c24 /dev/urandom | base64 | tr -d '/+=')-web-sec
 export TOLLGATE_MASTER_KEY=$(head -c32 /dev/urandom | base64)
 export TOLLGATE_LOG=warn
 cfg=(--config "$work/tollgate.toml")
-secret() { "$BIN" clients add "$1" --grant client_credentials --alg "$2" "${cfg[@]}" | sed -n 's/^client secret.*: //p'; }
+secret() { "$BIN" clients add "$1" --grant client_credentials --alg "$2" --permission decide --permission introspect "${cfg[@]}" | sed -n 's/^client secret.*: //p'; }
 ES=$(secret bench-es ES256)
 RS=$(secret bench-rs RS256)
 PW="bench password $(head -c8 /dev/urandom | base64)"

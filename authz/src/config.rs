@@ -62,6 +62,9 @@ pub struct Config {
     /// The gateway decision endpoint (ext_authz).
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Where Prometheus scrapes `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The audit log.
     #[serde(default)]
     pub audit: AuditConfig,
@@ -264,22 +267,69 @@ fn all_ssf_events() -> Vec<String> {
 }
 
 /// `[audit]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// `sha256` (default) or `sm3`: the hash new records are chained with.
     /// Existing records keep theirs, so switching is safe at any time.
     pub hash: crate::store::ChainHash,
+    /// Seconds between signed checkpoints of the chain (one is also
+    /// written at shutdown); 0 writes them only at shutdown.
+    pub checkpoint_interval: u64,
+    /// Also append every checkpoint as a JSON line to this file (put it
+    /// on append-only storage); `tollgate audit verify --checkpoints`
+    /// reads it.
+    pub checkpoint_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            hash: crate::store::ChainHash::default(),
+            checkpoint_interval: 300,
+            checkpoint_file: None,
+        }
+    }
+}
+
+/// `[metrics]`: `/metrics` is operations data (client ids, decision
+/// counts, error rates), not for the internet. It is served on the main
+/// listener only in the demo, with `public = true`, or to a bearer token;
+/// otherwise on `listen`, a listener of its own (with `/healthz` and
+/// `/readyz`), or nowhere.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A separate address for `/metrics`, `/healthz` and `/readyz`
+    /// (e.g. `127.0.0.1:9464`); none by default.
+    pub listen: Option<String>,
+    /// An environment variable holding a bearer token that opens
+    /// `/metrics` on the main listener.
+    pub token_env: Option<String>,
+    /// Serve `/metrics` on the main listener to anyone.
+    pub public: bool,
 }
 
 /// `[gateway]`: the ext_authz endpoint gateways call per request.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewayConfig {
     /// Access-token audiences (`aud`) the protected APIs accept. Empty:
     /// the ext_authz endpoint is off (404), so no deployment validates
     /// tokens for an audience it never named.
     pub audiences: Vec<String>,
+    /// `/v1/decide` answers per (caller, subject) per minute before 429;
+    /// `0` is unlimited.
+    pub decide_per_subject_per_minute: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            audiences: Vec::new(),
+            decide_per_subject_per_minute: 600,
+        }
+    }
 }
 
 /// `[scim]`: where users and groups are provisioned (RFC 7643/7644).
@@ -437,6 +487,12 @@ pub struct ClientConfig {
     /// session this client got tokens from ends.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// What this client may do beyond its grants (all off by default):
+    /// `decide` (ask `/v1/decide`), `decide_revokes` (a deny it asks for
+    /// may end the subject's sessions), `introspect` (introspect tokens
+    /// issued for any audience).
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }
 
 impl Config {
@@ -458,6 +514,7 @@ impl Config {
             authenticators: AuthenticatorConfig::default(),
             policy: PolicyConfig::default(),
             gateway: GatewayConfig::default(),
+            metrics: MetricsConfig::default(),
             audit: AuditConfig::default(),
             ssf: SsfConfig::default(),
             scim: ScimConfig::default(),

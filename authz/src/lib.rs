@@ -18,6 +18,7 @@
 //!   login approval, offline grants and receipts).
 //! - [`scim`]: SCIM 2.0 provisioning to targets such as vCenter (outbox,
 //!   delivery worker, `tollgate scim sync`).
+//! - [`checkpoint`]: signed audit checkpoints (truncation detection).
 //! - [`cli`]: the `tollgate` command line.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -27,6 +28,7 @@
 
 pub mod agent;
 pub mod cache;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -104,6 +104,16 @@ pub async fn start(
         decisions,
     );
     state.scim = scim;
+    state.metrics_token = match &state.config.metrics.token_env {
+        Some(var) => Some(crate::secret::Secret::new(
+            env(var).filter(|t| !t.is_empty()).ok_or_else(|| {
+                StartError::Config(format!(
+                    "[metrics] token_env: environment variable {var} is not set"
+                ))
+            })?,
+        )),
+        None => None,
+    };
     let app = Arc::new(state);
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)
@@ -232,6 +242,15 @@ pub async fn serve(
     let events = tokio::spawn(crate::events::run(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ops = match &app.config.metrics.listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(listen = %addr, "metrics listener");
+            let r = crate::http::ops_router(app.clone());
+            Some(tokio::spawn(async move { axum::serve(l, r).await }))
+        }
+        None => None,
+    };
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -251,12 +270,40 @@ pub async fn serve(
         }
     }
     background.abort();
+    checkpoint(&app).await;
+    if let Some(o) = ops {
+        o.abort();
+    }
     scim.abort();
     hup.abort();
     events.abort();
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Signs and stores a checkpoint of the audit chain (and exports it to
+/// `[audit] checkpoint_file`); a failure is logged, never fatal.
+async fn checkpoint(app: &App) {
+    let alg =
+        crate::keys::Alg::parse(&app.config.keys.default_alg).unwrap_or(crate::keys::Alg::ES256);
+    match crate::checkpoint::write(
+        &app.store,
+        &app.keyring(),
+        alg,
+        &app.urls.issuer,
+        app.config.audit.checkpoint_file.as_deref(),
+        app.now(),
+    )
+    .await
+    {
+        Ok(c) => tracing::debug!(
+            records = c.record_count,
+            last_id = c.last_id,
+            "audit checkpoint"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot write an audit checkpoint"),
+    }
 }
 
 /// Periodic work: revocations from other replicas (1 s), policy files
@@ -283,6 +330,10 @@ async fn background(app: App) {
             && let Err(e) = app.reload_keys().await
         {
             tracing::warn!(error = %e, "key reload failed");
+        }
+        let every = app.config.audit.checkpoint_interval;
+        if every > 0 && n.is_multiple_of(every) {
+            checkpoint(&app).await;
         }
         if n.is_multiple_of(600)
             && let Err(e) = app.store.purge_expired(now).await

@@ -33,6 +33,11 @@ pub struct AppState {
     pub decisions: DecisionPoint,
     /// SCIM provisioning targets with their tokens (set by `server::start`).
     pub scim: Vec<crate::scim::Target>,
+    /// The bearer token for `/metrics` on the main listener (from
+    /// `[metrics] token_env`, read at start).
+    pub metrics_token: Option<crate::secret::Secret>,
+    /// `/v1/decide` answers per (caller, subject) per minute.
+    pub decide_limits: crate::decision::limit::SubjectLimiter,
 }
 
 /// The shared handle.
@@ -78,7 +83,12 @@ impl AppState {
         decisions: DecisionPoint,
     ) -> AppState {
         let urls = Urls::new(&config.issuer);
+        let decide_limits = crate::decision::limit::SubjectLimiter::new(
+            config.gateway.decide_per_subject_per_minute,
+        );
         AppState {
+            decide_limits,
+            metrics_token: None,
             config,
             store,
             clock,

@@ -65,10 +65,17 @@ http {{
     )
 }
 
-/// The API behind nginx: echoes the headers nginx passed from Tollgate.
-async fn upstream() -> String {
+/// What reached the API behind nginx: the raw path of each request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// The API behind nginx: echoes the headers nginx passed from Tollgate,
+/// and remembers every path that reached it.
+async fn upstream() -> (String, Seen) {
     use axum::extract::Request;
-    let app = axum::Router::new().fallback(|req: Request| async move {
+    let seen: Seen = Seen::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |req: Request| async move {
+        log.lock().unwrap().push(req.uri().to_string());
         let h = |n: &str| {
             req.headers()
                 .get(n)
@@ -86,7 +93,7 @@ async fn upstream() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr.to_string()
+    (addr.to_string(), seen)
 }
 
 /// nginx running in the foreground; killed when dropped.
@@ -151,7 +158,7 @@ async fn nginx_auth_request_carries_the_rfc9470_challenge() {
         return;
     };
     let base = srv.base.clone();
-    let api_addr = upstream().await;
+    let (api_addr, _) = upstream().await;
     let (_nginx, gw) = nginx(&api_addr, base.trim_start_matches("http://")).await;
     let http = browser_at(crate::policy::DE);
     let mut pk = alice_with_passkey(&srv, &http).await;
@@ -201,4 +208,81 @@ async fn nginx_auth_request_carries_the_rfc9470_challenge() {
     assert_eq!(r.status(), 401);
     let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains("invalid_token"), "{challenge}");
+}
+
+/// The gateway-paths table (`gateway_paths.rs`) through nginx as
+/// docs/federation/gateway.md configures it: with a password-only token no
+/// spelling of `/admin/users` reaches the API (a step-up 401, a refusal
+/// that nginx turns into an error, or nginx's own 400), while `/orders`
+/// does; after the step-up the plain spelling does.
+#[tokio::test]
+async fn no_spelling_of_a_protected_path_reaches_the_upstream_without_step_up() {
+    use crate::gateway_paths::{SPELLINGS, Want, over_long, raw_get};
+    if !have_tool(NGINX, "nginx gateway") {
+        return;
+    }
+    let files = vec![tollgate::allow_all_policy()];
+    let Some((srv, _dir)) = server_with(tollgate::Db::Sqlite, files, ADMIN_API_NEEDS_PHR).await
+    else {
+        return;
+    };
+    let base = srv.base.clone();
+    let (api_addr, seen) = upstream().await;
+    let (_nginx, gw) = nginx(&api_addr, base.trim_start_matches("http://")).await;
+    let gw = gw.trim_start_matches("http://").to_owned();
+    let http = browser_at(crate::policy::DE);
+    let mut pk = alice_with_passkey(&srv, &http).await;
+    let weak = crate::policy::password_token(&http, &base, "alice").await;
+    let bearer = format!("Bearer {weak}");
+    let auth: Vec<(&str, &[u8])> = vec![("authorization", bearer.as_bytes())];
+
+    let (status, text) = raw_get(&gw, b"/orders", &auth).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    seen.lock().unwrap().clear();
+
+    let long = over_long();
+    let mut failures = Vec::new();
+    let rows = SPELLINGS
+        .iter()
+        .map(|(s, w)| (s.as_bytes().to_vec(), *w))
+        .chain([(long.into_bytes(), Want::Refused)]);
+    let mut challenged = 0;
+    for (spelling, want) in rows {
+        let (status, text) = raw_get(&gw, &spelling, &auth).await;
+        challenged += usize::from(status == 401);
+        let reached = std::mem::take(&mut *seen.lock().unwrap());
+        if status == 200 || !reached.is_empty() {
+            failures.push(format!(
+                "{:?} ({want:?}): {status}, upstream saw {reached:?}: {}",
+                String::from_utf8_lossy(&spelling),
+                text.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let step_ups = SPELLINGS.iter().filter(|(_, w)| *w == Want::StepUp).count();
+    assert!(
+        challenged >= step_ups - 1,
+        "most spellings are challenged, not errors: {challenged} of {step_ups}"
+    );
+
+    // The step-up token passes, so the refusals above were not an outage.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/ext_authz/admin/users"))
+        .bearer_auth(&weak)
+        .send()
+        .await
+        .unwrap();
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let strong = crate::policy::step_up_token(&http, &base, &challenge, &mut pk).await;
+    let bearer = format!("Bearer {strong}");
+    let (status, text) = raw_get(
+        &gw,
+        b"/%61dmin//users",
+        &[("authorization", bearer.as_bytes())],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

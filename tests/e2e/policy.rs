@@ -58,8 +58,11 @@ pub(crate) async fn server_with(
         c.gateway.audiences = vec![API.into()];
     })
     .await?;
-    srv.add_client("rp", |c| c.access_token_audience = Some(API.into()))
-        .await;
+    srv.add_client("rp", |c| {
+        c.access_token_audience = Some(API.into());
+        c.permissions = vec!["decide".into()];
+    })
+    .await;
     Some((srv, dir))
 }
 
@@ -317,7 +320,8 @@ pub(crate) async fn tokens(http: &reqwest::Client, base: &str, redirect: &str) -
     )
 }
 
-async fn refresh(http: &reqwest::Client, base: &str, token: &str) -> (u16, Value) {
+/// A refresh-token grant at `rp`: (status, body).
+pub(crate) async fn refresh(http: &reqwest::Client, base: &str, token: &str) -> (u16, Value) {
     let r = http
         .post(format!("{base}/token"))
         .basic_auth("rp", Some(SECRET))
@@ -807,7 +811,8 @@ async fn policy_files_reload_without_a_restart() {
     else {
         return;
     };
-    srv.add_client("rp", |_| {}).await;
+    srv.add_client("rp", |c| c.permissions = vec!["decide".into()])
+        .await;
     srv.add_user("carol", &["contractors"]).await;
     let base = srv.base.clone();
     let http = reqwest::Client::new();
@@ -1106,7 +1111,7 @@ async fn sighup_reloads_a_running_server() {
             "version = 1\nissuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\n\
              [database]\nurl = \"sqlite://{db}\"\n\
              [policy]\nfiles = [\"{default}\", \"{extra}\"]\nreload_interval = 0\n\
-             [[clients]]\nid = \"svc\"\nsecret_env = \"SVC_SECRET\"\ngrant_types = [\"client_credentials\"]\n",
+             [[clients]]\nid = \"svc\"\nsecret_env = \"SVC_SECRET\"\ngrant_types = [\"client_credentials\"]\npermissions = [\"decide\"]\n",
             db = dir.0.join("t.db").display(),
             default = repo_policy("default.yaml").display(),
             extra = extra.display(),

@@ -109,6 +109,9 @@ pub const SECRET: &str = "test-client-secret-0123456789abcdefghij";
 pub const SCIM_TOKEN: &str = "test-scim-token-0123456789";
 /// The `token_env` test SCIM targets name.
 pub const SCIM_TOKEN_ENV: &str = "TOLLGATE_TEST_SCIM_TOKEN";
+/// The `[metrics] token_env` value tests may name, and its token.
+pub const METRICS_TOKEN_ENV: &str = "TOLLGATE_TEST_METRICS_TOKEN";
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -135,6 +138,8 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let mut cfg = Config::demo(&addr.to_string());
         cfg.demo = false;
+        // Most tests read the counters; tests/e2e/operations.rs closes it.
+        cfg.metrics.public = true;
         cfg.database.url = url;
         cfg.keys.master_key_file = None;
         cfg.http.shutdown_grace = 2;
@@ -153,6 +158,7 @@ impl TestServer {
         let env = move |k: &str| match k {
             "TOLLGATE_MASTER_KEY" => Some(master.clone()),
             SCIM_TOKEN_ENV => Some(SCIM_TOKEN.to_string()),
+            METRICS_TOKEN_ENV => Some(METRICS_TOKEN.to_string()),
             _ => None,
         };
         let app = tollgate_authz::server::start(cfg.clone(), clock.clone(), &env)

@@ -123,6 +123,10 @@ pub enum ClientsCmd {
         /// Allow the resource-owner password grant (explicit opt-in).
         #[arg(long)]
         password_grant: bool,
+        /// A permission beyond the grants, repeatable: `decide`,
+        /// `decide_revokes`, `introspect` (docs/operations.md).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
     },
     List,
     Remove {
@@ -148,6 +152,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             groups_claim,
             upn_domain,
             password_grant,
+            permissions,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(
@@ -172,6 +177,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
                 groups_claim,
                 upn_domain,
                 password_grant,
+                permissions,
                 ..ClientConfig::default()
             };
             let default_alg = Alg::parse(&cfg.keys.default_alg).unwrap_or(Alg::ES256);
@@ -531,8 +537,14 @@ async fn parse_csv(file: &PathBuf) -> Result<Vec<NewUser>, CliError> {
 
 #[derive(Subcommand)]
 pub enum AuditCmd {
-    /// Check the hash chain; non-zero exit if any record was altered or removed.
-    Verify,
+    /// Check the hash chain and the newest signed checkpoint; non-zero
+    /// exit if any record was altered or removed, the newest ones included.
+    Verify {
+        /// Also read checkpoints from this exported file (`[audit]
+        /// checkpoint_file`): they survive deletion from the database.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
     /// Print records as JSON Lines.
     Export {
         /// `records`: every audit record; `events`: the login events of
@@ -553,10 +565,41 @@ pub enum ExportFormat {
 pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
     let store = store(cfg).await?;
     match cmd {
-        AuditCmd::Verify => match store.verify_audit().await? {
-            Ok(n) => out!("audit log intact: {n} records"),
-            Err(e) => return Err(CliError(format!("audit log broken: {e}"))),
-        },
+        AuditCmd::Verify { checkpoints } => {
+            let n = match store.verify_audit().await? {
+                Ok(n) => n,
+                Err(e) => return Err(CliError(format!("audit log broken: {e}"))),
+            };
+            let mut newest = store.latest_checkpoint().await?;
+            if let Some(f) = &checkpoints
+                && let Some(c) = crate::checkpoint::newest_in_file(f).map_err(CliError)?
+                && newest.as_ref().is_none_or(|n| c.last_id > n.last_id)
+            {
+                newest = Some(c);
+            }
+            let Some(c) = newest else {
+                out!("audit log intact: {n} records (no checkpoint yet)");
+                return Ok(());
+            };
+            let master = crate::server::master_key(cfg, &super::env)?;
+            let rows = store.published_keys(now()).await?;
+            let ring =
+                crate::keys::Keyring::load(&rows, &master).map_err(|e| CliError(e.to_string()))?;
+            crate::checkpoint::authentic(&ring, &cfg.issuer, &c)
+                .map_err(|e| CliError(format!("audit log broken: {e}")))?;
+            let (count, max_id, hash_at_last) = store.audit_upto(c.last_id).await?;
+            let upto = crate::checkpoint::Upto {
+                count,
+                max_id,
+                hash_at_last,
+            };
+            crate::checkpoint::compare(&c, &upto)
+                .map_err(|e| CliError(format!("audit log broken: {e}")))?;
+            out!(
+                "audit log intact: {n} records; the checkpoint of {} ({} records, up to record {}) matches",
+                c.ts, c.record_count, c.last_id
+            );
+        }
         AuditCmd::Export { format } => {
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

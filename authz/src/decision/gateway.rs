@@ -156,7 +156,8 @@ pub async fn decide_request(
             user,
         );
     }
-    let (host, path) = split_resource(req.resource.as_deref());
+    // The handler refused a resource whose path does not normalise.
+    let (host, path) = split_resource(req.resource.as_deref()).unwrap_or_default();
     let groups: &[String] = user.as_ref().map_or(&[], |u| u.groups.as_slice());
     let attributes = user
         .as_deref()
@@ -188,14 +189,23 @@ pub async fn decide_request(
     (made.decision, user)
 }
 
-fn split_resource(resource: Option<&str>) -> (Option<String>, Option<String>) {
-    match resource.and_then(|r| url::Url::parse(r).ok()) {
-        Some(u) => (u.host_str().map(str::to_owned), Some(u.path().to_owned())),
-        None => (
-            None,
-            resource.filter(|r| r.starts_with('/')).map(str::to_owned),
-        ),
-    }
+/// The host and normalised path of a `/v1/decide` resource (an absolute
+/// URL or an absolute path); a path [`super::path`] refuses is an error,
+/// and so is anything else (a rule could not see its path).
+pub fn split_resource(
+    resource: Option<&str>,
+) -> Result<(Option<String>, Option<String>), super::path::Refusal> {
+    let Some(r) = resource else {
+        return Ok((None, None));
+    };
+    let path = super::path::path_of(r)?;
+    let host = if r.starts_with('/') {
+        None
+    } else {
+        let u = url::Url::parse(r).map_err(|_| super::path::Refusal::NotAbsolute)?;
+        u.host_str().map(str::to_owned)
+    };
+    Ok((host, Some(path)))
 }
 
 /// The original request an ext_authz check is about.
@@ -425,20 +435,29 @@ mod tests {
     }
 
     #[test]
-    fn resources_split_into_host_and_path() {
+    fn resources_split_into_host_and_normalised_path() {
+        use crate::decision::path::Refusal;
         let cases = [
             (
                 Some("https://vc.example/ui/admin?x=1"),
-                Some("vc.example"),
-                Some("/ui/admin"),
+                Ok((Some("vc.example"), Some("/ui/admin"))),
             ),
-            (Some("/api/v1"), None, Some("/api/v1")),
-            (Some("not a url"), None, None),
-            (None, None, None),
+            (
+                Some("https://VC.example//ui/%61dmin"),
+                Ok((Some("vc.example"), Some("/ui/admin"))),
+            ),
+            (Some("/api/v1"), Ok((None, Some("/api/v1")))),
+            (Some("/api/%2e%2e/v1"), Err(Refusal::EncodedDotSegment)),
+            (Some("not a url"), Err(Refusal::NotAbsolute)),
+            (None, Ok((None, None))),
         ];
-        for (input, host, path) in cases {
-            let (h, p) = split_resource(input);
-            assert_eq!((h.as_deref(), p.as_deref()), (host, path), "{input:?}");
+        for (input, want) in cases {
+            let got = split_resource(input);
+            let got = got
+                .as_ref()
+                .map(|(h, p)| (h.as_deref(), p.as_deref()))
+                .map_err(|e| *e);
+            assert_eq!(got, want, "{input:?}");
         }
     }
 }

@@ -15,7 +15,9 @@
 
 pub mod effects;
 pub mod gateway;
+pub mod limit;
 pub mod login;
+pub mod path;
 mod reload;
 
 pub use reload::{reload_and_report, sighup_reloads};

@@ -32,7 +32,10 @@ pub fn metadata(app: &crate::state::AppState) -> serde_json::Value {
         "acr_values_supported": crate::login::Level::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
                              "name", "preferred_username", "email", "upn", "groups"],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // Only what `/authorize` acts on: `consent` and `select_account`
+        // are accepted but change nothing (every client is first-party, a
+        // browser holds one session), so they are not advertised.
+        "prompt_values_supported": ["none", "login"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

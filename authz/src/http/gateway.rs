@@ -1,8 +1,12 @@
 //! `POST /v1/decide` and the ext_authz check (`/ext_authz/...`): thin
 //! adapters over `decision::gateway`.
 
-use crate::decision::gateway::{Check, DecideRequest, Original, check, decide_request};
+use crate::decision::gateway::{
+    Check, DecideRequest, Original, check, decide_request, split_resource,
+};
+use crate::decision::path::{Refusal, path_of};
 use crate::oauth::OAuthError;
+use crate::oauth::client::Permission;
 use crate::oauth::client_auth::{Form, authenticate};
 use crate::oauth::tokens::validate_access_token;
 use crate::state::App;
@@ -32,6 +36,18 @@ pub async fn decide(State(app): State<App>, req: Request) -> Result<Response, OA
             "public clients may not ask for decisions",
         ));
     }
+    if !client.settings.may(Permission::Decide) {
+        app.audit(
+            "gateway.caller_refused",
+            &client.id,
+            "unknown",
+            serde_json::json!({"point": "decide", "reason": "no decide permission"}),
+        )
+        .await;
+        return Err(OAuthError::access_denied(
+            "this client does not hold the decide permission",
+        ));
+    }
     let json = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -53,18 +69,44 @@ pub async fn decide(State(app): State<App>, req: Request) -> Result<Response, OA
             "subject must be 1-256 characters",
         ));
     }
+    if let Err(why) = split_resource(request.resource.as_deref()) {
+        audit_refusal(&app, "decide", &client.id, "resource", why).await;
+        return Err(OAuthError::invalid_request(format!("resource: {why}")));
+    }
     let now = app.now();
+    if !app
+        .decide_limits
+        .allow(&format!("{}\n{}", client.id, request.subject), now)
+    {
+        app.metrics.decision("decide", "rate_limited");
+        return Err(OAuthError::rate_limited(
+            "too many decisions for this subject; try again in a minute",
+        ));
+    }
     let (decision, user) =
         decide_request(&app.decisions, &app.store, &client.id, &request, now).await;
-    enforce(&app, "decide", &decision, user.as_deref(), &client.id, now).await;
+    let may_revoke = client.settings.may(Permission::DecideRevokes);
+    let caller = Caller {
+        client: &client.id,
+        may_revoke,
+    };
+    enforce(&app, "decide", &decision, user.as_deref(), caller, now).await;
     let mut resp = (StatusCode::OK, axum::Json(&decision)).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
+/// Who a decision was asked for, and whether it may end sessions.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    client: &'a str,
+    /// The client holds `decide_revokes`: a deny's `revoke` is carried out.
+    may_revoke: bool,
+}
+
 /// Counts the decision, audits denies, and carries out a deny's
-/// revocation. Allows and step-ups (the normal RFC 9470 flow, possibly
+/// revocation when the caller is trusted to cause one. Allows and step-ups (the normal RFC 9470 flow, possibly
 /// thousands a second) are counted in `tollgate_policy_decisions_total`,
 /// not written one by one: an audit write per gateway request would make
 /// the audit log the bottleneck and a cheap way to flood it.
@@ -73,7 +115,7 @@ async fn enforce(
     point: &'static str,
     d: &Decision,
     user: Option<&crate::store::UserRow>,
-    client: &str,
+    caller: Caller<'_>,
     now: i64,
 ) {
     app.metrics.decision(point, d.outcome.kind());
@@ -82,14 +124,16 @@ async fn enforce(
     if !matches!(d.outcome, Outcome::Deny { .. }) {
         return;
     }
+    let revoke = matches!(d.outcome, Outcome::Deny { revoke: true, .. });
     app.audit(
         "policy.decision",
-        client,
+        caller.client,
         subject,
-        serde_json::json!({"point": point, "decision": d}),
+        serde_json::json!({"point": point, "decision": d,
+            "revocation": if !revoke { "none" } else if caller.may_revoke { "carried_out" } else { "not_permitted" }}),
     )
     .await;
-    if let (Outcome::Deny { revoke: true, .. }, Some(u)) = (&d.outcome, user) {
+    if let (true, true, Some(u)) = (revoke, caller.may_revoke, user) {
         crate::decision::effects::revoke_everything(app, u, None, &d.policy_version, now).await;
     }
 }
@@ -113,22 +157,13 @@ pub async fn ext_authz(
     }
     let headers = req.headers().clone();
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let suffix = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .strip_prefix("/ext_authz")
-        .unwrap_or("/")
-        .to_owned();
-    let uri = h("x-original-uri")
-        .or(h("x-forwarded-uri"))
-        .map(str::to_owned)
-        .unwrap_or(if suffix.is_empty() {
-            "/".into()
-        } else {
-            suffix
-        });
-    let path = uri.split('?').next().unwrap_or("/");
+    let path = match original_path(&req) {
+        Ok(p) => p,
+        Err((source, why)) => {
+            audit_refusal(&app, "ext_authz", "gateway", source, why).await;
+            return refused(why);
+        }
+    };
     let method = h("x-original-method")
         .or(h("x-forwarded-method"))
         .unwrap_or(req.method().as_str())
@@ -151,7 +186,7 @@ pub async fn ext_authz(
     let original = Original {
         method: &method,
         host,
-        path,
+        path: &path,
         ip,
         user_agent: h("user-agent").unwrap_or(""),
         bearer,
@@ -167,11 +202,76 @@ pub async fn ext_authz(
     .await;
     if let Some(m) = &made {
         let client = m.event.client.as_deref().unwrap_or("gateway");
-        enforce(&app, "ext_authz", &m.decision, user.as_deref(), client, now).await;
+        // The gateway does not authenticate; the token's client is the
+        // one whose trust a revocation would use.
+        let may_revoke = matches!(m.decision.outcome, Outcome::Deny { revoke: true, .. })
+            && app
+                .clients
+                .get(&app.store, client, now)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.settings.may(Permission::DecideRevokes));
+        let caller = Caller { client, may_revoke };
+        enforce(&app, "ext_authz", &m.decision, user.as_deref(), caller, now).await;
     } else {
         app.metrics.decision("ext_authz", "unauthenticated");
     }
     respond(&answer)
+}
+
+/// Where the original request's path comes from, in order: nginx's
+/// `X-Original-URI`, APISIX's `X-Forwarded-Uri`, the URL after
+/// `/ext_authz` (Envoy). The path is normalised here, once, before any
+/// rule sees it; a header that is present but not visible ASCII is a
+/// refusal, not a reason to fall back to another source.
+fn original_path(req: &Request) -> Result<String, (&'static str, Refusal)> {
+    for (name, source) in [
+        ("x-original-uri", "x-original-uri"),
+        ("x-forwarded-uri", "x-forwarded-uri"),
+    ] {
+        if let Some(v) = req.headers().get(name) {
+            let v = v.to_str().map_err(|_| (source, Refusal::InvalidUtf8))?;
+            return path_of(v).map_err(|e| (source, e));
+        }
+    }
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let suffix = target.strip_prefix("/ext_authz").unwrap_or(target);
+    let suffix = if suffix.is_empty() || suffix.starts_with('?') {
+        "/"
+    } else {
+        suffix
+    };
+    path_of(suffix).map_err(|e| ("url", e))
+}
+
+/// A path whose meaning depends on the upstream: 400, counted and audited
+/// (with the reason, never the path: it is attacker-chosen bytes).
+async fn audit_refusal(app: &App, point: &'static str, actor: &str, source: &str, why: Refusal) {
+    app.metrics.decision(point, "refused");
+    app.audit(
+        "gateway.path_refused",
+        actor,
+        "unknown",
+        serde_json::json!({"point": point, "source": source, "reason": why.code()}),
+    )
+    .await;
+}
+
+/// The ext_authz answer to a refused path.
+fn refused(why: Refusal) -> Response {
+    let mut resp = (
+        StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": why.to_string(),
+            "reason": why.code(),
+        })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 fn respond(answer: &Check) -> Response {

@@ -1,9 +1,13 @@
 //! `/end_session`: OpenID Connect RP-Initiated Logout 1.0.
 //!
-//! With a valid `id_token_hint` the session ends at once; without one the
-//! user confirms with a CSRF-protected form, so a cross-site link cannot
-//! sign anyone out. `post_logout_redirect_uri` must be registered for the
-//! client exactly, or no redirect happens.
+//! The session ends at once only with an `id_token_hint` that is an ID
+//! token (not an access or logout token) from this issuer naming this
+//! session's user (`sub`) and, when it has one, this session (`sid`).
+//! Any other hint (the attacker's own ID token, a token of another
+//! session) and no hint mean the user confirms with a CSRF-protected form
+//! that has a Cancel, so a cross-site link cannot sign anyone out.
+//! `post_logout_redirect_uri` must be registered for the client exactly,
+//! or no redirect happens.
 
 use super::authorize::{current_session, see_other};
 use super::{cookies, pages};
@@ -33,15 +37,43 @@ pub async fn post(State(app): State<App>, req: Request) -> Response {
     }
 }
 
+/// What an `id_token_hint` says, when it is an ID token of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hint {
+    client: String,
+    sub: String,
+    sid: Option<String>,
+}
+
+/// An ID token has no `typ` (or `JWT`); access tokens (`at+jwt`), logout
+/// tokens and SETs name their own type and are never hints.
+fn hint_of(v: &crate::keys::jws::Verified, issuer: &str) -> Option<Hint> {
+    let id_token = v
+        .typ
+        .as_deref()
+        .is_none_or(|t| t.eq_ignore_ascii_case("JWT"));
+    let c = &v.claims;
+    if !id_token || c["iss"].as_str() != Some(issuer) || c.get("client_id").is_some() {
+        return None;
+    }
+    Some(Hint {
+        client: c["aud"].as_str()?.to_owned(),
+        sub: c["sub"].as_str()?.to_owned(),
+        sid: c["sid"].as_str().map(str::to_owned),
+    })
+}
+
+/// Whether the hint names the session being ended.
+fn hint_confirms(hint: &Hint, user_id: &str, session_id: &str) -> bool {
+    hint.sub == user_id && hint.sid.as_deref().is_none_or(|s| s == session_id)
+}
+
 async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
-    let hint_client = params
+    let hint = params
         .get("id_token_hint")
         .and_then(|t| app.keyring().verify(t).ok())
-        .and_then(|v| {
-            (v.claims["iss"].as_str() == Some(app.urls.issuer.as_str()))
-                .then(|| v.claims["aud"].as_str().map(str::to_string))
-                .flatten()
-        });
+        .and_then(|v| hint_of(&v, &app.urls.issuer));
+    let hint_client = hint.as_ref().map(|h| h.client.clone());
     if params.contains_key("id_token_hint") && hint_client.is_none() {
         return pages::message(
             StatusCode::BAD_REQUEST,
@@ -93,7 +125,12 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
         None => None,
     };
     let cookie = cookies::get(headers, cookies::SESSION).unwrap_or_default();
-    let confirmed = hint_client.is_some()
+    let session = current_session(app, headers).await;
+    let hinted = match (&hint, &session) {
+        (Some(h), Some(s)) => hint_confirms(h, &s.user_id, &s.id),
+        _ => false,
+    };
+    let confirmed = hinted
         || params.get("csrf").is_some_and(|c| {
             !cookie.is_empty() && crate::secret::ct_eq(c.as_bytes(), csrf_for(&cookie).as_bytes())
         });
@@ -105,10 +142,13 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
             StatusCode::OK,
             &pages::LogoutPage {
                 csrf: &csrf_for(&cookie),
+                client_id: client_id.as_deref(),
+                post_logout_redirect_uri: redirect.as_deref(),
+                state: params.get("state").map(String::as_str),
             },
         );
     }
-    if let Some(s) = current_session(app, headers).await {
+    if let Some(s) = session {
         if let Err(e) = app.store.end_session(&s.id, "logout", app.now()).await {
             tracing::error!(error = %e, "cannot end session");
             return pages::message(
@@ -125,7 +165,8 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
             "session.ended",
             &s.user_id,
             &s.id,
-            serde_json::json!({"reason": "logout", "client": client_id}),
+            serde_json::json!({"reason": "logout", "client": client_id,
+                "confirmed_by": if hinted { "id_token_hint" } else { "form" }}),
         )
         .await;
     }
@@ -152,4 +193,81 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::jws::Verified;
+    use serde_json::json;
+
+    const ISS: &str = "https://id.example";
+
+    #[test]
+    fn only_an_id_token_of_this_session_confirms_a_sign_out() {
+        let id = |typ: Option<&str>, claims: serde_json::Value| Verified {
+            typ: typ.map(str::to_owned),
+            claims,
+        };
+        let alice = json!({"iss": ISS, "aud": "rp", "sub": "u-alice", "sid": "s-1"});
+        let cases = [
+            // (token, confirms the session (u-alice, s-1), is a hint at all)
+            (id(None, alice.clone()), true, true),
+            (id(Some("JWT"), alice.clone()), true, true),
+            (
+                id(None, json!({"iss": ISS, "aud": "rp", "sub": "u-alice"})),
+                true,
+                true,
+            ),
+            (
+                id(
+                    None,
+                    json!({"iss": ISS, "aud": "rp", "sub": "u-alice", "sid": "s-2"}),
+                ),
+                false,
+                true,
+            ),
+            (
+                id(
+                    None,
+                    json!({"iss": ISS, "aud": "rp", "sub": "u-mallory", "sid": "s-9"}),
+                ),
+                false,
+                true,
+            ),
+            (id(Some("at+jwt"), alice.clone()), false, false),
+            (id(Some("logout+jwt"), alice.clone()), false, false),
+            (
+                id(
+                    None,
+                    json!({"iss": ISS, "aud": "rp", "sub": "u-alice", "client_id": "rp"}),
+                ),
+                false,
+                false,
+            ),
+            (
+                id(
+                    None,
+                    json!({"iss": "https://other", "aud": "rp", "sub": "u-alice"}),
+                ),
+                false,
+                false,
+            ),
+            (
+                id(None, json!({"iss": ISS, "aud": ["rp"], "sub": "u-alice"})),
+                false,
+                false,
+            ),
+        ];
+        for (v, confirms, is_hint) in cases {
+            let h = hint_of(&v, ISS);
+            assert_eq!(h.is_some(), is_hint, "{:?}", v.claims);
+            assert_eq!(
+                h.is_some_and(|h| hint_confirms(&h, "u-alice", "s-1")),
+                confirms,
+                "{:?}",
+                v.claims
+            );
+        }
+    }
 }

@@ -29,6 +29,15 @@ use axum::routing::{any, get, post};
 use std::net::SocketAddr;
 
 /// The whole application's routes with their middleware.
+/// The `[metrics] listen` router: metrics and health, nothing else.
+pub fn ops_router(app: App) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .with_state(app)
+}
+
 pub fn router(app: App) -> Router {
     let demo = app.config.demo;
     let mut r = Router::new()
@@ -58,7 +67,7 @@ pub fn router(app: App) -> Router {
         .route("/end_session", get(logout::get).post(logout::post))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics_main))
         .route("/static/style.css", get(ops::stylesheet))
         .route("/static/passkey.js", get(factors::passkey_js))
         .route("/login/{id}/totp", post(factors::totp_submit))

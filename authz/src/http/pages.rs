@@ -26,6 +26,10 @@ pub struct MessagePage<'a> {
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
     pub csrf: &'a str,
+    /// Carried through the confirmation so the redirect still happens.
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
 }
 
 #[derive(Template)]

@@ -90,7 +90,13 @@ pub async fn introspect(State(app): State<App>, req: Request) -> Result<Response
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     Ok(no_store(
-        intro::introspect(&app, token, form.get("token_type_hint").map(String::as_str)).await?,
+        intro::introspect(
+            &app,
+            &client,
+            token,
+            form.get("token_type_hint").map(String::as_str),
+        )
+        .await?,
     ))
 }
 

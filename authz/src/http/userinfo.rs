@@ -1,8 +1,10 @@
 //! `/userinfo` (OIDC Core §5.3): bearer token in the header (or, for POST,
-//! the form body per RFC 6750 §2.2).
+//! the form body per RFC 6750 §2.2). Only an access token whose `aud`
+//! names this endpoint (or the issuer) is accepted: a token minted for an
+//! API is not a key to the user's claims.
 
 use crate::oauth::OAuthError;
-use crate::oauth::tokens::{user_claims, validate_access_token};
+use crate::oauth::tokens::{audience_includes, user_claims, validate_access_token};
 use crate::state::App;
 use axum::extract::{Request, State};
 use axum::http::{Method, header};
@@ -31,6 +33,13 @@ pub async fn userinfo(State(app): State<App>, req: Request) -> Result<Response, 
         }
     };
     let claims = validate_access_token(&app, &token, app.now())?;
+    if !audience_includes(claims.get("aud"), |a| {
+        a == app.urls.userinfo || a == app.urls.issuer
+    }) {
+        return Err(OAuthError::invalid_token(
+            "the token is not for the userinfo endpoint",
+        ));
+    }
     let scope: Vec<String> = claims["scope"]
         .as_str()
         .unwrap_or("")

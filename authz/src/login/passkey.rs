@@ -150,9 +150,14 @@ pub fn finish_registration(
     let passkey = rp
         .finish_passkey_registration(&reg, &state)
         .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
-    let aaguid = aaguid_of(&reg.response.attestation_object).unwrap_or([0; 16]);
     let cred: Credential = passkey.clone().into();
-    let attested = policy.attests(&cred, aaguid, now);
+    // Only an AAGUID the attestation signature covered may satisfy the
+    // allow-list; zeros (never listed) when the format carries none.
+    let verified = verified_aaguid(&cred.attestation.metadata);
+    let attested = policy.attests(&cred, verified.unwrap_or([0; 16]), now);
+    let aaguid = verified
+        .or_else(|| aaguid_of(&reg.response.attestation_object))
+        .unwrap_or([0; 16]);
     let transports = reg
         .response
         .transports
@@ -190,23 +195,36 @@ pub fn clean_name(name: &str) -> String {
     if n.is_empty() { "Passkey".into() } else { n }
 }
 
-/// The AAGUID from an attestation object: the bytes after the RP id hash,
-/// flags and counter in `authData` (WebAuthn §6.5.1). A tiny CBOR scan
-/// because webauthn-rs keeps it only for attested formats.
+/// The AAGUID webauthn-rs took from the authenticator data it verified
+/// the attestation signature over (`packed`, `tpm`); `None` for formats
+/// that do not bind it.
+fn verified_aaguid(metadata: &AttestationMetadata) -> Option<[u8; 16]> {
+    match metadata {
+        AttestationMetadata::Packed { aaguid } | AttestationMetadata::Tpm { aaguid, .. } => {
+            Some(*aaguid.as_bytes())
+        }
+        _ => None,
+    }
+}
+
+/// The AAGUID of an unattested credential, for display only (nothing
+/// vouches for it): the attestation object decoded as CBOR, its top-level
+/// `authData` parsed (WebAuthn §6.1: RP id hash, flags with AT set,
+/// counter, then the AAGUID). Never a byte-pattern scan, which would find
+/// an `authData` nested anywhere.
 fn aaguid_of(attestation_object: &[u8]) -> Option<[u8; 16]> {
-    let key = b"\x68authData";
-    let at = attestation_object
-        .windows(key.len())
-        .position(|w| w == key)?
-        + key.len();
-    let (hdr, rest) = attestation_object.get(at..)?.split_first()?;
-    let data = match hdr {
-        0x58 => rest.get(1..)?,
-        0x59 => rest.get(2..)?,
-        h if (0x40..0x58).contains(h) => rest,
-        _ => return None,
+    use serde_cbor_2::Value;
+    let Value::Map(map) = serde_cbor_2::from_slice::<Value>(attestation_object).ok()? else {
+        return None;
     };
-    data.get(37..53)?.try_into().ok()
+    let Value::Bytes(auth_data) = map.get(&Value::Text("authData".into()))? else {
+        return None;
+    };
+    const ATTESTED_CREDENTIAL_DATA: u8 = 0x40;
+    if auth_data.get(32)? & ATTESTED_CREDENTIAL_DATA == 0 {
+        return None;
+    }
+    auth_data.get(37..53)?.try_into().ok()
 }
 
 /// Starts authentication. With `user_passkeys` (username-first) the browser
@@ -315,4 +333,98 @@ pub fn finish_authentication(
         },
         row,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::soft_passkey::{SoftPasskey, TestAttestationCa};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    const ISSUER: &str = "http://localhost:8080";
+    const ALLOWED: &str = "00000000-0000-0000-0000-000000000001";
+    /// Inside the test attestation certificates' validity.
+    const NOW: i64 = 1_767_225_600;
+
+    /// The registration response with an extra first entry in the
+    /// attestation object, `{"aaa": {"authData": <53 bytes ending in the
+    /// allowed AAGUID>}}`: no signature covers it, and webauthn-rs ignores
+    /// it, but a scan for the first `authData` bytes finds it.
+    fn smuggle_allowed_aaguid(response: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(response).unwrap();
+        let att = B64
+            .decode(v["response"]["attestationObject"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(att[0], 0xa3, "a map of three");
+        let mut fake = vec![0u8; 37];
+        fake[32] = 0x45;
+        fake.extend_from_slice(Uuid::parse_str(ALLOWED).unwrap().as_bytes());
+        let mut out = vec![0xa4, 0x63, b'a', b'a', b'a', 0xa1, 0x68];
+        out.extend_from_slice(b"authData");
+        out.push(0x58);
+        out.push(fake.len() as u8);
+        out.extend_from_slice(&fake);
+        out.extend_from_slice(&att[1..]);
+        v["response"]["attestationObject"] = B64.encode(&out).into();
+        v.to_string()
+    }
+
+    #[test]
+    fn the_allow_list_sees_only_the_aaguid_the_signature_covers() {
+        let ca = TestAttestationCa::generate("Trusted Root").unwrap();
+        let only_allowed =
+            AttestationPolicy::from_pems(&[("ca.pem", &ca.pem())], &[ALLOWED.into()]).unwrap();
+        let only_soft = AttestationPolicy::from_pems(
+            &[("ca.pem", &ca.pem())],
+            &["7a7a7a7a-7a7a-7a7a-7a7a-7a7a7a7a7a7a".into()],
+        )
+        .unwrap();
+        let rp = relying_party(ISSUER, "Tollgate").unwrap();
+        let untouched: fn(&str) -> String = |r| r.to_owned();
+        // (what, policy, tampering, attested?)
+        let cases = [
+            ("unallowed model", &only_allowed, untouched, false),
+            (
+                "unallowed model, allowed AAGUID smuggled",
+                &only_allowed,
+                smuggle_allowed_aaguid as fn(&str) -> String,
+                false,
+            ),
+            ("allowed model", &only_soft, untouched, true),
+            (
+                "allowed model, extra entry",
+                &only_soft,
+                smuggle_allowed_aaguid,
+                true,
+            ),
+        ];
+        for (what, policy, tamper, want) in cases {
+            let (opts, state) = start_registration(&rp, "u1", "alice", "Alice", &[], true).unwrap();
+            let (_pk, resp) =
+                SoftPasskey::register_attested(&opts, ISSUER, false, Some(&ca)).unwrap();
+            let row = finish_registration(&rp, &state, &tamper(&resp), "u1", "Key", policy, NOW)
+                .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            assert_eq!(row.attested, want, "{what}");
+            assert_eq!(
+                row.aaguid,
+                "7a".repeat(16),
+                "{what}: the signed AAGUID is stored"
+            );
+        }
+        // The smuggled bytes are what the old raw scan would have read.
+        let (opts, _) = start_registration(&rp, "u1", "alice", "Alice", &[], true).unwrap();
+        let (_pk, resp) = SoftPasskey::register_attested(&opts, ISSUER, false, Some(&ca)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&smuggle_allowed_aaguid(&resp)).unwrap();
+        let att = B64
+            .decode(v["response"]["attestationObject"].as_str().unwrap())
+            .unwrap();
+        let key = b"\x68authData";
+        let at = att.windows(key.len()).position(|w| w == key).unwrap() + key.len() + 2;
+        assert_eq!(
+            &att[at + 37..at + 53],
+            Uuid::parse_str(ALLOWED).unwrap().as_bytes()
+        );
+        assert_eq!(aaguid_of(&att), Some([0x7a; 16]));
+    }
 }

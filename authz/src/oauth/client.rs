@@ -66,6 +66,38 @@ pub struct ClientSettings {
     /// OIDC Back-Channel Logout endpoint.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// What the client may do beyond its grants; none unless configured.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+}
+
+/// A capability a client holds beyond its grant types. Each is an explicit
+/// opt-in: a client that may obtain tokens is not thereby trusted to ask
+/// about other users or to end their sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Ask `POST /v1/decide` about any subject.
+    Decide,
+    /// A `deny` with `revoke: true` that this client asked for at
+    /// `/v1/decide` (or, for ext_authz, that a token of this client met)
+    /// ends the subject's sessions. Without it the deny is answered and
+    /// audited, and nothing is revoked.
+    DecideRevokes,
+    /// Introspect tokens whatever their audience.
+    Introspect,
+}
+
+impl Permission {
+    pub const ALL: [(&'static str, Permission); 3] = [
+        ("decide", Permission::Decide),
+        ("decide_revokes", Permission::DecideRevokes),
+        ("introspect", Permission::Introspect),
+    ];
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, p)| *p)
+    }
 }
 
 /// Where a relying party wants the user's UPN and groups.
@@ -165,6 +197,11 @@ impl ClientSettings {
 
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// Whether the client holds `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
     }
 
     pub fn is_public(&self) -> bool {
@@ -309,6 +346,27 @@ impl ClientSettings {
                 "{who}: backchannel_logout_uri {u:?} must be an https URL without fragment (http only on loopback)"
             ));
         }
+        let mut permissions = Vec::new();
+        for p in &c.permissions {
+            let known: Vec<&str> = Permission::ALL.iter().map(|(n, _)| *n).collect();
+            let parsed = Permission::parse(p).ok_or_else(|| {
+                format!(
+                    "{who}: unknown permission {p:?} (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            if !permissions.contains(&parsed) {
+                permissions.push(parsed);
+            }
+        }
+        if permissions.contains(&Permission::DecideRevokes)
+            && !permissions.contains(&Permission::Decide)
+        {
+            return Err(format!("{who}: permission decide_revokes needs decide"));
+        }
+        if !permissions.is_empty() && method == AuthMethod::None {
+            return Err(format!("{who}: a public client cannot hold permissions"));
+        }
         let require_pkce = c.require_pkce.unwrap_or(true);
         if !require_pkce && method == AuthMethod::None {
             return Err(format!("{who}: a public client cannot opt out of PKCE"));
@@ -338,6 +396,7 @@ impl ClientSettings {
             }),
             password_grant: c.password_grant,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            permissions,
         })
     }
 }

@@ -65,6 +65,15 @@ impl OAuthError {
             ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", d)
         }
     }
+    /// The caller is authenticated but not permitted (a missing client
+    /// permission): 403 `access_denied`.
+    pub fn access_denied(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "access_denied", d)
+    }
+    /// 429: a per-subject budget is spent.
+    pub fn rate_limited(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", d)
+    }
     pub fn too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -108,6 +108,11 @@ async fn authorization_code(
                 "authorization code was already used; tokens issued from it are revoked",
             ));
         }
+        ConsumeCode::Revoked => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code's grant was revoked (the session ended)",
+            ));
+        }
         ConsumeCode::Unknown => {
             return Err(OAuthError::invalid_grant("unknown authorization code"));
         }

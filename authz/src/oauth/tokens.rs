@@ -44,7 +44,16 @@ pub fn access_token(
     let mut claims = Map::with_capacity(12);
     claims.insert("iss".into(), Value::from(app.urls.issuer.as_str()));
     claims.insert("sub".into(), Value::from(sub));
-    claims.insert("aud".into(), Value::from(audience));
+    // A user's token with `openid` is also for `/userinfo`, which accepts
+    // nothing else (a token for an API is not a key to the user's claims).
+    let for_userinfo =
+        auth.is_some() && scope.iter().any(|s| s == "openid") && audience != app.urls.userinfo;
+    let aud = if for_userinfo {
+        json!([audience, app.urls.userinfo])
+    } else {
+        Value::from(audience)
+    };
+    claims.insert("aud".into(), aud);
     claims.insert("exp".into(), Value::from(now + ttl));
     claims.insert("iat".into(), Value::from(now));
     claims.insert("jti".into(), Value::from(jti));
@@ -74,6 +83,16 @@ pub fn access_token(
         token,
         expires_in: ttl,
     })
+}
+
+/// Whether a token's `aud` (a string or an array) names something `want`
+/// accepts.
+pub fn audience_includes(aud: Option<&Value>, want: impl Fn(&str) -> bool) -> bool {
+    match aud {
+        Some(Value::String(a)) => want(a),
+        Some(Value::Array(v)) => v.iter().filter_map(Value::as_str).any(want),
+        _ => false,
+    }
 }
 
 /// The user claims a scope releases (OIDC Core §5.4 plus `upn` and `groups`).

@@ -35,6 +35,23 @@ pub struct AuditVerifyError {
     pub problem: String,
 }
 
+/// A signed statement of how far the chain reached at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub ts: i64,
+    /// Records in the chain at `ts`.
+    pub record_count: i64,
+    /// The newest record's id and hash at `ts` (0 and the genesis hash
+    /// for an empty chain).
+    pub last_id: i64,
+    pub head_hash: String,
+    /// Compact JWS by the issuer's signing key over the fields above.
+    pub jws: String,
+}
+
+/// The chain's extent as stored now: (record count, last id, head hash).
+pub type Head = (i64, i64, String);
+
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash a chain uses for new records.
@@ -167,6 +184,70 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The chain's head, read in one statement so count and head agree.
+    pub async fn audit_head(&self) -> Result<Head> {
+        let row = sqlx::query(
+            "SELECT id, hash, (SELECT COUNT(*) FROM audit_log) FROM audit_log ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => (r.try_get(2)?, r.try_get(0)?, r.try_get(1)?),
+            None => (0, 0, GENESIS.to_string()),
+        })
+    }
+
+    /// How many records have `id <= last_id`, the largest such id (0 if
+    /// none), and the hash of record `last_id` if it is there.
+    pub async fn audit_upto(&self, last_id: i64) -> Result<(i64, i64, Option<String>)> {
+        let r = sqlx::query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM audit_log WHERE id <= $1")
+            .bind(last_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let (count, max_id): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        let hash = sqlx::query("SELECT hash FROM audit_log WHERE id = $1")
+            .bind(last_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        Ok((count, max_id, hash))
+    }
+
+    pub async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (ts, record_count, last_id, head_hash, jws) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(c.ts)
+        .bind(c.record_count)
+        .bind(c.last_id)
+        .bind(&c.head_hash)
+        .bind(&c.jws)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest checkpoint (by what it covers), if any.
+    pub async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        let row = sqlx::query(
+            "SELECT ts, record_count, last_id, head_hash, jws FROM audit_checkpoints ORDER BY last_id DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<Checkpoint> {
+            Ok(Checkpoint {
+                ts: r.try_get(0)?,
+                record_count: r.try_get(1)?,
+                last_id: r.try_get(2)?,
+                head_hash: r.try_get(3)?,
+                jws: r.try_get(4)?,
+            })
+        })
+        .transpose()
     }
 
     /// Walks the whole chain; returns how many records it checked.

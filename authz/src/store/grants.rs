@@ -28,6 +28,9 @@ pub enum ConsumeCode {
     Replayed {
         grant_id: String,
     },
+    /// The grant was revoked (sign-out, policy deny, reuse) before the code
+    /// was presented: the code is consumed and redeems nothing.
+    Revoked,
     Unknown,
 }
 
@@ -117,7 +120,7 @@ impl Store {
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeCode> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "SELECT c.grant_id, c.client_id, g.user_id, g.session_id, c.data, c.expires_at, c.consumed_at \
+            "SELECT c.grant_id, c.client_id, g.user_id, g.session_id, c.data, c.expires_at, c.consumed_at, g.revoked_at \
              FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
         )
         .bind(code_hash)
@@ -140,6 +143,11 @@ impl Store {
             revoke_grant_in(&mut tx, &grant_id, "authorization code replayed", now).await?;
             tx.commit().await?;
             return Ok(ConsumeCode::Replayed { grant_id });
+        }
+        let revoked_at: Option<i64> = r.try_get(7)?;
+        if revoked_at.is_some() {
+            tx.commit().await?;
+            return Ok(ConsumeCode::Revoked);
         }
         let data: String = r.try_get(4)?;
         let code = CodeRow {

@@ -21,7 +21,7 @@ mod scim;
 mod sessions;
 mod users;
 
-pub use audit::{AuditRecord, AuditVerifyError, ChainHash, hex};
+pub use audit::{AuditRecord, AuditVerifyError, ChainHash, Checkpoint, hex};
 pub use clients::ClientRow;
 pub use device_events::{ChallengeRow, ReceiptRow};
 pub use devices::{DeviceRow, EnrollmentRow, GrantKeyRow};
