@@ -33,6 +33,9 @@ pub struct AppState {
     pub decisions: DecisionPoint,
     /// SCIM provisioning targets with their tokens (set by `server::start`).
     pub scim: Vec<crate::scim::Target>,
+    /// Unauthenticated sign-in POSTs per IP and per interaction (`[login]
+    /// posts_per_*`); in memory, per replica.
+    pub sign_in_posts: crate::login::rate::RateLimiter,
 }
 
 /// The shared handle.
@@ -92,6 +95,7 @@ impl AppState {
             attestation,
             decisions,
             scim: Vec::new(),
+            sign_in_posts: crate::login::rate::RateLimiter::default(),
         }
     }
 

@@ -373,7 +373,11 @@ async fn passkeys_postgres() {
 
 /// Enrolls TOTP on the account page; returns the secret and the first of
 /// the recovery codes shown.
-async fn enroll_totp(srv: &TestServer, http: &reqwest::Client, csrf: &str) -> (Vec<u8>, String) {
+pub(crate) async fn enroll_totp(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    csrf: &str,
+) -> (Vec<u8>, String) {
     let base = &srv.base;
     let page = http
         .get(format!("{base}/account/totp"))

@@ -3,11 +3,13 @@
 
 mod agent;
 mod agent_otp;
+mod attempts;
 mod attestation;
 mod authenticators;
 mod browser;
 mod cdp;
 mod events;
+mod freshness;
 mod gateway;
 mod last_factor;
 mod negative;
