@@ -220,15 +220,6 @@ pub async fn enroll_code(
             ));
         }
     }
-    // Binding a device is a factor change: a fresh sign-in at the
-    // strongest level the user already holds (`login::to_change_factors`).
-    if !super::account::fresh_for_changes(&app, &session).await {
-        return Err(AgentError::new(
-            403,
-            "insufficient_user_authentication",
-            "enrolling a device needs a recent sign-in with your strongest factor; sign in again at /account/reauth",
-        ));
-    }
     let (code, expires_at) = enroll::issue_code(&app, &user.id, now).await?;
     Ok(ok(
         serde_json::json!({"code": code.expose(), "expires_at": expires_at}),
