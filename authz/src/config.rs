@@ -166,6 +166,11 @@ pub struct LoginConfig {
     pub failure_window: i64,
     /// Seconds a lock lasts.
     pub lockout: i64,
+    /// Unauthenticated sign-in POSTs (password, code, passkey, device)
+    /// per client IP and minute, on each replica; beyond it 429. 0: no limit.
+    pub posts_per_ip_per_minute: u32,
+    /// The same per login interaction: one page cannot be used to guess fast.
+    pub posts_per_interaction_per_minute: u32,
 }
 
 impl Default for LoginConfig {
@@ -177,6 +182,8 @@ impl Default for LoginConfig {
             max_failures_per_ip: 50,
             failure_window: 900,
             lockout: 900,
+            posts_per_ip_per_minute: 600,
+            posts_per_interaction_per_minute: 60,
         }
     }
 }

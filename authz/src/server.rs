@@ -335,10 +335,19 @@ async fn background(app: App) {
         if every > 0 && n.is_multiple_of(every) {
             checkpoint(&app).await;
         }
-        if n.is_multiple_of(600)
-            && let Err(e) = app.store.purge_expired(now).await
-        {
-            tracing::warn!(error = %e, "purge failed");
+        if n.is_multiple_of(600) {
+            if let Err(e) = app.store.purge_expired(now).await {
+                tracing::warn!(error = %e, "purge failed");
+            }
+            // Attempt counters outlive neither their window nor their lock.
+            let (per_user, _) = app.lockout_policies();
+            if let Err(e) = app
+                .store
+                .purge_attempts(now, per_user.window.max(per_user.lockout))
+                .await
+            {
+                tracing::warn!(error = %e, "attempts purge failed");
+            }
         }
     }
 }

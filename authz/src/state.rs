@@ -38,6 +38,9 @@ pub struct AppState {
     pub metrics_token: Option<crate::secret::Secret>,
     /// `/v1/decide` answers per (caller, subject) per minute.
     pub decide_limits: crate::decision::limit::SubjectLimiter,
+    /// Unauthenticated sign-in POSTs per IP and per interaction (`[login]
+    /// posts_per_*`); in memory, per replica.
+    pub sign_in_posts: crate::login::rate::RateLimiter,
 }
 
 /// The shared handle.
@@ -102,6 +105,7 @@ impl AppState {
             attestation,
             decisions,
             scim: Vec::new(),
+            sign_in_posts: crate::login::rate::RateLimiter::default(),
         }
     }
 

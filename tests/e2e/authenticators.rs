@@ -147,6 +147,31 @@ pub(crate) async fn register_attested(
     pk
 }
 
+/// Re-authenticates the account session with `pk` (`/account/reauth`):
+/// changing a passkey user's factors needs the passkey, not the password.
+pub(crate) async fn reauth_with_passkey(http: &reqwest::Client, base: &str, pk: &mut SoftPasskey) {
+    let r = http
+        .get(format!("{base}/account/reauth"))
+        .send()
+        .await
+        .unwrap();
+    let path = loc(&r);
+    let html = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (s, ok) = passkey_login(http, base, &path, &data_csrf(&html), pk, base).await;
+    assert_eq!(
+        (s, ok["redirect"].as_str()),
+        (200, Some("/account")),
+        "{ok}"
+    );
+}
+
 /// Runs the passkey ceremony on a login page; returns (status, JSON).
 pub(crate) async fn passkey_login(
     http: &reqwest::Client,
@@ -373,7 +398,11 @@ async fn passkeys_postgres() {
 
 /// Enrolls TOTP on the account page; returns the secret and the first of
 /// the recovery codes shown.
-async fn enroll_totp(srv: &TestServer, http: &reqwest::Client, csrf: &str) -> (Vec<u8>, String) {
+pub(crate) async fn enroll_totp(
+    srv: &TestServer,
+    http: &reqwest::Client,
+    csrf: &str,
+) -> (Vec<u8>, String) {
     let base = &srv.base;
     let page = http
         .get(format!("{base}/account/totp"))
@@ -528,8 +557,16 @@ async fn step_up_to_phr_with_a_synced_passkey() {
     let base = srv.base.clone();
     let http = browser();
     let csrf = account_session(&http, &base).await;
-    let (secret, _) = enroll_totp(&srv, &http, &csrf).await;
     let mut pk = register(&http, &base, &csrf, true).await;
+    // Binding TOTP next to a passkey needs the passkey (phr), not the password.
+    let r = http
+        .get(format!("{base}/account/totp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(loc(&r), "/account/reauth");
+    reauth_with_passkey(&http, &base, &mut pk).await;
+    let (secret, _) = enroll_totp(&srv, &http, &csrf).await;
     let code = totp::code_at_step(totp::Params::default(), &secret, srv.app.now() / 30 + 1);
     let r = password_then_code(&srv, &http, &code).await;
     let claims = id_claims(&http, &base, &loc(&r), "https://rp.example/cb").await;
@@ -591,7 +628,7 @@ async fn account_changes_are_guarded() {
     let base = srv.base.clone();
     let http = browser();
     let csrf = account_session(&http, &base).await;
-    let _pk = register(&http, &base, &csrf, false).await;
+    let mut pk = register(&http, &base, &csrf, false).await;
     let uid = srv
         .app
         .store
@@ -606,6 +643,10 @@ async fn account_changes_are_guarded() {
     let rename = format!("{base}/account/passkeys/{cred}/rename");
     let r = post_form(&http, &rename, &[("csrf", "forged"), ("name", "x")]).await;
     assert_eq!(r.status(), 403);
+    // The password that registered the passkey is not enough to change it.
+    let r = post_form(&http, &rename, &[("csrf", &csrf), ("name", "Work laptop")]).await;
+    assert_eq!(loc(&r), "/account/reauth");
+    reauth_with_passkey(&http, &base, &mut pk).await;
     let r = post_form(&http, &rename, &[("csrf", &csrf), ("name", "Work laptop")]).await;
     assert!(r.text().await.unwrap().contains("Work laptop"));
     srv.app.clock.advance(301);
@@ -620,8 +661,9 @@ async fn account_changes_are_guarded() {
         "/account/reauth",
         "a stale session must sign in again"
     );
-    // Re-authenticate with the password, then remove the passkey; the
-    // password is then the last factor and cannot go (no remove button for it).
+    // Re-authenticate: the password alone goes on to the passkey (the
+    // strongest factor held); with the passkey, remove it; the password
+    // is then the last factor and cannot go (no remove button for it).
     let r = http
         .get(format!("{base}/account/reauth"))
         .send()
@@ -647,7 +689,21 @@ async fn account_changes_are_guarded() {
         ],
     )
     .await;
-    assert_eq!(loc(&r), "/account");
+    assert_eq!(loc(&r), path, "a password is not enough for a passkey user");
+    let html = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (s, ok) = passkey_login(&http, &base, &path, &data_csrf(&html), &mut pk, &base).await;
+    assert_eq!(
+        (s, ok["redirect"].as_str()),
+        (200, Some("/account")),
+        "{ok}"
+    );
     let r = post_form(
         &http,
         &format!("{base}/account/passkeys/{cred}/remove"),

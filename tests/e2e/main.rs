@@ -3,6 +3,7 @@
 
 mod agent;
 mod agent_otp;
+mod attempts;
 mod attestation;
 mod authenticators;
 mod bad_input;
@@ -11,6 +12,7 @@ mod callers;
 mod cdp;
 mod events;
 mod first_run;
+mod freshness;
 mod gateway;
 mod gateway_paths;
 mod last_factor;

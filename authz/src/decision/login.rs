@@ -56,8 +56,11 @@ pub async fn assess(
         }),
         None => false,
     };
-    let level = Level::reached(req.proven);
-    let auth_time = req.proven.iter().map(|f| f.at).max().unwrap_or(now);
+    // When the session's level was proven, not its latest factor: an old
+    // passkey plus a fresh password is an old phr (issue 12).
+    let reached = Level::reached_at(req.proven);
+    let level = reached.map(|(l, _)| l);
+    let auth_time = reached.map_or(now, |(_, at)| at);
     let attributes = user_attributes(user);
     let r = Request {
         client: Some(req.client),

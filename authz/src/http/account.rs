@@ -3,9 +3,11 @@
 //!
 //! The page signs in through the same login interaction as any client
 //! (client id [`CLIENT`], no code issued). Every change needs a CSRF token
-//! derived from the session cookie and a factor proven within
-//! `[authenticators] reauth_window` seconds; otherwise the user is sent
-//! to sign in again first. The last factor can never be removed.
+//! derived from the session cookie and a sign-in within `[authenticators]
+//! reauth_window` seconds at the level of the strongest factors the user
+//! holds (`login::to_change_factors`: a passkey user re-authenticates with
+//! the passkey, not the password); otherwise the user is sent to sign in
+//! again first. The last factor can never be removed.
 
 use super::factors::{begin, internal, read_json, with_script};
 use super::{authorize::current_session, authorize::see_other, cookies, pages};
@@ -32,6 +34,70 @@ pub(super) async fn enrolled_factors(app: &App, user_id: &str) -> Vec<FactorKind
         kinds.push(FactorKind::Passkey);
     }
     kinds
+}
+
+/// The factors `user_id` holds, each at its strongest: what a change to
+/// them must be re-authenticated with (`login::to_change_factors`).
+pub(super) async fn held_methods(
+    app: &App,
+    user_id: &str,
+) -> Result<Vec<crate::login::Method>, crate::store::StoreError> {
+    use crate::login::Method;
+    let mut held = vec![];
+    if app
+        .store
+        .user(user_id)
+        .await?
+        .is_some_and(|u| u.password_hash.is_some())
+    {
+        held.push(Method::Password);
+    }
+    if app.store.totp(user_id).await?.is_some_and(|t| t.active)
+        || !app.store.otp_devices(user_id).await?.is_empty()
+    {
+        held.push(Method::Totp);
+    }
+    for p in app.store.passkeys(user_id).await? {
+        if !p.suspicious {
+            held.push(Method::Passkey {
+                user_verified: true,
+                backup_eligible: p.backup_eligible,
+                attested: p.attested,
+            });
+        }
+    }
+    for d in app.store.devices(Some(user_id)).await? {
+        if d.revoked_at.is_none() {
+            held.push(Method::DeviceKey {
+                hardware: d.key_storage == "tpm",
+            });
+        }
+    }
+    Ok(held)
+}
+
+/// What a change to `user_id`'s factors needs now. A store error asks for
+/// the strongest level: it fails closed.
+pub(super) async fn change_requirement(app: &App, user_id: &str) -> Requirement {
+    let window = app.config.authenticators.reauth_window;
+    match held_methods(app, user_id).await {
+        Ok(held) => crate::login::to_change_factors(&held, window),
+        Err(e) => {
+            tracing::error!(error = %e, "factor lookup failed");
+            Requirement {
+                level: Level::Phrh,
+                max_age: Some(window),
+            }
+        }
+    }
+}
+
+/// Whether session `s` proved, recently enough, what a change to its
+/// user's factors needs.
+pub(super) async fn fresh_for_changes(app: &App, s: &SessionRow) -> bool {
+    change_requirement(app, &s.user_id)
+        .await
+        .met_by(&s.factors, app.now())
 }
 
 /// The factor page when the interaction knows the user and needs a factor.
@@ -115,7 +181,6 @@ pub(super) fn csrf_of(headers: &HeaderMap) -> Option<String> {
 async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
     let now = app.now();
     let browser = crate::secret::random_token(32);
-    let reauth = session.is_some();
     let ix = Interaction {
         id: crate::secret::random_id(16),
         csrf: crate::secret::random_id(24),
@@ -133,9 +198,12 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
             acr_values: vec![],
             login_hint: None,
         },
-        requirement: Requirement {
-            level: Level::Aal1,
-            max_age: reauth.then_some(app.config.authenticators.reauth_window),
+        requirement: match &session {
+            Some(s) => change_requirement(app, &s.user_id).await,
+            None => Requirement {
+                level: Level::Aal1,
+                max_age: None,
+            },
         },
         user_id: session.as_ref().map(|s| s.user_id.clone()),
         login: None,
@@ -240,7 +308,7 @@ async fn guard(
             "Reload the page and try again.",
         ));
     }
-    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
+    if !fresh_for_changes(app, &s).await {
         return Err(see_other("/account/reauth"));
     }
     match app.store.user(&s.user_id).await {

@@ -62,7 +62,7 @@ pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
     let Some(s) = current_session(&app, &headers).await else {
         return see_other("/account");
     };
-    if s.auth_time < app.now() - app.config.authenticators.reauth_window {
+    if !super::account::fresh_for_changes(&app, &s).await {
         return see_other("/account/reauth");
     }
     let user = match app.store.user(&s.user_id).await {

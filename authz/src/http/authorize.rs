@@ -164,8 +164,10 @@ async fn authorize(
             return page;
         }
         if ix.requirement.met_by(&s.factors, now) {
+            // Only the factors within max_age speak in the ID token.
+            let fresh = ix.requirement.fresh(&s.factors, now);
             return with_cookie(
-                match issue_code(app, &ix.request, &s.user_id, &s.id, &s.factors).await {
+                match issue_code(app, &ix.request, &s.user_id, &s.id, &fresh).await {
                     Ok(url) => see_other(&url),
                     Err(e) => {
                         tracing::error!(error = %e, "cannot issue code");

@@ -10,7 +10,7 @@
 use super::{login, pages};
 use crate::agent::otp::AgentOtp;
 use crate::login::interaction::FactorKind;
-use crate::login::lockout::{LockoutPolicy, after_failure, is_locked};
+use crate::login::lockout::{Guard, Refused};
 use crate::login::passkey::{self, PasskeyError};
 use crate::login::totp;
 use crate::login::{Interaction, Method, Next};
@@ -267,6 +267,13 @@ pub async fn passkey_finish(
         Err(r) => return r,
     };
     let ip = super::client_ip(&app, peer, &headers);
+    if login::too_fast(&app, &ix.id, &ip) {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "Too many attempts. Wait a minute, then try again.",
+        );
+    }
     let now = app.now();
     let Some(body) = read_json(&app, body).await else {
         audit_refusal(
@@ -398,11 +405,6 @@ async fn authenticate(
     Ok((auth, user))
 }
 
-/// Per-user and per-IP lockout policies (see `AppState::lockout_policies`).
-pub(super) fn policies(app: &App) -> (LockoutPolicy, LockoutPolicy) {
-    app.lockout_policies()
-}
-
 /// What a submitted code proved: `Ok(kind, device)` with the enrolled
 /// agent device whose OTP it was, if any.
 enum CodeCheck {
@@ -488,6 +490,9 @@ pub async fn totp_submit(
         _ => return login::see_login(&ix.id),
     };
     let ip = super::client_ip(&app, peer, &headers);
+    if login::too_fast(&app, &ix.id, &ip) {
+        return login::slow_down();
+    }
     let kinds = match ix.next(&login::enrolled(&app, &ix).await, now) {
         Next::Factor(k) => k,
         _ => return login::see_login(&ix.id),
@@ -495,33 +500,32 @@ pub async fn totp_submit(
     let again = |status, msg: &str| factor_page(&ix, &user.login, &kinds, status, Some(msg));
     // A key of its own: a correct password clears `user:<login>`, and must
     // not reopen guessing of the second factor.
-    let (user_key, ip_key) = (format!("totp:{}", user.login), format!("ip:{ip}"));
-    let (us, is) = match (
-        app.store.failures(&user_key).await,
-        app.store.failures(&ip_key).await,
-    ) {
-        (Ok(u), Ok(i)) => (u, i),
-        _ => {
+    let guard = Guard::new("totp", &user.login, &ip, app.lockout_policies());
+    let reserved = match guard.reserve(&app.store, now).await {
+        Ok(r) => r,
+        Err(Refused::Locked) => {
+            app.metrics.login("locked");
+            app.audit("login.locked", &user_id, &ip, json!({"factor": "totp"}))
+                .await;
+            return again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts. Try again later.",
+            );
+        }
+        Err(Refused::Store(e)) => {
+            tracing::error!(error = %e, "lockout reservation failed");
             return again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is unavailable right now.",
             );
         }
     };
-    if is_locked(&us, now) || is_locked(&is, now) {
-        app.metrics.login("locked");
-        app.audit("login.locked", &user_id, &ip, json!({"factor": "totp"}))
-            .await;
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Try again later.",
-        );
-    }
     let code = form.get("code").map(String::as_str).unwrap_or("");
     let checked = match check_code(&app, &user_id, code, now).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "TOTP check failed");
+            let _ = reserved.unchecked().await;
             return again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is unavailable right now.",
@@ -530,7 +534,9 @@ pub async fn totp_submit(
     };
     match checked {
         CodeCheck::Ok(how, device) => {
-            let _ = app.store.clear_failures(&user_key).await;
+            if let Err(e) = reserved.succeeded().await {
+                tracing::error!(error = %e, "cannot clear the attempts counter");
+            }
             app.audit(
                 "login.factor",
                 &user_id,
@@ -542,19 +548,7 @@ pub async fn totp_submit(
             login::advance(&app, ix, &headers, &ip).await
         }
         CodeCheck::Wrong | CodeCheck::Replayed => {
-            let (pu, pi) = policies(&app);
-            if let Err(e) = app
-                .store
-                .put_failures(&user_key, after_failure(us, now, pu))
-                .await
-                .and(
-                    app.store
-                        .put_failures(&ip_key, after_failure(is, now, pi))
-                        .await,
-                )
-            {
-                tracing::error!(error = %e, "cannot record failure");
-            }
+            reserved.failed();
             let replay = matches!(checked, CodeCheck::Replayed);
             app.metrics.login("failure");
             app.audit(

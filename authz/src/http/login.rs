@@ -3,7 +3,7 @@
 use super::authorize::{current_session, redirect_error, see_other};
 use super::{cookies, pages};
 use crate::login::interaction::FactorKind;
-use crate::login::lockout::{after_failure, is_locked};
+use crate::login::lockout::{Guard, Refused};
 use crate::login::{Interaction, Method, Next, password};
 use crate::oauth::authorize::issue_code;
 use crate::state::App;
@@ -174,9 +174,13 @@ pub async fn submit(
         .unwrap_or_default();
     let pw = crate::secret::Secret::new(form.get("password").cloned().unwrap_or_default());
     let ip = super::client_ip(&app, peer, &headers);
+    if too_fast(&app, &ix.id, &ip) {
+        return slow_down();
+    }
     let now = app.now();
+    // The same page as `show`, so it keeps the passkey script (CSP).
     let again = |status: StatusCode, msg: &str| {
-        pages::render(
+        super::factors::with_script(pages::render(
             status,
             &pages::LoginPage {
                 id: &ix.id,
@@ -185,60 +189,64 @@ pub async fn submit(
                 username: &username,
                 error: Some(msg),
             },
-        )
+        ))
     };
     if username.is_empty() || username.len() > 256 {
         return again(StatusCode::BAD_REQUEST, "Enter your username.");
     }
-    let (user_key, ip_key) = (format!("user:{username}"), format!("ip:{ip}"));
-    let (user_state, ip_state) = match (
-        app.store.failures(&user_key).await,
-        app.store.failures(&ip_key).await,
-    ) {
-        (Ok(u), Ok(i)) => (u, i),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "lockout lookup failed");
+    let guard = Guard::new("user", &username, &ip, app.lockout_policies());
+    let reserved = match guard.reserve(&app.store, now).await {
+        Ok(r) => r,
+        Err(Refused::Locked) => {
+            app.metrics.login("locked");
+            app.audit(
+                "login.locked",
+                &username,
+                &ip,
+                serde_json::json!({"client": ix.request.client_id}),
+            )
+            .await;
+            return again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts. Try again later.",
+            );
+        }
+        Err(Refused::Store(e)) => {
+            tracing::error!(error = %e, "lockout reservation failed");
             return again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is unavailable right now. Try again later.",
             );
         }
     };
-    if is_locked(&user_state, now) || is_locked(&ip_state, now) {
-        app.metrics.login("locked");
-        app.audit(
-            "login.locked",
-            &username,
-            &ip,
-            serde_json::json!({"client": ix.request.client_id}),
-        )
-        .await;
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Try again later.",
-        );
-    }
-    let user = app.store.user_by_login(&username).await.ok().flatten();
+    let user = match app.store.user_by_login(&username).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            let _ = reserved.unchecked().await;
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now. Try again later.",
+            );
+        }
+    };
     let stored = user
         .as_ref()
         .filter(|u| !u.disabled)
         .and_then(|u| u.password_hash.clone());
-    let ok = password::verify(pw, stored).await;
+    let ok = match password::verify(pw, stored).await {
+        Ok(ok) => ok,
+        Err(password::Busy) => {
+            let _ = reserved.unchecked().await;
+            return busy(again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins at once. Try again in a moment.",
+            ));
+        }
+    };
     let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
     let Some(user) = user.filter(|_| ok && same_user) else {
-        let (per_user, per_ip) = super::factors::policies(&app);
-        let (u, i) = (
-            after_failure(user_state, now, per_user),
-            after_failure(ip_state, now, per_ip),
-        );
-        if let Err(e) = app
-            .store
-            .put_failures(&user_key, u)
-            .await
-            .and(app.store.put_failures(&ip_key, i).await)
-        {
-            tracing::error!(error = %e, "cannot record failure");
-        }
+        reserved.failed();
         app.metrics.login("failure");
         if let Ok(addr) = ip.parse() {
             app.decisions
@@ -260,7 +268,9 @@ pub async fn submit(
             "The username or password is incorrect.",
         );
     };
-    let _ = app.store.clear_failures(&user_key).await;
+    if let Err(e) = reserved.succeeded().await {
+        tracing::error!(error = %e, "cannot clear the attempts counter");
+    }
     ix.user_id = Some(user.id.clone());
     ix.login = Some(user.login.clone());
     ix.prove(Method::Password, now);
@@ -332,7 +342,8 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
         }
     }
     let factors = merge(&ix.proven);
-    let auth_time = factors.iter().map(|f| f.at).max().unwrap_or(now);
+    // When the level the factors reach was proven, not the latest proof.
+    let auth_time = crate::login::Level::reached_at(&factors).map_or(now, |(_, at)| at);
     let existing = current_session(app, headers)
         .await
         .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
@@ -399,7 +410,8 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
         // The account pages' own sign-in: no code, back to the page.
         Ok(ix.request.redirect_uri.clone())
     } else {
-        issue_code(app, &ix.request, &user_id, &session.id, &factors).await
+        let fresh = ix.requirement.fresh(&factors, now);
+        issue_code(app, &ix.request, &user_id, &session.id, &fresh).await
     };
     let mut resp = match issued {
         Ok(url) => see_other(&url),
@@ -430,6 +442,46 @@ fn merge(proven: &[crate::login::ProvenFactor]) -> Vec<crate::login::ProvenFacto
         }
     }
     out
+}
+
+/// Whether this unauthenticated sign-in POST is over the per-IP or the
+/// per-interaction rate (`[login] posts_per_*`); counts it either way.
+pub(super) fn too_fast(app: &App, interaction: &str, ip: &str) -> bool {
+    let (c, now) = (&app.config.login, app.now());
+    let by_ip = app
+        .sign_in_posts
+        .allow(&format!("ip:{ip}"), c.posts_per_ip_per_minute, now);
+    let by_ix = app.sign_in_posts.allow(
+        &format!("ix:{interaction}"),
+        c.posts_per_interaction_per_minute,
+        now,
+    );
+    if !(by_ip && by_ix) {
+        app.metrics.login("rate_limited");
+        return true;
+    }
+    false
+}
+
+/// A 429 answer to [`too_fast`], with `Retry-After`.
+pub(super) fn slow_down() -> Response {
+    let mut resp = pages::message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "Wait a minute, then try again.",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(60u32));
+    resp
+}
+
+/// Adds `Retry-After` to a 503 answered because the verifier is saturated.
+pub(super) fn busy(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from(password::RETRY_AFTER),
+    );
+    resp
 }
 
 /// Back to the interaction's page, which shows the next step.

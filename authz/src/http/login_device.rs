@@ -145,6 +145,9 @@ pub async fn submit(
         return login::see_login(&ix.id);
     }
     let ip = super::client_ip(&app, peer, &headers);
+    if login::too_fast(&app, &ix.id, &ip) {
+        return login::slow_down();
+    }
     if form.get("action").map(String::as_str) == Some("renew") {
         let o = origin(&app, &ix, peer, &headers);
         return render_state(&app, &ix, &user, &o, true).await;
@@ -182,13 +185,7 @@ pub async fn submit(
         serde_json::json!({"factor": "device", "device_id": device.id, "hardware": hardware, "ip": ip}),
     )
     .await;
-    match ix.next(&login::enrolled(&app, &ix).await, now) {
-        Next::Complete => login::finish(&app, ix, &headers, &ip).await,
-        _ => {
-            if let Err(e) = login::save(&app, &ix).await {
-                tracing::error!(error = %e, "cannot store interaction");
-            }
-            login::see_login(&ix.id)
-        }
-    }
+    // The same gate as every other factor: an account re-authentication
+    // (user known, no decision yet) is decided and audited here too.
+    login::advance(&app, ix, &headers, &ip).await
 }

@@ -94,6 +94,46 @@ impl Level {
     }
 }
 
+impl Level {
+    /// The highest level `factors` reach and *when* it was reached: the
+    /// latest time `t` such that the factors proven at or after `t` still
+    /// reach it. A passkey at t0 and a password at t1 reach `phr` at t0,
+    /// not at t1: a later, weaker factor never makes an old strong one
+    /// look fresh (`auth_time` says when the level was proven).
+    pub fn reached_at(factors: &[ProvenFactor]) -> Option<(Level, i64)> {
+        let best = Level::reached(factors)?;
+        let mut times: Vec<i64> = factors.iter().map(|f| f.at).collect();
+        times.sort_unstable_by(|a, b| b.cmp(a));
+        times.dedup();
+        let oldest = times.last().copied().unwrap_or(0);
+        let at = times
+            .into_iter()
+            .find(|t| {
+                let since: Vec<ProvenFactor> =
+                    factors.iter().copied().filter(|f| f.at >= *t).collect();
+                Level::reached(&since) >= Some(best)
+            })
+            .unwrap_or(oldest);
+        Some((best, at))
+    }
+}
+
+/// What a change to a user's factors (binding, removing or regenerating a
+/// passkey, TOTP, recovery codes, a device) needs: a fresh sign-in at the
+/// level the factors the user already holds reach together (NIST SP
+/// 800-63B-4 §6.1.2.1), proven within `window` seconds. A factor being
+/// bound cannot raise it further: the user has no way yet to prove it.
+pub fn to_change_factors(held: &[Method], window: i64) -> Requirement {
+    let factors: Vec<ProvenFactor> = held
+        .iter()
+        .map(|m| ProvenFactor { method: *m, at: 0 })
+        .collect();
+    Requirement {
+        level: Level::reached(&factors).unwrap_or(Level::Aal1),
+        max_age: Some(window),
+    }
+}
+
 /// What a login must reach: a level, and how recent the factors must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirement {
@@ -223,6 +263,69 @@ mod tests {
         })
         .unwrap();
         assert!(new.contains("\"attested\":true"), "{new}");
+    }
+
+    /// (factors as (method, at), level and when it was reached)
+    #[test]
+    fn a_level_is_reached_when_its_factors_were_proven() {
+        let cases: Vec<(Vec<(Method, i64)>, Option<(Level, i64)>)> = vec![
+            (vec![], None),
+            (vec![(Method::Password, 5)], Some((Level::Aal1, 5))),
+            (
+                vec![(Method::Password, 5), (Method::Password, 9)],
+                Some((Level::Aal1, 9)),
+            ),
+            // Passkey at t0, password re-auth later: phr is as old as the passkey.
+            (
+                vec![(PK_SYNCED, 100), (Method::Password, 1300)],
+                Some((Level::Phr, 100)),
+            ),
+            // Password + TOTP at t0, password again 96 s later: aal2 is from t0.
+            (
+                vec![(Method::Password, 1096), (Method::Totp, 1000)],
+                Some((Level::Aal2, 1000)),
+            ),
+            (
+                vec![
+                    (Method::Totp, 1000),
+                    (Method::Password, 1010),
+                    (PK_BOUND, 1020),
+                ],
+                Some((Level::Phr, 1020)),
+            ),
+        ];
+        for (proven, want) in cases {
+            let factors: Vec<_> = proven.iter().map(|(m, at)| f(*m, *at)).collect();
+            assert_eq!(Level::reached_at(&factors), want, "{proven:?}");
+        }
+    }
+
+    /// (factors held, level a change needs)
+    #[test]
+    fn changing_factors_needs_the_strongest_held_level() {
+        let cases: Vec<(Vec<Method>, Level)> = vec![
+            (vec![], Level::Aal1),
+            (vec![Method::Password], Level::Aal1),
+            (vec![Method::Password, Method::Totp], Level::Aal2),
+            (vec![Method::Password, PK_SYNCED], Level::Phr),
+            (
+                vec![Method::Password, Method::Totp, PK_ATTESTED],
+                Level::Phrh,
+            ),
+            (
+                vec![Method::Password, Method::DeviceKey { hardware: false }],
+                Level::Phr,
+            ),
+        ];
+        for (held, want) in cases {
+            let r = to_change_factors(&held, 300);
+            assert_eq!((r.level, r.max_age), (want, Some(300)), "{held:?}");
+        }
+        // A passkey user who re-authenticated with the password only (the
+        // passkey is from before the window) may not change factors.
+        let r = to_change_factors(&[Method::Password, PK_SYNCED], 300);
+        assert!(!r.met_by(&[f(PK_SYNCED, 0), f(Method::Password, 1000)], 1100));
+        assert!(r.met_by(&[f(PK_SYNCED, 900), f(Method::Password, 1000)], 1100));
     }
 
     #[test]

@@ -9,10 +9,11 @@ mod levels;
 pub mod lockout;
 pub mod passkey;
 pub mod password;
+pub mod rate;
 mod soft_attestation;
 pub mod soft_passkey;
 pub mod totp;
 
 pub use factors::{Method, ProvenFactor, amr_of};
 pub use interaction::{AuthRequest, Interaction, Next};
-pub use levels::{Level, Requirement};
+pub use levels::{Level, Requirement, to_change_factors};

@@ -28,10 +28,94 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash(&crate::secret::random_token(16)).unwrap_or_default())
 }
 
-/// Verifies `password` against `stored` (or against a dummy hash when there is
-/// no stored hash), on a blocking thread.
-pub async fn verify(password: Secret, stored: Option<Secret>) -> bool {
+/// The verifier is saturated: the caller answers 503 with `Retry-After`
+/// instead of queueing the check without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password checks are saturated; retry shortly")]
+pub struct Busy;
+
+/// Seconds a saturated caller is told to wait (`Retry-After`).
+pub const RETRY_AFTER: u64 = 1;
+
+/// MiB one argon2id check holds while it runs (`m` of [`hasher`]).
+const MIB_PER_CHECK: u64 = 19;
+
+/// How many argon2 checks may run at once: two per core (a check is pure
+/// CPU, more only queue on the cores), and no more than an eighth of the
+/// available memory holds. At least one.
+pub fn concurrency(cores: usize, mem_available_mib: Option<u64>) -> usize {
+    let by_cpu = cores.max(1) * 2;
+    let by_mem = mem_available_mib.map_or(usize::MAX, |m| {
+        usize::try_from(m / 8 / MIB_PER_CHECK).unwrap_or(usize::MAX)
+    });
+    by_cpu.min(by_mem).max(1)
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in MiB (Linux; `None` elsewhere).
+fn mem_available_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// The process-wide bound on argon2 work: memory is the process's, so
+/// every server in it (tests start several) shares one semaphore. At most
+/// `4 × permits` callers wait, each at most [`MAX_WAIT`]; the rest are
+/// [`Busy`] at once.
+struct Bound {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    size: usize,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+fn bound() -> &'static Bound {
+    static BOUND: std::sync::OnceLock<Bound> = std::sync::OnceLock::new();
+    BOUND.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let size = concurrency(cores, mem_available_mib());
+        Bound {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    })
+}
+
+/// Runs `f` on a blocking thread once a permit is free, or fails [`Busy`].
+async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    use std::sync::atomic::Ordering;
+    let b = bound();
+    let permit = match b.permits.clone().try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            if b.waiting.fetch_add(1, Ordering::SeqCst) >= 4 * b.size {
+                b.waiting.fetch_sub(1, Ordering::SeqCst);
+                return Err(Busy);
+            }
+            let got = tokio::time::timeout(MAX_WAIT, b.permits.clone().acquire_owned()).await;
+            b.waiting.fetch_sub(1, Ordering::SeqCst);
+            match got {
+                Ok(Ok(p)) => p,
+                _ => return Err(Busy),
+            }
+        }
+    };
     tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|_| Busy)
+}
+
+/// Verifies `password` against `stored` (or against a dummy hash when there is
+/// no stored hash), on a blocking thread, within the process-wide bound.
+pub async fn verify(password: Secret, stored: Option<Secret>) -> Result<bool, Busy> {
+    bounded(move || {
         let (phc, real) = match &stored {
             Some(s) => (s.expose().to_string(), true),
             None => (dummy_hash().to_string(), false),
@@ -45,7 +129,6 @@ pub async fn verify(password: Secret, stored: Option<Secret>) -> bool {
             && real
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Hashes on a blocking thread.
@@ -63,9 +146,33 @@ mod tests {
     async fn hashes_verify_only_the_right_password() {
         let h = hash(&Secret::new("correct horse")).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify(Secret::new("correct horse"), Some(Secret::new(h.clone()))).await);
-        assert!(!verify(Secret::new("wrong"), Some(Secret::new(h))).await);
-        assert!(!verify(Secret::new("anything"), None).await);
-        assert!(!verify(Secret::new("x"), Some(Secret::new("not a phc string"))).await);
+        assert_eq!(
+            verify(Secret::new("correct horse"), Some(Secret::new(h.clone()))).await,
+            Ok(true)
+        );
+        assert_eq!(
+            verify(Secret::new("wrong"), Some(Secret::new(h))).await,
+            Ok(false)
+        );
+        assert_eq!(verify(Secret::new("anything"), None).await, Ok(false));
+        assert_eq!(
+            verify(Secret::new("x"), Some(Secret::new("not a phc string"))).await,
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn concurrency_follows_cores_and_memory() {
+        // (cores, MemAvailable MiB, permits)
+        for (cores, mem, want) in [
+            (2, Some(24_000), 4),
+            (16, Some(24_000), 32),
+            (64, Some(2_000), 13),
+            (8, Some(100), 1),
+            (0, None, 2),
+            (4, None, 8),
+        ] {
+            assert_eq!(concurrency(cores, mem), want, "{cores} cores, {mem:?} MiB");
+        }
     }
 }

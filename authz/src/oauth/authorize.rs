@@ -207,20 +207,22 @@ pub fn error_redirect(
     url.into()
 }
 
-/// The authentication context for tokens, from the factors of a session.
+/// The authentication context for tokens, from the factors that count for
+/// this request (the caller passes only those within its `max_age`): `acr`
+/// is the level they reach and `auth_time` when they reached it.
 pub fn auth_context(factors: &[ProvenFactor], sid: &str) -> AuthContext {
+    let (level, at) = Level::reached_at(factors).unwrap_or((Level::Aal1, 0));
     AuthContext {
-        acr: Level::reached(factors)
-            .unwrap_or(Level::Aal1)
-            .acr()
-            .to_string(),
+        acr: level.acr().to_string(),
         amr: amr_of(factors).into_iter().map(str::to_string).collect(),
-        auth_time: factors.iter().map(|f| f.at).max().unwrap_or(0),
+        auth_time: at,
         sid: Some(sid.to_string()),
     }
 }
 
 /// Issues a code for a completed login and returns the redirect URL.
+/// `factors` are those within the request's and the policy's `max_age`
+/// (`Requirement::fresh`), so the ID token claims nothing older.
 pub async fn issue_code(
     app: &AppState,
     req: &AuthRequest,

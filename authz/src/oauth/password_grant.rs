@@ -14,7 +14,7 @@ use super::grant::{AuthContext, RefreshData};
 use super::token::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
-use crate::login::lockout::{after_failure, is_locked};
+use crate::login::lockout::{Guard, Refused};
 use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of, password};
 use crate::state::AppState;
 use crate::store::ClientRow;
@@ -39,59 +39,66 @@ pub async fn password_grant(
             .ok_or_else(|| OAuthError::invalid_request("password is required"))?,
     );
     let scope = requested_scope(client, form)?;
-    let (user_key, ip_key) = (format!("user:{username}"), format!("ip:{}", caller.ip));
-    let (user_state, ip_state) = (
-        app.store.failures(&user_key).await?,
-        app.store.failures(&ip_key).await?,
-    );
-    if is_locked(&user_state, now) || is_locked(&ip_state, now) {
-        app.metrics.login("locked");
-        app.audit(
-            "login.locked",
-            username,
-            &caller.ip,
-            serde_json::json!({"client": client.id, "grant": "password"}),
-        )
-        .await;
-        return Err(OAuthError::invalid_grant(
-            "too many failed attempts; try again later",
-        ));
-    }
-    let user = app.store.user_by_login(username).await?;
+    let guard = Guard::new("user", username, &caller.ip, app.lockout_policies());
+    let reserved = match guard.reserve(&app.store, now).await {
+        Ok(r) => r,
+        Err(Refused::Locked) => {
+            app.metrics.login("locked");
+            app.audit(
+                "login.locked",
+                username,
+                &caller.ip,
+                serde_json::json!({"client": client.id, "grant": "password"}),
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(
+                "too many failed attempts; try again later",
+            ));
+        }
+        Err(Refused::Store(e)) => return Err(e.into()),
+    };
+    let user = match app.store.user_by_login(username).await {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = reserved.unchecked().await;
+            return Err(e.into());
+        }
+    };
     let stored = user
         .as_ref()
         .filter(|u| !u.disabled)
         .and_then(|u| u.password_hash.clone());
-    if !password::verify(pw, stored).await {
-        let (per_user, per_ip) = app.lockout_policies();
-        app.store
-            .put_failures(&user_key, after_failure(user_state, now, per_user))
-            .await?;
-        app.store
-            .put_failures(&ip_key, after_failure(ip_state, now, per_ip))
-            .await?;
-        if let Ok(addr) = caller.ip.parse() {
-            app.decisions
-                .record_failure(username, addr, &caller.user_agent, now);
+    let ok = match password::verify(pw, stored).await {
+        Ok(ok) => ok,
+        Err(password::Busy) => {
+            let _ = reserved.unchecked().await;
+            return Err(OAuthError::temporarily_unavailable(
+                "too many sign-ins at once; retry shortly",
+            ));
         }
-        app.metrics.login("failure");
-        app.audit(
-            "login.failure",
-            username,
-            &caller.ip,
-            serde_json::json!({"client": client.id, "factor": "password", "grant": "password", "user_agent": caller.user_agent}),
-        )
-        .await;
-        return Err(OAuthError::invalid_grant(
-            "the username or password is incorrect",
-        ));
-    }
-    let Some(user) = user else {
-        return Err(OAuthError::invalid_grant(
-            "the username or password is incorrect",
-        ));
     };
-    app.store.clear_failures(&user_key).await?;
+    let user = match user.filter(|u| ok && !u.disabled) {
+        Some(u) => u,
+        None => {
+            reserved.failed();
+            if let Ok(addr) = caller.ip.parse() {
+                app.decisions
+                    .record_failure(username, addr, &caller.user_agent, now);
+            }
+            app.metrics.login("failure");
+            app.audit(
+                "login.failure",
+                username,
+                &caller.ip,
+                serde_json::json!({"client": client.id, "factor": "password", "grant": "password", "user_agent": caller.user_agent}),
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(
+                "the username or password is incorrect",
+            ));
+        }
+    };
+    reserved.succeeded().await?;
 
     // A login like any other: scored and decided.
     let proven = [ProvenFactor {

@@ -29,7 +29,7 @@ pub use events::{DeliveryRow, IntentRow, NewDelivery};
 pub use factors::{PasskeyRow, TotpRow};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
-pub use lockout::FailureState;
+pub use lockout::{AttemptLimits, AttemptState};
 pub use scim::{OutboxRow, RowEnd, ScimKind, ScimResourceRow, ScimTargetStatus};
 pub use sessions::SessionRow;
 pub use users::{NewUser, UserRow, UserUpdate};
