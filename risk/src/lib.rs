@@ -13,7 +13,9 @@
 //! - [`global`]: bounded global frequency sketch.
 //! - [`features`]: event + state → feature vector.
 //! - [`model`]: the likelihood-ratio model, calibrator and model file.
-//! - [`reasons`]: reason codes and explanations.
+//! - [`reasons`]: reason codes, severities and explanations.
+//! - [`detections`]: named detections (impossible travel, device mismatch,
+//!   account attack, …) that always show and bound the score.
 //! - [`thresholds`]: score bands and the `risk:` policy section.
 //! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
 //! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
@@ -26,6 +28,7 @@
 )]
 #![warn(missing_docs)]
 
+pub mod detections;
 pub mod error;
 pub mod eval;
 pub mod event;
@@ -52,7 +55,7 @@ pub use event::{Label, LoginEvent};
 pub use geo::{Geo, NetworkLists};
 pub use history::{HistoryStore, MemoryHistory, UserHistory};
 pub use model::Model;
-pub use reasons::Reason;
+pub use reasons::{Reason, Severity};
 pub use scorer::{Assessment, Engine, Scorer};
 pub use thresholds::{Decision, Thresholds};
 pub use velocity::{MemoryVelocity, VelocityStore};

@@ -57,9 +57,13 @@ use model::{Band, Rule};
 
 /// The risk reason codes the scorer emits (docs/risk.md); rules may test
 /// for them with `when: {reasons: [...]}`.
-pub const RISK_REASON_CODES: [&str; 18] = [
+pub const RISK_REASON_CODES: [&str; 22] = [
     "no_history",
     "impossible_travel",
+    "device_mismatch",
+    "account_attack",
+    "stuffing_source",
+    "anonymizer",
     "new_country",
     "new_asn",
     "unfamiliar_network",
