@@ -11,6 +11,9 @@
 //! - [`velocity`]: sliding-window counters ([`velocity::VelocityStore`]).
 //! - [`history`]: bounded per-user history ([`history::HistoryStore`]).
 //! - [`global`]: bounded global frequency sketch.
+//! - [`schema`]: the calibrator's feature names and indices.
+//! - [`cidr`], [`duration`]: CIDR blocks and `15m`-style durations (shared
+//!   by the `risk:` section and policy files).
 //! - [`features`]: event + state → feature vector.
 //! - [`model`]: the likelihood-ratio model, calibrator and model file.
 //! - [`reasons`]: reason codes, severities and explanations.
@@ -28,7 +31,9 @@
 )]
 #![warn(missing_docs)]
 
+pub mod cidr;
 pub mod detections;
+pub mod duration;
 pub mod error;
 pub mod eval;
 pub mod event;
@@ -42,6 +47,7 @@ pub mod model;
 pub mod policy;
 pub mod reasons;
 pub mod replay;
+pub mod schema;
 pub mod scorer;
 pub mod simulate;
 pub mod thresholds;

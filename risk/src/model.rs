@@ -30,7 +30,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RiskError};
-use crate::features::{FEATURES, NUM_FEATURES};
+use crate::schema::{FEATURES, NUM_FEATURES};
 
 /// Back-off parameters of one hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

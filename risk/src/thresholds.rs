@@ -104,9 +104,9 @@ pub struct Lockout {
     /// Failures from one address within `window` that lock the address.
     pub max_failures_per_ip: u32,
     /// How long failures are counted.
-    pub window: crate::policy::Duration,
+    pub window: crate::duration::Duration,
     /// How long a lock lasts.
-    pub duration: crate::policy::Duration,
+    pub duration: crate::duration::Duration,
 }
 
 impl Lockout {
@@ -202,7 +202,7 @@ impl Thresholds {
         for c in &self.corporate_egress {
             lists
                 .corporate
-                .push(crate::policy::cidr::Cidr::parse(c).ok_or_else(|| {
+                .push(crate::cidr::Cidr::parse(c).ok_or_else(|| {
                     RiskError::Policy(format!("risk.corporate_egress: {c:?} is not a CIDR block"))
                 })?);
         }

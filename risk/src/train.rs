@@ -13,10 +13,10 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{Result, RiskError};
 use crate::event::{Label, LoginEvent};
-use crate::features::NUM_FEATURES;
 use crate::model::Model;
 use crate::model::ScoreMap;
 use crate::replay::{HistoryRule, replay};
+use crate::schema::NUM_FEATURES;
 use crate::scorer::Scorer;
 
 /// Training settings.

@@ -49,7 +49,7 @@ pub struct NetworkLists {
     pub keywords: Vec<String>,
     /// The organisation's own egress networks (`risk.corporate_egress`):
     /// a login from one of them is never impossible travel.
-    pub corporate: Vec<crate::policy::cidr::Cidr>,
+    pub corporate: Vec<crate::cidr::Cidr>,
 }
 
 impl Default for NetworkLists {

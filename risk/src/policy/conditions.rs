@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use time::{OffsetDateTime, UtcOffset};
 
-use super::cidr::Cidr;
 use super::decide::DecisionInput;
 use super::file::{Action, AsnItem, Conditions, DeviceState, TimeWindow};
+use crate::cidr::Cidr;
 
 /// Named lists after loading.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::thresholds::Thresholds;
 
-use super::duration::Duration;
+use crate::duration::Duration;
 
 /// One Tollgate policy file (docs/policy.md). Several files load as one
 /// policy set, in order: levels, bands and risk may each appear in one

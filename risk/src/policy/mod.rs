@@ -27,10 +27,8 @@
 //! [`crate::Scorer`] with [`Policy::thresholds`] and [`Policy::network_lists`].
 
 pub mod check;
-pub mod cidr;
 pub mod conditions;
 pub mod decide;
-pub mod duration;
 pub mod file;
 pub mod html;
 pub mod load;
@@ -42,10 +40,11 @@ pub mod whatif;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::cidr;
+pub use crate::duration::Duration;
 pub use decide::{
     Decision, DecisionInput, DecisionReason, Outcome, ReasonSource, SessionState, decide,
 };
-pub use duration::Duration;
 pub use file::{Action, FactorKind, PolicyFile};
 pub use model::{FactorSet, Ladder, Level};
 pub use whatif::{Directory, WhatIfReport, simulate};
