@@ -107,7 +107,10 @@ pub struct KindRow {
 /// The evaluation report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
-    /// Legitimate events.
+    /// Labelled events whose first factor failed: counted, not scored (the
+    /// issuer never scores them either).
+    pub failed_attempts: usize,
+    /// Legitimate successful logins.
     pub legit: usize,
     /// Attack events.
     pub attacks: usize,
@@ -135,11 +138,19 @@ fn share(flags: impl Iterator<Item = bool>) -> f64 {
 }
 
 /// Builds the report from a labelled replay. Events without a label are
-/// ignored; both classes must be present.
+/// ignored, failed first factors are only counted; both classes must be
+/// present among the successful logins.
 pub fn evaluate(events: &[(usize, LoginEvent)], scored: &[Scored]) -> Result<Report> {
     let mut legit: Vec<&Scored> = Vec::new();
     let mut by_kind: BTreeMap<String, Vec<&Scored>> = BTreeMap::new();
+    let mut failed_attempts = 0;
     for ((_, ev), s) in events.iter().zip(scored) {
+        // The issuer scores only logins whose first factor succeeded;
+        // failures only feed the counters, so they are not scored here.
+        if !ev.success {
+            failed_attempts += usize::from(ev.label.is_some());
+            continue;
+        }
         match ev.label {
             Some(Label::Legit) => legit.push(s),
             Some(Label::Attack) => by_kind
@@ -178,6 +189,7 @@ pub fn evaluate(events: &[(usize, LoginEvent)], scored: &[Scored]) -> Result<Rep
     let mut kinds: Vec<KindRow> = by_kind.iter().map(|(k, v)| row(k, v)).collect();
     kinds.push(row("all", &all_attacks));
     Ok(Report {
+        failed_attempts,
         legit: legit.len(),
         attacks: all_attacks.len(),
         auc: roc_auc(&model(&all_attacks), &lm).unwrap_or(0.0),
@@ -198,9 +210,10 @@ impl Report {
     pub fn table(&self) -> String {
         let pct = |x: f64| format!("{:.2} %", 100.0 * x);
         let mut s = format!(
-            "events: {} legit, {} attack; ROC AUC {:.4} (baseline {:.4}); at the policy thresholds {} of legit logins stepped up or denied ({} denied; baseline {})\n\n",
+            "successful logins: {} legit, {} attack ({} failed attempts counted, not scored); ROC AUC {:.4} (baseline {:.4}); at the policy thresholds {} of legit logins stepped up or denied ({} denied; baseline {})\n\n",
             self.legit,
             self.attacks,
+            self.failed_attempts,
             self.auc,
             self.baseline_auc,
             pct(self.legit_stepped_up),

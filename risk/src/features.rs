@@ -19,49 +19,7 @@ use crate::travel::{Fix, Travel, travel};
 use crate::ua::UserAgent;
 use crate::velocity::{VelocityKeys, VelocitySnapshot};
 
-/// Names of the calibrator's inputs, in order. Changing this list is a
-/// model-format change: model files name their features and are rejected
-/// when they do not match.
-pub const FEATURES: [&str; NUM_FEATURES] = [
-    "net_llr",
-    "ua_llr",
-    "device_llr",
-    "hour_llr",
-    "impossible_travel",
-    "travel_excess",
-    "hosting_network",
-    "unknown_location",
-    "fingerprint_drift",
-    "user_failures_1h",
-    "user_distinct_ips_1h",
-    "ip_distinct_users_1h",
-    "ip_failures_1h",
-    "prefix_failures_1h",
-    "failed_attempt",
-];
-
-/// Number of calibrator inputs.
-pub const NUM_FEATURES: usize = 15;
-
-/// Index of a feature in [`FEATURES`].
-#[allow(missing_docs)]
-pub mod idx {
-    pub const NET: usize = 0;
-    pub const UA: usize = 1;
-    pub const DEVICE: usize = 2;
-    pub const HOUR: usize = 3;
-    pub const TRAVEL: usize = 4;
-    pub const TRAVEL_EXCESS: usize = 5;
-    pub const HOSTING: usize = 6;
-    pub const UNKNOWN_LOCATION: usize = 7;
-    pub const DRIFT: usize = 8;
-    pub const USER_FAILURES: usize = 9;
-    pub const USER_IPS: usize = 10;
-    pub const IP_USERS: usize = 11;
-    pub const IP_FAILURES: usize = 12;
-    pub const PREFIX_FAILURES: usize = 13;
-    pub const FAILED: usize = 14;
-}
+pub use crate::schema::{FEATURES, NUM_FEATURES, idx};
 
 const NET_LEVELS: [Level; 4] = [Level::Ip, Level::Prefix, Level::Asn, Level::Country];
 const UA_LEVELS: [Level; 5] = [
@@ -89,10 +47,18 @@ pub struct Prepared<'g> {
     pub vkeys: VelocityKeys,
     /// Hosting / anonymising network.
     pub hosting: bool,
+    /// A listed VPN, proxy or Tor network (a subset of `hosting`).
+    pub anonymizer: bool,
+    /// One of the organisation's egress networks.
+    pub corporate: bool,
     /// Primary factor succeeded.
     pub success: bool,
     /// A device id was presented.
     pub has_device: bool,
+    /// A device id *could* have been presented. False where no device
+    /// cookie ever arrives (gateway requests without a bound session):
+    /// its absence is then no evidence at all.
+    pub device_observable: bool,
 }
 
 /// The /24 (IPv4) or /48 (IPv6) of an address, as bytes with a family tag.
@@ -189,8 +155,11 @@ pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepa
         keys,
         vkeys,
         hosting: lists.is_hosting(info.asn, info.org),
+        anonymizer: lists.is_anonymizing(info.asn, info.org),
+        corporate: lists.is_corporate(ev.ip),
         success: ev.success,
         has_device: ev.device_id.is_some(),
+        device_observable: true,
     }
 }
 
@@ -222,13 +191,19 @@ pub struct Features {
 
 /// The location of the event as a [`LastLogin`] for the history.
 pub fn last_login(p: &Prepared<'_>) -> Option<LastLogin> {
-    match (p.geo.lat, p.geo.lon) {
+    located(&p.geo, p.ip, p.at)
+}
+
+/// A login from `ip` (located as `geo`) at `at`, as a [`LastLogin`];
+/// `None` when the address has no location.
+pub fn located(geo: &GeoInfo<'_>, ip: IpAddr, at: i64) -> Option<LastLogin> {
+    match (geo.lat, geo.lon) {
         (Some(lat), Some(lon)) => Some(LastLogin {
-            at: p.at,
+            at,
             lat: lat as f32,
             lon: lon as f32,
-            accuracy_km: p.geo.accuracy_km,
-            ip: ip_bytes(p.ip),
+            accuracy_km: geo.accuracy_km,
+            ip: ip_bytes(ip),
         }),
         _ => None,
     }
@@ -268,7 +243,7 @@ pub fn extract(
     for j in (0..4).rev() {
         let (c, d) = h.net_count(j, p.keys.net[j]);
         let pg = if c > 0.0 {
-            globals.probability(NET_LEVELS[j], p.keys.net[j])
+            model.global(globals.probability(NET_LEVELS[j], p.keys.net[j]))
         } else {
             1.0
         };
@@ -284,7 +259,7 @@ pub fn extract(
     for j in (0..5).rev() {
         let (c, d) = h.ua_count(j, p.keys.ua[j]);
         let pg = if c > 0.0 {
-            globals.probability(UA_LEVELS[j], p.keys.ua[j])
+            model.global(globals.probability(UA_LEVELS[j], p.keys.ua[j]))
         } else {
             1.0
         };
@@ -303,7 +278,7 @@ pub fn extract(
         0.0
     };
     let dp = if dc > 0.0 {
-        globals.probability(Level::Device, p.keys.device)
+        model.global(globals.probability(Level::Device, p.keys.device))
     } else {
         1.0
     };
@@ -316,7 +291,7 @@ pub fn extract(
     // Without an id, the evidence is that of an unseen device in proportion
     // to how habitually this user presents one: nothing for users (or
     // deployments) that never send device ids.
-    let presents = if n > 0.0 {
+    let presents = if n > 0.0 && p.device_observable {
         (f64::from(h.device_ids) / n).clamp(0.0, 1.0)
     } else {
         0.0
@@ -326,13 +301,13 @@ pub fn extract(
     } else {
         presents * device_llr
     };
-    let usually_has_device = n > 0.0 && h.device_ids > 0.5 * h.n;
+    let usually_has_device = p.device_observable && n > 0.0 && h.device_ids > 0.5 * h.n;
 
     if model.hour_of_week {
         let hc = f64::from(h.hours[usize::from(p.keys.hour) % 168]);
         let total: f64 = h.hours.iter().map(|&c| f64::from(c)).sum();
         let hp = if hc > 0.0 {
-            globals.probability(Level::Hour, u64::from(p.keys.hour))
+            model.global(globals.probability(Level::Hour, u64::from(p.keys.hour)))
         } else {
             1.0
         };
@@ -506,7 +481,8 @@ mod tests {
         check(
             &always,
             Some("d1"),
-            -(((3.0 / (0.5 / 1.0)) + 1.0) / 4.0f64).ln(),
+            // (an empty sketch says 0.5, clamped to the 0.02 ceiling)
+            -(((3.0 / 0.02) + 1.0) / 4.0f64).ln(),
         );
         // Never presents one: absence says nothing.
         check(&[None, None, None], None, 0.0);

@@ -77,12 +77,14 @@ impl<const N: usize> TopK<N> {
         self.distinct *= gamma;
     }
 
-    fn add(&mut self, key: u64) {
+    /// Counts `key`; returns its slot and whether the slot was (re)taken
+    /// for it, so per-slot data kept beside the counts can be reset.
+    fn add(&mut self, key: u64) -> (usize, bool) {
         let mut min_i = 0;
         for i in 0..N {
             if self.keys[i] == key && self.counts[i] > 0.0 {
                 self.counts[i] += 1.0;
-                return;
+                return (i, false);
             }
             if self.counts[i] < self.counts[min_i] {
                 min_i = i;
@@ -91,7 +93,24 @@ impl<const N: usize> TopK<N> {
         self.distinct += 1.0;
         self.keys[min_i] = key;
         self.counts[min_i] = 1.0;
+        (min_i, true)
     }
+
+    /// The slot holding `key`, if it is held.
+    pub fn slot(&self, key: u64) -> Option<usize> {
+        (0..N).find(|&i| self.keys[i] == key && self.counts[i] > 0.0)
+    }
+}
+
+/// Fingerprints remembered per device slot.
+pub const DEVICE_FPS: usize = 3;
+
+/// The 32-bit fingerprint of what a device reports: browser family, OS
+/// family and device type (the coarse levels of the user-agent hierarchy).
+/// 0 means "empty slot", so a real fingerprint is never 0.
+pub fn device_fingerprint(ua_keys: &[u64; 5]) -> u32 {
+    let x = ua_keys[2] ^ ua_keys[3].rotate_left(21) ^ ua_keys[4].rotate_left(42);
+    ((x ^ (x >> 32)) as u32).max(1)
 }
 
 /// Where and when the last admitted login happened (for impossible travel).
@@ -153,6 +172,10 @@ pub struct UserHistory {
     pub device_type: TopK<3>,
     /// Device ids.
     pub device: TopK<8>,
+    /// Per device slot (beside [`UserHistory::device`]): the fingerprints
+    /// ([`device_fingerprint`]) that device has reported, so drift is
+    /// judged per device, not per user.
+    pub device_fps: [[u32; DEVICE_FPS]; 8],
     /// Hour-of-week counts (saturating, halved when one saturates).
     pub hours: [u8; 168],
     /// Last admitted login with a known location.
@@ -175,6 +198,7 @@ impl Default for UserHistory {
             os: TopK::default(),
             device_type: TopK::default(),
             device: TopK::default(),
+            device_fps: [[0; DEVICE_FPS]; 8],
             hours: [0; 168],
             last: None,
         }
@@ -232,7 +256,17 @@ impl UserHistory {
         self.device_type.add(keys.ua[4]);
         self.device_ids *= gamma;
         if keys.has_device {
-            self.device.add(keys.device);
+            let (slot, fresh) = self.device.add(keys.device);
+            let fps = &mut self.device_fps[slot];
+            if fresh {
+                *fps = [0; DEVICE_FPS];
+            }
+            let fp = device_fingerprint(&keys.ua);
+            if !fps.contains(&fp) {
+                // Newest first; the oldest falls off when all are taken.
+                fps.rotate_right(1);
+                fps[0] = fp;
+            }
             self.device_ids += 1.0;
         }
         let h = usize::from(keys.hour) % 168;
@@ -245,6 +279,12 @@ impl UserHistory {
         if last.is_some() {
             self.last = last;
         }
+    }
+
+    /// The fingerprints a known device has reported (`None` when the
+    /// device is not held).
+    pub fn device_fingerprints(&self, device: u64) -> Option<&[u32; DEVICE_FPS]> {
+        self.device.slot(device).map(|i| &self.device_fps[i])
     }
 
     /// Bytes one history occupies in memory (fixed).

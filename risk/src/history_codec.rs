@@ -7,10 +7,11 @@
 //! than scoring against garbage).
 
 use crate::error::{Result, RiskError};
-use crate::history::{LastLogin, TopK, UserHistory};
+use crate::history::{DEVICE_FPS, LastLogin, TopK, UserHistory};
 
-/// The only encoding version this build writes and reads.
-const VERSION: u8 = 1;
+/// The encoding version this build writes. Version 1 (before per-device
+/// fingerprints) is still read, with empty fingerprints.
+const VERSION: u8 = 2;
 
 struct Writer(Vec<u8>);
 
@@ -77,6 +78,9 @@ impl UserHistory {
         w.topk(&self.os);
         w.topk(&self.device_type);
         w.topk(&self.device);
+        for fp in self.device_fps.iter().flatten() {
+            w.0.extend_from_slice(&fp.to_le_bytes());
+        }
         w.0.extend_from_slice(&self.hours);
         match &self.last {
             None => w.0.push(0),
@@ -96,7 +100,7 @@ impl UserHistory {
     pub fn decode(bytes: &[u8]) -> Result<UserHistory> {
         let mut r = Reader(bytes);
         let [version] = r.take::<1>()?;
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(RiskError::Model(format!(
                 "stored history has encoding version {version}; this build reads {VERSION}"
             )));
@@ -115,9 +119,16 @@ impl UserHistory {
             os: r.topk()?,
             device_type: r.topk()?,
             device: r.topk()?,
-            hours: r.take()?,
+            device_fps: [[0; DEVICE_FPS]; 8],
+            hours: [0; 168],
             last: None,
         };
+        if version >= 2 {
+            for fp in h.device_fps.iter_mut().flatten() {
+                *fp = u32::from_le_bytes(r.take()?);
+            }
+        }
+        h.hours = r.take()?;
         let [has_last] = r.take::<1>()?;
         if has_last == 1 {
             h.last = Some(LastLogin {
@@ -167,7 +178,20 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(UserHistory::decode(&longer).is_err());
-        let mut other = bytes;
+        let mut other = bytes.clone();
+        let mut v1 = bytes.clone();
+        v1[0] = 1;
+        // A version-1 row is the same without the fingerprints, which
+        // follow the header (13 bytes) and the ten TopKs (12 N + 4 each).
+        let topks: usize = [8, 8, 6, 4, 6, 6, 4, 4, 3, 8]
+            .iter()
+            .map(|n| 12 * n + 4)
+            .sum();
+        let at = 13 + topks;
+        v1.drain(at..at + 8 * DEVICE_FPS * 4);
+        let old = UserHistory::decode(&v1).unwrap();
+        assert_eq!(old.device_fps, [[0; DEVICE_FPS]; 8]);
+        assert_eq!((old.n, old.device, old.hours), (h.n, h.device, h.hours));
         other[0] = 9;
         let err = UserHistory::decode(&other).unwrap_err().to_string();
         assert!(err.contains("version 9"), "{err}");

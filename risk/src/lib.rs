@@ -11,9 +11,14 @@
 //! - [`velocity`]: sliding-window counters ([`velocity::VelocityStore`]).
 //! - [`history`]: bounded per-user history ([`history::HistoryStore`]).
 //! - [`global`]: bounded global frequency sketch.
+//! - [`schema`]: the calibrator's feature names and indices.
+//! - [`cidr`], [`duration`]: CIDR blocks and `15m`-style durations (shared
+//!   by the `risk:` section and policy files).
 //! - [`features`]: event + state → feature vector.
 //! - [`model`]: the likelihood-ratio model, calibrator and model file.
-//! - [`reasons`]: reason codes and explanations.
+//! - [`reasons`]: reason codes, severities and explanations.
+//! - [`detections`]: named detections (impossible travel, device mismatch,
+//!   account attack, …) that always show and bound the score.
 //! - [`thresholds`]: score bands and the `risk:` policy section.
 //! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
 //! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
@@ -26,6 +31,9 @@
 )]
 #![warn(missing_docs)]
 
+pub mod cidr;
+pub mod detections;
+pub mod duration;
 pub mod error;
 pub mod eval;
 pub mod event;
@@ -39,6 +47,7 @@ pub mod model;
 pub mod policy;
 pub mod reasons;
 pub mod replay;
+pub mod schema;
 pub mod scorer;
 pub mod simulate;
 pub mod thresholds;
@@ -52,7 +61,7 @@ pub use event::{Label, LoginEvent};
 pub use geo::{Geo, NetworkLists};
 pub use history::{HistoryStore, MemoryHistory, UserHistory};
 pub use model::Model;
-pub use reasons::Reason;
+pub use reasons::{Reason, Severity};
 pub use scorer::{Assessment, Engine, Scorer};
 pub use thresholds::{Decision, Thresholds};
 pub use velocity::{MemoryVelocity, VelocityStore};

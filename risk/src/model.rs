@@ -30,7 +30,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RiskError};
-use crate::features::{FEATURES, NUM_FEATURES};
+use crate::schema::{FEATURES, NUM_FEATURES};
 
 /// Back-off parameters of one hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -84,6 +84,19 @@ impl Default for ScoreMap {
 }
 
 impl ScoreMap {
+    /// The logit that maps to `score` (the inverse of [`ScoreMap::score`]
+    /// before rounding).
+    pub fn logit_at(&self, score: f64) -> f64 {
+        let (a, b) = (self.step_up_logit, self.deny_logit);
+        if score < 30.5 {
+            a + (score - 30.5) * 6.0 / 30.5
+        } else if score < 70.5 {
+            a + (score - 30.5) / 40.0 * (b - a)
+        } else {
+            b + (score - 70.5) * 6.0 / 29.5
+        }
+    }
+
     /// The 0–100 score of a logit.
     pub fn score(&self, logit: f64) -> u8 {
         let (a, b) = (self.step_up_logit, self.deny_logit);
@@ -126,6 +139,34 @@ pub struct Model {
     /// Logit → score anchors.
     #[serde(default)]
     pub score_map: ScoreMap,
+    /// Most that familiarity (negative contributions: a known device, a
+    /// usual network) may lower the logit, so habit can never cancel the
+    /// evidence against a login.
+    #[serde(default = "default_max_credit")]
+    pub max_credit: f64,
+    /// Global frequencies are clamped to `[floor, ceiling]` before they
+    /// enter a likelihood ratio, so the ratios do not depend on how many
+    /// users the deployment has: with ten users every device is
+    /// "globally common" (no credit for the user's own), with ten million
+    /// every one is rare (unbounded credit).
+    #[serde(default = "default_global_clamp")]
+    pub global_frequency: [f64; 2],
+}
+
+/// The default clamp of global frequencies: as if at least 50 users and
+/// at most 10,000 shared each value.
+pub const DEFAULT_GLOBAL_CLAMP: [f64; 2] = [1e-4, 0.02];
+
+fn default_global_clamp() -> [f64; 2] {
+    DEFAULT_GLOBAL_CLAMP
+}
+
+/// The default bound on familiarity credit, in logit units (a factor of
+/// about 400 in odds).
+pub const DEFAULT_MAX_CREDIT: f64 = 6.0;
+
+fn default_max_credit() -> f64 {
+    DEFAULT_MAX_CREDIT
 }
 
 const BUILTIN: &str = include_str!("default_model.json");
@@ -189,6 +230,8 @@ impl Model {
             llr_clip: 12.0,
             hour_of_week: false,
             score_map: ScoreMap::default(),
+            max_credit: DEFAULT_MAX_CREDIT,
+            global_frequency: DEFAULT_GLOBAL_CLAMP,
         }
     }
 
@@ -252,26 +295,41 @@ impl Model {
                 "score_map: need finite step_up_logit < deny_logit".into(),
             ));
         }
+        let [lo, hi] = self.global_frequency;
+        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+            return Err(RiskError::Model(
+                "global_frequency: need 0 < floor ≤ ceiling ≤ 1".into(),
+            ));
+        }
+        if !(self.max_credit >= 0.0 && self.max_credit.is_finite()) {
+            return Err(RiskError::Model("max_credit must be finite and ≥ 0".into()));
+        }
         if self.llr_clip <= 0.0 {
             return Err(RiskError::Model("llr_clip must be positive".into()));
         }
         Ok(())
     }
 
-    /// `b + Σ w_i f_i`.
+    /// `b + Σ w_i f_i`, where the negative terms together count for at
+    /// most `max_credit`.
     pub fn logit(&self, features: &[f64; NUM_FEATURES]) -> f64 {
-        self.bias
-            + self
-                .weights
-                .iter()
-                .zip(features)
-                .map(|(w, f)| w * f)
-                .sum::<f64>()
+        let (mut up, mut down) = (0.0, 0.0);
+        for (w, f) in self.weights.iter().zip(features) {
+            let c = w * f;
+            if c >= 0.0 { up += c } else { down += c }
+        }
+        self.bias + up + down.max(-self.max_credit)
     }
 
     /// The 0–100 score for a feature vector.
     pub fn score(&self, features: &[f64; NUM_FEATURES]) -> u8 {
         self.score_map.score(self.logit(features))
+    }
+
+    /// A global frequency clamped to [`Model::global_frequency`].
+    pub fn global(&self, p: f64) -> f64 {
+        let [lo, hi] = self.global_frequency;
+        p.clamp(lo, hi)
     }
 
     /// `P(attack)` at the training trace's attack share.

@@ -6,7 +6,7 @@
 //! contribution, largest first. The codes are documented in docs/risk.md
 //! and are part of the API: never rename one.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::features::{Features, Prepared, idx, prefix_label};
 use crate::geo::Geo;
@@ -15,6 +15,46 @@ use crate::thresholds::Thresholds;
 
 /// Smallest logit contribution that is worth explaining.
 pub const MIN_CONTRIBUTION: f64 = 0.5;
+
+/// How strongly a named detection speaks against the login
+/// ([`crate::detections`]); ordered, weakest first. Policies test it with
+/// `when: {min_severity: high}`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Reported, never moves the score by itself.
+    Low,
+    /// Lifts the score into the step-up band.
+    Medium,
+    /// Lifts the score to the top of the step-up band.
+    High,
+    /// Deny severity: lifts the score into the deny band.
+    Critical,
+}
+
+impl Severity {
+    /// `low`, `medium`, `high` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
 
 /// One reason.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,9 +68,14 @@ pub struct Reason {
     /// Contribution to the logit (for ordering and audits).
     #[serde(skip)]
     pub weight: f64,
+    /// Set for named detections ([`crate::detections`]), which are always
+    /// reported when they hold; `None` for the calibrator's reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
-fn minutes(seconds: i64) -> String {
+/// "40 min" or "2.5 h".
+pub(crate) fn minutes(seconds: i64) -> String {
     if seconds < 3600 {
         format!("{} min", (seconds + 30) / 60)
     } else {
@@ -38,7 +83,8 @@ fn minutes(seconds: i64) -> String {
     }
 }
 
-fn network(p: &Prepared<'_>) -> String {
+/// "AS64500 (Example Telekom)", "AS64500" or "an unknown network".
+pub(crate) fn network(p: &Prepared<'_>) -> String {
     match (p.geo.asn, p.geo.org) {
         (Some(a), Some(o)) => format!("AS{a} ({o})"),
         (Some(a), None) => format!("AS{a}"),
@@ -73,6 +119,7 @@ pub fn explain(
                 detail,
                 value,
                 weight,
+                severity: None,
             });
         }
     };
@@ -267,6 +314,7 @@ pub fn explain(
             detail: "first login seen for this user: nothing to compare with".into(),
             value: 0.0,
             weight: 0.0,
+            severity: None,
         });
     }
     out.sort_by(|a, b| b.weight.total_cmp(&a.weight));

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::detections::{Inputs, Verdict, detect, is_detection};
 use crate::event::LoginEvent;
 use crate::features::{Features, Prepared, count_globally, extract, last_login, prepare};
 use crate::geo::{Geo, NetworkLists};
@@ -36,11 +37,13 @@ use crate::velocity::{VelocitySnapshot, VelocityStore};
 pub struct Assessment {
     /// 0–100: `round(100 · P(attack))`.
     pub score: u8,
-    /// The calibrator's logit `b + Σ w_i f_i` (unrounded, for ranking).
+    /// The calibrator's logit `b + Σ w_i f_i` with bounded familiarity
+    /// credit, raised to the detections' floor (unrounded, for ranking).
     pub logit: f64,
     /// The decision under the scorer's thresholds.
     pub decision: Decision,
-    /// Why, largest contribution first.
+    /// Why: the detections that hold (strongest first), then the
+    /// calibrator's reasons, largest contribution first.
     pub reasons: Vec<Reason>,
     /// The features behind the score (for training and audits).
     pub features: Features,
@@ -123,9 +126,29 @@ impl Scorer {
             &self.thresholds,
             now.unix_timestamp(),
         );
-        let score = self.model.score(&features.values);
-        let logit = self.model.logit(&features.values);
-        let reasons = explain(p, &features, &self.model, &self.thresholds, &self.geo);
+        let raw = self.model.logit(&features.values);
+        let found = detect(&Inputs {
+            p,
+            f: &features,
+            history,
+            thresholds: &self.thresholds,
+            geo: &self.geo,
+        });
+        let verdict = Verdict::of(&found);
+        let score = verdict.apply(self.model.score_map.score(raw), &self.thresholds);
+        // For ranking: the calibrator's logit, raised to the floor's.
+        let floor = verdict.floor(&self.thresholds);
+        let logit = if floor > 0 {
+            raw.max(self.model.score_map.logit_at(f64::from(floor)))
+        } else {
+            raw
+        };
+        let mut reasons: Vec<Reason> = found.into_iter().map(|(_, r)| r).collect();
+        reasons.extend(
+            explain(p, &features, &self.model, &self.thresholds, &self.geo)
+                .into_iter()
+                .filter(|r| !is_detection(r.code)),
+        );
         Assessment {
             score,
             logit,
@@ -133,6 +156,24 @@ impl Scorer {
             reasons,
             features,
         }
+    }
+
+    /// `history` with a login from `ip` at `at` (a session's own login) as
+    /// the place and time travel is measured from: what a gateway request
+    /// carrying that session's token is scored against.
+    pub fn anchored(
+        &self,
+        history: Option<UserHistory>,
+        ip: std::net::IpAddr,
+        at: i64,
+    ) -> Option<UserHistory> {
+        let last = crate::features::located(&self.geo.lookup(ip), ip, at);
+        if last.is_none() {
+            return history;
+        }
+        let mut h = history.unwrap_or_default();
+        h.last = last;
+        Some(h)
     }
 
     /// Adds an admitted login to the user's history.

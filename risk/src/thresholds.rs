@@ -15,6 +15,10 @@
 //!   hosting_asns: [16509, 14061]
 //!   hosting_asn_files: [lists/hosting.txt]   # relative to the policy file
 //!   anonymizing_asn_files: [lists/vpn.txt]
+//!   corporate_egress: [198.51.100.0/24]    # never impossible travel
+//!   account_attack_failures: 5             # detections (docs/risk.md)
+//!   account_attack_sources: 3
+//!   stuffing_accounts: 5
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -66,6 +70,16 @@ pub struct Thresholds {
     pub hosting_asn_files: Vec<PathBuf>,
     /// Files of VPN/proxy/Tor ASNs, relative to the policy file.
     pub anonymizing_asn_files: Vec<PathBuf>,
+    /// The organisation's egress networks (CIDR): never impossible travel.
+    pub corporate_egress: Vec<String>,
+    /// Failures on one account within the hour that, from
+    /// `account_attack_sources` or more addresses, make `account_attack`.
+    pub account_attack_failures: u32,
+    /// Distinct addresses an account's attempts came from for `account_attack`.
+    pub account_attack_sources: u32,
+    /// Accounts that failed from one address within the hour that make it
+    /// a `stuffing_source`.
+    pub stuffing_accounts: u32,
     /// Sign-in lockouts; the issuer's `[login]` settings apply when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lockout: Option<Lockout>,
@@ -90,9 +104,9 @@ pub struct Lockout {
     /// Failures from one address within `window` that lock the address.
     pub max_failures_per_ip: u32,
     /// How long failures are counted.
-    pub window: crate::policy::Duration,
+    pub window: crate::duration::Duration,
     /// How long a lock lasts.
-    pub duration: crate::policy::Duration,
+    pub duration: crate::duration::Duration,
 }
 
 impl Lockout {
@@ -116,6 +130,10 @@ impl Default for Thresholds {
             hosting_asns: Vec::new(),
             hosting_asn_files: Vec::new(),
             anonymizing_asn_files: Vec::new(),
+            corporate_egress: Vec::new(),
+            account_attack_failures: 5,
+            account_attack_sources: 3,
+            stuffing_accounts: 5,
             lockout: None,
         }
     }
@@ -180,6 +198,13 @@ impl Thresholds {
         }
         for f in &self.anonymizing_asn_files {
             lists.load_anonymizing_file(&base.join(f))?;
+        }
+        for c in &self.corporate_egress {
+            lists
+                .corporate
+                .push(crate::cidr::Cidr::parse(c).ok_or_else(|| {
+                    RiskError::Policy(format!("risk.corporate_egress: {c:?} is not a CIDR block"))
+                })?);
         }
         Ok(lists)
     }

@@ -13,10 +13,10 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{Result, RiskError};
 use crate::event::{Label, LoginEvent};
-use crate::features::NUM_FEATURES;
 use crate::model::Model;
 use crate::model::ScoreMap;
 use crate::replay::{HistoryRule, replay};
+use crate::schema::NUM_FEATURES;
 use crate::scorer::Scorer;
 
 /// Training settings.
@@ -60,7 +60,9 @@ pub fn training_set(scorer: Scorer, events: &[(usize, LoginEvent)]) -> TrainingS
     let scored = replay(scorer, events, HistoryRule::Labels);
     let mut set = TrainingSet::default();
     for ((_, ev), s) in events.iter().zip(&scored) {
-        if let Some(label) = ev.label {
+        // What the issuer scores: first factor succeeded (failures only
+        // feed the counters the features read).
+        if let Some(label) = ev.label.filter(|_| ev.success) {
             set.x.push(s.assessment.features.values);
             set.y.push(label == Label::Attack);
             set.kinds.push(ev.attack_kind.clone().unwrap_or_default());

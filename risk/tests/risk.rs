@@ -63,7 +63,10 @@ fn accuracy_on_a_held_out_trace() {
     );
     for kind in ["naive", "vpn", "targeted", "stuffing"] {
         let row = report.kinds.iter().find(|k| k.kind == kind).unwrap();
-        assert!(row.attacks >= 300, "{kind}: only {} attacks", row.attacks);
+        // Only successful logins are scored (as in the issuer): a stuffing
+        // run fails almost always, so few of its attempts remain.
+        let least = if kind == "stuffing" { 30 } else { 300 };
+        assert!(row.attacks >= least, "{kind}: only {} attacks", row.attacks);
         assert!(
             row.caught_at_thresholds >= 0.995,
             "{kind}: caught {}",

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tollgate::{
     Db, PASSWORD, SECRET, TempDir, TestServer, csrf_of, get_text, param, temp_dir, write_geo,
 };
+use tollgate_authz::clock::Clock;
 use tollgate_authz::login::soft_passkey::SoftPasskey;
 
 pub(crate) const DE: &str = "198.51.100.7";
@@ -39,8 +40,18 @@ async fn server(db: Db, extra: &[&str], rules: &str) -> Option<(TestServer, Temp
 /// [`server`] with the given policy files before `rules`.
 pub(crate) async fn server_with(
     db: Db,
+    files: Vec<PathBuf>,
+    rules: &str,
+) -> Option<(TestServer, TempDir)> {
+    server_at(db, files, rules, Clock::System).await
+}
+
+/// [`server_with`] on `clock`.
+async fn server_at(
+    db: Db,
     mut files: Vec<PathBuf>,
     rules: &str,
+    clock: Clock,
 ) -> Option<(TestServer, TempDir)> {
     let dir = temp_dir();
     let (city, asn) = write_geo(&dir.0);
@@ -49,7 +60,7 @@ pub(crate) async fn server_with(
         std::fs::write(&f, rules).unwrap();
         files.push(f);
     }
-    let srv = TestServer::start(db, |c| {
+    let srv = TestServer::start_with_clock(db, clock, |c| {
         c.issuer = c.issuer.replace("127.0.0.1", "localhost");
         c.http.trusted_proxies = vec!["127.0.0.1".into()];
         c.policy.files = files;
@@ -69,11 +80,17 @@ pub(crate) async fn server_with(
 /// A browser at `ip`: its own cookie jar (so its own `tg_device`), a
 /// desktop Chrome user agent, and the address a trusted proxy reports.
 pub(crate) fn browser_at(ip: &str) -> reqwest::Client {
+    jar_at(std::sync::Arc::default(), ip)
+}
+
+/// A browser at `ip` with the cookie jar `jar`: the same cookies (device
+/// id, session) from another address.
+fn jar_at(jar: std::sync::Arc<reqwest::cookie::Jar>, ip: &str) -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("x-forwarded-for", ip.parse().unwrap());
     h.insert("user-agent", UA.parse().unwrap());
     reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(h)
         .build()
@@ -1299,4 +1316,182 @@ async fn device_enrollment_needs_the_level_the_policy_asks() {
             .contains("aal2"),
         "{e}"
     );
+}
+
+const TRAVEL_DENIED: &str = r#"
+rules_before:
+  - name: travel-denied
+    description: a login faster than a plane from the last one
+    when:
+      action: login
+      reasons: [impossible_travel]
+    deny: true
+"#;
+
+/// Alice signs in from Beijing with her browser (its `tg_device` cookie),
+/// then the same cookie signs in from Frankfurt 30 minutes later (the
+/// server's clock moved by hand). The scorer itself finds the travel (no
+/// reason is injected): the default policy steps up, a rule naming
+/// `impossible_travel` denies; both audited with the reason.
+async fn stolen_cookie_travels(db: Db, rules: &str, want: &str) {
+    let clock = Clock::manual(crate::agent::unix_now());
+    let Some((srv, _dir)) =
+        server_at(db, vec![repo_policy("default.yaml")], rules, clock.clone()).await
+    else {
+        return;
+    };
+    let base = srv.base.clone();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let beijing = jar_at(jar.clone(), CN);
+    let mut pk = alice_with_passkey(&srv, &beijing).await;
+    for _ in 0..3 {
+        let (claims, _) = sign_in(
+            &beijing,
+            &base,
+            &authorize_url(&base, "&prompt=login"),
+            "alice",
+            &mut pk,
+        )
+        .await;
+        assert!(claims["sub"].is_string(), "{claims}");
+        clock.advance(60);
+    }
+    let home = login_decisions(&srv).await.pop().unwrap();
+    assert_eq!(home["decision"], "allow", "{home}");
+
+    clock.advance(30 * 60);
+    let frankfurt = jar_at(jar, DE);
+    let r = password(
+        &frankfurt,
+        &base,
+        &authorize_url(&base, "&prompt=login"),
+        "alice",
+    )
+    .await;
+    let next = loc(&r);
+    assert!(!next.contains("code="), "no code is issued: {next}");
+    let last = login_decisions(&srv).await.pop().unwrap();
+    assert_eq!(last["decision"], want, "{last}");
+    let travel = last["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "impossible_travel")
+        .unwrap_or_else(|| panic!("impossible_travel missing: {last}"));
+    let detail = travel["detail"].as_str().unwrap();
+    let kmh: f64 = detail.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        kmh > 805.0 && detail.contains("31 min") && detail.contains("own device id"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_stolen_cookie_from_far_away_steps_up_sqlite() {
+    stolen_cookie_travels(Db::Sqlite, "", "step_up").await;
+}
+
+#[tokio::test]
+async fn a_stolen_cookie_from_far_away_steps_up_postgres() {
+    stolen_cookie_travels(Db::Postgres, "", "step_up").await;
+}
+
+#[tokio::test]
+async fn a_travel_rule_denies_the_stolen_cookie_sqlite() {
+    stolen_cookie_travels(Db::Sqlite, TRAVEL_DENIED, "deny").await;
+}
+
+#[tokio::test]
+async fn a_travel_rule_denies_the_stolen_cookie_postgres() {
+    stolen_cookie_travels(Db::Postgres, TRAVEL_DENIED, "deny").await;
+}
+
+/// An aal1 (password-only) token at ext_authz on a route no rule covers,
+/// under the default policy: allowed from its own session's context (the
+/// session's device stands in for the cookie the gateway never sees), and
+/// challenged when the same token comes from Beijing minutes later.
+async fn gateway_scores_against_the_session(db: Db) {
+    let clock = Clock::manual(crate::agent::unix_now());
+    let Some((srv, _dir)) =
+        server_at(db, vec![repo_policy("default.yaml")], "", clock.clone()).await
+    else {
+        return;
+    };
+    let base = srv.base.clone();
+    let home = browser_at(DE);
+    alice_with_passkey(&srv, &home).await;
+    let mut token = String::new();
+    for _ in 0..3 {
+        token = password_token(&home, &base, "alice").await;
+        clock.advance(60);
+    }
+    assert_eq!(crate::oidc_flow::jwt_payload(&token)["acr"], "aal1");
+    let api = reqwest::Client::new();
+    let check = |ip: &'static str| {
+        let (api, base, token) = (api.clone(), base.clone(), token.clone());
+        async move {
+            api.get(format!("{base}/ext_authz/reports/weekly"))
+                .bearer_auth(token)
+                .header("x-forwarded-for", ip)
+                .header("user-agent", UA)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = check(DE).await;
+    assert_eq!(r.status(), 200, "{:?}", r.headers());
+    assert_eq!(r.headers()["x-tollgate-acr"], "aal1");
+
+    clock.advance(2 * 60); // still within the token's lifetime
+    let r = check(CN).await;
+    assert_eq!(r.status(), 401, "{:?}", r.headers());
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("insufficient_user_authentication"),
+        "{challenge}"
+    );
+    // /v1/decide with the token's sid: the same answers, and never
+    // `no_device_id` (no device cookie reaches a gateway).
+    let sid = crate::oidc_flow::jwt_payload(&token)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decide = |ip: &'static str| {
+        let (http, base, sid) = (home.clone(), base.clone(), sid.clone());
+        let now = srv.app.now();
+        async move {
+            let r = http
+                .post(format!("{base}/v1/decide"))
+                .basic_auth("rp", Some(SECRET))
+                .json(&json!({"subject": "alice", "action": "request",
+                    "resource": "https://api.example/reports/weekly",
+                    "context": {"ip": ip, "user_agent": UA,
+                        "session": {"acr": "aal1", "auth_time": now - 180, "sid": sid}}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let near = decide(DE).await;
+    assert_eq!(near["decision"], "allow", "{near}");
+    let far = decide(CN).await;
+    assert_eq!(far["decision"], "step_up", "{far}");
+    let codes = reason_codes(&far);
+    assert!(codes.iter().any(|c| c == "impossible_travel"), "{codes:?}");
+    for d in [&near, &far] {
+        assert!(!reason_codes(d).iter().any(|c| c == "no_device_id"), "{d}");
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_scores_a_token_against_its_session_sqlite() {
+    gateway_scores_against_the_session(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_gateway_scores_a_token_against_its_session_postgres() {
+    gateway_scores_against_the_session(Db::Postgres).await;
 }

@@ -3,7 +3,11 @@
 //! `auth_request`, APISIX forward-auth).
 //!
 //! Both score the request context against the user's history and ask the
-//! policy with `action: request`; ext_authz first validates the bearer
+//! policy with `action: request`. A request carrying a session (the
+//! token's `sid`) is scored against what that session's login knew: its
+//! hashed device id stands in for the cookie a gateway never sees, and
+//! travel is measured from its place and time. Without one, a missing
+//! device id is no evidence (never `no_device_id`); ext_authz first validates the bearer
 //! access token and takes the session's `acr`/`auth_time` from it, and
 //! answers in HTTP: 200 with `x-tollgate-*` headers, 401 with an RFC 9470
 //! challenge, 403 on deny. The HTTP mapping is here as data
@@ -63,6 +67,33 @@ pub struct DecideContext {
 pub struct DecideSession {
     pub acr: String,
     pub auth_time: i64,
+    /// The token's `sid`: the request is then scored against what that
+    /// session's login knew (device, place, time).
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// The history to score a request with and the context of the session it
+/// claims (`sid`): travel is measured from the session's own login, and
+/// the session's device stands in for the cookie a gateway never sees.
+async fn bind(
+    dp: &DecisionPoint,
+    store: &Store,
+    sid: Option<&str>,
+    user_id: &str,
+    history: Option<tollgate_risk::UserHistory>,
+    now: i64,
+) -> (
+    Option<tollgate_risk::UserHistory>,
+    Option<crate::store::SessionContext>,
+) {
+    let Some(sid) = sid else {
+        return (history, None);
+    };
+    match dp.session_context(store, sid, user_id, now).await {
+        Some(c) => (dp.anchored(history, &c), Some(c)),
+        None => (history, None),
+    }
 }
 
 /// Users by login or id for gateway decisions: a few seconds of caching
@@ -164,6 +195,16 @@ pub async fn decide_request(
         .map(super::login::user_attributes)
         .unwrap_or_default();
     let history = dp.cached_history(store, &req.subject, now).await;
+    let sid = req.context.session.as_ref().and_then(|s| s.sid.as_deref());
+    let (history, bound) = match (&user, sid) {
+        (Some(u), Some(sid)) => bind(dp, store, Some(sid), &u.id, history, now).await,
+        _ => (history, None),
+    };
+    let device_id = req
+        .context
+        .device_id
+        .as_deref()
+        .or(bound.as_ref().and_then(|c| c.device.as_deref()));
     let r = Request {
         client: Some(req.client.as_deref().unwrap_or(caller)),
         action: req.action.unwrap_or(Action::Request),
@@ -171,7 +212,9 @@ pub async fn decide_request(
         path: path.as_deref(),
         ip: req.context.ip,
         user_agent: req.context.user_agent.as_deref().unwrap_or(""),
-        device_id: req.context.device_id.as_deref(),
+        device_id,
+        // Services relay no device cookie unless they say so.
+        device_unobservable: device_id.is_none(),
         acr_values: &req.acr_values,
         max_age: req.max_age,
         session: req.context.session.as_ref().map(|s| SessionState {
@@ -342,6 +385,7 @@ pub async fn check(
     };
     let attributes = super::login::user_attributes(&user);
     let history = dp.cached_history(store, &user.login, now).await;
+    let (history, bound) = bind(dp, store, claims["sid"].as_str(), &user.id, history, now).await;
     let r = Request {
         client: claims["client_id"].as_str(),
         action: Action::Request,
@@ -349,7 +393,8 @@ pub async fn check(
         path: Some(original.path),
         ip: Some(original.ip),
         user_agent: original.user_agent,
-        device_id: None,
+        device_id: bound.as_ref().and_then(|c| c.device.as_deref()),
+        device_unobservable: bound.as_ref().is_none_or(|c| c.device.is_none()),
         acr_values: &[],
         max_age: None,
         session: Some(SessionState { acr, auth_time }),

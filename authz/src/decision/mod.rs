@@ -10,6 +10,10 @@
 //! - per-user histories: the database (`risk_history`), read before each
 //!   login decision and written after an admitted login; gateway decisions
 //!   read them through a small cache (histories change only at login);
+//! - per-session context (the login's hashed device id, address, time):
+//!   the database (`sessions.risk_context`), written when a login completes,
+//!   read (cached) by gateway decisions to score a request against the
+//!   session its token came from;
 //! - velocity counters and global frequencies: memory, per replica (they
 //!   count recent attempts; losing them on restart only forgets minutes).
 
@@ -23,6 +27,7 @@ mod reload;
 pub use reload::{reload_and_report, sighup_reloads};
 
 use crate::config::PolicyConfig;
+use crate::store::SessionContext;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -67,6 +72,8 @@ pub struct DecisionPoint {
     velocity: Mutex<MemoryVelocity>,
     globals: Mutex<GlobalFrequencies>,
     histories: Mutex<HashMap<String, (Option<UserHistory>, i64)>>,
+    /// Session contexts for gateway decisions, by session id.
+    contexts: Mutex<HashMap<String, (Option<SessionContext>, i64)>>,
     /// The last reload error, so a broken file is reported once, not at
     /// every poll.
     last_error: Mutex<Option<String>>,
@@ -101,6 +108,9 @@ pub struct Request<'a> {
     pub session: Option<SessionState<'a>>,
     /// The user has a factor besides the password (known at sign-in).
     pub second_factor: Option<bool>,
+    /// No device cookie can arrive here (a gateway request without a bound
+    /// session): a missing `device_id` is then no evidence.
+    pub device_unobservable: bool,
 }
 
 /// A decision with the event it was made for (for the audit log and for
@@ -149,6 +159,7 @@ impl DecisionPoint {
             velocity: Mutex::new(MemoryVelocity::new(1 << 18)),
             globals: Mutex::new(GlobalFrequencies::default()),
             histories: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(HashMap::new()),
             last_error: Mutex::new(None),
             pending: Mutex::new(None),
             directory: gateway::Directory::default(),
@@ -251,7 +262,8 @@ impl DecisionPoint {
             client: req.client.map(str::to_owned),
             rtt_ms: None,
         };
-        let p = loaded.scorer.prepare(&event);
+        let mut p = loaded.scorer.prepare(&event);
+        p.device_observable = !req.device_unobservable;
         let snap = {
             let mut v = lock(&self.velocity);
             let snap = v.snapshot(&p.vkeys, now);
@@ -311,6 +323,64 @@ impl DecisionPoint {
         };
         let p = loaded.scorer.prepare(&event);
         lock(&self.velocity).record(&p.vkeys, false, now);
+    }
+
+    /// Binds what an admitted login knew (hashed device id, address, time)
+    /// to its session, so gateway requests with the session's tokens are
+    /// scored against it.
+    pub async fn bind_session(
+        &self,
+        store: &crate::store::Store,
+        session_id: &str,
+        event: &LoginEvent,
+    ) -> Result<(), crate::store::StoreError> {
+        let c = SessionContext {
+            device: event.device_id.clone(),
+            ip: event.ip,
+            at: event.unix(),
+        };
+        store.set_session_context(session_id, &c).await?;
+        lock(&self.contexts).insert(session_id.to_owned(), (Some(c), event.unix()));
+        Ok(())
+    }
+
+    /// The context bound to `user_id`'s live session `session_id`: cached
+    /// for a few seconds like histories (it changes only at login).
+    pub async fn session_context(
+        &self,
+        store: &crate::store::Store,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Option<SessionContext> {
+        if let Some((c, at)) = lock(&self.contexts).get(session_id)
+            && now - at < HISTORY_TTL
+        {
+            return c.clone();
+        }
+        let c = match store.session_context(session_id, user_id, now).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "session context unreadable; scoring without it");
+                None
+            }
+        };
+        let mut m = lock(&self.contexts);
+        if m.len() >= HISTORY_CACHE {
+            m.clear();
+        }
+        m.insert(session_id.to_owned(), (c.clone(), now));
+        c
+    }
+
+    /// `history` measured from the session's own login (see
+    /// [`tollgate_risk::Scorer::anchored`]).
+    pub fn anchored(
+        &self,
+        history: Option<UserHistory>,
+        c: &SessionContext,
+    ) -> Option<UserHistory> {
+        self.current().scorer.anchored(history, c.ip, c.at)
     }
 
     /// The history for a gateway decision: cached for a few seconds.

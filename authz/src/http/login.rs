@@ -391,6 +391,13 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
         if let Err(e) = app.decisions.learn(&app.store, &risk.event, now).await {
             tracing::error!(error = %e, "cannot update the risk history");
         }
+        if let Err(e) = app
+            .decisions
+            .bind_session(&app.store, &session.id, &risk.event)
+            .await
+        {
+            tracing::error!(error = %e, "cannot bind the login to its session");
+        }
     }
     app.audit(
         "login.success",

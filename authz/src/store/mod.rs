@@ -31,7 +31,7 @@ pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use keys::KeyRow;
 pub use lockout::{AttemptLimits, AttemptState};
 pub use scim::{OutboxRow, RowEnd, ScimKind, ScimResourceRow, ScimTargetStatus};
-pub use sessions::SessionRow;
+pub use sessions::{SessionContext, SessionRow};
 pub use users::{NewUser, UserRow, UserUpdate};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

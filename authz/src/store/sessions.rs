@@ -17,7 +17,53 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// What the login behind a session knew, bound to the session so gateway
+/// requests carrying its tokens are scored against it (migration 0009).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionContext {
+    /// The hashed device id the login presented (never the raw cookie).
+    pub device: Option<String>,
+    /// The login's client address.
+    pub ip: std::net::IpAddr,
+    /// When the login was decided, Unix seconds.
+    pub at: i64,
+}
+
 impl Store {
+    /// Binds the latest login's context to a session.
+    pub async fn set_session_context(&self, session_id: &str, c: &SessionContext) -> Result<()> {
+        sqlx::query("UPDATE sessions SET risk_context = $1 WHERE id = $2")
+            .bind(to_json(c))
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The context of `user_id`'s live session `session_id`, if it has one.
+    pub async fn session_context(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<SessionContext>> {
+        let row = sqlx::query(
+            "SELECT risk_context FROM sessions WHERE id = $1 AND user_id = $2 \
+             AND ended_at IS NULL AND expires_at > $3",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let text: Option<String> = match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        text.map(|t| from_json(&t, "session risk context"))
+            .transpose()
+    }
+
     /// Creates a session; `token_hash` is the hex SHA-256 of the cookie secret.
     pub async fn insert_session(&self, s: &SessionRow, token_hash: &str, now: i64) -> Result<()> {
         sqlx::query(

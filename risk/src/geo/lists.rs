@@ -47,6 +47,9 @@ pub struct NetworkLists {
     pub anonymizing: HashSet<u32>,
     /// Lower-case keywords matched against the AS organisation name.
     pub keywords: Vec<String>,
+    /// The organisation's own egress networks (`risk.corporate_egress`):
+    /// a login from one of them is never impossible travel.
+    pub corporate: Vec<crate::cidr::Cidr>,
 }
 
 impl Default for NetworkLists {
@@ -58,6 +61,7 @@ impl Default for NetworkLists {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            corporate: Vec::new(),
         }
     }
 }
@@ -99,6 +103,22 @@ impl NetworkLists {
         self.anonymizing
             .extend(Self::parse_asns(&text, &path.display().to_string())?);
         Ok(())
+    }
+
+    /// Whether the network is a listed VPN, proxy or Tor provider.
+    pub fn is_anonymizing(&self, asn: Option<u32>, org: Option<&str>) -> bool {
+        asn.is_some_and(|a| self.anonymizing.contains(&a))
+            || org.is_some_and(|o| {
+                let lower = o.to_ascii_lowercase();
+                ["vpn", "proxy", "tor exit"]
+                    .iter()
+                    .any(|k| lower.contains(k))
+            })
+    }
+
+    /// Whether the address is in the organisation's egress networks.
+    pub fn is_corporate(&self, ip: std::net::IpAddr) -> bool {
+        self.corporate.iter().any(|c| c.contains(ip))
     }
 
     /// Whether the network is a known hosting or anonymising provider.

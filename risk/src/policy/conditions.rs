@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use time::{OffsetDateTime, UtcOffset};
 
-use super::cidr::Cidr;
 use super::decide::DecisionInput;
 use super::file::{Action, AsnItem, Conditions, DeviceState, TimeWindow};
+use crate::cidr::Cidr;
 
 /// Named lists after loading.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,6 +75,8 @@ pub struct Cond {
     pub second_factor: Option<bool>,
     /// Risk reason codes.
     pub reasons: Vec<String>,
+    /// Least severity of a detection that must hold.
+    pub min_severity: Option<crate::reasons::Severity>,
     /// Score range, inclusive.
     pub score: (u8, u8),
     /// Requested acr values.
@@ -258,6 +260,7 @@ impl Cond {
             device_known: c.device.map(|d| d == DeviceState::Known),
             second_factor: c.second_factor,
             reasons: c.reasons.clone(),
+            min_severity: c.min_severity,
             score,
             acr_values: c.acr_values.clone(),
             hosts: c.host.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -308,6 +311,9 @@ impl Cond {
                 || i.reasons
                     .iter()
                     .any(|r| self.reasons.iter().any(|c| c == r.code)))
+            && self
+                .min_severity
+                .is_none_or(|m| i.reasons.iter().any(|r| r.severity >= Some(m)))
             && i.score >= self.score.0
             && i.score <= self.score.1
             && (self.acr_values.is_empty()
@@ -362,6 +368,7 @@ impl Cond {
                 .second_factor
                 .is_none_or(|k| self.second_factor == Some(k))
             && subset(&self.reasons, &general.reasons)
+            && general.min_severity <= self.min_severity
             && self.score.0 >= general.score.0
             && self.score.1 <= general.score.1
             && subset(&self.acr_values, &general.acr_values)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::thresholds::Thresholds;
 
-use super::duration::Duration;
+use crate::duration::Duration;
 
 /// One Tollgate policy file (docs/policy.md). Several files load as one
 /// policy set, in order: levels, bands and risk may each appear in one
@@ -338,6 +338,10 @@ pub struct Conditions {
     /// Any of these risk reason codes is present (docs/risk.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// A named detection of at least this severity holds (`low`, `medium`,
+    /// `high`, `critical`; docs/risk.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<crate::reasons::Severity>,
     /// Score at least this (0–100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_score: Option<u8>,

@@ -184,7 +184,7 @@ pub fn load_sources(
                 };
                 for (line, entry) in entries {
                     let ok = match kind {
-                        "networks" => super::cidr::Cidr::parse(&entry)
+                        "networks" => crate::cidr::Cidr::parse(&entry)
                             .map(|c| lists.networks.entry(name.clone()).or_default().push(c))
                             .is_some(),
                         "asns" => parse_asn(&entry)

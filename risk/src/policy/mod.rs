@@ -27,10 +27,8 @@
 //! [`crate::Scorer`] with [`Policy::thresholds`] and [`Policy::network_lists`].
 
 pub mod check;
-pub mod cidr;
 pub mod conditions;
 pub mod decide;
-pub mod duration;
 pub mod file;
 pub mod html;
 pub mod load;
@@ -42,10 +40,11 @@ pub mod whatif;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::cidr;
+pub use crate::duration::Duration;
 pub use decide::{
     Decision, DecisionInput, DecisionReason, Outcome, ReasonSource, SessionState, decide,
 };
-pub use duration::Duration;
 pub use file::{Action, FactorKind, PolicyFile};
 pub use model::{FactorSet, Ladder, Level};
 pub use whatif::{Directory, WhatIfReport, simulate};
@@ -57,9 +56,13 @@ use model::{Band, Rule};
 
 /// The risk reason codes the scorer emits (docs/risk.md); rules may test
 /// for them with `when: {reasons: [...]}`.
-pub const RISK_REASON_CODES: [&str; 18] = [
+pub const RISK_REASON_CODES: [&str; 22] = [
     "no_history",
     "impossible_travel",
+    "device_mismatch",
+    "account_attack",
+    "stuffing_source",
+    "anonymizer",
     "new_country",
     "new_asn",
     "unfamiliar_network",

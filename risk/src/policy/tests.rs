@@ -94,6 +94,7 @@ fn check(p: &Policy, name: &str, f: &Fx, want: &str, rules: &[&str], reasons: &[
             detail: format!("{c} detail"),
             value: 1.0,
             weight: 1.0,
+            severity: None,
         })
         .collect();
     let now = f.at.unwrap_or(NOW);
