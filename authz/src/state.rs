@@ -33,6 +33,9 @@ pub struct AppState {
     pub decisions: DecisionPoint,
     /// SCIM provisioning targets with their tokens (set by `server::start`).
     pub scim: Vec<crate::scim::Target>,
+    /// The TPM manufacturers' EK CAs (`[agent] tpm_ca_files`, set by
+    /// `server::start`); empty: no device key is attested.
+    pub tpm_trust: crate::agent::attest::TpmTrust,
 }
 
 /// The shared handle.
@@ -92,6 +95,7 @@ impl AppState {
             attestation,
             decisions,
             scim: Vec::new(),
+            tpm_trust: Default::default(),
         }
     }
 

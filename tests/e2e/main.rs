@@ -2,6 +2,7 @@
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
 mod agent;
+mod agent_attest;
 mod agent_otp;
 mod attestation;
 mod authenticators;
@@ -16,4 +17,6 @@ mod operations;
 mod policy;
 mod private_key_jwt;
 mod scim;
+mod swtpm;
+mod tls_front;
 mod vcenter;

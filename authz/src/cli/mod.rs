@@ -159,6 +159,8 @@ pub fn main() -> ExitCode {
                 let cfg = Config::from_file(&file)?;
                 crate::login::attestation::AttestationPolicy::load(&cfg.authenticators)
                     .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+                crate::agent::attest::TpmTrust::load(&cfg.agent.tpm_ca_files)
+                    .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
                 for c in &cfg.clients {
                     let has_secret = c.secret_hash.is_some() || c.secret_env.is_some();
                     let alg = crate::keys::Alg::parse(&cfg.keys.default_alg)
