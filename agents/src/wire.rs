@@ -80,12 +80,65 @@ pub struct EnrollFinishRequest {
     /// codes with it at sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otp_algorithm: Option<crate::otp::OtpAlgorithm>,
+    /// The TPM's evidence that the device key lives in it, after the
+    /// credential-activation round trip (`/v1/agent/enroll/attest`).
+    /// Without it the issuer records the key as software, whatever
+    /// `key_storage` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<KeyAttestation>,
+}
+
+/// `POST /v1/agent/enroll/attest`: the TPM's endorsement and a fresh
+/// attestation key (AK), for the issuer to seal a secret to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollAttestRequest {
+    pub enrollment_id: String,
+    /// base64url DER of the EK certificate from its NV index
+    /// (RSA 2048: 0x01c00002, TCG EK Credential Profile).
+    pub ek_certificate: String,
+    /// base64url marshalled TPMT_PUBLIC of the EK the TPM derives from the
+    /// default template (must carry the certificate's key).
+    pub ek_public: String,
+    /// base64url marshalled TPMT_PUBLIC of the AK (restricted signing key
+    /// in the endorsement hierarchy).
+    pub ak_public: String,
+}
+
+/// The output of the issuer's TPM2_MakeCredential for the AK's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollAttestResponse {
+    /// base64url TPM2B_ID_OBJECT buffer (integrity HMAC + encrypted secret).
+    pub credential_blob: String,
+    /// base64url TPM2B_ENCRYPTED_SECRET buffer (the seed, encrypted to the EK).
+    pub encrypted_secret: String,
+}
+
+/// The finish request's proof that the SM2 key is a TPM key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAttestation {
+    /// base64url of what TPM2_ActivateCredential returned.
+    pub activated_secret: String,
+    /// base64url marshalled TPMT_PUBLIC of the SM2 key.
+    pub key_public: String,
+    /// base64url marshalled TPMS_ATTEST of TPM2_Certify(SM2 key, AK) with
+    /// the enrollment challenge as qualifying data.
+    pub certify_info: String,
+    /// base64url marshalled TPMT_SIGNATURE by the AK over `certify_info`.
+    pub certify_signature: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollFinishResponse {
     pub device_id: String,
     pub user: String,
+    /// What the issuer recorded (only an attested key is `tpm`).
+    #[serde(default)]
+    pub key_storage: Option<KeyStorage>,
+    /// Why, in words (shown by the agent and in device lists).
+    #[serde(default)]
+    pub attestation: Option<String>,
     /// base64url SPKI DER of the issuer's offline-grant key.
     pub grant_public_key: String,
     /// OTP seed for `tollgate-agent otp`, if the issuer provisions one.

@@ -74,6 +74,9 @@ pub struct Config {
     /// SCIM 2.0 provisioning targets (docs/federation/vcenter.md).
     #[serde(default)]
     pub scim: ScimConfig,
+    /// The endpoint agents: which TPMs can be attested.
+    #[serde(default)]
+    pub agent: AgentConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -339,6 +342,19 @@ impl Default for GatewayConfig {
     }
 }
 
+/// `[agent]`: the endpoint agents (docs/agent.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// PEM files of the TPM manufacturers' EK CA certificates (the CAs
+    /// that sign EK certificates, one or more per file). A device key is
+    /// recorded as hardware (`tpm`, `phrh`) only when its TPM's EK
+    /// certificate was signed by one of them and the credential activation
+    /// and certification at enrollment succeeded; empty (default): every
+    /// device is recorded as software (at most `phr`).
+    pub tpm_ca_files: Vec<PathBuf>,
+}
+
 /// `[scim]`: where users and groups are provisioned (RFC 7643/7644).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -525,6 +541,7 @@ impl Config {
             audit: AuditConfig::default(),
             ssf: SsfConfig::default(),
             scim: ScimConfig::default(),
+            agent: AgentConfig::default(),
             clients: vec![],
         }
     }

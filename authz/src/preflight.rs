@@ -89,6 +89,16 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
             Err(e) => out.push(e),
         }
     }
+    if let Err(e) = crate::agent::attest::TpmTrust::load(&config.agent.tpm_ca_files) {
+        out.push(format!("[agent] tpm_ca_files: {e}"));
+    }
+    if let Some(var) = &config.metrics.token_env
+        && env(var).filter(|t| !t.is_empty()).is_none()
+    {
+        out.push(format!(
+            "[metrics] token_env: environment variable {var} is not set"
+        ));
+    }
     if let Err(e) = crate::decision::DecisionPoint::load(&config.policy) {
         out.push(format!("[policy]: {e}"));
     }

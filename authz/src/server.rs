@@ -73,6 +73,8 @@ pub async fn start(
     let master = master_key(&config, env)?;
     let attestation = crate::login::attestation::AttestationPolicy::load(&config.authenticators)
         .map_err(StartError::Config)?;
+    let tpm_trust = crate::agent::attest::TpmTrust::load(&config.agent.tpm_ca_files)
+        .map_err(StartError::Config)?;
     let store = open_store(&config).await?;
     let now = clock.now();
     ensure_keys(&store, &master, now).await?;
@@ -114,6 +116,7 @@ pub async fn start(
         )),
         None => None,
     };
+    state.tpm_trust = tpm_trust;
     let app = Arc::new(state);
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)

@@ -41,6 +41,9 @@ pub struct AppState {
     /// Unauthenticated sign-in POSTs per IP and per interaction (`[login]
     /// posts_per_*`); in memory, per replica.
     pub sign_in_posts: crate::login::rate::RateLimiter,
+    /// The TPM manufacturers' EK CAs (`[agent] tpm_ca_files`, set by
+    /// `server::start`); empty: no device key is attested.
+    pub tpm_trust: crate::agent::attest::TpmTrust,
 }
 
 /// The shared handle.
@@ -106,6 +109,7 @@ impl AppState {
             decisions,
             scim: Vec::new(),
             sign_in_posts: crate::login::rate::RateLimiter::default(),
+            tpm_trust: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The endpoint agent against the real issuer on loopback: the real
-//! `tollgate-agent` binary (software key store) enrolls, approves a step-up
+//! `tollgate-agent` binary (software key store, a root-run system
+//! enrollment over HTTPS through `tls_front`) enrolls, approves a step-up
 //! by number matching, takes an offline grant, logs in offline through its
 //! PAM mode while the issuer is down, and uploads the receipt after a
 //! restart on the same database.
@@ -27,7 +28,7 @@ use tollgate_agent::wire::{ApprovalRequest, Decision};
 use tollgate_authz::clock::Clock;
 
 pub(crate) const PIN: &str = "246810";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn authorize_url(base: &str, extra: &str) -> String {
@@ -192,7 +193,7 @@ async fn step_up(http: &reqwest::Client, base: &str) -> (String, String) {
     (loc, page)
 }
 
-async fn device_form(
+pub(crate) async fn device_form(
     http: &reqwest::Client,
     base: &str,
     loc: &str,
@@ -223,7 +224,12 @@ pub(crate) fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-fn device_auth(key: &mut dyn Sm2Signer, device: &str, path: &str, body: &[u8]) -> String {
+pub(crate) fn device_auth(
+    key: &mut dyn Sm2Signer,
+    device: &str,
+    path: &str,
+    body: &[u8],
+) -> String {
     let now = unix_now();
     let nonce = tollgate_agent::b64::random(16).expect("nonce");
     let msg = signed::request_bytes("POST", path, device, now, &nonce, body).expect("msg");
@@ -237,7 +243,7 @@ fn device_auth(key: &mut dyn Sm2Signer, device: &str, path: &str, body: &[u8]) -
     .to_header()
 }
 
-async fn audit_kinds(srv: &TestServer) -> Vec<(String, serde_json::Value)> {
+pub(crate) async fn audit_kinds(srv: &TestServer) -> Vec<(String, serde_json::Value)> {
     srv.app
         .store
         .audit_records(0, 10_000)
@@ -260,6 +266,9 @@ async fn agent_enrolls_approves_and_logs_in_offline_on_postgres() {
 }
 
 async fn agent_scenario(db: Db) {
+    if !crate::tls_front::TlsFront::available() {
+        return;
+    }
     // Build (or find) the agent before the manual clock starts: the agent
     // signs with the real time, and the server accepts it only within ±300 s
     // of its own clock, so a slow build must not happen in between.
@@ -290,11 +299,19 @@ async fn agent_scenario(db: Db) {
     assert_eq!(anon.status(), 401);
     let code = enroll_code(&http, &base).await;
 
+    // A system enrollment (root, https with a private CA): the only kind
+    // PAM mode accepts for the offline logins below.
+    let front = crate::tls_front::TlsFront::start(base.trim_start_matches("http://"));
+    let ca = front.ca.display().to_string();
     let args = [
         "--pin-stdin",
         "enroll",
+        "--system",
+        "alice",
         "--server",
-        &base,
+        &front.url,
+        "--ca-file",
+        &ca,
         "--code",
         &code,
         "--storage",

@@ -46,6 +46,7 @@ async fn enroll(srv: &TestServer, extra: &[&str]) -> (TempDir, String) {
     let mut args = vec![
         "--pin-stdin",
         "enroll",
+        "--insecure-http",
         "--server",
         base,
         "--code",

@@ -2,6 +2,7 @@
 //! (the `openidconnect` crate as relying party, reqwest as browser).
 
 mod agent;
+mod agent_attest;
 mod agent_otp;
 mod attempts;
 mod attestation;
@@ -25,4 +26,6 @@ mod policy;
 mod private_key_jwt;
 mod scim;
 mod token_confusion;
+mod swtpm;
+mod tls_front;
 mod vcenter;

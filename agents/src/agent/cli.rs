@@ -3,20 +3,15 @@
 //! commands themselves are in [`super::commands`]; only this file and
 //! `main.rs` read the clock and the environment.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
-use super::client::ClientError;
 use super::commands;
-use super::offline::OfflineError;
+pub use super::commands::{CliError, StorageChoice};
 use super::pam::{self, PamContext};
 use super::prompt;
-use super::store::StoreError;
-use crate::grant::GrantError;
-use crate::otp::OtpError;
 use crate::secret::Pin;
-use crate::signer::SignError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,15 +30,6 @@ pub struct Cli {
     pub pin_stdin: bool,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StorageChoice {
-    /// TPM SM2 key if possible, else a TPM-sealed key, else software.
-    Auto,
-    Tpm,
-    TpmSealed,
-    Software,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +60,15 @@ pub enum Command {
         /// Replace an existing (valid) enrollment.
         #[arg(long)]
         force: bool,
+        /// A root-owned enrollment for PAM mode, for login USER (run as
+        /// root; state in /var/lib/tollgate-agent/system/USER unless
+        /// --state-dir says otherwise; https:// only).
+        #[arg(long, value_name = "USER")]
+        system: Option<String>,
+        /// Allow plain http:// to a loopback issuer (tests and development
+        /// only; PAM mode refuses such an enrollment).
+        #[arg(long)]
+        insecure_http: bool,
         /// OTP algorithm for `otp`: totp-sha1 (issuer default), totp-sha256
         /// or sm3-gmt0021 (GM/T 0021).
         #[arg(long, value_parser = parse_otp_algorithm)]
@@ -95,32 +90,6 @@ pub enum Command {
     Otp,
     /// Upload offline-login receipts to the issuer.
     Upload,
-}
-
-/// Errors of the CLI boundary; each prints as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Grant(#[from] GrantError),
-    #[error(transparent)]
-    Offline(#[from] OfflineError),
-    #[error(transparent)]
-    Sign(#[from] SignError),
-    #[error(transparent)]
-    Otp(#[from] OtpError),
-    #[cfg(feature = "tpm")]
-    #[error(transparent)]
-    Tpm(#[from] super::tpm::TpmError),
-    #[error("reading input: {0}")]
-    Input(#[from] std::io::Error),
-    #[error("{0}")]
-    Other(String),
 }
 
 fn default_state_dir(user: Option<&str>) -> Result<PathBuf, CliError> {
@@ -160,9 +129,15 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: &Cli, now: OffsetDateTime) -> Result<(), CliError> {
-    let state_dir = match &cli.state_dir {
-        Some(d) => d.clone(),
-        None => default_state_dir(None)?,
+    let system = match &cli.command {
+        Command::Enroll { system, .. } => system.as_deref(),
+        _ => None,
+    };
+    let state_dir = match (&cli.state_dir, system) {
+        (Some(d), _) => d.clone(),
+        (None, Some(user)) => super::trust::system_dir(user)
+            .ok_or_else(|| CliError::Usage(format!("refusing user name {user:?}")))?,
+        (None, None) => default_state_dir(None)?,
     };
     let pin = |text: &str| read_pin(cli, text);
     match &cli.command {
@@ -175,6 +150,8 @@ fn run(cli: &Cli, now: OffsetDateTime) -> Result<(), CliError> {
             ca_file,
             force,
             otp_algorithm,
+            system,
+            insecure_http,
         } => commands::enroll(
             &commands::EnrollArgs {
                 state_dir: &state_dir,
@@ -187,6 +164,8 @@ fn run(cli: &Cli, now: OffsetDateTime) -> Result<(), CliError> {
                 force: *force,
                 pin_stdin: cli.pin_stdin,
                 otp_algorithm: *otp_algorithm,
+                system_user: system.as_deref(),
+                insecure_http: *insecure_http,
             },
             now,
         ),
@@ -215,12 +194,20 @@ fn run_pam(cli: &Cli, now: OffsetDateTime) -> i32 {
         eprintln!("tollgate-agent pam: PAM_USER is not set (run me from pam_exec)");
         return pam::EXIT_ERROR;
     };
+    // The state directory comes from the PAM service file (argv) or the
+    // system layout, never from an environment a caller might shape.
+    if std::env::var_os("TOLLGATE_AGENT_STATE_DIR").is_some() {
+        eprintln!(
+            "tollgate-agent pam: refusing TOLLGATE_AGENT_STATE_DIR; name the directory with --state-dir in the PAM service file"
+        );
+        return pam::EXIT_ERROR;
+    }
     let state_dir = match &cli.state_dir {
         Some(d) => d.clone(),
-        None => match default_state_dir(Some(&user)) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("tollgate-agent pam: {e}");
+        None => match super::trust::system_dir(&user) {
+            Some(d) => d,
+            None => {
+                eprintln!("tollgate-agent pam: refusing user name {user:?}");
                 return pam::EXIT_ERROR;
             }
         },

@@ -1,6 +1,8 @@
 //! Blocking HTTP(S) client for the issuer's agent endpoints (ureq + rustls,
 //! certificate verification always on). Plain `http://` is allowed only to
-//! a loopback address, for development and tests.
+//! a loopback address and only when asked for explicitly (`--insecure-http`,
+//! for development and tests); a store enrolled that way is refused by PAM
+//! mode.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +19,9 @@ use crate::wire::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("server URL {0:?} must be https:// (http:// only for a loopback address)")]
+    #[error(
+        "server URL {0:?} must be https:// (http:// only for a loopback address with --insecure-http)"
+    )]
     Insecure(String),
     #[error("cannot reach {url}: {reason}")]
     Transport { url: String, reason: String },
@@ -61,9 +65,13 @@ impl Client {
     /// `base` is the issuer URL (`https://idp.example`); `ca_file` an
     /// optional PEM bundle for a private CA (in addition to nothing else:
     /// when given, only it is trusted).
-    pub fn new(base: &str, ca_file: Option<&Path>) -> Result<Self, ClientError> {
+    pub fn new(
+        base: &str,
+        ca_file: Option<&Path>,
+        insecure_http: bool,
+    ) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_owned();
-        if !base.starts_with("https://") && !is_loopback_http(&base) {
+        if !base.starts_with("https://") && !(insecure_http && is_loopback_http(&base)) {
             return Err(ClientError::Insecure(base));
         }
         let mut tls = TlsConfig::builder();
@@ -191,21 +199,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_http_only_on_loopback() {
-        assert!(Client::new("https://idp.example", None).is_ok());
-        assert!(Client::new("http://127.0.0.1:8080", None).is_ok());
-        assert!(Client::new("http://localhost/", None).is_ok());
-        assert!(matches!(
-            Client::new("http://idp.example", None),
-            Err(ClientError::Insecure(_))
-        ));
-        assert!(matches!(
-            Client::new("http://127.0.0.1.evil.example", None),
-            Err(ClientError::Insecure(_))
-        ));
-        assert!(matches!(
-            Client::new("ftp://x", None),
-            Err(ClientError::Insecure(_))
-        ));
+    fn plain_http_only_on_loopback_and_only_when_asked() {
+        let insecure = |url: &str, flag: bool| {
+            matches!(Client::new(url, None, flag), Err(ClientError::Insecure(_)))
+        };
+        let cases = [
+            ("https://idp.example", false, false),
+            ("https://idp.example", true, false),
+            ("http://127.0.0.1:8080", true, false),
+            ("http://localhost/", true, false),
+            ("http://127.0.0.1:8080", false, true),
+            ("http://idp.example", true, true),
+            ("http://127.0.0.1.evil.example", true, true),
+            ("ftp://x", true, true),
+        ];
+        for (url, flag, refused) in cases {
+            assert_eq!(insecure(url, flag), refused, "{url} --insecure-http={flag}");
+        }
     }
 }

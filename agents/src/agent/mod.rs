@@ -13,3 +13,4 @@ pub mod softkey;
 pub mod store;
 #[cfg(feature = "tpm")]
 pub mod tpm;
+pub mod trust;

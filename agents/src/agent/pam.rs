@@ -7,12 +7,17 @@
 //!
 //! pam_exec maps exit status 0 to PAM_SUCCESS and anything else to a
 //! failure, so the codes below only help an administrator reading logs.
+//!
+//! Nothing here trusts the user: the state must be a root-owned system
+//! enrollment ([`super::trust`]), made over verified TLS, before a single
+//! file of it is believed.
 
 use std::path::Path;
 use time::OffsetDateTime;
 
 use super::offline::{self, OfflineError};
 use super::store::{KeyStore, StoreError};
+use super::trust::{self, TrustError};
 use crate::b64;
 use crate::grant::{self, GrantError};
 use crate::receipt::{self, ReceiptClaims};
@@ -31,6 +36,12 @@ pub const EXIT_ERROR: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PamError {
+    #[error("untrusted state: {0}")]
+    Untrusted(#[from] TrustError),
+    #[error(
+        "{0}: not a system enrollment made by root over https (run `tollgate-agent enroll --system` as root)"
+    )]
+    NotSystem(String),
     #[error("this terminal is enrolled for {enrolled:?}, not {user:?}")]
     OtherUser { enrolled: String, user: String },
     #[error("empty PIN")]
@@ -88,7 +99,12 @@ pub fn offline_login(
     ctx: &PamContext,
     now: OffsetDateTime,
 ) -> Result<ReceiptClaims, PamError> {
+    trust::require_root()?;
+    trust::check_state_dir(state_dir)?;
     let store = KeyStore::load(state_dir)?;
+    if !store.system || store.insecure_http || !store.server.starts_with("https://") {
+        return Err(PamError::NotSystem(state_dir.display().to_string()));
+    }
     if store.user != user {
         return Err(PamError::OtherUser {
             enrolled: store.user.clone(),

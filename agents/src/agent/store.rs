@@ -53,6 +53,14 @@ pub struct KeyStore {
     /// Software storage only: failed PINs allowed before the agent refuses.
     #[serde(default = "default_max_attempts")]
     pub max_pin_attempts: u32,
+    /// Made by `enroll --system` (root, root-owned directory): the only
+    /// kind of enrollment PAM mode accepts.
+    #[serde(default)]
+    pub system: bool,
+    /// Enrolled over plain `http://` with `--insecure-http` (tests and
+    /// development only): PAM mode refuses such a store.
+    #[serde(default)]
+    pub insecure_http: bool,
 }
 
 fn default_max_attempts() -> u32 {

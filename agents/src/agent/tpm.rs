@@ -199,10 +199,7 @@ impl Tpm {
         pin: &Pin,
         f: impl FnOnce(&mut Context, KeyHandle) -> tss_esapi::Result<T>,
     ) -> Result<T, TpmError> {
-        let public_bytes = b64::decode(&blob.public).ok_or(TpmError::BadBlob("public"))?;
-        let private_bytes = b64::decode(&blob.private).ok_or(TpmError::BadBlob("private"))?;
-        let public = Public::unmarshall(&public_bytes).map_err(|_| TpmError::BadBlob("public"))?;
-        let private = Private::try_from(private_bytes).map_err(|_| TpmError::BadBlob("private"))?;
+        let (public, private) = blob_parts(blob)?;
         let auth = auth(pin)?;
         let parent = self.primary()?;
         let loaded = self
@@ -354,6 +351,192 @@ impl Tpm {
         }
     }
 
+    /// The RSA 2048 EK certificate (DER) from NV index 0x01c00002 (TCG EK
+    /// Credential Profile), when the manufacturer stored one.
+    pub fn ek_certificate(&mut self) -> Option<Vec<u8>> {
+        use tss_esapi::abstraction::{AsymmetricAlgorithmSelection, ek};
+        use tss_esapi::interface_types::key_bits::RsaKeyBits;
+        ek::retrieve_ek_pubcert(
+            &mut self.ctx,
+            AsymmetricAlgorithmSelection::Rsa(RsaKeyBits::Rsa2048),
+        )
+        .ok()
+    }
+
+    /// The RSA 2048 EK from the TCG default template (re-derived from the
+    /// endorsement seed: the same key as in the EK certificate).
+    fn ek_handle(&mut self) -> Result<KeyHandle, TpmError> {
+        use tss_esapi::abstraction::{AsymmetricAlgorithmSelection, ek};
+        use tss_esapi::interface_types::key_bits::RsaKeyBits;
+        ek::create_ek_object_2(
+            &mut self.ctx,
+            AsymmetricAlgorithmSelection::Rsa(RsaKeyBits::Rsa2048),
+            None,
+        )
+        .map_err(map_err)
+    }
+
+    /// The EK's marshalled TPMT_PUBLIC.
+    pub fn ek_public(&mut self) -> Result<Vec<u8>, TpmError> {
+        let ek = self.ek_handle()?;
+        let public = self.ctx.read_public(ek).map(|(p, _, _)| p);
+        self.flush(ek);
+        public.map_err(map_err)?.marshall().map_err(map_err)
+    }
+
+    /// Creates an attestation key under the EK: ECC P-256, ECDSA-SHA256,
+    /// restricted signing, fixedTPM, fixedParent, sensitiveDataOrigin.
+    /// Returns its blob and marshalled TPMT_PUBLIC.
+    pub fn create_ak(&mut self) -> Result<(TpmBlob, Vec<u8>), TpmError> {
+        use tss_esapi::abstraction::{AsymmetricAlgorithmSelection, ak};
+        use tss_esapi::interface_types::algorithm::SignatureSchemeAlgorithm;
+        let ek = self.ek_handle()?;
+        let created = ak::create_ak_2(
+            &mut self.ctx,
+            ek,
+            HashingAlgorithm::Sha256,
+            AsymmetricAlgorithmSelection::Ecc(EccCurve::NistP256),
+            SignatureSchemeAlgorithm::EcDsa,
+            None,
+            None,
+        );
+        self.flush(ek);
+        let created = created.map_err(map_err)?;
+        let public = created.out_public.marshall().map_err(map_err)?;
+        let blob = TpmBlob {
+            public: b64::encode(&public),
+            private: b64::encode(created.out_private.value()),
+        };
+        Ok((blob, public))
+    }
+
+    /// Loads the AK (under a freshly derived EK) and runs `f` with both
+    /// handles; flushes them after.
+    fn with_ak<T>(
+        &mut self,
+        ak_blob: &TpmBlob,
+        f: impl FnOnce(&mut Self, KeyHandle, KeyHandle) -> Result<T, TpmError>,
+    ) -> Result<T, TpmError> {
+        use tss_esapi::abstraction::ak;
+        let (public, private) = blob_parts(ak_blob)?;
+        let ek = self.ek_handle()?;
+        let ak = match ak::load_ak(&mut self.ctx, ek, None, private, public) {
+            Ok(h) => h,
+            Err(e) => {
+                self.flush(ek);
+                return Err(map_err(e));
+            }
+        };
+        let result = f(self, ek, ak);
+        self.flush(ak);
+        self.flush(ek);
+        result
+    }
+
+    /// TPM2_ActivateCredential: the secret the issuer sealed to this
+    /// TPM's EK for the AK's name. Fails unless both are in this TPM.
+    pub fn activate_credential(
+        &mut self,
+        ak_blob: &TpmBlob,
+        credential_blob: &[u8],
+        encrypted_secret: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TpmError> {
+        use tss_esapi::constants::SessionType;
+        use tss_esapi::interface_types::session_handles::PolicySession;
+        use tss_esapi::structures::{EncryptedSecret, IdObject, SymmetricDefinition};
+        let blob = IdObject::try_from(credential_blob.to_vec()).map_err(map_err)?;
+        let secret = EncryptedSecret::try_from(encrypted_secret.to_vec()).map_err(map_err)?;
+        self.with_ak(ak_blob, |t, ek, ak| {
+            // The EK's policy: PolicySecret(endorsement hierarchy).
+            let session = t
+                .ctx
+                .start_auth_session(
+                    None,
+                    None,
+                    None,
+                    SessionType::Policy,
+                    SymmetricDefinition::AES_128_CFB,
+                    HashingAlgorithm::Sha256,
+                )
+                .map_err(map_err)?
+                .ok_or(TpmError::Other("no policy session".into()))?;
+            let result = PolicySession::try_from(session)
+                .and_then(|policy| {
+                    t.ctx.execute_with_nullauth_session(|ctx| {
+                        ctx.policy_secret(
+                            policy,
+                            tss_esapi::handles::AuthHandle::Endorsement,
+                            Default::default(),
+                            Default::default(),
+                            Default::default(),
+                            None,
+                        )
+                    })
+                })
+                .and_then(|_| {
+                    t.ctx.execute_with_sessions(
+                        (Some(AuthSession::Password), Some(session), None),
+                        |ctx| ctx.activate_credential(ak, ek, blob, secret),
+                    )
+                });
+            let _ = t
+                .ctx
+                .flush_context(tss_esapi::handles::SessionHandle::from(session).into());
+            result
+                .map(|d| Zeroizing::new(d.value().to_vec()))
+                .map_err(map_err)
+        })
+    }
+
+    /// TPM2_Certify of the SM2 key by the AK with `nonce` as qualifying
+    /// data: the marshalled TPMS_ATTEST and TPMT_SIGNATURE. Needs the PIN
+    /// (the key's authValue).
+    pub fn certify(
+        &mut self,
+        key_blob: &TpmBlob,
+        pin: &Pin,
+        ak_blob: &TpmBlob,
+        nonce: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>), TpmError> {
+        use tss_esapi::structures::Data;
+        let (public, private) = blob_parts(key_blob)?;
+        let auth = auth(pin)?;
+        let data = Data::try_from(nonce.to_vec()).map_err(map_err)?;
+        self.with_ak(ak_blob, |t, ek, ak| {
+            // swtpm and small TPMs hold 3 transient objects: the loaded AK
+            // no longer needs its parent.
+            t.flush(ek);
+            let parent = t.primary()?;
+            let loaded = t
+                .ctx
+                .execute_with_session(Some(AuthSession::Password), |ctx| {
+                    ctx.load(parent, private, public)
+                });
+            t.flush(parent);
+            let key = loaded.map_err(map_err)?;
+            let result = t
+                .ctx
+                .tr_set_auth(key.into(), auth)
+                .and_then(|()| {
+                    t.ctx.execute_with_sessions(
+                        (
+                            Some(AuthSession::Password),
+                            Some(AuthSession::Password),
+                            None,
+                        ),
+                        |ctx| ctx.certify(key.into(), ak, data, SignatureScheme::Null),
+                    )
+                })
+                .map_err(map_err);
+            t.flush(key);
+            let (attest, signature) = result?;
+            Ok((
+                attest.marshall().map_err(map_err)?,
+                signature.marshall().map_err(map_err)?,
+            ))
+        })
+    }
+
     /// Reads the dictionary-attack parameters and counter. (Not through
     /// `get_tpm_property`, which caches values: the counter changes.)
     pub fn da_status(&mut self) -> Result<DaStatus, TpmError> {
@@ -383,6 +566,15 @@ impl Tpm {
         }
         Ok(status)
     }
+}
+
+/// The (public, private) parts of a stored blob.
+fn blob_parts(blob: &TpmBlob) -> Result<(Public, Private), TpmError> {
+    let public_bytes = b64::decode(&blob.public).ok_or(TpmError::BadBlob("public"))?;
+    let private_bytes = b64::decode(&blob.private).ok_or(TpmError::BadBlob("private"))?;
+    let public = Public::unmarshall(&public_bytes).map_err(|_| TpmError::BadBlob("public"))?;
+    let private = Private::try_from(private_bytes).map_err(|_| TpmError::BadBlob("private"))?;
+    Ok((public, private))
 }
 
 fn sm2_public_of(public: &Public) -> Result<Sm2PublicKey, TpmError> {

@@ -66,12 +66,23 @@ fn pin_line(pin: &str) -> Vec<u8> {
     format!("{pin}\n").into_bytes()
 }
 
+/// A system enrollment of alice (root, https through the issuer's TLS
+/// front): what PAM mode accepts.
 pub fn enroll(issuer: &Issuer, state: &Path, storage: &str, env: &[(&str, &str)]) -> Output {
+    let front = issuer
+        .front
+        .as_ref()
+        .expect("the HTTPS front (nginx, openssl) for a system enrollment");
+    let ca = front.ca.display().to_string();
     let args = [
         "--pin-stdin",
         "enroll",
+        "--system",
+        "alice",
         "--server",
-        &issuer.url,
+        &front.url,
+        "--ca-file",
+        &ca,
         "--code",
         "ENROLL-CODE-1",
         "--storage",
@@ -359,6 +370,7 @@ fn corrupted_key_store_is_reported_and_kept() {
     let args = [
         "--pin-stdin",
         "enroll",
+        "--insecure-http",
         "--server",
         &issuer.url,
         "--code",

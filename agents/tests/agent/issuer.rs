@@ -50,6 +50,9 @@ pub struct State {
 pub struct Issuer {
     pub url: String,
     pub state: Arc<Mutex<State>>,
+    /// HTTPS in front of `url` (nginx, private CA), for the system
+    /// enrollments PAM mode accepts; `None` when nginx is not installed.
+    pub front: Option<super::harness::TlsFront>,
 }
 
 fn now() -> i64 {
@@ -82,7 +85,9 @@ impl Issuer {
                 let _ = serve(stream, &shared);
             }
         });
-        Issuer { url, state }
+        let front = super::harness::TlsFront::available("the reference issuer's HTTPS front")
+            .then(|| super::harness::TlsFront::start(url.trim_start_matches("http://")));
+        Issuer { url, state, front }
     }
 
     /// A login asks this device for approval; returns the challenge id.
@@ -273,6 +278,8 @@ fn route(st: &mut State, path: &str, auth: Option<&str>, body: &[u8]) -> Reply {
                 },
             );
             let resp = EnrollFinishResponse {
+                key_storage: Some(req.key_storage),
+                attestation: Some("fake issuer: the claim as sent".into()),
                 device_id,
                 user,
                 grant_public_key: b64::encode(

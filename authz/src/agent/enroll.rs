@@ -1,9 +1,17 @@
 //! Enrollment: a signed-in user gets a short-lived, single-use code; the
-//! agent trades it for a challenge (`begin`), proves possession of its new
-//! SM2 key by signing the challenge (`finish`), and gets a device id, the
-//! issuer's grant key and an OTP seed.
+//! agent trades it for a challenge (`begin`), for a TPM key runs the
+//! credential activation (`attest`, once per enrollment), proves possession
+//! of its new SM2 key by signing the challenge (`finish`, with the TPM's
+//! evidence when it has one), and gets a device id, the issuer's grant key
+//! and an OTP seed.
+//!
+//! What the agent *says* about its key (`key_storage`) is never trusted:
+//! the device is recorded as `tpm` (hardware, `phrh`) only when
+//! [`super::attest::verify_key`] accepted the evidence; otherwise as
+//! `software`, with the reason in the device's `attestation`.
 
 use super::AgentError;
+use super::attest::{self, Evidence, Refusal};
 use super::offline::GrantKey;
 use crate::oauth::client::hash_secret;
 use crate::secret::Secret;
@@ -14,8 +22,8 @@ use base64::engine::general_purpose::STANDARD;
 use tollgate_agent::otp::OtpAlgorithm;
 use tollgate_agent::sm2::{DEFAULT_DIST_ID, Sm2PublicKey};
 use tollgate_agent::wire::{
-    EnrollBeginRequest, EnrollBeginResponse, EnrollFinishRequest, EnrollFinishResponse,
-    OtpProvision,
+    EnrollAttestRequest, EnrollAttestResponse, EnrollBeginRequest, EnrollBeginResponse,
+    EnrollFinishRequest, EnrollFinishResponse, KeyStorage, OtpProvision,
 };
 use tollgate_agent::{b64, signed};
 
@@ -79,6 +87,9 @@ pub async fn begin(
         user_id: String::new(),
         challenge: random(32)?,
         expires_at: now + ENROLLMENT_TTL,
+        attest_secret_hash: None,
+        attest_ak: None,
+        attest_ek_issuer: None,
     };
     let Some(user) = app
         .store
@@ -112,6 +123,147 @@ pub async fn begin(
     })
 }
 
+async fn open_enrollment(app: &App, id: &str, now: i64) -> Result<EnrollmentRow, AgentError> {
+    app.store.enrollment(id, now).await?.ok_or_else(|| {
+        AgentError::bad_request(
+            "invalid_enrollment",
+            "unknown, finished or expired enrollment",
+        )
+    })
+}
+
+/// Audits an attestation refusal and turns it into the agent's error.
+async fn refused(app: &App, user: &str, enrollment: &str, r: Refusal) -> AgentError {
+    app.audit(
+        "device.attestation_refused",
+        user,
+        enrollment,
+        serde_json::json!({"error": r.code, "reason": r.detail}),
+    )
+    .await;
+    AgentError::bad_request(r.code, r.detail)
+}
+
+fn decode(field: &'static str, v: &str) -> Result<Vec<u8>, AgentError> {
+    b64::decode(v).ok_or_else(|| {
+        AgentError::bad_request("invalid_request", format!("{field} is not base64url"))
+    })
+}
+
+/// `POST /v1/agent/enroll/attest`: checks the EK certificate and the AK,
+/// and answers with a credential only the TPM holding both can activate.
+/// Runs at most once per enrollment (the AK cannot be swapped afterwards).
+pub async fn attest(
+    app: &App,
+    req: &EnrollAttestRequest,
+    now: i64,
+) -> Result<EnrollAttestResponse, AgentError> {
+    let e = open_enrollment(app, &req.enrollment_id, now).await?;
+    let ek_cert = decode("ek_certificate", &req.ek_certificate)?;
+    let ek_public = decode("ek_public", &req.ek_public)?;
+    let ak_public = decode("ak_public", &req.ak_public)?;
+    let mut secret = [0u8; 32];
+    let mut seed = [0u8; 32];
+    secret.copy_from_slice(&crate::secret::random_bytes(32));
+    seed.copy_from_slice(&crate::secret::random_bytes(32));
+    let activation = match attest::start(
+        &app.tpm_trust,
+        &ek_cert,
+        &ek_public,
+        &ak_public,
+        secret,
+        seed,
+        now,
+    ) {
+        Ok(a) => a,
+        Err(r) => return Err(refused(app, &e.user_id, &e.id, r).await),
+    };
+    let started = app
+        .store
+        .start_enrollment_attestation(
+            &e.id,
+            &attest::secret_hash_of(&activation.secret),
+            &req.ak_public,
+            &activation.ek_issuer,
+            now,
+        )
+        .await?;
+    if !started {
+        let r = Refusal {
+            code: "attestation_replayed",
+            detail: "this enrollment already ran its credential activation".into(),
+        };
+        return Err(refused(app, &e.user_id, &e.id, r).await);
+    }
+    app.audit(
+        "device.attestation_started",
+        &e.user_id,
+        &e.id,
+        serde_json::json!({"ek_issuer": activation.ek_issuer}),
+    )
+    .await;
+    Ok(EnrollAttestResponse {
+        credential_blob: b64::encode(&activation.made.credential_blob),
+        encrypted_secret: b64::encode(&activation.made.encrypted_secret),
+    })
+}
+
+/// What the issuer records for the key: `tpm` with the verified chain, or
+/// `software` with the reason. Evidence that does not verify is refused
+/// (an error, audited), not downgraded: the agent claimed a TPM key and
+/// could not prove it.
+async fn verified_storage(
+    app: &App,
+    e: &EnrollmentRow,
+    req: &EnrollFinishRequest,
+    key: &Sm2PublicKey,
+) -> Result<(KeyStorage, String), AgentError> {
+    let Some(ev) = &req.attestation else {
+        let why = match req.key_storage {
+            KeyStorage::Software => "software key".to_string(),
+            claimed => format!(
+                "not attested: the agent claimed {} but sent no TPM attestation",
+                claimed.as_str()
+            ),
+        };
+        return Ok((KeyStorage::Software, why));
+    };
+    let (Some(hash), Some(ak)) = (&e.attest_secret_hash, &e.attest_ak) else {
+        let r = Refusal {
+            code: "activation_failed",
+            detail: "no credential activation ran for this enrollment".into(),
+        };
+        return Err(refused(app, &e.user_id, &e.id, r).await);
+    };
+    let evidence = (
+        decode("activated_secret", &ev.activated_secret)?,
+        decode("key_public", &ev.key_public)?,
+        decode("certify_info", &ev.certify_info)?,
+        decode("certify_signature", &ev.certify_signature)?,
+    );
+    let challenge = decode("challenge", &e.challenge)?;
+    let checked = attest::verify_key(
+        hash,
+        &decode("ak", ak)?,
+        &challenge,
+        key,
+        &Evidence {
+            activated_secret: &evidence.0,
+            key_public: &evidence.1,
+            certify_info: &evidence.2,
+            certify_signature: &evidence.3,
+        },
+    );
+    if let Err(r) = checked {
+        return Err(refused(app, &e.user_id, &e.id, r).await);
+    }
+    let issuer = e.attest_ek_issuer.clone().unwrap_or_default();
+    Ok((
+        KeyStorage::Tpm,
+        format!("attested: EK certificate from {issuer}; AK activated; SM2 key certified fixedTPM"),
+    ))
+}
+
 /// `POST /v1/agent/enroll/finish`: verifies the proof with the submitted
 /// key, stores the device, and answers with the grant key and OTP seed.
 pub async fn finish(
@@ -120,16 +272,7 @@ pub async fn finish(
     grant_key: &GrantKey,
     now: i64,
 ) -> Result<EnrollFinishResponse, AgentError> {
-    let enrollment = app
-        .store
-        .enrollment(&req.enrollment_id, now)
-        .await?
-        .ok_or_else(|| {
-            AgentError::bad_request(
-                "invalid_enrollment",
-                "unknown, finished or expired enrollment",
-            )
-        })?;
+    let enrollment = open_enrollment(app, &req.enrollment_id, now).await?;
     let key = b64::decode(&req.public_key)
         .and_then(|der| Sm2PublicKey::from_spki_der(&der).ok())
         .ok_or_else(|| {
@@ -172,6 +315,7 @@ pub async fn finish(
         .await;
         return Err(AgentError::bad_request("invalid_proof", e.to_string()));
     }
+    let (storage, attestation) = verified_storage(app, &enrollment, req, &key).await?;
     let user = app
         .store
         .user(&enrollment.user_id)
@@ -183,7 +327,9 @@ pub async fn finish(
         user_id: user.id.clone(),
         public_key: b64::encode(&key.to_spki_der()),
         dist_id: req.dist_id.clone(),
-        key_storage: req.key_storage.as_str().to_string(),
+        key_storage: storage.as_str().to_string(),
+        claimed_storage: Some(req.key_storage.as_str().to_string()),
+        attestation,
         ek: req.ek.clone(),
         hostname: req.hostname.clone(),
         created_at: now,
@@ -213,6 +359,8 @@ pub async fn finish(
         &device.id,
         serde_json::json!({
             "key_storage": device.key_storage,
+            "claimed_storage": req.key_storage.as_str(),
+            "attestation": device.attestation,
             "hostname": device.hostname,
             "ek": device.ek.is_some(),
             "dist_id_default": device.dist_id == DEFAULT_DIST_ID,
@@ -220,6 +368,8 @@ pub async fn finish(
     )
     .await;
     Ok(EnrollFinishResponse {
+        key_storage: Some(storage),
+        attestation: Some(device.attestation.clone()),
         device_id: device.id,
         user: user.login,
         grant_public_key: grant_key.public_b64.clone(),

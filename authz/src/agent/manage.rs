@@ -21,7 +21,10 @@ pub struct DeviceView {
     pub device_id: String,
     pub user_id: String,
     pub hostname: String,
+    /// What the issuer verified (`tpm` only after attestation).
     pub key_storage: String,
+    /// Why: the verified attestation, or why none was accepted.
+    pub attestation: String,
     pub ek: bool,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
@@ -34,6 +37,7 @@ impl From<DeviceRow> for DeviceView {
             user_id: d.user_id,
             hostname: d.hostname,
             key_storage: d.key_storage,
+            attestation: d.attestation,
             ek: d.ek.is_some(),
             created_at: d.created_at,
             revoked_at: d.revoked_at,

@@ -5,7 +5,9 @@
 //!
 //! # Layout
 //!
-//! - [`enroll`]: enrollment codes for signed-in users, begin/finish.
+//! - [`enroll`]: enrollment codes for signed-in users, begin/attest/finish.
+//! - [`attest`]: TPM key attestation (EK certificate, credential
+//!   activation, certification): the only way a key is recorded as `tpm`.
 //! - [`auth`]: the `Authorization: Tollgate-SM2 …` device-request check.
 //! - [`approval`]: challenges for a login, pending list, answers, and what
 //!   the login page learns from them.
@@ -17,6 +19,7 @@
 //! [`AgentError`]. Time always comes in as `now`.
 
 pub mod approval;
+pub mod attest;
 pub mod auth;
 pub mod enroll;
 pub mod manage;

@@ -34,10 +34,10 @@ pub async fn run(cmd: DevicesCmd, cfg: &Config) -> Result<(), CliError> {
             let devices = manage::list(&store, user_id.as_deref())
                 .await
                 .map_err(|e| CliError(e.description))?;
-            out!("device\tuser\thostname\tkey_storage\tcreated_at\trevoked_at");
+            out!("device\tuser\thostname\tkey_storage\tcreated_at\trevoked_at\tattestation");
             for d in devices {
                 out!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     d.device_id,
                     d.user_id,
                     d.hostname,
@@ -45,7 +45,8 @@ pub async fn run(cmd: DevicesCmd, cfg: &Config) -> Result<(), CliError> {
                     d.created_at,
                     d.revoked_at
                         .map(|t| t.to_string())
-                        .unwrap_or_else(|| "-".into())
+                        .unwrap_or_else(|| "-".into()),
+                    d.attestation
                 );
             }
         }

@@ -56,6 +56,11 @@ pub async fn enroll_begin(State(app): State<App>, req: Request) -> Result<Respon
     Ok(ok(enroll::begin(&app, &parse(&body)?, app.now()).await?))
 }
 
+pub async fn enroll_attest(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
+    let (_, _, body) = read(&app, req).await?;
+    Ok(ok(enroll::attest(&app, &parse(&body)?, app.now()).await?))
+}
+
 pub async fn enroll_finish(State(app): State<App>, req: Request) -> Result<Response, AgentError> {
     let (_, _, body) = read(&app, req).await?;
     let now = app.now();
@@ -155,6 +160,19 @@ pub async fn enroll_code(
         .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))?;
     let level = crate::login::Level::reached(&session.factors);
     let ip = super::client_ip(&app, peer, &h).parse().ok();
+    // Enrolling a device binds a factor: the policy asks aal2 of users who
+    // already have a second factor, and lets a user with none get a first
+    // one with the password (`device-enrollment*` rules, docs/policy.md).
+    let active_device = app
+        .store
+        .devices(Some(&user.id))
+        .await?
+        .iter()
+        .any(|d| d.revoked_at.is_none());
+    let second_factor = active_device
+        || !super::account::enrolled_factors(&app, &user.id)
+            .await
+            .is_empty();
     let attributes = crate::decision::login::user_attributes(&user);
     let history = app
         .decisions
@@ -179,6 +197,7 @@ pub async fn enroll_code(
                 acr: l.acr(),
                 auth_time: session.auth_time,
             }),
+            second_factor: Some(second_factor),
             ..crate::decision::Request::default()
         },
         history.as_ref(),

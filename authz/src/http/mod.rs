@@ -95,6 +95,7 @@ pub fn router(app: App) -> Router {
         .route("/account/totp/remove", post(account_totp::remove))
         .route("/account/recovery", post(account_totp::recovery_regenerate))
         .route("/v1/agent/enroll/begin", post(agent::enroll_begin))
+        .route("/v1/agent/enroll/attest", post(agent::enroll_attest))
         .route("/v1/agent/enroll/finish", post(agent::enroll_finish))
         .route("/v1/agent/challenges/pending", post(agent::pending))
         .route("/v1/agent/challenges/{id}/answer", post(agent::answer))

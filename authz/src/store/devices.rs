@@ -15,9 +15,15 @@ pub struct DeviceRow {
     /// base64url SubjectPublicKeyInfo DER of the SM2 device key.
     pub public_key: String,
     pub dist_id: String,
-    /// `tpm`, `tpm-sealed` or `software` (what the agent reported at
-    /// enrollment; only `tpm` counts as hardware-bound).
+    /// `tpm`, `tpm-sealed` or `software` as the issuer *verified* it: `tpm`
+    /// (the only hardware-bound kind) only after TPM attestation at
+    /// enrollment; an unverified claim is recorded as `software`.
     pub key_storage: String,
+    /// What the agent claimed at enrollment (kept for the record only).
+    pub claimed_storage: Option<String>,
+    /// Why `key_storage` is what it is, for device lists: the verified
+    /// attestation, or the reason none was accepted.
+    pub attestation: String,
     /// base64url EK certificate or EK public key, when the agent sent one.
     pub ek: Option<String>,
     pub hostname: String,
@@ -32,6 +38,13 @@ pub struct EnrollmentRow {
     pub user_id: String,
     pub challenge: String,
     pub expires_at: i64,
+    /// Hex SHA-256 of the secret sealed to the EK by the attestation round
+    /// trip, once it ran (it runs at most once per enrollment).
+    pub attest_secret_hash: Option<String>,
+    /// base64url TPMT_PUBLIC of the AK the secret was made for.
+    pub attest_ak: Option<String>,
+    /// The verified EK certificate's issuer (for the device record).
+    pub attest_ek_issuer: Option<String>,
 }
 
 /// The issuer's grant-signing key, sealed.
@@ -45,8 +58,8 @@ pub struct GrantKeyRow {
     pub created_at: i64,
 }
 
-const DEVICE_COLUMNS: &str =
-    "id, user_id, public_key, dist_id, key_storage, ek, hostname, created_at, revoked_at";
+const DEVICE_COLUMNS: &str = "id, user_id, public_key, dist_id, key_storage, ek, hostname, created_at, revoked_at, \
+     claimed_storage, attestation";
 
 fn device_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow> {
     Ok(DeviceRow {
@@ -59,6 +72,8 @@ fn device_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceRow> {
         hostname: r.try_get(6)?,
         created_at: r.try_get(7)?,
         revoked_at: r.try_get(8)?,
+        claimed_storage: r.try_get(9)?,
+        attestation: r.try_get(10)?,
     })
 }
 
@@ -130,7 +145,8 @@ impl Store {
     /// A live, unused enrollment.
     pub async fn enrollment(&self, id: &str, now: i64) -> Result<Option<EnrollmentRow>> {
         let row = sqlx::query(
-            "SELECT id, user_id, challenge, expires_at FROM device_enrollments \
+            "SELECT id, user_id, challenge, expires_at, attest_secret_hash, attest_ak, \
+             attest_ek_issuer FROM device_enrollments \
              WHERE id = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(id)
@@ -143,9 +159,38 @@ impl Store {
                 user_id: r.try_get(1)?,
                 challenge: r.try_get(2)?,
                 expires_at: r.try_get(3)?,
+                attest_secret_hash: r.try_get(4)?,
+                attest_ak: r.try_get(5)?,
+                attest_ek_issuer: r.try_get(6)?,
             })
         })
         .transpose()
+    }
+
+    /// Records the attestation round trip of an open enrollment, once: a
+    /// conditional `UPDATE`, so a second (or concurrent) attempt for the
+    /// same enrollment gets `false` and cannot swap in another AK.
+    pub async fn start_enrollment_attestation(
+        &self,
+        enrollment_id: &str,
+        secret_hash: &str,
+        ak: &str,
+        ek_issuer: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE device_enrollments SET attest_secret_hash = $1, attest_ak = $2, \
+             attest_ek_issuer = $3 WHERE id = $4 AND used_at IS NULL AND expires_at > $5 \
+             AND attest_secret_hash IS NULL",
+        )
+        .bind(secret_hash)
+        .bind(ak)
+        .bind(ek_issuer)
+        .bind(enrollment_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Marks the enrollment used and stores the device (with its sealed OTP
@@ -171,8 +216,9 @@ impl Store {
             return Err(StoreError::Conflict("enrollment already finished".into()));
         }
         sqlx::query(
-            "INSERT INTO devices (id, user_id, public_key, dist_id, key_storage, ek, hostname, otp_sealed, created_at, otp_algorithm) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO devices (id, user_id, public_key, dist_id, key_storage, ek, hostname, otp_sealed, \
+             created_at, otp_algorithm, claimed_storage, attestation) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&d.id)
         .bind(&d.user_id)
@@ -184,6 +230,8 @@ impl Store {
         .bind(otp_sealed)
         .bind(d.created_at)
         .bind(otp_algorithm)
+        .bind(&d.claimed_storage)
+        .bind(&d.attestation)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, "device id already exists"))?;

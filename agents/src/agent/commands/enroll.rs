@@ -4,11 +4,11 @@
 use std::path::Path;
 use time::OffsetDateTime;
 
-use super::super::cli::{CliError, StorageChoice};
 use super::super::client::Client;
 use super::super::prompt;
 use super::super::softkey;
 use super::super::store::{FORMAT, KeyStore, Protected, StoreError, StoredOtp};
+use super::error::{CliError, StorageChoice};
 use crate::b64;
 use crate::secret::Pin;
 use crate::signed::enroll_bytes;
@@ -30,6 +30,10 @@ pub struct EnrollArgs<'a> {
     pub pin_stdin: bool,
     /// The OTP algorithm to ask the issuer for; `None`: its default.
     pub otp_algorithm: Option<crate::otp::OtpAlgorithm>,
+    /// `--system`: a root-owned enrollment for PAM mode, for this user.
+    pub system_user: Option<&'a str>,
+    /// `--insecure-http`: allow `http://` to a loopback issuer (tests).
+    pub insecure_http: bool,
 }
 
 /// PIN rules: at least 4 characters; at most 32 bytes (a TPM authValue
@@ -187,6 +191,18 @@ fn protect_seed(
 }
 
 pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError> {
+    if args.system_user.is_some() {
+        // What PAM mode will trust: written by root, over verified TLS.
+        super::super::trust::require_root()
+            .map_err(|e| CliError::Usage(format!("enroll --system: {e}")))?;
+        if args.insecure_http {
+            return Err(CliError::Usage(
+                "enroll --system needs https:// with certificate verification; \
+                 --insecure-http is for tests of non-system enrollments only"
+                    .into(),
+            ));
+        }
+    }
     // Refuse early (before the code is spent) when a store exists.
     match KeyStore::load(args.state_dir) {
         Err(StoreError::NotEnrolled(_)) => {}
@@ -199,7 +215,7 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
         Ok(_) => {}
         Err(e) => return Err(e.into()),
     }
-    let client = Client::new(args.server, args.ca_file)?;
+    let client = Client::new(args.server, args.ca_file, args.insecure_http)?;
     let pin = new_pin(args.pin_stdin)?;
     let begin: EnrollBeginResponse = client.post(
         "/v1/agent/enroll/begin",
@@ -227,6 +243,11 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
     )
     .map_err(|e| CliError::Other(e.to_string()))?;
     let signature = sign_message(key.signer.as_mut(), &proof)?;
+    let attestation = match &key.protected {
+        #[cfg(feature = "tpm")]
+        Protected::Tpm { blob } => super::attest::attest(&client, args.tcti, &begin, blob, &pin)?,
+        _ => None,
+    };
     let hostname = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
@@ -241,8 +262,18 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
             hostname,
             signature: b64::encode(&signature.to_der()),
             otp_algorithm: args.otp_algorithm,
+            attestation,
         },
     )?;
+    if let Some(user) = args.system_user
+        && finish.user != user
+    {
+        return Err(CliError::Other(format!(
+            "the enrollment code is for {:?}, not {user:?}; nothing was stored \
+             (revoke device {} on the issuer)",
+            finish.user, finish.device_id
+        )));
+    }
     let grant_key_der = b64::decode(&finish.grant_public_key)
         .ok_or_else(|| CliError::Other("grant_public_key is not base64url".into()))?;
     Sm2PublicKey::from_spki_der(&grant_key_der)
@@ -277,15 +308,21 @@ pub fn enroll(args: &EnrollArgs<'_>, now: OffsetDateTime) -> Result<(), CliError
         key: key.protected.clone(),
         otp,
         max_pin_attempts: 10,
+        system: args.system_user.is_some(),
+        insecure_http: args.insecure_http,
     };
     store.save(args.state_dir, args.force)?;
+    // The issuer's record, not our claim, says what the key proves.
+    let recorded = finish.key_storage.unwrap_or(KeyStorage::Software);
     println!(
-        "enrolled device {} for {} at {}; key storage: {} (amr {})",
+        "enrolled device {} for {} at {}; key storage: {}; the issuer records it as {} (amr {}): {}",
         store.device_id,
         store.user,
         store.server,
         key.storage.as_str(),
-        key.storage.amr().join("+")
+        recorded.as_str(),
+        recorded.amr().join("+"),
+        finish.attestation.as_deref().unwrap_or("no reason given")
     );
     Ok(())
 }

@@ -1,14 +1,17 @@
 //! The CLI commands other than `pam` (see [`super::pam`]). Each takes the
 //! state directory, the PIN where the device key is needed, and `now`.
 
+#[cfg(feature = "tpm")]
+mod attest;
 mod enroll;
+mod error;
 
 pub use enroll::{EnrollArgs, enroll};
+pub use error::{CliError, StorageChoice};
 
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
-use super::cli::CliError;
 use super::client::Client;
 use super::offline;
 use super::store::{DeviceKey, KeyStore, StoreError};
@@ -27,6 +30,7 @@ fn client_for(store: &KeyStore) -> Result<Client, CliError> {
     Ok(Client::new(
         &store.server,
         store.ca_file.as_deref().map(Path::new),
+        store.insecure_http,
     )?)
 }
 

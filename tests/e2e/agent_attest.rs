@@ -1,0 +1,332 @@
+//! TPM key attestation against the real issuer (issue 14): a device key is
+//! hardware (`tpm`, `hwk`, `phrh`) only after the issuer verified the
+//! TPM's EK certificate, activated a credential for the AK and checked the
+//! AK's certification of the SM2 key. Everything the agent merely claims
+//! stays software (at most `phr`), and each forged piece of evidence is
+//! refused with its own error code and an audit record.
+//!
+//! TPMs are swtpm instances; "attestable" ones are manufactured with an
+//! EK certificate by swtpm's local CA, which the issuer is configured to
+//! trust (`[agent] tpm_ca_files`).
+
+use tollgate::{Db, PASSWORD, SECRET, TestServer, browser, csrf_of, login, param};
+use tollgate_agent::b64;
+use tollgate_agent::signed;
+use tollgate_agent::signer::{SoftwareSigner, sign_message};
+use tollgate_agent::sm2::{DEFAULT_DIST_ID, Sm2SecretKey};
+use tollgate_agent::wire::{
+    ApprovalRequest, Decision, EnrollBeginResponse, EnrollFinishRequest, KeyStorage,
+    PendingChallenges,
+};
+
+use crate::agent::{
+    VERIFIER, agent, agent_bin, approve, audit_kinds, authorize_url, device_auth, device_form,
+    enroll_code, number_of, pin_line, temp_state, text,
+};
+use crate::oidc_flow::jwt_payload;
+use crate::swtpm::{EkCa, Swtpm, have_swtpm};
+
+/// A server that trusts `ca` (if any) for EK certificates.
+async fn server(db: Db, ca: Option<&EkCa>) -> Option<TestServer> {
+    let files = ca.map(|c| vec![c.issuer_cert()]).unwrap_or_default();
+    let srv = TestServer::start(db, |c| {
+        c.policy.files = vec![tollgate::allow_all_policy()];
+        c.agent.tpm_ca_files = files;
+    })
+    .await?;
+    srv.add_client("rp", |_| {}).await;
+    srv.add_user("alice", &[]).await;
+    Some(srv)
+}
+
+/// Starts a step-up to `acr` in `http`: (login path, page).
+async fn step_up_to(http: &reqwest::Client, base: &str, acr: &str) -> (String, String) {
+    let r = http
+        .get(authorize_url(base, &format!("&acr_values={acr}")))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(r.status(), 303);
+    let loc = r.headers()["location"].to_str().expect("loc").to_string();
+    let page = http
+        .get(format!("{base}{loc}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    (loc, page)
+}
+
+/// Finishes the approved step-up and returns the ID token's claims.
+async fn id_token_after(
+    http: &reqwest::Client,
+    base: &str,
+    loc: &str,
+    csrf: &str,
+) -> serde_json::Value {
+    let r = device_form(http, base, loc, csrf, "continue").await;
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let back = r.headers()["location"].to_str().expect("loc").to_string();
+    let code = param(&back, "code").expect("code after step-up");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    jwt_payload(tokens["id_token"].as_str().expect("id_token"))
+}
+
+/// The real agent enrolls a TPM key on `tpm`; then a step-up asking for
+/// `acr` is approved with it. Returns (device row, ID token claims).
+async fn enroll_and_approve(
+    srv: &TestServer,
+    tpm: &Swtpm,
+    acr: &str,
+) -> (tollgate_authz::store::DeviceRow, serde_json::Value) {
+    let _ = agent_bin();
+    let base = srv.base.clone();
+    let http = browser();
+    let dir = temp_state();
+    let state = dir.0.as_path();
+    let code = enroll_code(&http, &base).await;
+    let tcti = tpm.tcti();
+    let args = [
+        "--pin-stdin",
+        "enroll",
+        "--insecure-http",
+        "--server",
+        &base,
+        "--code",
+        &code,
+        "--storage",
+        "tpm",
+    ];
+    let out = agent(state, &args, &pin_line(), &[("TOLLGATE_AGENT_TCTI", &tcti)]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let devices = srv.app.store.devices(None).await.expect("devices");
+    let device = devices.last().expect("a device").clone();
+    assert!(text(&out).contains(&device.attestation), "{}", text(&out));
+    let (loc, page) = step_up_to(&http, &base, acr).await;
+    let csrf = csrf_of(&page);
+    let n = number_of(&page).expect("number on the page");
+    let out = approve(state, &n).await;
+    assert!(out.status.success(), "{}", text(&out));
+    (
+        device.clone(),
+        id_token_after(&http, &base, &loc, &csrf).await,
+    )
+}
+
+/// The measured attack of issue 14: the real agent with a key in a bare
+/// swtpm (no EK certificate: nothing about it can be verified) was recorded
+/// as `tpm` and its approval gave `acr: phrh` with `hwk`. Now it is
+/// software, and the device list says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unattested_tpm_key_is_recorded_as_software() {
+    if !have_swtpm() {
+        return;
+    }
+    let ca = EkCa::new();
+    let _attestable = Swtpm::start(Some(&ca)); // makes the CA the server trusts
+    let bare = Swtpm::start(None);
+    let Some(srv) = server(Db::Sqlite, Some(&ca)).await else {
+        return;
+    };
+    let (device, id) = enroll_and_approve(&srv, &bare, "phr").await;
+    assert_eq!(device.key_storage, "software");
+    assert_eq!(device.claimed_storage.as_deref(), Some("tpm"));
+    assert!(
+        device.attestation.contains("not attested"),
+        "{}",
+        device.attestation
+    );
+    assert_eq!(id["acr"], "phr", "{id}");
+    assert_eq!(
+        id["amr"],
+        serde_json::json!(["pwd", "swk", "pin", "mfa"]),
+        "{id}"
+    );
+}
+
+/// A real TPM key, attested: recorded as `tpm`, and an approval reaches
+/// `phrh` with `hwk`. SQLite and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attested_tpm_key_reaches_phrh() {
+    attested_scenario(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attested_tpm_key_reaches_phrh_on_postgres() {
+    attested_scenario(Db::Postgres).await;
+}
+
+async fn attested_scenario(db: Db) {
+    if !have_swtpm() {
+        return;
+    }
+    let ca = EkCa::new();
+    let tpm = Swtpm::start(Some(&ca));
+    let Some(srv) = server(db, Some(&ca)).await else {
+        return;
+    };
+    let (device, id) = enroll_and_approve(&srv, &tpm, "phrh").await;
+    assert_eq!(device.key_storage, "tpm", "{}", device.attestation);
+    assert!(
+        device.attestation.starts_with("attested: "),
+        "{}",
+        device.attestation
+    );
+    assert_eq!(id["acr"], "phrh", "{id}");
+    assert_eq!(
+        id["amr"],
+        serde_json::json!(["pwd", "hwk", "pin", "mfa"]),
+        "{id}"
+    );
+    let audit = audit_kinds(&srv).await;
+    assert!(
+        audit.iter().any(|(k, _)| k == "device.attestation_started"),
+        "{audit:?}"
+    );
+}
+
+async fn post<B: serde::Serialize + ?Sized>(
+    base: &str,
+    path: &str,
+    body: &B,
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(body)
+        .send()
+        .await
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A software SM2 key whose agent claims `tpm` (no TPM at all): recorded
+/// as software, its approval gives `swk` and `phr`, never `hwk`/`phrh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn software_key_claiming_tpm_stays_software() {
+    let Some(srv) = server(Db::Sqlite, None).await else {
+        return;
+    };
+    let base = srv.base.clone();
+    let http = browser();
+    let back = login(&http, &base, &authorize_url(&base, ""), "alice", PASSWORD).await;
+    assert!(param(&back, "code").is_some(), "{back}");
+    let code: serde_json::Value = http
+        .post(format!("{base}/account/devices/enroll-code"))
+        .send()
+        .await
+        .expect("code")
+        .json()
+        .await
+        .expect("json");
+    let (_, b) = post(
+        &base,
+        "/v1/agent/enroll/begin",
+        &serde_json::json!({"code": code["code"]}),
+    )
+    .await;
+    let b: EnrollBeginResponse = serde_json::from_value(b).expect("begin");
+    let secret = Sm2SecretKey::generate().expect("key");
+    let public = secret.public_key().clone();
+    let mut signer = SoftwareSigner::new(secret, DEFAULT_DIST_ID);
+    let public_key = b64::encode(&public.to_spki_der());
+    let msg = signed::enroll_bytes(
+        &b.enrollment_id,
+        &b.challenge,
+        &public_key,
+        DEFAULT_DIST_ID,
+        KeyStorage::Tpm,
+    )
+    .expect("proof");
+    let req = EnrollFinishRequest {
+        enrollment_id: b.enrollment_id.clone(),
+        public_key,
+        dist_id: DEFAULT_DIST_ID.into(),
+        key_storage: KeyStorage::Tpm,
+        ek: Some(b64::encode(b"an EK, trust me")),
+        hostname: "liar".into(),
+        signature: b64::encode(&sign_message(&mut signer, &msg).expect("sig").to_der()),
+        otp_algorithm: None,
+        attestation: None,
+    };
+    let (status, body) = post(&base, "/v1/agent/enroll/finish", &req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["key_storage"], "software", "{body}");
+    let device_id = body["device_id"].as_str().expect("device").to_string();
+    let listed: serde_json::Value = http
+        .get(format!("{base}/account/devices"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let text = listed.to_string();
+    assert!(
+        text.contains("not attested: the agent claimed tpm"),
+        "{text}"
+    );
+
+    // Approve a step-up with it, by hand (the agent's own requests).
+    let (loc, page) = step_up_to(&http, &base, "phr").await;
+    let csrf = csrf_of(&page);
+    let n = number_of(&page).expect("number");
+    let path = "/v1/agent/challenges/pending";
+    let auth = device_auth(&mut signer, &device_id, path, b"{}");
+    let pending: PendingChallenges = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("authorization", auth)
+        .body("{}")
+        .send()
+        .await
+        .expect("pending")
+        .json()
+        .await
+        .expect("json");
+    let ch = &pending.challenges[0];
+    let mut answer = ApprovalRequest {
+        device_id: device_id.clone(),
+        challenge_id: ch.challenge_id.clone(),
+        transaction_id: ch.transaction_id.clone(),
+        nonce: ch.nonce.clone(),
+        number: n,
+        decision: Decision::Approve,
+        signature: String::new(),
+    };
+    let sig = sign_message(
+        &mut signer,
+        &signed::approval_bytes(&answer).expect("bytes"),
+    )
+    .expect("sig");
+    answer.signature = b64::encode(&sig.to_der());
+    let (status, body) = post(
+        &base,
+        &format!("/v1/agent/challenges/{}/answer", ch.challenge_id),
+        &answer,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id = id_token_after(&http, &base, &loc, &csrf).await;
+    assert_eq!(id["acr"], "phr", "{id}");
+    assert_eq!(
+        id["amr"],
+        serde_json::json!(["pwd", "swk", "pin", "mfa"]),
+        "{id}"
+    );
+}
