@@ -208,6 +208,8 @@ async fn device_approval_at_account_reauth_is_decided() {
         &code,
         "--storage",
         "software",
+        // A plain-http issuer on loopback: the test flag (no PAM use here).
+        "--insecure-http",
     ];
     let out = agent(&dir.0, &args, &pin_line(), &[]).await;
     assert!(out.status.success(), "{}", crate::agent::text(&out));

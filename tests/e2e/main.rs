@@ -25,7 +25,7 @@ mod ops_exposure;
 mod policy;
 mod private_key_jwt;
 mod scim;
-mod token_confusion;
 mod swtpm;
 mod tls_front;
+mod token_confusion;
 mod vcenter;

@@ -823,6 +823,10 @@ async fn policy_files_reload_without_a_restart() {
     let Some(srv) = TestServer::start(Db::Sqlite, |c| {
         c.policy.files = vec![repo_policy("default.yaml"), file.clone()];
         c.policy.reload_interval = 1;
+        // Four clients ask as fast as they can for one subject: this test is
+        // about reloading under load, not the per-subject budget
+        // (`callers::decisions_for_one_subject_are_rate_limited`).
+        c.gateway.decide_per_subject_per_minute = 0;
     })
     .await
     else {

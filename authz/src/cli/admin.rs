@@ -597,7 +597,9 @@ pub async fn audit(cmd: AuditCmd, cfg: &Config) -> Result<(), CliError> {
                 .map_err(|e| CliError(format!("audit log broken: {e}")))?;
             out!(
                 "audit log intact: {n} records; the checkpoint of {} ({} records, up to record {}) matches",
-                c.ts, c.record_count, c.last_id
+                c.ts,
+                c.record_count,
+                c.last_id
             );
         }
         AuditCmd::Export { format } => {
