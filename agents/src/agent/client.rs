@@ -71,7 +71,7 @@ impl Client {
         insecure_http: bool,
     ) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_owned();
-        if !base.starts_with("https://") && !(insecure_http && is_loopback_http(&base)) {
+        if !(base.starts_with("https://") || insecure_http && is_loopback_http(&base)) {
             return Err(ClientError::Insecure(base));
         }
         let mut tls = TlsConfig::builder();

@@ -265,10 +265,12 @@ mod tests {
         assert!(new.contains("\"attested\":true"), "{new}");
     }
 
-    /// (factors as (method, at), level and when it was reached)
+    /// Factors as (method, proven at), and the level with when it was reached.
+    type Case = (Vec<(Method, i64)>, Option<(Level, i64)>);
+
     #[test]
     fn a_level_is_reached_when_its_factors_were_proven() {
-        let cases: Vec<(Vec<(Method, i64)>, Option<(Level, i64)>)> = vec![
+        let cases: Vec<Case> = vec![
             (vec![], None),
             (vec![(Method::Password, 5)], Some((Level::Aal1, 5))),
             (
