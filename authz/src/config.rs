@@ -353,6 +353,11 @@ pub struct AgentConfig {
     /// and certification at enrollment succeeded; empty (default): every
     /// device is recorded as software (at most `phr`).
     pub tpm_ca_files: Vec<PathBuf>,
+    /// Refuse enrollments whose key is not attested (`attestation_required`):
+    /// only TPM keys proven as above become devices. Off by default, so
+    /// terminals without an EK certificate can enroll a software key (`swk`,
+    /// at most `phr`); needs `tpm_ca_files`.
+    pub require_attestation: bool,
 }
 
 /// `[scim]`: where users and groups are provisioned (RFC 7643/7644).

@@ -89,6 +89,12 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
             Err(e) => out.push(e),
         }
     }
+    if config.agent.require_attestation && config.agent.tpm_ca_files.is_empty() {
+        out.push(
+            "agent.require_attestation: no tpm_ca_files are configured, so no device could enroll"
+                .into(),
+        );
+    }
     if let Err(e) = crate::agent::attest::TpmTrust::load(&config.agent.tpm_ca_files) {
         out.push(format!("[agent] tpm_ca_files: {e}"));
     }
@@ -187,5 +193,19 @@ mod tests {
         assert_eq!(problems(&cfg, &env), Vec::<String>::new());
         let none = |_: &str| None;
         assert_eq!(problems(&cfg, &none).len(), 1, "no master key anywhere");
+    }
+
+    #[test]
+    fn required_attestation_needs_a_manufacturer_ca() {
+        let text = "version = 1\nissuer = \"https://id.example\"\n[database]\nurl = \"sqlite:///tmp/x.db\"\n[agent]\nrequire_attestation = true\n";
+        let cfg = Config::parse(text, "t.toml").unwrap();
+        let env = |k: &str| {
+            (k == "TOLLGATE_MASTER_KEY")
+                .then(|| "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned())
+        };
+        let found = problems(&cfg, &env);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("no tpm_ca_files"), "{found:?}");
+        assert_eq!(locate(text, &found[0]).map(|a| a.0), Some(6), "{found:?}");
     }
 }

@@ -22,6 +22,7 @@ mod negative;
 mod oidc_flow;
 mod operations;
 mod ops_exposure;
+mod pam_stack;
 mod policy;
 mod private_key_jwt;
 mod scim;

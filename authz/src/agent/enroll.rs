@@ -316,6 +316,13 @@ pub async fn finish(
         return Err(AgentError::bad_request("invalid_proof", e.to_string()));
     }
     let (storage, attestation) = verified_storage(app, &enrollment, req, &key).await?;
+    if storage != KeyStorage::Tpm && app.config.agent.require_attestation {
+        let r = Refusal {
+            code: "attestation_required",
+            detail: format!("this issuer enrolls only attested TPM keys ({attestation})"),
+        };
+        return Err(refused(app, &enrollment.user_id, &enrollment.id, r).await);
+    }
     let user = app
         .store
         .user(&enrollment.user_id)
