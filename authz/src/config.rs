@@ -77,6 +77,9 @@ pub struct Config {
     /// The endpoint agents: which TPMs can be attested.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// State shared by replicas (Redis); none: this process's memory.
+    #[serde(default)]
+    pub state: StateConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -360,6 +363,33 @@ pub struct AgentConfig {
     pub require_attestation: bool,
 }
 
+/// `[state]`: where the risk engine's velocity counters live. Without
+/// `redis` they are in this process's memory (one replica, the embedded
+/// default); several replicas behind a load balancer must share them, or a
+/// credential-stuffing run spread over N replicas counts N times smaller.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// `redis://HOST:PORT[/DB]`, or `rediss://…` for TLS. No password
+    /// here: see `password_env`.
+    pub redis: Option<String>,
+    /// The environment variable holding the Redis password (AUTH), if any.
+    pub password_env: Option<String>,
+    /// Prefix of every key Tollgate writes (several deployments can share
+    /// one Redis).
+    pub key_prefix: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            redis: None,
+            password_env: None,
+            key_prefix: "tollgate:".into(),
+        }
+    }
+}
+
 /// `[scim]`: where users and groups are provisioned (RFC 7643/7644).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -543,6 +573,7 @@ impl Config {
             policy: PolicyConfig::default(),
             gateway: GatewayConfig::default(),
             metrics: MetricsConfig::default(),
+            state: StateConfig::default(),
             audit: AuditConfig::default(),
             ssf: SsfConfig::default(),
             scim: ScimConfig::default(),

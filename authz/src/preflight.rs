@@ -89,6 +89,9 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
             Err(e) => out.push(e),
         }
     }
+    if let Err(e) = crate::decision::velocity::Velocity::from_config(&config.state, env) {
+        out.push(e);
+    }
     if config.agent.require_attestation && config.agent.tpm_ca_files.is_empty() {
         out.push(
             "agent.require_attestation: no tpm_ca_files are configured, so no device could enroll"

@@ -88,6 +88,10 @@ pub async fn start(
     let keyring = Keyring::load(&rows, &master).map_err(|e| StartError::Config(e.to_string()))?;
     let decisions =
         crate::decision::DecisionPoint::load(&config.policy).map_err(StartError::Config)?;
+    let velocity = crate::decision::velocity::Velocity::from_config(&config.state, env)
+        .map_err(StartError::Config)?;
+    tracing::info!(velocity = velocity.kind(), "risk velocity counters");
+    let decisions = decisions.with_velocity(velocity);
     tracing::info!(policy = %decisions.version(), "policy loaded");
     let scim = crate::scim::targets(&config, env).map_err(StartError::Config)?;
     for t in &scim {

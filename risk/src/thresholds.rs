@@ -19,6 +19,7 @@
 //!   account_attack_failures: 5             # detections (docs/risk.md)
 //!   account_attack_sources: 3
 //!   stuffing_accounts: 5
+//!   state_unavailable: step_up            # shared state (Redis) away: allow | step_up | deny
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,11 @@ pub struct Thresholds {
     /// Accounts that failed from one address within the hour that make it
     /// a `stuffing_source`.
     pub stuffing_accounts: u32,
+    /// What a decision does while the shared velocity state (`[state]
+    /// redis`) cannot be reached: the score is raised into this band (for
+    /// `step_up`, to its middle), with reason `state_unavailable`. `step_up` by default: an attack cannot
+    /// hide by taking Redis down, and honest users still get in.
+    pub state_unavailable: Decision,
     /// Sign-in lockouts; the issuer's `[login]` settings apply when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lockout: Option<Lockout>,
@@ -134,6 +140,7 @@ impl Default for Thresholds {
             account_attack_failures: 5,
             account_attack_sources: 3,
             stuffing_accounts: 5,
+            state_unavailable: Decision::StepUp,
             lockout: None,
         }
     }

@@ -116,7 +116,13 @@ async fn enroll_and_approve(
         "--storage",
         "tpm",
     ];
+    let started = std::time::Instant::now();
     let out = agent(state, &args, &pin_line(), &[("TOLLGATE_AGENT_TCTI", &tcti)]).await;
+    // docs/agent.md quotes this (a measurement, not a bound).
+    eprintln!(
+        "enrollment on swtpm (agent process, TPM key, attestation round trips): {} ms",
+        started.elapsed().as_millis()
+    );
     assert!(out.status.success(), "{}", text(&out));
     let devices = srv.app.store.devices(None).await.expect("devices");
     let device = devices.last().expect("a device").clone();

@@ -25,6 +25,7 @@ mod ops_exposure;
 mod pam_stack;
 mod policy;
 mod private_key_jwt;
+mod replicas;
 mod scim;
 mod swtpm;
 mod tls_front;

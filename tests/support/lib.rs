@@ -102,6 +102,30 @@ pub async fn postgres_db() -> Option<String> {
     }
 }
 
+/// The Redis tests share state through (`TOLLGATE_TEST_REDIS`, set by
+/// .ci/test, or the machine's 127.0.0.1:6379), or `None` (after printing
+/// why) when it is unreachable outside CI. Tests keep apart by key prefix.
+pub fn redis_url() -> Option<String> {
+    let url =
+        std::env::var("TOLLGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    match std::net::TcpStream::connect(&addr) {
+        Ok(_) => Some(url),
+        Err(e) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("Redis is required under CI=true but {url} is unreachable: {e}");
+            }
+            eprintln!("\n*** SKIPPED Redis test: {url} is unreachable ({e}) ***\n");
+            None
+        }
+    }
+}
+
 /// The secret every test client gets (shown here so tests can authenticate).
 pub const SECRET: &str = "test-client-secret-0123456789abcdefghij";
 /// The bearer token of test SCIM targets, found under [`SCIM_TOKEN_ENV`]
@@ -199,6 +223,18 @@ impl TestServer {
             config: self.config.clone(),
             clock: self.clock.clone(),
         }
+    }
+
+    /// Another replica of this server: the same configuration (issuer,
+    /// database, keys, shared state) on a port of its own, as a second
+    /// machine behind the load balancer would run it.
+    pub async fn replica(&self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut cfg = self.config.clone();
+        cfg.listen = listener.local_addr().expect("addr").to_string();
+        Self::serve_on(listener, cfg, self.clock.clone(), temp_dir()).await
     }
 
     /// Registers a confidential client with [`SECRET`].

@@ -228,7 +228,9 @@ pub async fn decide_request(
         groups,
         attributes: &attributes,
     };
-    let made = dp.decide(who, &r, history.as_ref(), false, false, now);
+    let made = dp
+        .decide(who, &r, history.as_ref(), false, false, now)
+        .await;
     (made.decision, user)
 }
 
@@ -405,7 +407,9 @@ pub async fn check(
         groups: &user.groups,
         attributes: &attributes,
     };
-    let made = dp.decide(who, &r, history.as_ref(), false, false, now);
+    let made = dp
+        .decide(who, &r, history.as_ref(), false, false, now)
+        .await;
     let answer = match &made.decision.outcome {
         Outcome::Allow => Check::Allow {
             sub: sub.to_owned(),

@@ -89,6 +89,7 @@ pub async fn assess(
         true,
         now,
     )
+    .await
 }
 
 /// The attributes a policy can test (`when: {attribute: {...}}`).

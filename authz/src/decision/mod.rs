@@ -14,8 +14,11 @@
 //!   the database (`sessions.risk_context`), written when a login completes,
 //!   read (cached) by gateway decisions to score a request against the
 //!   session its token came from;
-//! - velocity counters and global frequencies: memory, per replica (they
-//!   count recent attempts; losing them on restart only forgets minutes).
+//! - velocity counters: this process's memory (one replica) or Redis
+//!   shared by all replicas (`[state] redis`, `velocity.rs`), read and
+//!   written in one round trip per decision; when Redis is away the
+//!   policy's `risk.state_unavailable` decides;
+//! - global frequencies: memory, per replica.
 
 pub mod effects;
 pub mod gateway;
@@ -23,6 +26,7 @@ pub mod limit;
 pub mod login;
 pub mod path;
 mod reload;
+pub mod velocity;
 
 pub use reload::{reload_and_report, sighup_reloads};
 
@@ -36,9 +40,8 @@ use time::OffsetDateTime;
 use tollgate_risk::features::count_globally;
 use tollgate_risk::global::GlobalFrequencies;
 use tollgate_risk::policy::{Decision, DecisionInput, Policy, SessionState, decide};
-use tollgate_risk::{
-    Assessment, Geo, LoginEvent, MemoryVelocity, Model, Scorer, UserHistory, VelocityStore,
-};
+use tollgate_risk::{Assessment, Geo, LoginEvent, Model, Reason, Scorer, UserHistory};
+use velocity::Velocity;
 
 /// A policy with the scorer built from its `risk:` section: swapped as one
 /// `Arc`, so a decision never mixes two versions.
@@ -69,7 +72,7 @@ const HISTORY_CACHE: usize = 4096;
 pub struct DecisionPoint {
     files: Vec<PathBuf>,
     current: RwLock<Arc<Loaded>>,
-    velocity: Mutex<MemoryVelocity>,
+    velocity: Velocity,
     globals: Mutex<GlobalFrequencies>,
     histories: Mutex<HashMap<String, (Option<UserHistory>, i64)>>,
     /// Session contexts for gateway decisions, by session id.
@@ -156,7 +159,7 @@ impl DecisionPoint {
         Ok(DecisionPoint {
             files: cfg.files.clone(),
             current: RwLock::new(Arc::new(Loaded { policy, scorer })),
-            velocity: Mutex::new(MemoryVelocity::new(1 << 18)),
+            velocity: Velocity::memory(),
             globals: Mutex::new(GlobalFrequencies::default()),
             histories: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
@@ -164,6 +167,17 @@ impl DecisionPoint {
             pending: Mutex::new(None),
             directory: gateway::Directory::default(),
         })
+    }
+
+    /// Keeps the velocity counters in `velocity` (Redis for replicas).
+    pub fn with_velocity(mut self, velocity: Velocity) -> DecisionPoint {
+        self.velocity = velocity;
+        self
+    }
+
+    /// Where the velocity counters live.
+    pub fn velocity(&self) -> &Velocity {
+        &self.velocity
     }
 
     /// The policy and scorer in force.
@@ -237,7 +251,7 @@ impl DecisionPoint {
     /// Scores the request and decides. `record` counts the attempt in the
     /// velocity counters and global frequencies (logins do, gateway
     /// requests do not: velocity is about sign-in attempts).
-    pub fn decide(
+    pub async fn decide(
         &self,
         who: Subject<'_>,
         req: &Request<'_>,
@@ -264,15 +278,18 @@ impl DecisionPoint {
         };
         let mut p = loaded.scorer.prepare(&event);
         p.device_observable = !req.device_unobservable;
-        let snap = {
-            let mut v = lock(&self.velocity);
-            let snap = v.snapshot(&p.vkeys, now);
-            if record {
-                v.record(&p.vkeys, true, now);
+        let (snap, unavailable) = match self
+            .velocity
+            .observe(&p.vkeys, record.then_some(true), now)
+            .await
+        {
+            Ok(s) => (s, None),
+            Err(e) => {
+                tracing::warn!(error = %e.0, "velocity state unavailable; risk.state_unavailable decides");
+                (Default::default(), Some(e.0))
             }
-            snap
         };
-        let a: Assessment = {
+        let mut a: Assessment = {
             let mut g = lock(&self.globals);
             let a = loaded.scorer.assess(&p, history, &snap, &g, at);
             if record {
@@ -280,6 +297,9 @@ impl DecisionPoint {
             }
             a
         };
+        if let Some(why) = unavailable {
+            state_unavailable(&mut a, loaded.policy.thresholds(), &why);
+        }
         let input = DecisionInput {
             subject: who.login,
             client: req.client,
@@ -307,7 +327,7 @@ impl DecisionPoint {
 
     /// Counts a failed sign-in attempt (wrong password) in the velocity
     /// counters, so repeated failures raise the next score.
-    pub fn record_failure(&self, login: &str, ip: IpAddr, user_agent: &str, now: i64) {
+    pub async fn record_failure(&self, login: &str, ip: IpAddr, user_agent: &str, now: i64) {
         let loaded = self.current();
         let event = LoginEvent {
             ts: unix(now),
@@ -322,7 +342,9 @@ impl DecisionPoint {
             rtt_ms: None,
         };
         let p = loaded.scorer.prepare(&event);
-        lock(&self.velocity).record(&p.vkeys, false, now);
+        if let Err(e) = self.velocity.observe(&p.vkeys, Some(false), now).await {
+            tracing::warn!(error = %e.0, "velocity state unavailable; a failed sign-in was not counted");
+        }
     }
 
     /// Binds what an admitted login knew (hashed device id, address, time)
@@ -439,4 +461,35 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
+}
+
+/// Raises the score into the band `risk.state_unavailable` names and says
+/// why: without the shared counters a stuffing run would look calm.
+fn state_unavailable(a: &mut Assessment, t: &tollgate_risk::Thresholds, why: &str) {
+    use tollgate_risk::Decision as Band;
+    let floor = match t.state_unavailable {
+        Band::Allow => 0,
+        // The middle of the step-up band: above rules that allow low
+        // scores (a first login), within ones that let password-only users
+        // through at medium risk.
+        Band::StepUp => t
+            .allow_max
+            .saturating_add(1)
+            .saturating_add(t.step_up_max.saturating_sub(t.allow_max) / 2),
+        Band::Deny => t.step_up_max.saturating_add(1),
+    };
+    a.score = a.score.max(floor.min(100));
+    a.reasons.insert(
+        0,
+        Reason {
+            code: "state_unavailable",
+            detail: format!(
+                "the shared risk state is unavailable ({why}); the policy says {}",
+                t.state_unavailable.as_str()
+            ),
+            value: 1.0,
+            weight: 0.0,
+            severity: None,
+        },
+    );
 }

@@ -178,33 +178,36 @@ pub async fn enroll_code(
         .decisions
         .cached_history(&app.store, &user.login, now)
         .await;
-    let made = app.decisions.decide(
-        crate::decision::Subject {
-            login: &user.login,
-            groups: &user.groups,
-            attributes: &attributes,
-        },
-        &crate::decision::Request {
-            client: Some(DEVICES_CLIENT),
-            action: tollgate_risk::policy::Action::Request,
-            path: Some("/account/devices/enroll-code"),
-            ip,
-            user_agent: h
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-            session: level.map(|l| tollgate_risk::policy::SessionState {
-                acr: l.acr(),
-                auth_time: session.auth_time,
-            }),
-            second_factor: Some(second_factor),
-            ..crate::decision::Request::default()
-        },
-        history.as_ref(),
-        false,
-        false,
-        now,
-    );
+    let made = app
+        .decisions
+        .decide(
+            crate::decision::Subject {
+                login: &user.login,
+                groups: &user.groups,
+                attributes: &attributes,
+            },
+            &crate::decision::Request {
+                client: Some(DEVICES_CLIENT),
+                action: tollgate_risk::policy::Action::Request,
+                path: Some("/account/devices/enroll-code"),
+                ip,
+                user_agent: h
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+                session: level.map(|l| tollgate_risk::policy::SessionState {
+                    acr: l.acr(),
+                    auth_time: session.auth_time,
+                }),
+                second_factor: Some(second_factor),
+                ..crate::decision::Request::default()
+            },
+            history.as_ref(),
+            false,
+            false,
+            now,
+        )
+        .await;
     app.metrics
         .decision("device_enroll", made.decision.outcome.kind());
     match &made.decision.outcome {

@@ -250,7 +250,8 @@ pub async fn submit(
         app.metrics.login("failure");
         if let Ok(addr) = ip.parse() {
             app.decisions
-                .record_failure(&username, addr, user_agent(&headers), now);
+                .record_failure(&username, addr, user_agent(&headers), now)
+                .await;
         }
         app.audit(
             "login.failure",

@@ -83,7 +83,8 @@ pub async fn password_grant(
             reserved.failed();
             if let Ok(addr) = caller.ip.parse() {
                 app.decisions
-                    .record_failure(username, addr, &caller.user_agent, now);
+                    .record_failure(username, addr, &caller.user_agent, now)
+                    .await;
             }
             app.metrics.login("failure");
             app.audit(
