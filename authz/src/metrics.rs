@@ -64,6 +64,9 @@ pub struct Metrics {
     pub policy_reload_failures: Counter,
     /// 1 while the files on disk do not load (the last good policy serves), else 0.
     pub policy_stale: Gauge,
+    /// Round trips to the shared velocity state (Redis) that failed; each
+    /// one's decision followed `risk.state_unavailable`.
+    pub state_unavailable: Gauge,
     /// SCIM changes not yet delivered (parked failures excluded), per target.
     pub scim_pending: Family<ScimTarget, Gauge>,
     /// SCIM deliveries by target and outcome.
@@ -126,6 +129,12 @@ impl Default for Metrics {
             "Whether the policy files on disk fail to load and the last good policy serves (1) or not (0)",
             policy_stale.clone(),
         );
+        let state_unavailable = Gauge::default();
+        registry.register(
+            "state_unavailable",
+            "Decisions made without the shared velocity state (Redis unreachable), since start",
+            state_unavailable.clone(),
+        );
         let event_deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "event_deliveries",
@@ -156,6 +165,7 @@ impl Default for Metrics {
             decisions,
             policy_reload_failures,
             policy_stale,
+            state_unavailable,
         }
     }
 }

@@ -287,6 +287,18 @@ async fn decisions_follow_state_unavailable_while_redis_is_away() {
         assert_eq!(d["decision"], "step_up", "{d}");
     }
 
+    let metrics = reqwest::get(format!("{}/metrics", reps[0].base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let unavailable = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tollgate_state_unavailable "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(unavailable >= Some(1), "{metrics}");
+
     let _own = OwnRedis::start(port);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -314,3 +314,59 @@ impl RedisVelocity {
         *self.conn.lock().await = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StateConfig;
+
+    fn cfg(redis: Option<&str>, password_env: Option<&str>) -> StateConfig {
+        StateConfig {
+            redis: redis.map(str::to_owned),
+            password_env: password_env.map(str::to_owned),
+            ..StateConfig::default()
+        }
+    }
+
+    #[test]
+    fn state_config_is_checked_without_connecting() {
+        let env = |k: &str| (k == "REDIS_PW").then(|| "s3cret".to_owned());
+        // (redis, password_env, Ok(kind) or a word of the error)
+        let cases: &[(Option<&str>, Option<&str>, Result<&str, &str>)] = &[
+            (None, None, Ok("memory")),
+            (Some("redis://127.0.0.1:1"), None, Ok("redis")),
+            (
+                Some("rediss://cache.example:6380/2"),
+                Some("REDIS_PW"),
+                Ok("redis"),
+            ),
+            (
+                Some("redis://:pw@127.0.0.1:6379"),
+                None,
+                Err("carries a password"),
+            ),
+            (
+                Some("redis://127.0.0.1:6379"),
+                Some("UNSET"),
+                Err("UNSET is not set"),
+            ),
+            (
+                Some("http://127.0.0.1:6379"),
+                None,
+                Err("expected redis://"),
+            ),
+            (Some("not a url"), None, Err("is not a URL")),
+        ];
+        for (redis, pw, want) in cases {
+            let got = Velocity::from_config(&cfg(*redis, *pw), &env);
+            match (want, got) {
+                (Ok(kind), Ok(v)) => assert_eq!(v.kind(), *kind, "{redis:?}"),
+                (Err(word), Err(e)) => {
+                    assert!(e.contains(word), "{redis:?}: {e}");
+                    assert!(!e.contains("s3cret") && !e.contains(":pw@"), "{e}");
+                }
+                (want, got) => panic!("{redis:?}: want {want:?}, got {:?}", got.map(|v| v.kind())),
+            }
+        }
+    }
+}

@@ -51,6 +51,12 @@ pub async fn metrics_main(State(app): State<App>, headers: HeaderMap) -> Respons
 
 /// `/metrics` as such (the separate `[metrics] listen` serves it openly).
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    if let crate::decision::velocity::Velocity::Redis(r) = app.decisions.velocity() {
+        let failed = r.failures.load(std::sync::atomic::Ordering::Relaxed);
+        app.metrics
+            .state_unavailable
+            .set(i64::try_from(failed).unwrap_or(i64::MAX));
+    }
     (
         [(
             header::CONTENT_TYPE,
