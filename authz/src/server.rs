@@ -234,8 +234,9 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
 }
 
 /// Serves until `shutdown` resolves, then drains for at most the grace
-/// period and closes the pool. Background tasks (revocation polling, key
-/// reload, purge, SCIM delivery) stop with it; undelivered SCIM changes
+/// period and closes the pool. Background tasks (revocation polling and
+/// the PostgreSQL revocation feed, key reload, purge, SCIM delivery) stop
+/// with it; undelivered SCIM changes
 /// stay in the outbox for the next start.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -247,6 +248,7 @@ pub async fn serve(
     let scim = tokio::spawn(crate::scim::worker::run(app.clone()));
     let hup = crate::decision::sighup_reloads(app.clone());
     let events = tokio::spawn(crate::events::run(app.clone()));
+    let feed = tokio::spawn(crate::revocation_feed::run(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let ops = match &app.config.metrics.listen {
@@ -284,6 +286,7 @@ pub async fn serve(
     scim.abort();
     hup.abort();
     events.abort();
+    feed.abort();
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())
