@@ -74,6 +74,15 @@ async fn redis_counts_exactly_as_memory() {
 /// with the shipped default policy plus `risk_extra` lines in its `risk:`
 /// section.
 async fn replicas(redis: &str, risk_extra: &str) -> Option<(Vec<TestServer>, tollgate::TempDir)> {
+    replicas_with(redis, risk_extra, |_| {}).await
+}
+
+/// [`replicas`] with `tweak` applied to the shared configuration.
+async fn replicas_with(
+    redis: &str,
+    risk_extra: &str,
+    tweak: impl FnOnce(&mut tollgate_authz::config::Config),
+) -> Option<(Vec<TestServer>, tollgate::TempDir)> {
     let dir = temp_dir();
     let (city, asn) = write_geo(&dir.0);
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/default.yaml");
@@ -95,6 +104,7 @@ async fn replicas(redis: &str, risk_extra: &str) -> Option<(Vec<TestServer>, tol
         c.state.redis = Some(redis);
         c.state.key_prefix = key_prefix;
         c.login.posts_per_ip_per_minute = 10_000;
+        tweak(c);
     })
     .await?;
     first
@@ -396,4 +406,67 @@ async fn a_revocation_reaches_the_other_replicas_at_once() {
     took.sort();
     assert!(took[2] <= Duration::from_millis(100), "{took:?}");
     assert!(took[4] < Duration::from_millis(1500), "{took:?}");
+}
+
+/// Three replicas deliver security events from one outbox: each event
+/// reaches the receiver once, even when the receiver is slow enough that
+/// every replica reads the row while the first is still sending it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_security_event_is_delivered_once_by_one_replica() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let rx = format!("http://{}", listener.local_addr().expect("addr"));
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = got.clone();
+    let slow = axum::Router::new().fallback(move || {
+        let count = count.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            axum::http::StatusCode::ACCEPTED
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, slow).await });
+    let receiver = serde_json::from_value(json!({
+        "name": "siem", "endpoint": format!("{rx}/ssf"), "events": ["credential-change"]
+    }))
+    .expect("receiver");
+    let Some((reps, _dir)) = replicas_with(&redis, "", |c| c.ssf.receivers = vec![receiver]).await
+    else {
+        return;
+    };
+    let uid = reps[0].user_id("alice").await;
+    let data =
+        json!({"credential_type": "fido2-platform", "change_type": "create", "initiator": "user"});
+    reps[0]
+        .app
+        .store
+        .add_event_intent("credential-change", &uid, &data, reps[0].app.now())
+        .await
+        .expect("intent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every replica ticks twice a second: give them time to send it again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        got.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "delivered more than once"
+    );
+    assert_eq!(
+        reps[1]
+            .app
+            .store
+            .pending_deliveries()
+            .await
+            .expect("pending"),
+        0
+    );
 }

@@ -104,7 +104,13 @@ pub async fn deliver(
 ) -> Result<usize, crate::store::StoreError> {
     let now = app.now();
     let due = app.store.due_deliveries(now, 50).await?;
+    let mut sent = 0;
     for d in &due {
+        // Another replica may have read the same row: only the claimant sends.
+        if !app.store.claim_delivery(d, now + DELIVERY_LEASE).await? {
+            continue;
+        }
+        sent += 1;
         let outcome = send(app, http, d, now).await;
         let result = match &outcome {
             Ok(()) => Ok(()),
@@ -123,8 +129,12 @@ pub async fn deliver(
             outcome.is_ok(),
         );
     }
-    Ok(due.len())
+    Ok(sent)
 }
+
+/// Seconds a replica owns a delivery it claimed (well above the 5 s
+/// request timeout): after a crash mid-send, another replica retries then.
+const DELIVERY_LEASE: i64 = 30;
 
 async fn send(
     app: &AppState,

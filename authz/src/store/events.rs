@@ -26,6 +26,8 @@ pub struct DeliveryRow {
     pub url: String,
     pub claims: serde_json::Value,
     pub attempts: i64,
+    /// When it became due: the claim below compares it.
+    pub next_attempt_at: i64,
 }
 
 /// A delivery to create when an intent expands.
@@ -172,7 +174,7 @@ impl Store {
 
     /// Deliveries due at `now`.
     pub async fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
-        let rows = sqlx::query("SELECT id, channel, target, url, claims, attempts FROM event_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2")
+        let rows = sqlx::query("SELECT id, channel, target, url, claims, attempts, next_attempt_at FROM event_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2")
             .bind(now)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -187,9 +189,27 @@ impl Store {
                     url: r.try_get(3)?,
                     claims: serde_json::from_str(&claims).unwrap_or(serde_json::Value::Null),
                     attempts: r.try_get(5)?,
+                    next_attempt_at: r.try_get(6)?,
                 })
             })
             .collect()
+    }
+
+    /// Claims a due delivery for one attempt by moving its next attempt to
+    /// `until` (a lease): one conditional statement, so of several replicas
+    /// that read the same due row exactly one sends it. A replica that dies
+    /// mid-send leaves the row due again at `until`.
+    pub async fn claim_delivery(&self, row: &DeliveryRow, until: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE event_deliveries SET next_attempt_at = $1 \
+             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(until)
+        .bind(&row.id)
+        .bind(row.next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Records an attempt: delivered, or failed with the next attempt time
