@@ -45,5 +45,6 @@ pub mod revocation_feed;
 pub mod scim;
 pub mod secret;
 pub mod server;
+pub mod shutdown;
 pub mod state;
 pub mod store;

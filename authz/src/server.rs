@@ -234,10 +234,10 @@ pub async fn ensure_demo(app: &App) -> Result<DemoInfo, StartError> {
 }
 
 /// Serves until `shutdown` resolves, then drains for at most the grace
-/// period and closes the pool. Background tasks (revocation polling and
-/// the PostgreSQL revocation feed, key reload, purge, SCIM delivery) stop
-/// with it; undelivered SCIM changes
-/// stay in the outbox for the next start.
+/// period, lets the delivery workers (SCIM, security events) finish what
+/// is in flight, and closes the pool. Other background tasks (revocation
+/// polling and feed, key reload, purge) stop with it; undelivered changes
+/// stay in the outboxes for the next start.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
@@ -245,9 +245,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
-    let scim = tokio::spawn(crate::scim::worker::run(app.clone()));
+    let (stop_workers, stop) = crate::shutdown::channel();
+    let scim = tokio::spawn(crate::scim::worker::run(app.clone(), stop.clone()));
     let hup = crate::decision::sighup_reloads(app.clone());
-    let events = tokio::spawn(crate::events::run(app.clone()));
+    let events = tokio::spawn(crate::events::run(app.clone(), stop));
     let feed = tokio::spawn(crate::revocation_feed::run(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -279,14 +280,24 @@ pub async fn serve(
         }
     }
     background.abort();
-    checkpoint(&app).await;
+    hup.abort();
+    feed.abort();
     if let Some(o) = ops {
         o.abort();
     }
-    scim.abort();
-    hup.abort();
-    events.abort();
-    feed.abort();
+    // Deliveries in flight finish and are recorded (never sent twice after
+    // a restart); a worker stuck past the grace period is cut off.
+    stop_workers.stop();
+    for (name, mut worker) in [("scim", scim), ("events", events)] {
+        if tokio::time::timeout(grace, &mut worker).await.is_err() {
+            tracing::warn!(
+                worker = name,
+                "worker still busy after the grace period; stopping it"
+            );
+            worker.abort();
+        }
+    }
+    checkpoint(&app).await;
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())

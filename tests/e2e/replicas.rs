@@ -470,3 +470,66 @@ async fn each_security_event_is_delivered_once_by_one_replica() {
         0
     );
 }
+
+/// A replica stopped (SIGTERM, drain) while a security event is being
+/// sent lets the send finish and records it: after the restart the event
+/// is not pending, and the receiver got it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_replica_finishes_the_delivery_in_flight() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let rx = format!("http://{}", listener.local_addr().expect("addr"));
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (s, f) = (started.clone(), finished.clone());
+    let slow = axum::Router::new().fallback(move || {
+        let (s, f) = (s.clone(), f.clone());
+        async move {
+            s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            axum::http::StatusCode::ACCEPTED
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, slow).await });
+    let receiver: tollgate_authz::config::SsfReceiver = serde_json::from_value(json!({
+        "name": "siem", "endpoint": format!("{rx}/ssf"), "events": ["credential-change"]
+    }))
+    .expect("receiver");
+    let Some(srv) = TestServer::start(Db::Sqlite, |c| c.ssf.receivers = vec![receiver]).await
+    else {
+        return;
+    };
+    let uid = srv.add_user("alice", &[]).await;
+    let data =
+        json!({"credential_type": "fido2-platform", "change_type": "create", "initiator": "user"});
+    srv.app
+        .store
+        .add_event_intent("credential-change", &uid, &data, srv.app.now())
+        .await
+        .expect("intent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Stop while the receiver is still answering.
+    let stopped = srv.stop_keeping_data().await;
+    assert_eq!(
+        finished.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the send was cut off"
+    );
+    let srv = stopped.restart().await;
+    assert_eq!(
+        srv.app.store.pending_deliveries().await.expect("pending"),
+        0
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        started.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "sent again after the restart"
+    );
+}

@@ -187,9 +187,10 @@ async fn send(
     }
 }
 
-/// The delivery loop: every second, expand and deliver. Runs until the
-/// server stops (the task is aborted with the other background work).
-pub async fn run(app: std::sync::Arc<AppState>) {
+/// The delivery loop: twice a second, expand and deliver. Runs until
+/// `stop` is raised; a round in progress (a send in flight) finishes and
+/// is recorded first.
+pub async fn run(app: std::sync::Arc<AppState>, mut stop: crate::shutdown::Stop) {
     let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
@@ -204,7 +205,10 @@ pub async fn run(app: std::sync::Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.raised() => return,
+        }
         if let Err(e) = expand(&app).await {
             tracing::warn!(error = %e, "expanding security events failed");
         }

@@ -61,8 +61,8 @@ pub struct Env<'a> {
     pub config: &'a ScimConfig,
 }
 
-/// Runs until aborted (with the server's other background work).
-pub async fn run(app: App) {
+/// Runs until `stop` is raised; a pass in progress finishes first.
+pub async fn run(app: App, mut stop: crate::shutdown::Stop) {
     let timeout = Duration::from_secs(app.config.scim.timeout);
     let mut workers = Vec::new();
     for t in app.scim.iter().cloned() {
@@ -77,7 +77,10 @@ pub async fn run(app: App) {
     let owner = crate::secret::random_id(12);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.raised() => return,
+        }
         for w in &mut workers {
             let env = Env {
                 store: &app.store,
