@@ -37,7 +37,7 @@ pub struct Unavailable(pub String);
 /// The velocity store of one replica.
 pub enum Velocity {
     Memory(Mutex<MemoryVelocity>),
-    Redis(RedisVelocity),
+    Redis(Box<RedisVelocity>),
 }
 
 impl Velocity {
@@ -96,7 +96,7 @@ impl Velocity {
                 .set_password(Some(&password))
                 .map_err(|()| format!("state.redis: {url:?} cannot carry a password"))?;
         }
-        RedisVelocity::new(parsed.as_str(), &cfg.key_prefix).map(Velocity::Redis)
+        RedisVelocity::new(parsed.as_str(), &cfg.key_prefix).map(|r| Velocity::Redis(Box::new(r)))
     }
 
     /// Where the counters live, for logs and metrics.
@@ -332,7 +332,8 @@ mod tests {
     fn state_config_is_checked_without_connecting() {
         let env = |k: &str| (k == "REDIS_PW").then(|| "s3cret".to_owned());
         // (redis, password_env, Ok(kind) or a word of the error)
-        let cases: &[(Option<&str>, Option<&str>, Result<&str, &str>)] = &[
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             (None, None, Ok("memory")),
             (Some("redis://127.0.0.1:1"), None, Ok("redis")),
             (
