@@ -55,9 +55,9 @@ fn venv() -> PathBuf {
 }
 
 /// A server with everything the description covers switched on: ext_authz
-/// (`[gateway] audiences` naming `rp`'s tokens), and `rp` allowed to ask
-/// `/v1/decide`. Returns it with a user access token of `rp` (good at
-/// `/userinfo` and ext_authz).
+/// (`[gateway] audiences` naming `rp`'s tokens), and a service client
+/// `svc` that may ask `/v1/decide`. Returns it with alice's access token
+/// from `rp` (good at `/userinfo` and ext_authz).
 async fn described_server() -> Option<(TestServer, String)> {
     let srv = server(Db::Sqlite, |c| c.gateway.audiences = vec!["rp".into()]).await?;
     srv.add_client("svc", |c| {
@@ -212,8 +212,8 @@ async fn schemathesis_finds_no_server_error_and_no_response_the_description_forb
     );
 
     // (b) schemathesis against the running server. Credentials per
-    // security scheme: `rp` (confidential, holds `decide`) for
-    // client_secret_basic, alice's access token for bearer. Device-signed
+    // security scheme: `svc` (confidential, client_credentials, holds
+    // `decide`) for client_secret_basic, alice's access token for bearer. Device-signed
     // operations (`Tollgate-SM2`) get no credentials: a signature covers
     // each exact request, so they are fuzzed as an attacker without the
     // device key sees them (their 401s are part of the description).
@@ -221,11 +221,12 @@ async fn schemathesis_finds_no_server_error_and_no_response_the_description_forb
     std::fs::write(
         &config,
         format!(
-            "[auth.openapi.clientBasic]\nusername = \"rp\"\npassword = \"{SECRET}\"\n\
+            "[auth.openapi.clientBasic]\nusername = \"svc\"\npassword = \"{SECRET}\"\n\
              [auth.openapi.bearer]\nbearer = \"{at}\"\n"
         ),
     )
     .unwrap();
+    let har = dir.0.join("run.har");
     let started = std::time::Instant::now();
     let mut run = Command::new(&bin);
     run.arg("--no-color")
@@ -247,7 +248,11 @@ async fn schemathesis_finds_no_server_error_and_no_response_the_description_forb
             "10",
             "--max-failures",
             "50",
+            "--report",
+            "har",
         ])
+        .arg("--report-har-path")
+        .arg(&har)
         .current_dir(&dir.0)
         .env_remove("SCHEMATHESIS_HOOKS");
     // Off the runtime's thread: the server answers on this one.
@@ -273,4 +278,32 @@ async fn schemathesis_finds_no_server_error_and_no_response_the_description_forb
         case_line(&stdout).is_some(),
         "schemathesis ran no case:\n{stdout}\n{stderr}"
     );
+    // The credentials worked: each protected operation also answered a
+    // success, so its 200 body was checked too, not only its refusals.
+    let har: Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
+    let succeeded = |method: &str, path: &str| {
+        har["log"]["entries"].as_array().unwrap().iter().any(|e| {
+            let url = e["request"]["url"].as_str().unwrap_or("");
+            e["request"]["method"] == method
+                && url
+                    .strip_prefix(srv.base.as_str())
+                    .is_some_and(|p| p.split('?').next() == Some(path))
+                && e["response"]["status"]
+                    .as_u64()
+                    .is_some_and(|s| s / 100 == 2)
+        })
+    };
+    for (method, path) in [
+        ("POST", "/token"),
+        ("POST", "/introspect"),
+        ("POST", "/revoke"),
+        ("GET", "/userinfo"),
+        ("POST", "/v1/decide"),
+        ("GET", "/ext_authz"),
+    ] {
+        assert!(
+            succeeded(method, path),
+            "no 2xx from {method} {path}: were the credentials refused?"
+        );
+    }
 }
