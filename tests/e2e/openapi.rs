@@ -9,7 +9,6 @@
 //! Outside CI a missing schemathesis skips loudly; under `CI=true` it fails.
 
 use crate::authenticators::{authorize_url, server};
-use crate::policy::code_exchange;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,8 +18,9 @@ use tollgate::{Db, PASSWORD, SECRET, TestServer, browser, have_tool, login, temp
 const VERSION: &str = "4.32.5";
 
 /// What every response must pass: no 5xx; status, content type, headers
-/// and body as described; and input the description forbids is refused
-/// (4xx), not quietly accepted.
+/// and body as described; input the description forbids is refused
+/// (4xx), not quietly accepted; a method it does not list is a 405 with
+/// a truthful `Allow`.
 const CHECKS: &[&str] = &[
     "not_a_server_error",
     "status_code_conformance",
@@ -28,6 +28,8 @@ const CHECKS: &[&str] = &[
     "response_headers_conformance",
     "response_schema_conformance",
     "negative_data_rejection",
+    "unsupported_method",
+    "allow_header_conformance",
 ];
 
 /// The seed of the schemathesis run: the same cases on every machine.
@@ -76,8 +78,7 @@ async fn described_server() -> Option<(TestServer, String)> {
         PASSWORD,
     )
     .await;
-    let t = code_exchange(&http, &srv.base, "rp", &back).await;
-    let at = t["access_token"].as_str().expect("access token").to_owned();
+    let (at, _) = crate::policy::tokens(&http, &srv.base, &back).await;
     Some((srv, at))
 }
 

@@ -2,8 +2,8 @@
 
 use crate::state::App;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::LazyLock;
@@ -110,19 +110,17 @@ pub fn openapi_document(issuer: &str) -> Result<serde_json::Value, String> {
 /// (the IANA media type of OpenAPI documents).
 pub async fn openapi(State(app): State<App>) -> Response {
     match openapi_document(&app.urls.issuer) {
-        Ok(doc) => {
-            let mut resp = axum::Json(doc).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.1"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            );
-            resp
-        }
+        Ok(doc) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.oai.openapi+json;version=3.1",
+                ),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            axum::Json(doc),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "the built-in OpenAPI description does not parse");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
