@@ -8,11 +8,11 @@
 //!
 //! Outside CI a missing schemathesis skips loudly; under `CI=true` it fails.
 
-use crate::authenticators::{authorize_url, server};
+use crate::authenticators::server;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
-use tollgate::{Db, PASSWORD, SECRET, TestServer, browser, have_tool, login, temp_dir};
+use tollgate::{Db, SECRET, TestServer, browser, have_tool, temp_dir};
 
 /// The pinned version (`.ci/test` installs exactly this one).
 const VERSION: &str = "4.32.5";
@@ -40,7 +40,7 @@ const SEED: &str = "13";
 /// Test cases per operation in the fuzzing phase (the coverage phase adds
 /// its own deterministic boundary cases); with 37 operations the run takes
 /// well under a minute on two idle cores.
-const MAX_EXAMPLES: &str = "60";
+const MAX_EXAMPLES: &str = "40";
 
 /// The venv `.ci/test` makes under the target directory, or
 /// `TOLLGATE_SCHEMATHESIS_VENV`.
@@ -64,23 +64,8 @@ fn venv() -> PathBuf {
 /// from `rp` (good at `/userinfo` and ext_authz).
 async fn described_server() -> Option<(TestServer, String)> {
     let srv = server(Db::Sqlite, |c| c.gateway.audiences = vec!["rp".into()]).await?;
-    srv.add_client("svc", |c| {
-        c.grant_types = Some(vec!["client_credentials".into()]);
-        c.redirect_uris = vec![];
-        c.post_logout_redirect_uris = vec![];
-        c.permissions = vec!["decide".into()];
-    })
-    .await;
-    let http = browser();
-    let back = login(
-        &http,
-        &srv.base,
-        &authorize_url(&srv.base, ""),
-        "alice",
-        PASSWORD,
-    )
-    .await;
-    let (at, _) = crate::policy::tokens(&http, &srv.base, &back).await;
+    crate::callers::service_client(&srv, "svc", &["decide"]).await;
+    let at = crate::policy::password_token(&browser(), &srv.base, "alice").await;
     Some((srv, at))
 }
 
