@@ -15,7 +15,9 @@
 
 use super::{DecisionPoint, Made, Request, Subject};
 use crate::store::{Store, UserRow};
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -43,8 +45,34 @@ pub struct DecideRequest {
     pub acr_values: Vec<String>,
     #[serde(default)]
     pub max_age: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub context: DecideContext,
+}
+
+impl DecideRequest {
+    /// Parses a request body: a JSON object, as the OpenAPI description
+    /// says. serde alone would also read each struct from an array of its
+    /// fields in order (`["alice", null, …]`, found by schemathesis): a
+    /// positional form no client means to send, refused instead of guessed.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        let m: Map<String, Value> = serde_json::from_slice(body)?;
+        Self::deserialize(Value::Object(m))
+    }
+}
+
+/// Deserialises `T` from a JSON object only (see [`DecideRequest::from_json`]).
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let m = Map::<String, Value>::deserialize(d)?;
+    T::deserialize(Value::Object(m)).map_err(D::Error::custom)
+}
+
+/// [`object`] for an optional field: `null` or absent is `None`.
+fn optional_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<Map<String, Value>>::deserialize(d)?
+        .map(|m| T::deserialize(Value::Object(m)).map_err(D::Error::custom))
+        .transpose()
 }
 
 /// `context` of a decision request.
@@ -57,7 +85,7 @@ pub struct DecideContext {
     pub user_agent: Option<String>,
     #[serde(default)]
     pub device_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub session: Option<DecideSession>,
 }
 
@@ -480,6 +508,33 @@ mod tests {
         ];
         for (check, want) in cases {
             assert_eq!(check.challenge().as_deref(), want, "{check:?}");
+        }
+    }
+
+    #[test]
+    fn decision_requests_are_objects_not_positional_arrays() {
+        let cases: [(&str, bool); 8] = [
+            (r#"{"subject":"alice"}"#, true),
+            (r#"{"subject":"alice","context":{"ip":"192.0.2.1"}}"#, true),
+            (
+                r#"{"subject":"alice","context":{"session":{"acr":"aal1","auth_time":1}}}"#,
+                true,
+            ),
+            (r#"{"subject":"alice","context":{"session":null}}"#, true),
+            (r#"["alice"]"#, false),
+            (r#"{"subject":"alice","context":[null,null]}"#, false),
+            (
+                r#"{"subject":"alice","context":{"session":["aal1",1]}}"#,
+                false,
+            ),
+            (r#"{"subject":"alice","context":{"bogus":1}}"#, false),
+        ];
+        for (body, ok) in cases {
+            assert_eq!(
+                DecideRequest::from_json(body.as_bytes()).is_ok(),
+                ok,
+                "{body}"
+            );
         }
     }
 

@@ -2,9 +2,11 @@
 
 use crate::state::App;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::sync::LazyLock;
 
 /// Everything the issuer supports, advertised.
 pub fn metadata(app: &crate::state::AppState) -> serde_json::Value {
@@ -83,4 +85,55 @@ pub async fn jwks(State(app): State<App>) -> impl IntoResponse {
         ],
         app.keyring().jwks(),
     )
+}
+
+/// The hand-written OpenAPI 3.1 description of the machine-facing APIs.
+/// Kept true by `tests/e2e/openapi.rs` (every route exists, schemathesis
+/// finds no 5xx and no response the description does not allow).
+const OPENAPI: &str = include_str!("../../static/openapi.json");
+
+/// Parsed once: the file is part of the binary, so a parse error is a
+/// build mistake the unit test below catches, never a client's doing.
+static OPENAPI_DOC: LazyLock<Result<serde_json::Value, String>> =
+    LazyLock::new(|| serde_json::from_str(OPENAPI).map_err(|e| e.to_string()));
+
+/// The description with `servers` naming this issuer, so that a tool
+/// pointed at `/.well-known/openapi.json` needs no separate base URL (and
+/// a deployment behind a path prefix gets the prefix).
+pub fn openapi_document(issuer: &str) -> Result<serde_json::Value, String> {
+    let mut doc = OPENAPI_DOC.clone()?;
+    doc["servers"] = json!([{ "url": issuer.trim_end_matches('/') }]);
+    Ok(doc)
+}
+
+/// `/.well-known/openapi.json`, as `application/vnd.oai.openapi+json`
+/// (the IANA media type of OpenAPI documents).
+pub async fn openapi(State(app): State<App>) -> Response {
+    match openapi_document(&app.urls.issuer) {
+        Ok(doc) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.oai.openapi+json;version=3.1",
+                ),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            axum::Json(doc),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the built-in OpenAPI description does not parse");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_description_parses_and_names_the_issuer() {
+        let doc = super::openapi_document("https://id.example/").unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["servers"][0]["url"], "https://id.example");
+    }
 }

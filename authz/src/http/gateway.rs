@@ -62,7 +62,7 @@ pub async fn decide(State(app): State<App>, req: Request) -> Result<Response, OA
     let bytes = to_bytes(body, app.config.http.max_body_bytes)
         .await
         .map_err(|_| OAuthError::too_large())?;
-    let request: DecideRequest = serde_json::from_slice(&bytes)
+    let request = DecideRequest::from_json(&bytes)
         .map_err(|e| OAuthError::invalid_request(format!("decision request: {e}")))?;
     if request.subject.is_empty() || request.subject.len() > 256 {
         return Err(OAuthError::invalid_request(

@@ -54,6 +54,7 @@ pub fn router(app: App) -> Router {
             "/.well-known/ssf-configuration",
             get(discovery::ssf_configuration),
         )
+        .route("/.well-known/openapi.json", get(discovery::openapi))
         .route("/jwks", get(discovery::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login/{id}", get(login::show).post(login::submit))

@@ -55,6 +55,15 @@ enum Presented {
 fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAuthError> {
     let body_secret = form.get("client_secret");
     let assertion = form.get("client_assertion");
+    // A `client_assertion_type` names the assertion method even without
+    // the assertion: next to another method it is a second method, alone
+    // a half-made assertion (refused, not ignored; found by schemathesis).
+    let assertion_type = form.get("client_assertion_type");
+    if assertion_type.is_some() && assertion.is_none() {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type given without client_assertion",
+        ));
+    }
     if let Some(h) = authorization {
         if body_secret.is_some() || assertion.is_some() {
             return Err(OAuthError::invalid_request(
@@ -96,7 +105,7 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
                 "use exactly one client authentication method",
             ));
         }
-        if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+        if assertion_type.map(String::as_str) != Some(JWT_BEARER) {
             return Err(OAuthError::invalid_request(format!(
                 "client_assertion_type must be {JWT_BEARER}"
             )));
@@ -293,5 +302,14 @@ mod tests {
             presented(None, &wrong_type).unwrap_err().error,
             "invalid_request"
         );
+        let mut type_alone = Form::new();
+        type_alone.insert("client_assertion_type".into(), JWT_BEARER.into());
+        for header in [Some(basic.as_str()), None] {
+            assert_eq!(
+                presented(header, &type_alone).unwrap_err().error,
+                "invalid_request",
+                "{header:?}"
+            );
+        }
     }
 }
