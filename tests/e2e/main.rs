@@ -26,6 +26,7 @@ mod pam_stack;
 mod policy;
 mod private_key_jwt;
 mod replicas;
+mod risk_state;
 mod scim;
 mod swtpm;
 mod tls_front;

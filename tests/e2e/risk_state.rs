@@ -1,0 +1,146 @@
+//! Risk state across requests and restarts (issue 11): the global
+//! frequency sketch survives a restart on SQLite and PostgreSQL, and a
+//! burst of requests to sensitive routes is answered by the policy through
+//! `/v1/decide`.
+
+use crate::policy::{API, DE, server_with};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+use tollgate::{Db, SECRET, TestServer};
+use tollgate_authz::decision::{Request, Subject};
+
+const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0 Safari/537.36";
+
+/// A sign-in as the login hook makes it at `now`: scored against the
+/// user's stored history, counted (velocity, global frequencies) when
+/// `record`, and then learned. Returns the decision's logit.
+async fn sign_in(srv: &TestServer, login: &str, ip: &str, ua: &str, record: bool, now: i64) -> f64 {
+    let ip: IpAddr = ip.parse().unwrap();
+    let device = format!("dev-{login}");
+    let r = Request {
+        client: Some("rp"),
+        ip: Some(ip),
+        user_agent: ua,
+        device_id: Some(&device),
+        second_factor: Some(true),
+        ..Request::default()
+    };
+    let who = Subject {
+        login,
+        groups: &[],
+        attributes: &[],
+    };
+    let dp = &srv.app.decisions;
+    let history = dp.history(&srv.app.store, login).await;
+    let made = dp.decide(who, &r, history.as_ref(), false, record, now);
+    if record {
+        dp.learn(&srv.app.store, &made.event, now).await.unwrap();
+    }
+    made.logit
+}
+
+/// Traffic from many users and networks, then one probe two hours later
+/// (the velocity windows are empty again, on any replica): a user's usual
+/// network with a browser version nobody used yet. Its score depends on
+/// how common the user's values are globally, so it differs on a fresh
+/// sketch; after a restart on the same database it must not.
+async fn globals_survive_a_restart(db: Db) {
+    let Some((srv, dir)) = server_with(db, vec![], "").await else {
+        return;
+    };
+    let t0 = srv.app.now();
+    for k in 0..300u32 {
+        let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
+        let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
+        sign_in(&srv, &format!("u{}", k % 60), &ip, ua, true, t0 + i64::from(k)).await;
+    }
+    let later = t0 + 7200;
+    let warm = sign_in(&srv, "u7", "198.51.101.8", CHROME_NEXT, false, later).await;
+    let fresh = {
+        let (other, _dir) = server_with(db, vec![], "").await.unwrap();
+        for k in (7..300u32).step_by(60) {
+            let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
+            let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
+            sign_in(&other, "u7", &ip, ua, true, t0 + i64::from(k)).await;
+        }
+        sign_in(&other, "u7", "198.51.101.8", CHROME_NEXT, false, later).await
+    };
+    assert_ne!(warm, fresh, "the probe must depend on the global sketch");
+    let restarted = srv.stop_keeping_data().await.restart().await;
+    let again = sign_in(&restarted, "u7", "198.51.101.8", CHROME_NEXT, false, later).await;
+    assert_eq!(again, warm, "a restart must not change the score");
+    drop(dir);
+}
+
+#[tokio::test]
+async fn risk_globals_survive_a_restart_sqlite() {
+    globals_survive_a_restart(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn risk_globals_survive_a_restart_postgres() {
+    globals_survive_a_restart(Db::Postgres).await;
+}
+
+/// `POST /v1/decide` for `erin` at `path` from the usual address.
+async fn decide(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    let r = http
+        .post(format!("{base}/v1/decide"))
+        .basic_auth("rp", Some(SECRET))
+        .json(&json!({"subject": "erin", "action": "request",
+            "resource": format!("{API}{path}"), "context": {"ip": DE, "user_agent": CHROME}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn codes(d: &Value) -> Vec<String> {
+    d["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Twenty exports within the hour are the policy's limit; the 21st is a
+/// burst, and the rule naming `sensitive_burst` denies it with revocation.
+/// Ordinary routes are never counted.
+#[tokio::test]
+async fn a_burst_of_exports_is_denied_by_name() {
+    let policy = r#"
+risk:
+  sensitive:
+    paths: [/api/export*]
+    per_hour: 20
+rules_before:
+  - name: export-burst
+    when: {action: request, reasons: [sensitive_burst]}
+    deny: true
+    revoke: true
+"#;
+    let Some((srv, _dir)) = server_with(Db::Sqlite, vec![], policy).await else {
+        return;
+    };
+    srv.add_user("erin", &[]).await;
+    let http = reqwest::Client::new();
+    for k in 0..40 {
+        let d = decide(&http, &srv.base, "/api/users").await;
+        assert!(!codes(&d).contains(&"sensitive_burst".to_owned()), "{k}: {d}");
+    }
+    for k in 1..=20 {
+        let d = decide(&http, &srv.base, "/api/export/users.csv").await;
+        assert!(!codes(&d).contains(&"sensitive_burst".to_owned()), "{k}: {d}");
+        assert_ne!(d["decision"], "deny", "{k}: {d}");
+    }
+    let d = decide(&http, &srv.base, "/api/export/users.csv?page=2").await;
+    assert!(codes(&d).contains(&"sensitive_burst".to_owned()), "{d}");
+    assert_eq!(d["decision"], "deny", "{d}");
+    assert_eq!(d["revoke"], true, "{d}");
+    assert_eq!(d["rules_fired"], json!(["export-burst"]), "{d}");
+    let d = decide(&http, &srv.base, "/api/users").await;
+    assert!(!codes(&d).contains(&"sensitive_burst".to_owned()), "{d}");
+}
