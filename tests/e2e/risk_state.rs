@@ -14,7 +14,9 @@ const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (K
 
 /// A sign-in as the login hook makes it at `now`: scored against the
 /// user's stored history, counted (velocity, global frequencies) when
-/// `record`, and then learned. Returns the decision's logit.
+/// `record`, and then learned; the device cookie is the user's own, or none
+/// for a probe (a known device's credit alone would reach the model's
+/// bound and hide the rest). Returns the decision's logit.
 async fn sign_in(srv: &TestServer, login: &str, ip: &str, ua: &str, record: bool, now: i64) -> f64 {
     let ip: IpAddr = ip.parse().unwrap();
     let device = format!("dev-{login}");
@@ -22,7 +24,7 @@ async fn sign_in(srv: &TestServer, login: &str, ip: &str, ua: &str, record: bool
         client: Some("rp"),
         ip: Some(ip),
         user_agent: ua,
-        device_id: Some(&device),
+        device_id: record.then_some(device.as_str()),
         second_factor: Some(true),
         ..Request::default()
     };
