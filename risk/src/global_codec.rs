@@ -134,7 +134,11 @@ mod tests {
         let cases = [
             vec![],
             vec![(Level::Ip, 7, 1)],
-            vec![(Level::Ip, 7, 300), (Level::Country, 1 << 40, 2), (Level::Asn, 3, 70_000)],
+            vec![
+                (Level::Ip, 7, 300),
+                (Level::Country, 1 << 40, 2),
+                (Level::Asn, 3, 70_000),
+            ],
         ];
         for keys in cases {
             let g = counted(&keys);
@@ -170,8 +174,14 @@ mod tests {
             ("negative total", negative_total),
             ("truncated", good[..good.len() - 1].to_vec()),
             ("truncated totals", good[..20].to_vec()),
-            ("a cell beyond the width", [&good[..134], &[0xff, 0xff, 0x7f, 1][..]].concat()),
-            ("an endless number", [&good[..134], &[0xff; 11][..]].concat()),
+            (
+                "a cell beyond the width",
+                [&good[..134], &[0xff, 0xff, 0x7f, 1][..]].concat(),
+            ),
+            (
+                "an endless number",
+                [&good[..134], &[0xff; 11][..]].concat(),
+            ),
         ];
         for (name, bytes) in cases {
             assert!(GlobalFrequencies::decode(&bytes).is_err(), "{name}");

@@ -346,7 +346,11 @@ mod tests {
             ("Monday 19:00 Beijing", MON + 11 * HOUR, false),
             ("Monday 03:00 Beijing", MON + 19 * HOUR, false),
             ("Saturday 10:00 Beijing", MON + 5 * 86_400 + 2 * HOUR, false),
-            ("Friday 18:30 Beijing", MON + 4 * 86_400 + 10 * HOUR + 1800, true),
+            (
+                "Friday 18:30 Beijing",
+                MON + 4 * 86_400 + 10 * HOUR + 1800,
+                true,
+            ),
         ];
         for (name, at, want) in cases {
             assert_eq!(beijing.contains(at), want, "{name}");

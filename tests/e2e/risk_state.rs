@@ -7,7 +7,7 @@ use crate::policy::{API, DE, server_with};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use tollgate::{Db, SECRET, TestServer};
-use tollgate_authz::decision::{Request, Subject};
+use tollgate_authz::decision::{DecisionPoint, Request, Subject};
 
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0 Safari/537.36";
@@ -18,6 +18,19 @@ const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (K
 /// for a probe (a known device's credit alone would reach the model's
 /// bound and hide the rest). Returns the decision's logit.
 async fn sign_in(srv: &TestServer, login: &str, ip: &str, ua: &str, record: bool, now: i64) -> f64 {
+    sign_in_at(&srv.app.decisions, srv, login, ip, ua, record, now).await
+}
+
+/// [`sign_in`] decided by `dp` (another replica on the same database).
+async fn sign_in_at(
+    dp: &DecisionPoint,
+    srv: &TestServer,
+    login: &str,
+    ip: &str,
+    ua: &str,
+    record: bool,
+    now: i64,
+) -> f64 {
     let ip: IpAddr = ip.parse().unwrap();
     let device = format!("dev-{login}");
     let r = Request {
@@ -33,7 +46,6 @@ async fn sign_in(srv: &TestServer, login: &str, ip: &str, ua: &str, record: bool
         groups: &[],
         attributes: &[],
     };
-    let dp = &srv.app.decisions;
     let history = dp.history(&srv.app.store, login).await;
     let made = dp.decide(who, &r, history.as_ref(), false, record, now);
     if record {
@@ -55,7 +67,15 @@ async fn globals_survive_a_restart(db: Db) {
     for k in 0..300u32 {
         let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
         let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
-        sign_in(&srv, &format!("u{}", k % 60), &ip, ua, true, t0 + i64::from(k)).await;
+        sign_in(
+            &srv,
+            &format!("u{}", k % 60),
+            &ip,
+            ua,
+            true,
+            t0 + i64::from(k),
+        )
+        .await;
     }
     let later = t0 + 7200;
     let warm = sign_in(&srv, "u7", "198.51.101.8", CHROME_NEXT, false, later).await;
@@ -83,6 +103,60 @@ async fn risk_globals_survive_a_restart_sqlite() {
 #[tokio::test]
 async fn risk_globals_survive_a_restart_postgres() {
     globals_survive_a_restart(Db::Postgres).await;
+}
+
+/// Two replicas on one database count different logins; each save adds
+/// only what that replica counted since its last one, so a third replica
+/// starting later scores exactly as the replica that saved last (which
+/// took back everyone's sum), and saving again without new counts changes
+/// nothing.
+async fn replicas_add_up(db: Db) {
+    let Some((srv, _dir)) = server_with(db, vec![], "").await else {
+        return;
+    };
+    let replica = || DecisionPoint::load(&srv.app.config.policy).unwrap();
+    let (a, b) = (&srv.app.decisions, replica());
+    let t0 = srv.app.now();
+    for k in 0..120u32 {
+        let dp = if k % 2 == 0 { a } else { &b };
+        let ip = format!("198.51.101.{}", 1 + k % 40);
+        sign_in_at(
+            dp,
+            &srv,
+            &format!("u{}", k % 30),
+            &ip,
+            CHROME,
+            true,
+            t0 + i64::from(k),
+        )
+        .await;
+    }
+    let store = &srv.app.store;
+    let later = t0 + 7200;
+    let probe = |dp| sign_in_at(dp, &srv, "u3", "198.51.101.4", CHROME_NEXT, false, later);
+    let a_alone = probe(a).await;
+    a.save_globals(store, later).await.unwrap();
+    b.save_globals(store, later).await.unwrap();
+    b.save_globals(store, later).await.unwrap();
+    let everyone = probe(&b).await;
+    assert_ne!(everyone, a_alone, "b took back a's counts too");
+    let c = replica();
+    c.load_globals(store).await.unwrap();
+    assert_eq!(probe(&c).await, everyone);
+    a.save_globals(store, later).await.unwrap();
+    let d = replica();
+    d.load_globals(store).await.unwrap();
+    assert_eq!(probe(&d).await, everyone, "nothing counted twice");
+}
+
+#[tokio::test]
+async fn replicas_add_their_risk_globals_sqlite() {
+    replicas_add_up(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn replicas_add_their_risk_globals_postgres() {
+    replicas_add_up(Db::Postgres).await;
 }
 
 /// `POST /v1/decide` for `erin` at `path` from the usual address.
@@ -131,11 +205,17 @@ rules_before:
     let http = reqwest::Client::new();
     for k in 0..40 {
         let d = decide(&http, &srv.base, "/api/users").await;
-        assert!(!codes(&d).contains(&"sensitive_burst".to_owned()), "{k}: {d}");
+        assert!(
+            !codes(&d).contains(&"sensitive_burst".to_owned()),
+            "{k}: {d}"
+        );
     }
     for k in 1..=20 {
         let d = decide(&http, &srv.base, "/api/export/users.csv").await;
-        assert!(!codes(&d).contains(&"sensitive_burst".to_owned()), "{k}: {d}");
+        assert!(
+            !codes(&d).contains(&"sensitive_burst".to_owned()),
+            "{k}: {d}"
+        );
         assert_ne!(d["decision"], "deny", "{k}: {d}");
     }
     let d = decide(&http, &srv.base, "/api/export/users.csv?page=2").await;

@@ -361,7 +361,10 @@ impl DecisionPoint {
     /// Takes the stored global sketch (at start): what every replica
     /// counted before. A sketch that does not decode is logged and the
     /// scorer starts empty, as it did before sketches were saved.
-    pub async fn load_globals(&self, store: &crate::store::Store) -> Result<(), crate::store::StoreError> {
+    pub async fn load_globals(
+        &self,
+        store: &crate::store::Store,
+    ) -> Result<(), crate::store::StoreError> {
         if let Some((stored, _)) = store.risk_globals().await? {
             let mut g = lock(&self.globals);
             let mut sum = stored;

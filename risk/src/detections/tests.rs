@@ -801,7 +801,12 @@ rules_before:
     let (work, night) = (150, 870);
     let cases = [
         ("burst at work", work, "step_up:aal2", None),
-        ("burst at night", night, "deny+revoke", Some("export-burst-off-hours")),
+        (
+            "burst at night",
+            night,
+            "deny+revoke",
+            Some("export-burst-off-hours"),
+        ),
     ];
     for (name, minute, want, rule) in cases {
         let earlier = [habit.clone(), burst_before(minute, 29)].concat();
@@ -836,6 +841,10 @@ rules_before:
         };
         assert_eq!(got, want, "{name}: {d:#?}");
         let fired: Vec<&str> = d.rules_fired.iter().map(String::as_str).collect();
-        assert_eq!(fired, rule.into_iter().collect::<Vec<_>>(), "{name}: {d:#?}");
+        assert_eq!(
+            fired,
+            rule.into_iter().collect::<Vec<_>>(),
+            "{name}: {d:#?}"
+        );
     }
 }

@@ -390,7 +390,6 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
