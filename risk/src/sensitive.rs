@@ -104,7 +104,8 @@ impl SensitiveRoutes {
 
     /// Why these values cannot work, if they cannot.
     pub fn problem(&self) -> Option<&'static str> {
-        if !(self.over_usual >= 1.0) {
+        // NaN is refused too.
+        if self.over_usual.is_nan() || self.over_usual < 1.0 {
             return Some("sensitive: over_usual must be at least 1");
         }
         if self.paths.iter().any(|p| !p.starts_with('/')) {

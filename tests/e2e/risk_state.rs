@@ -3,7 +3,7 @@
 //! burst of requests to sensitive routes is answered by the policy through
 //! `/v1/decide`.
 
-use crate::policy::{API, DE, server_with};
+use crate::policy::{API, DE, reason_codes as codes, server_with};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use tollgate::{Db, SECRET, TestServer};
@@ -54,6 +54,29 @@ async fn sign_in_at(
     made.logit
 }
 
+/// `n` sign-ins by `users` users (`u0`, `u1`, …; or only user `only`'s)
+/// from three /24s and two user agents, one a second from `t0`, decided
+/// by the replicas in turn.
+async fn crowd(
+    srv: &TestServer,
+    replicas: &[&DecisionPoint],
+    n: u32,
+    users: u32,
+    only: Option<u32>,
+    t0: i64,
+) {
+    for k in 0..n {
+        if only.is_some_and(|u| k % users != u) {
+            continue;
+        }
+        let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
+        let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
+        let dp = replicas[k as usize % replicas.len()];
+        let user = format!("u{}", k % users);
+        sign_in_at(dp, srv, &user, &ip, ua, true, t0 + i64::from(k)).await;
+    }
+}
+
 /// Traffic from many users and networks, then one probe two hours later
 /// (the velocity windows are empty again, on any replica): a user's usual
 /// network with a browser version nobody used yet. Its score depends on
@@ -64,28 +87,12 @@ async fn globals_survive_a_restart(db: Db) {
         return;
     };
     let t0 = srv.app.now();
-    for k in 0..300u32 {
-        let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
-        let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
-        sign_in(
-            &srv,
-            &format!("u{}", k % 60),
-            &ip,
-            ua,
-            true,
-            t0 + i64::from(k),
-        )
-        .await;
-    }
+    crowd(&srv, &[&srv.app.decisions], 300, 60, None, t0).await;
     let later = t0 + 7200;
     let warm = sign_in(&srv, "u7", "198.51.101.8", CHROME_NEXT, false, later).await;
     let fresh = {
         let (other, _dir) = server_with(db, vec![], "").await.unwrap();
-        for k in (7..300u32).step_by(60) {
-            let ip = format!("198.51.{}.{}", 100 + k % 3, 1 + k % 200);
-            let ua = if k % 2 == 0 { CHROME } else { "curl/8.0" };
-            sign_in(&other, "u7", &ip, ua, true, t0 + i64::from(k)).await;
-        }
+        crowd(&other, &[&other.app.decisions], 300, 60, Some(7), t0).await;
         sign_in(&other, "u7", "198.51.101.8", CHROME_NEXT, false, later).await
     };
     assert_ne!(warm, fresh, "the probe must depend on the global sketch");
@@ -117,23 +124,10 @@ async fn replicas_add_up(db: Db) {
     let replica = || DecisionPoint::load(&srv.app.config.policy).unwrap();
     let (a, b) = (&srv.app.decisions, replica());
     let t0 = srv.app.now();
-    for k in 0..120u32 {
-        let dp = if k % 2 == 0 { a } else { &b };
-        let ip = format!("198.51.101.{}", 1 + k % 40);
-        sign_in_at(
-            dp,
-            &srv,
-            &format!("u{}", k % 30),
-            &ip,
-            CHROME,
-            true,
-            t0 + i64::from(k),
-        )
-        .await;
-    }
+    crowd(&srv, &[a, &b], 120, 30, None, t0).await;
     let store = &srv.app.store;
     let later = t0 + 7200;
-    let probe = |dp| sign_in_at(dp, &srv, "u3", "198.51.101.4", CHROME_NEXT, false, later);
+    let probe = |dp| sign_in_at(dp, &srv, "u3", "198.51.100.4", CHROME_NEXT, false, later);
     let a_alone = probe(a).await;
     a.save_globals(store, later).await.unwrap();
     b.save_globals(store, later).await.unwrap();
@@ -171,15 +165,6 @@ async fn decide(http: &reqwest::Client, base: &str, path: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
-}
-
-fn codes(d: &Value) -> Vec<String> {
-    d["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Twenty exports within the hour are the policy's limit; the 21st is a

@@ -14,6 +14,19 @@ const SKETCH: &str = "sketch";
 /// counts stay unsaved and go with the next save).
 const SAVE_TRIES: usize = 5;
 
+/// Base64 `text` through `decode`; anything that does not decode is
+/// [`StoreError::Corrupt`], named by `what`.
+fn decoded<T>(
+    text: String,
+    what: &str,
+    decode: impl FnOnce(&[u8]) -> tollgate_risk::Result<T>,
+) -> Result<T> {
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+    decode(&bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 impl Store {
     /// The user's risk history; `None` for a user never admitted. A row
     /// that does not decode is reported, so the caller can treat the user
@@ -24,13 +37,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get(0)?;
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| StoreError::Corrupt(format!("risk history of {login:?}: {e}")))?;
-        UserHistory::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("risk history of {login:?}: {e}")))
+        let what = format!("risk history of {login:?}");
+        decoded(row.try_get(0)?, &what, UserHistory::decode).map(Some)
     }
 
     /// Replaces the user's risk history.
@@ -55,14 +63,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get(0)?;
-        let version: i64 = row.try_get(1)?;
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| StoreError::Corrupt(format!("risk globals: {e}")))?;
-        let g = GlobalFrequencies::decode(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("risk globals: {e}")))?;
-        Ok(Some((g, version)))
+        let g = decoded(row.try_get(0)?, "risk globals", GlobalFrequencies::decode)?;
+        Ok(Some((g, row.try_get(1)?)))
     }
 
     /// Adds `delta` (what this replica counted since its last save) to the

@@ -533,6 +533,48 @@ fn severities_map_into_the_bands() {
     }
 }
 
+/// The policy's decision on a real assessment, for a user with a second
+/// factor on a known device.
+fn decided(
+    policy: &Policy,
+    a: &Assessment,
+    subject: &str,
+    action: crate::policy::Action,
+    path: Option<&str>,
+    at: OffsetDateTime,
+) -> crate::policy::Decision {
+    let input = DecisionInput {
+        subject,
+        client: None,
+        groups: &[],
+        attributes: &[],
+        action,
+        host: None,
+        path,
+        ip: None,
+        country: None,
+        asn: None,
+        device_known: true,
+        second_factor: Some(true),
+        score: a.score,
+        reasons: &a.reasons,
+        acr_values: &[],
+        max_age: None,
+        session: None,
+    };
+    decide(policy, &input, at)
+}
+
+/// `allow`, `deny`, `deny+revoke` or `step_up:<acr>`.
+fn outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Allow => "allow".to_owned(),
+        Outcome::Deny { revoke: true, .. } => "deny+revoke".to_owned(),
+        Outcome::Deny { .. } => "deny".to_owned(),
+        Outcome::StepUp { required_acr, .. } => format!("step_up:{required_acr}"),
+    }
+}
+
 /// Policy rules that name detections, decided on the real scores of
 /// crafted sequences (no reason injected by hand).
 #[test]
@@ -581,32 +623,16 @@ rules_before:
     ];
     for (events, want, rule) in cases {
         let a = replay(&events, policy.thresholds().clone());
-        let input = DecisionInput {
-            subject: events[0].1,
-            client: None,
-            groups: &[],
-            attributes: &[],
-            action: crate::policy::Action::Login,
-            host: None,
-            path: None,
-            ip: None,
-            country: None,
-            asn: None,
-            device_known: true,
-            second_factor: Some(true),
-            score: a.score,
-            reasons: &a.reasons,
-            acr_values: &[],
-            max_age: None,
-            session: None,
-        };
         let at = OffsetDateTime::from_unix_timestamp(T0).unwrap();
-        let d = decide(&policy, &input, at);
-        let got = match &d.outcome {
-            Outcome::Allow => "allow".to_owned(),
-            Outcome::Deny { .. } => "deny".to_owned(),
-            Outcome::StepUp { required_acr, .. } => format!("step_up:{required_acr}"),
-        };
+        let d = decided(
+            &policy,
+            &a,
+            events[0].1,
+            crate::policy::Action::Login,
+            None,
+            at,
+        );
+        let got = outcome(&d.outcome);
         assert_eq!(got, want, "{rule}: {d:#?}");
         if rule != "band" {
             assert_eq!(d.rules_fired, [rule], "{d:#?}");
@@ -812,33 +838,17 @@ rules_before:
         let earlier = [habit.clone(), burst_before(minute, 29)].concat();
         let request = Ev(minute, "erin", FRA, CHROME, d1, true);
         let a = sensitive_request(&logins, request, &earlier, policy.thresholds().clone());
-        let input = DecisionInput {
-            subject: "erin",
-            client: None,
-            groups: &[],
-            attributes: &[],
-            action: crate::policy::Action::Request,
-            host: None,
-            path: Some("/api/export/users.csv"),
-            ip: None,
-            country: None,
-            asn: None,
-            device_known: true,
-            second_factor: Some(true),
-            score: a.score,
-            reasons: &a.reasons,
-            acr_values: &[],
-            max_age: None,
-            session: None,
-        };
         let at = OffsetDateTime::from_unix_timestamp(T0 + minute * 60).unwrap();
-        let d = decide(&policy, &input, at);
-        let got = match &d.outcome {
-            Outcome::Allow => "allow".to_owned(),
-            Outcome::Deny { revoke: true, .. } => "deny+revoke".to_owned(),
-            Outcome::Deny { .. } => "deny".to_owned(),
-            Outcome::StepUp { required_acr, .. } => format!("step_up:{required_acr}"),
-        };
+        let path = Some("/api/export/users.csv");
+        let d = decided(
+            &policy,
+            &a,
+            "erin",
+            crate::policy::Action::Request,
+            path,
+            at,
+        );
+        let got = outcome(&d.outcome);
         assert_eq!(got, want, "{name}: {d:#?}");
         let fired: Vec<&str> = d.rules_fired.iter().map(String::as_str).collect();
         assert_eq!(
