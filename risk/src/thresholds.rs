@@ -270,6 +270,22 @@ mod tests {
             "risk:\n  lockout: {max_failures_per_user: 3}\n",
             Err("missing field"),
         );
+        check(
+            "risk:\n  sensitive: {paths: [/api/export*], office_hours: {from: 8, to: 19}}\n",
+            Ok((30, 70, 805.0)),
+        );
+        check(
+            "risk:\n  sensitive: {paths: [api/export]}\n",
+            Err("paths must start with /"),
+        );
+        check(
+            "risk:\n  sensitive: {office_hours: {from: 20, to: 7}}\n",
+            Err("office_hours need"),
+        );
+        check(
+            "risk:\n  sensitive: {path: [/x]}\n",
+            Err("unknown field `path`"),
+        );
     }
 
     #[test]
