@@ -47,7 +47,9 @@ async fn sign_in_at(
         attributes: &[],
     };
     let history = dp.history(&srv.app.store, login).await;
-    let made = dp.decide(who, &r, history.as_ref(), false, record, now);
+    let made = dp
+        .decide(who, &r, history.as_ref(), false, record, now)
+        .await;
     if record {
         dp.learn(&srv.app.store, &made.event, now).await.unwrap();
     }

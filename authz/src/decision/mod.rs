@@ -47,9 +47,9 @@ use time::OffsetDateTime;
 use tollgate_risk::features::count_globally;
 use tollgate_risk::global::GlobalFrequencies;
 use tollgate_risk::policy::{Action, Decision, DecisionInput, Policy, SessionState, decide};
+use tollgate_risk::sensitive::MemoryBursts;
 use tollgate_risk::{Assessment, Geo, LoginEvent, Model, Reason, Scorer, UserHistory};
 use velocity::Velocity;
-use tollgate_risk::sensitive::MemoryBursts;
 
 /// A policy with the scorer built from its `risk:` section: swapped as one
 /// `Arc`, so a decision never mixes two versions.
