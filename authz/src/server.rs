@@ -93,6 +93,9 @@ pub async fn start(
     tracing::info!(velocity = velocity.kind(), "risk velocity counters");
     let decisions = decisions.with_velocity(velocity);
     tracing::info!(policy = %decisions.version(), "policy loaded");
+    if let Err(e) = decisions.load_globals(&store).await {
+        tracing::error!(error = %e, "risk globals unreadable; scoring starts with an empty sketch");
+    }
     let scim = crate::scim::targets(&config, env).map_err(StartError::Config)?;
     for t in &scim {
         let n = store.scim_initial_sync(&t.name, now).await?;
@@ -298,6 +301,7 @@ pub async fn serve(
         }
     }
     checkpoint(&app).await;
+    save_globals(&app).await;
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -327,8 +331,20 @@ async fn checkpoint(app: &App) {
     }
 }
 
+/// Saves the risk scorer's global frequencies (docs/risk.md); a failure is
+/// logged, never fatal (the counts wait for the next save).
+async fn save_globals(app: &App) {
+    if let Err(e) = app.decisions.save_globals(&app.store, app.now()).await {
+        tracing::warn!(error = %e, "cannot save the risk globals");
+    }
+}
+
+/// Seconds between saves of the risk globals.
+const GLOBALS_EVERY: u64 = 60;
+
 /// Periodic work: revocations from other replicas (1 s), policy files
-/// (`[policy] reload_interval`), keys (30 s), purge (10 min).
+/// (`[policy] reload_interval`), keys (30 s), risk globals (1 min), purge
+/// (10 min).
 async fn background(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
@@ -355,6 +371,9 @@ async fn background(app: App) {
         let every = app.config.audit.checkpoint_interval;
         if every > 0 && n.is_multiple_of(every) {
             checkpoint(&app).await;
+        }
+        if n.is_multiple_of(GLOBALS_EVERY) {
+            save_globals(&app).await;
         }
         if n.is_multiple_of(600) {
             if let Err(e) = app.store.purge_expired(now).await {

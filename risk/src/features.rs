@@ -59,6 +59,9 @@ pub struct Prepared<'g> {
     /// cookie ever arrives (gateway requests without a bound session):
     /// its absence is then no evidence at all.
     pub device_observable: bool,
+    /// For a gateway request to a sensitive route: the user's burst
+    /// counter before it ([`crate::sensitive`]); `None` otherwise.
+    pub burst: Option<crate::sensitive::Burst>,
 }
 
 /// The /24 (IPv4) or /48 (IPv6) of an address, as bytes with a family tag.
@@ -160,6 +163,7 @@ pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepa
         success: ev.success,
         has_device: ev.device_id.is_some(),
         device_observable: true,
+        burst: None,
     }
 }
 

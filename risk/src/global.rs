@@ -14,11 +14,11 @@ const DEPTH: usize = 4;
 const LEVELS: usize = 16;
 
 /// Count-min sketch over all levels plus per-level totals.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GlobalFrequencies {
-    mask: usize,
-    cells: Vec<u32>,
-    totals: [f64; LEVELS],
+    pub(crate) mask: usize,
+    pub(crate) cells: Vec<u32>,
+    pub(crate) totals: [f64; LEVELS],
 }
 
 impl Default for GlobalFrequencies {
@@ -37,6 +37,32 @@ impl GlobalFrequencies {
             cells: vec![0; width * DEPTH],
             totals: [0.0; LEVELS],
         }
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.totals.iter().all(|&t| t == 0.0)
+    }
+
+    /// Adds everything `other` counted (a sketch of another stream of the
+    /// same width: another replica's, or the counts since the last save).
+    /// Cell-wise sums keep the count-min guarantee: never an
+    /// under-estimate.
+    pub fn merge(&mut self, other: &GlobalFrequencies) -> crate::Result<()> {
+        if other.mask != self.mask {
+            return Err(crate::RiskError::Model(format!(
+                "global sketches of widths {} and {} cannot be merged",
+                self.mask + 1,
+                other.mask + 1
+            )));
+        }
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            *a = a.saturating_add(*b);
+        }
+        for (a, b) in self.totals.iter_mut().zip(&other.totals) {
+            *a += b;
+        }
+        Ok(())
     }
 
     /// Bytes held.

@@ -10,7 +10,8 @@
 //! - [`travel`]: great-circle distance and impossible travel.
 //! - [`velocity`]: sliding-window counters ([`velocity::VelocityStore`]).
 //! - [`history`]: bounded per-user history ([`history::HistoryStore`]).
-//! - [`global`]: bounded global frequency sketch.
+//! - [`global`]: bounded global frequency sketch; [`global_codec`] its
+//!   byte encoding (the issuer persists it).
 //! - [`schema`]: the calibrator's feature names and indices.
 //! - [`cidr`], [`duration`]: CIDR blocks and `15m`-style durations (shared
 //!   by the `risk:` section and policy files).
@@ -20,6 +21,8 @@
 //! - [`detections`]: named detections (impossible travel, device mismatch,
 //!   account attack, …) that always show and bound the score.
 //! - [`thresholds`]: score bands and the `risk:` policy section.
+//! - [`sensitive`]: sensitive routes and per-user burst counters
+//!   (`sensitive_burst`).
 //! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
 //! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
 //! - [`replay`], [`train`], [`eval`], [`simulate`]: the logic of
@@ -40,6 +43,7 @@ pub mod event;
 pub mod features;
 pub mod geo;
 pub mod global;
+pub mod global_codec;
 pub mod hashing;
 pub mod history;
 pub mod history_codec;
@@ -49,6 +53,7 @@ pub mod reasons;
 pub mod replay;
 pub mod schema;
 pub mod scorer;
+pub mod sensitive;
 pub mod simulate;
 pub mod thresholds;
 pub mod train;

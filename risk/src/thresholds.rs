@@ -20,6 +20,7 @@
 //!   account_attack_sources: 3
 //!   stuffing_accounts: 5
 //!   state_unavailable: step_up            # shared state (Redis) away: allow | step_up | deny
+//!   sensitive: {paths: [/api/export*], per_hour: 100}  # sensitive_burst
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -86,6 +87,9 @@ pub struct Thresholds {
     /// `step_up`, to its middle), with reason `state_unavailable`. `step_up` by default: an attack cannot
     /// hide by taking Redis down, and honest users still get in.
     pub state_unavailable: Decision,
+    /// Routes whose request rate per user `sensitive_burst` watches
+    /// ([`crate::sensitive`]).
+    pub sensitive: crate::sensitive::SensitiveRoutes,
     /// Sign-in lockouts; the issuer's `[login]` settings apply when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lockout: Option<Lockout>,
@@ -141,6 +145,7 @@ impl Default for Thresholds {
             account_attack_sources: 3,
             stuffing_accounts: 5,
             state_unavailable: Decision::StepUp,
+            sensitive: crate::sensitive::SensitiveRoutes::default(),
             lockout: None,
         }
     }
@@ -181,6 +186,9 @@ impl Thresholds {
             ));
         }
         if let Some(p) = t.lockout.as_ref().and_then(Lockout::problem) {
+            return Err(RiskError::Policy(format!("risk: {p}")));
+        }
+        if let Some(p) = t.sensitive.problem() {
             return Err(RiskError::Policy(format!("risk: {p}")));
         }
         Ok(t)
@@ -261,6 +269,22 @@ mod tests {
         check(
             "risk:\n  lockout: {max_failures_per_user: 3}\n",
             Err("missing field"),
+        );
+        check(
+            "risk:\n  sensitive: {paths: [/api/export*], office_hours: {from: 8, to: 19}}\n",
+            Ok((30, 70, 805.0)),
+        );
+        check(
+            "risk:\n  sensitive: {paths: [api/export]}\n",
+            Err("paths must start with /"),
+        );
+        check(
+            "risk:\n  sensitive: {office_hours: {from: 20, to: 7}}\n",
+            Err("office_hours need"),
+        );
+        check(
+            "risk:\n  sensitive: {path: [/x]}\n",
+            Err("unknown field `path`"),
         );
     }
 

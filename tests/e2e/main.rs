@@ -28,6 +28,7 @@ mod pam_stack;
 mod policy;
 mod private_key_jwt;
 mod replicas;
+mod risk_state;
 mod rolling;
 mod scim;
 mod swtpm;

@@ -158,7 +158,7 @@ async fn login_decisions(srv: &TestServer) -> Vec<Value> {
         .collect()
 }
 
-fn reason_codes(decision: &Value) -> Vec<String> {
+pub(crate) fn reason_codes(decision: &Value) -> Vec<String> {
     decision["reasons"]
         .as_array()
         .unwrap()

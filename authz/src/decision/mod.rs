@@ -18,7 +18,14 @@
 //!   shared by all replicas (`[state] redis`, `velocity.rs`), read and
 //!   written in one round trip per decision; when Redis is away the
 //!   policy's `risk.state_unavailable` decides;
-//! - global frequencies: memory, per replica.
+//! - global frequencies: memory, saved to the database (`risk_globals`)
+//!   every minute and at shutdown and loaded at start, so a restart does
+//!   not change decisions; each replica adds what it counted since its
+//!   last save and takes back everyone's sum;
+//! - per-user counters of requests to sensitive routes (`sensitive_burst`):
+//!   memory, per replica; after a restart a user's usual rate re-forms over
+//!   a few active hours, and until then only the policy's `per_hour`
+//!   limit applies.
 
 pub mod effects;
 pub mod gateway;
@@ -39,7 +46,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 use tollgate_risk::features::count_globally;
 use tollgate_risk::global::GlobalFrequencies;
-use tollgate_risk::policy::{Decision, DecisionInput, Policy, SessionState, decide};
+use tollgate_risk::policy::{Action, Decision, DecisionInput, Policy, SessionState, decide};
+use tollgate_risk::sensitive::MemoryBursts;
 use tollgate_risk::{Assessment, Geo, LoginEvent, Model, Reason, Scorer, UserHistory};
 use velocity::Velocity;
 
@@ -74,6 +82,12 @@ pub struct DecisionPoint {
     current: RwLock<Arc<Loaded>>,
     velocity: Velocity,
     globals: Mutex<GlobalFrequencies>,
+    /// What `globals` counted since the last save (the next save adds it
+    /// to the stored sketch). Locked after `globals` when both are held.
+    unsaved: Mutex<GlobalFrequencies>,
+    /// Sensitive-route request counters per user: one short critical
+    /// section per sensitive gateway request (snapshot, then count).
+    bursts: Mutex<MemoryBursts>,
     histories: Mutex<HashMap<String, (Option<UserHistory>, i64)>>,
     /// Session contexts for gateway decisions, by session id.
     contexts: Mutex<HashMap<String, (Option<SessionContext>, i64)>>,
@@ -121,6 +135,9 @@ pub struct Request<'a> {
 pub struct Made {
     pub decision: Decision,
     pub event: LoginEvent,
+    /// The scorer's unrounded logit behind `decision.score`: two decisions
+    /// from the same state agree on it exactly (the restart tests compare it).
+    pub logit: f64,
 }
 
 fn unix(now: i64) -> OffsetDateTime {
@@ -161,6 +178,8 @@ impl DecisionPoint {
             current: RwLock::new(Arc::new(Loaded { policy, scorer })),
             velocity: Velocity::memory(),
             globals: Mutex::new(GlobalFrequencies::default()),
+            unsaved: Mutex::new(GlobalFrequencies::default()),
+            bursts: Mutex::new(MemoryBursts::default()),
             histories: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
             last_error: Mutex::new(None),
@@ -250,7 +269,9 @@ impl DecisionPoint {
 
     /// Scores the request and decides. `record` counts the attempt in the
     /// velocity counters and global frequencies (logins do, gateway
-    /// requests do not: velocity is about sign-in attempts).
+    /// requests do not: velocity is about sign-in attempts). A gateway
+    /// request to a route the policy marks sensitive is always counted in
+    /// the user's burst counter.
     pub async fn decide(
         &self,
         who: Subject<'_>,
@@ -278,6 +299,16 @@ impl DecisionPoint {
         };
         let mut p = loaded.scorer.prepare(&event);
         p.device_observable = !req.device_unobservable;
+        // Every request to a sensitive route counts, whatever its decision.
+        if req.action == Action::Request
+            && req
+                .path
+                .is_some_and(|path| loaded.scorer.thresholds().sensitive.covers(path))
+        {
+            let mut b = lock(&self.bursts);
+            p.burst = Some(b.snapshot(p.vkeys.user, now));
+            b.record(p.vkeys.user, now);
+        }
         let (snap, unavailable) = match self
             .velocity
             .observe(&p.vkeys, record.then_some(true), now)
@@ -294,6 +325,7 @@ impl DecisionPoint {
             let a = loaded.scorer.assess(&p, history, &snap, &g, at);
             if record {
                 count_globally(&p, &mut g);
+                count_globally(&p, &mut lock(&self.unsaved));
             }
             a
         };
@@ -322,6 +354,54 @@ impl DecisionPoint {
         Made {
             decision: decide(&loaded.policy, &input, at),
             event,
+            logit: a.logit,
+        }
+    }
+
+    /// Takes the stored global sketch (at start): what every replica
+    /// counted before. A sketch that does not decode is logged and the
+    /// scorer starts empty, as it did before sketches were saved.
+    pub async fn load_globals(
+        &self,
+        store: &crate::store::Store,
+    ) -> Result<(), crate::store::StoreError> {
+        if let Some((stored, _)) = store.risk_globals().await? {
+            let mut g = lock(&self.globals);
+            let mut sum = stored;
+            // Counted before the load (normally nothing): kept.
+            if sum.merge(&lock(&self.unsaved)).is_ok() {
+                *g = sum;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds what this replica counted since its last save to the stored
+    /// sketch and takes back the sum (periodically and at shutdown). On a
+    /// failure the counts stay for the next save.
+    pub async fn save_globals(
+        &self,
+        store: &crate::store::Store,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
+        let delta = std::mem::take(&mut *lock(&self.unsaved));
+        if delta.is_empty() {
+            return Ok(());
+        }
+        match store.add_risk_globals(&delta, now).await {
+            Ok(mut sum) => {
+                let mut g = lock(&self.globals);
+                let u = lock(&self.unsaved);
+                // Counted while the save ran: in memory, and unsaved still.
+                if sum.merge(&u).is_ok() {
+                    *g = sum;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = lock(&self.unsaved).merge(&delta);
+                Err(e)
+            }
         }
     }
 

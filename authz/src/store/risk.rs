@@ -6,6 +6,26 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sqlx::Row;
 use tollgate_risk::UserHistory;
+use tollgate_risk::global::GlobalFrequencies;
+
+/// The one row of `risk_globals`.
+const SKETCH: &str = "sketch";
+/// Saves that lose the race to another replica before giving up (the
+/// counts stay unsaved and go with the next save).
+const SAVE_TRIES: usize = 5;
+
+/// Base64 `text` through `decode`; anything that does not decode is
+/// [`StoreError::Corrupt`], named by `what`.
+fn decoded<T>(
+    text: String,
+    what: &str,
+    decode: impl FnOnce(&[u8]) -> tollgate_risk::Result<T>,
+) -> Result<T> {
+    let bytes = STANDARD
+        .decode(text)
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+    decode(&bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
 
 impl Store {
     /// The user's risk history; `None` for a user never admitted. A row
@@ -17,13 +37,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get(0)?;
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| StoreError::Corrupt(format!("risk history of {login:?}: {e}")))?;
-        UserHistory::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("risk history of {login:?}: {e}")))
+        let what = format!("risk history of {login:?}");
+        decoded(row.try_get(0)?, &what, UserHistory::decode).map(Some)
     }
 
     /// Replaces the user's risk history.
@@ -38,6 +53,71 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The stored global frequency sketch and its version; `None` before
+    /// the first save.
+    pub async fn risk_globals(&self) -> Result<Option<(GlobalFrequencies, i64)>> {
+        let row = sqlx::query("SELECT data, version FROM risk_globals WHERE name = $1")
+            .bind(SKETCH)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let g = decoded(row.try_get(0)?, "risk globals", GlobalFrequencies::decode)?;
+        Ok(Some((g, row.try_get(1)?)))
+    }
+
+    /// Adds `delta` (what this replica counted since its last save) to the
+    /// stored sketch and returns the sum: every replica's counts. The
+    /// read-add-write is retried when another replica saved in between
+    /// (compare-and-set on `version`), so no count is lost or doubled.
+    pub async fn add_risk_globals(
+        &self,
+        delta: &GlobalFrequencies,
+        now: i64,
+    ) -> Result<GlobalFrequencies> {
+        for _ in 0..SAVE_TRIES {
+            let stored = self.risk_globals().await?;
+            let (mut sum, version) = match stored {
+                Some((g, v)) => (g, Some(v)),
+                None => (delta.clone(), None),
+            };
+            if version.is_some() {
+                sum.merge(delta)
+                    .map_err(|e| StoreError::Corrupt(format!("risk globals: {e}")))?;
+            }
+            let data = STANDARD.encode(sum.encode());
+            let written = match version {
+                None => sqlx::query(
+                    "INSERT INTO risk_globals (name, data, version, updated_at) VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(SKETCH)
+                .bind(data)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+                Some(v) => sqlx::query(
+                    "UPDATE risk_globals SET data = $1, version = $2, updated_at = $3 \
+                     WHERE name = $4 AND version = $5",
+                )
+                .bind(data)
+                .bind(v + 1)
+                .bind(now)
+                .bind(SKETCH)
+                .bind(v)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+            };
+            if written == 1 {
+                return Ok(sum);
+            }
+        }
+        Err(StoreError::Conflict(
+            "risk globals: other replicas kept saving; try again".into(),
+        ))
     }
 
     /// Whether a deny flagged this browser device.

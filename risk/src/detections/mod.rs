@@ -37,6 +37,8 @@ pub enum Family {
     Account,
     /// What else the address does: failures against many accounts.
     Source,
+    /// What the session does: its rate of requests to sensitive routes.
+    Activity,
 }
 
 /// Everything a detection may look at.
@@ -65,7 +67,7 @@ pub struct Detection {
 }
 
 /// The detections, in the order they are reported at equal severity.
-pub const DETECTIONS: [Detection; 9] = [
+pub const DETECTIONS: [Detection; 10] = [
     Detection {
         code: "impossible_travel",
         family: Family::Location,
@@ -80,6 +82,11 @@ pub const DETECTIONS: [Detection; 9] = [
         code: "account_attack",
         family: Family::Account,
         detect: account_attack,
+    },
+    Detection {
+        code: "sensitive_burst",
+        family: Family::Activity,
+        detect: sensitive_burst,
     },
     Detection {
         code: "stuffing_source",
@@ -230,6 +237,48 @@ fn stuffing_source(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
         "{count} different accounts failed from {} in the last hour",
         i.p.ip
     );
+    Some((severity, detail, f64::from(n)))
+}
+
+/// A gateway request to a sensitive route while this user's requests to
+/// such routes in the last hour are far above their own usual hourly rate
+/// or above the policy's limit. `medium`; one step stronger off-hours and
+/// one for a rarely active account, so export at night from an account
+/// that hardly ever signs in is `critical` (a deny, and the policy's band
+/// may revoke the session).
+fn sensitive_burst(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
+    let b = i.p.burst?;
+    let s = &i.thresholds.sensitive;
+    let n = b.recent.saturating_add(1);
+    let over_limit = s.per_hour > 0 && n > s.per_hour;
+    let over_usual = b
+        .usual
+        .is_some_and(|u| n >= s.min_burst && n as f32 >= s.over_usual * u.max(1.0));
+    if !over_limit && !over_usual {
+        return None;
+    }
+    let off_hours = s.office_hours.is_some_and(|o| !o.contains(i.p.at));
+    let rare = i.history.is_none_or(|h| h.logins < s.rare_logins);
+    let severity = match usize::from(off_hours) + usize::from(rare) {
+        0 => Severity::Medium,
+        1 => Severity::High,
+        _ => Severity::Critical,
+    };
+    let mut detail = format!("{n} requests to sensitive routes in the last hour");
+    match b.usual {
+        Some(u) => detail.push_str(&format!(" (usually {u:.0} an hour")),
+        None => detail.push_str(" (no usual rate yet"),
+    }
+    if s.per_hour > 0 {
+        detail.push_str(&format!(", limit {}", s.per_hour));
+    }
+    detail.push(')');
+    if off_hours {
+        detail.push_str(", off-hours");
+    }
+    if rare {
+        detail.push_str(", from a rarely active account");
+    }
     Some((severity, detail, f64::from(n)))
 }
 

@@ -533,6 +533,48 @@ fn severities_map_into_the_bands() {
     }
 }
 
+/// The policy's decision on a real assessment, for a user with a second
+/// factor on a known device.
+fn decided(
+    policy: &Policy,
+    a: &Assessment,
+    subject: &str,
+    action: crate::policy::Action,
+    path: Option<&str>,
+    at: OffsetDateTime,
+) -> crate::policy::Decision {
+    let input = DecisionInput {
+        subject,
+        client: None,
+        groups: &[],
+        attributes: &[],
+        action,
+        host: None,
+        path,
+        ip: None,
+        country: None,
+        asn: None,
+        device_known: true,
+        second_factor: Some(true),
+        score: a.score,
+        reasons: &a.reasons,
+        acr_values: &[],
+        max_age: None,
+        session: None,
+    };
+    decide(policy, &input, at)
+}
+
+/// `allow`, `deny`, `deny+revoke` or `step_up:<acr>`.
+fn outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Allow => "allow".to_owned(),
+        Outcome::Deny { revoke: true, .. } => "deny+revoke".to_owned(),
+        Outcome::Deny { .. } => "deny".to_owned(),
+        Outcome::StepUp { required_acr, .. } => format!("step_up:{required_acr}"),
+    }
+}
+
 /// Policy rules that name detections, decided on the real scores of
 /// crafted sequences (no reason injected by hand).
 #[test]
@@ -581,37 +623,238 @@ rules_before:
     ];
     for (events, want, rule) in cases {
         let a = replay(&events, policy.thresholds().clone());
-        let input = DecisionInput {
-            subject: events[0].1,
-            client: None,
-            groups: &[],
-            attributes: &[],
-            action: crate::policy::Action::Login,
-            host: None,
-            path: None,
-            ip: None,
-            country: None,
-            asn: None,
-            device_known: true,
-            second_factor: Some(true),
-            score: a.score,
-            reasons: &a.reasons,
-            acr_values: &[],
-            max_age: None,
-            session: None,
-        };
         let at = OffsetDateTime::from_unix_timestamp(T0).unwrap();
-        let d = decide(&policy, &input, at);
-        let got = match &d.outcome {
-            Outcome::Allow => "allow".to_owned(),
-            Outcome::Deny { .. } => "deny".to_owned(),
-            Outcome::StepUp { required_acr, .. } => format!("step_up:{required_acr}"),
-        };
+        let d = decided(
+            &policy,
+            &a,
+            events[0].1,
+            crate::policy::Action::Login,
+            None,
+            at,
+        );
+        let got = outcome(&d.outcome);
         assert_eq!(got, want, "{rule}: {d:#?}");
         if rule != "band" {
             assert_eq!(d.rules_fired, [rule], "{d:#?}");
         } else {
             assert!(d.rules_fired.is_empty(), "{d:#?}");
         }
+    }
+}
+
+/// Logins (each admitted), then one gateway request to a sensitive route
+/// at `request` from the session's context, with `earlier` sensitive
+/// requests (seconds after T0) already in the user's counter.
+fn sensitive_request(logins: &[Ev], request: Ev, earlier: &[i64], t: Thresholds) -> Assessment {
+    use crate::HistoryStore;
+    use crate::VelocityStore;
+    let lists = t.network_lists(Path::new(".")).unwrap();
+    let scorer = Scorer::new(Model::builtin(), t, lists, geo()).unwrap();
+    let mut engine = Engine::new(scorer, MemoryHistory::default(), MemoryVelocity::default());
+    for (k, e) in logins.iter().enumerate() {
+        let ev = event(e, addr(e.2, k));
+        engine.step(&ev, ev.ts, |_| true);
+    }
+    let mut counter = crate::sensitive::BurstCounter::default();
+    for &s in earlier {
+        counter.record(T0 + s);
+    }
+    let ev = event(&request, request.2.to_owned());
+    let mut p = engine.scorer.prepare(&ev);
+    p.burst = Some(counter.snapshot(ev.unix()));
+    let snap = engine.velocity.snapshot(&p.vkeys, ev.unix());
+    let h = engine.history.load(&ev.user);
+    engine
+        .scorer
+        .assess(&p, h.as_ref(), &snap, &engine.globals, ev.ts)
+}
+
+/// Exports in the 10:00 UTC hour on each of the four days before T0, four
+/// a time: the user's habit.
+fn export_habit() -> Vec<i64> {
+    (1..=4)
+        .rev()
+        .flat_map(|d| (0..4).map(move |k| -d * 86_400 + 2 * 3600 + k * 60))
+        .collect()
+}
+
+/// `n` requests a minute apart, the last one a minute before `minute`.
+fn burst_before(minute: i64, n: i64) -> Vec<i64> {
+    (0..n).map(|k| minute * 60 - (n - k) * 60).collect()
+}
+
+fn sensitive_thresholds() -> Thresholds {
+    Thresholds {
+        sensitive: crate::sensitive::SensitiveRoutes {
+            paths: vec!["/api/export*".into()],
+            per_hour: 100,
+            office_hours: Some(crate::sensitive::OfficeHours {
+                from: 8,
+                to: 19,
+                utc_offset_minutes: 0,
+            }),
+            ..crate::sensitive::SensitiveRoutes::default()
+        },
+        ..Thresholds::default()
+    }
+}
+
+/// The white paper's pattern: high-frequency export, off-hours, a rarely
+/// active account; each makes `sensitive_burst` one step stronger.
+#[test]
+fn sensitive_burst_against_the_users_habit_and_the_policy_limit() {
+    use Decision::*;
+    use Severity::*;
+    let d1 = Some("d1");
+    let regular = days(12, Ev(0, "erin", FRA, CHROME, d1, true));
+    let rare = days(3, Ev(0, "rita", FRA, CHROME, d1, true));
+    let habit = export_habit();
+    // 10:30 on Monday (working hours) and 22:30 (off-hours), UTC.
+    let (work, night) = (150, 870);
+    let erin = |m| Ev(m, "erin", FRA, CHROME, d1, true);
+    let rita = |m| Ev(m, "rita", FRA, CHROME, d1, true);
+    type Case = (
+        &'static str,
+        Vec<Ev>,
+        Ev,
+        Vec<i64>,
+        Option<Severity>,
+        Decision,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "the usual few exports at work",
+            regular.clone(),
+            erin(work),
+            [habit.clone(), burst_before(work, 3)].concat(),
+            None,
+            Allow,
+        ),
+        (
+            "30 exports within the hour, 7.5 times the habit, at work",
+            regular.clone(),
+            erin(work),
+            [habit.clone(), burst_before(work, 29)].concat(),
+            Some(Medium),
+            StepUp,
+        ),
+        (
+            "the same burst off-hours",
+            regular.clone(),
+            erin(night),
+            [habit.clone(), burst_before(night, 29)].concat(),
+            Some(High),
+            StepUp,
+        ),
+        (
+            "the same burst off-hours from a rarely active account",
+            rare.clone(),
+            rita(night),
+            [habit.clone(), burst_before(night, 29)].concat(),
+            Some(Critical),
+            Deny,
+        ),
+        (
+            "a heavy user with no habit yet, under the policy's limit",
+            regular.clone(),
+            erin(work),
+            burst_before(work, 50),
+            None,
+            Allow,
+        ),
+        (
+            "over the policy's limit without a habit",
+            regular.clone(),
+            erin(work),
+            burst_before(work, 120)
+                .into_iter()
+                .map(|s| work * 60 - (work * 60 - s) / 3)
+                .collect(),
+            Some(Medium),
+            StepUp,
+        ),
+        (
+            "a burst that ended over an hour ago",
+            regular.clone(),
+            erin(work + 120),
+            [habit.clone(), burst_before(work, 29)].concat(),
+            None,
+            Allow,
+        ),
+    ];
+    for (name, logins, request, earlier, want, decision) in cases {
+        let a = sensitive_request(&logins, request, &earlier, sensitive_thresholds());
+        let codes: Vec<String> = a
+            .reasons
+            .iter()
+            .map(|r| format!("{}={:?}: {}", r.code, r.severity, r.detail))
+            .collect();
+        assert_eq!(
+            severity_of(&a, "sensitive_burst"),
+            want,
+            "{name}: {codes:#?}"
+        );
+        assert_eq!(a.decision, decision, "{name}: score {} {codes:#?}", a.score);
+    }
+}
+
+/// A policy answering bursts by name: a strong one denies and revokes the
+/// session, a medium one gets the band's step-up; through the real scorer.
+#[test]
+fn policy_rules_answer_sensitive_bursts() {
+    let rules = r#"
+levels:
+  - {name: aal1, factors: [[pwd]], max_age: 30d}
+  - {name: aal2, factors: [[pwd, otp], [passkey_synced]], max_age: 24h}
+bands:
+  - {up_to: 30, allow: true}
+  - {up_to: 70, require: aal2}
+  - {up_to: 100, deny: true}
+risk:
+  sensitive:
+    paths: [/api/export*]
+    office_hours: {from: 8, to: 19}
+rules_before:
+  - name: export-burst-off-hours
+    when: {action: request, reasons: [sensitive_burst], min_severity: high}
+    deny: true
+    revoke: true
+"#;
+    let policy = Policy::from_yaml("rules.yaml", rules).unwrap();
+    let d1 = Some("d1");
+    let logins = days(12, Ev(0, "erin", FRA, CHROME, d1, true));
+    let habit = export_habit();
+    let (work, night) = (150, 870);
+    let cases = [
+        ("burst at work", work, "step_up:aal2", None),
+        (
+            "burst at night",
+            night,
+            "deny+revoke",
+            Some("export-burst-off-hours"),
+        ),
+    ];
+    for (name, minute, want, rule) in cases {
+        let earlier = [habit.clone(), burst_before(minute, 29)].concat();
+        let request = Ev(minute, "erin", FRA, CHROME, d1, true);
+        let a = sensitive_request(&logins, request, &earlier, policy.thresholds().clone());
+        let at = OffsetDateTime::from_unix_timestamp(T0 + minute * 60).unwrap();
+        let path = Some("/api/export/users.csv");
+        let d = decided(
+            &policy,
+            &a,
+            "erin",
+            crate::policy::Action::Request,
+            path,
+            at,
+        );
+        let got = outcome(&d.outcome);
+        assert_eq!(got, want, "{name}: {d:#?}");
+        let fired: Vec<&str> = d.rules_fired.iter().map(String::as_str).collect();
+        assert_eq!(
+            fired,
+            rule.into_iter().collect::<Vec<_>>(),
+            "{name}: {d:#?}"
+        );
     }
 }

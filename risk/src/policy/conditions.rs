@@ -8,6 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use super::decide::DecisionInput;
 use super::file::{Action, AsnItem, Conditions, DeviceState, TimeWindow};
 use crate::cidr::Cidr;
+use crate::sensitive::path_matches;
 
 /// Named lists after loading.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -386,14 +387,6 @@ fn host_matches(pattern: &str, host: &str) -> bool {
                 && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
         }
         None => pattern.eq_ignore_ascii_case(host),
-    }
-}
-
-fn path_matches(pattern: &str, path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    match pattern.strip_suffix('*') {
-        Some(prefix) => path.starts_with(prefix),
-        None => pattern == path,
     }
 }
 

@@ -341,6 +341,10 @@ pub fn load_sources(
         let pos = cx.find(risk_fi, "lockout", None, 1);
         cx.err(risk_fi, pos, problem.into());
     }
+    if let Some(problem) = thresholds.sensitive.problem() {
+        let pos = cx.find(risk_fi, "sensitive", None, 1);
+        cx.err(risk_fi, pos, problem.into());
+    }
     let risk_base = sources
         .get(risk_fi)
         .and_then(|s| s.0.parent())
