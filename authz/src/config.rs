@@ -77,6 +77,10 @@ pub struct Config {
     /// The endpoint agents: which TPMs can be attested.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// LDAP / Active Directory user sources (`[[directories]]`,
+    /// docs/operations.md).
+    #[serde(default)]
+    pub directories: Vec<crate::directory::config::DirectoryConfig>,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -542,6 +546,7 @@ impl Config {
             ssf: SsfConfig::default(),
             scim: ScimConfig::default(),
             agent: AgentConfig::default(),
+            directories: vec![],
             clients: vec![],
         }
     }

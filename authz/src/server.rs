@@ -90,6 +90,8 @@ pub async fn start(
         crate::decision::DecisionPoint::load(&config.policy).map_err(StartError::Config)?;
     tracing::info!(policy = %decisions.version(), "policy loaded");
     let scim = crate::scim::targets(&config, env).map_err(StartError::Config)?;
+    let directories = crate::directory::Directories::from_config(&config.directories, env)
+        .map_err(|p| StartError::Config(p.join("\n")))?;
     for t in &scim {
         let n = store.scim_initial_sync(&t.name, now).await?;
         if n > 0 {
@@ -106,6 +108,7 @@ pub async fn start(
         decisions,
     );
     state.scim = scim;
+    state.directories = directories;
     state.metrics_token = match &state.config.metrics.token_env {
         Some(var) => Some(crate::secret::Secret::new(
             env(var).filter(|t| !t.is_empty()).ok_or_else(|| {
@@ -241,6 +244,8 @@ pub async fn serve(
     let grace = Duration::from_secs(app.config.http.shutdown_grace);
     let background = tokio::spawn(background(app.clone()));
     let scim = tokio::spawn(crate::scim::worker::run(app.clone()));
+    let (stop_sync, stop_sync_rx) = tokio::sync::watch::channel(false);
+    let directories = tokio::spawn(crate::directory::sync::run(app.clone(), stop_sync_rx));
     let hup = crate::decision::sighup_reloads(app.clone());
     let events = tokio::spawn(crate::events::run(app.clone()));
     let router = crate::http::router(app.clone());
@@ -273,6 +278,11 @@ pub async fn serve(
         }
     }
     background.abort();
+    // The directory sync stops between users (each is one transaction).
+    let _ = stop_sync.send(true);
+    if tokio::time::timeout(grace, directories).await.is_err() {
+        tracing::warn!("directory sync did not stop within the grace period");
+    }
     checkpoint(&app).await;
     if let Some(o) = ops {
         o.abort();
