@@ -162,9 +162,7 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
 fn locate_directory(text: &str, name: &str, problem: &str) -> Option<(usize, usize)> {
     let at = text.find(&format!("name = \"{name}\""))?;
     let block_start = text[..at].rfind("[[directories]]").unwrap_or(0);
-    let block_end = text[at..]
-        .find("\n[[")
-        .map_or(text.len(), |i| at + i);
+    let block_end = text[at..].find("\n[[").map_or(text.len(), |i| at + i);
     let key = problem
         .split_once("\": ")
         .map(|(_, rest)| rest)
@@ -228,7 +226,9 @@ mod tests {
         let text = "version = 1\nissuer = \"https://id.example\"\n\n[[directories]]\nname = \"corp\"\nurl = \"ldap://dc1.corp.example\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"CORP_PW\"\npreset = \"active_directory\"\nuser_base = \"dc=corp\"\n\n[[directories]]\nname = \"lab\"\nurl = \"ldaps://lab\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"LAB_PW\"\npreset = \"openldap\"\nuser_base = \"dc=lab\"\nuser_filter = \"(uid=\"\n";
         let cfg = Config::parse(text, "t.toml").unwrap();
         let env = |k: &str| match k {
-            "TOLLGATE_MASTER_KEY" => Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()),
+            "TOLLGATE_MASTER_KEY" => {
+                Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned())
+            }
             "CORP_PW" => Some("pw".to_owned()),
             _ => None,
         };

@@ -13,7 +13,9 @@ use crate::slapd::{Shape, Slapd, ad_group, ad_user, have_slapd, openldap_group, 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tollgate::{DIRECTORY_PASSWORD_ENV, Db, PASSWORD, SCIM_TOKEN_ENV, TestServer, browser, csrf_of};
+use tollgate::{
+    DIRECTORY_PASSWORD_ENV, Db, PASSWORD, SCIM_TOKEN_ENV, TestServer, browser, csrf_of,
+};
 use tollgate_authz::directory::config::DirectoryConfig;
 use tollgate_authz::directory::sync::{Report, SyncError, run_once};
 use tollgate_authz::store::UserRow;
@@ -144,7 +146,14 @@ async fn sync_and_bind(db: Db) {
             "create user \"bob\" (groups: ops)"
         ]
     );
-    assert!(srv.app.store.user_by_login("alice").await.unwrap().is_none());
+    assert!(
+        srv.app
+            .store
+            .user_by_login("alice")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let done = sync(&srv, false).await.expect("sync");
     assert_eq!(done.changes.len(), 2, "{done:?}");
@@ -153,7 +162,10 @@ async fn sync_and_bind(db: Db) {
     assert_eq!(alice.email.as_deref(), Some("alice@example.org"));
     assert_eq!(alice.display_name, "alice Example");
     assert!(alice.password_hash.is_none(), "no password is kept here");
-    assert!(sync(&srv, false).await.unwrap().changes.is_empty(), "in sync");
+    assert!(
+        sync(&srv, false).await.unwrap().changes.is_empty(),
+        "in sync"
+    );
     let admin = user(&srv, "admin").await;
     assert!(!admin.disabled && admin.groups == vec!["break-glass"]);
 
@@ -175,7 +187,10 @@ async fn sync_and_bind(db: Db) {
     // A new group reaches the user at sign-in, before any sync.
     ldap.add(&openldap_group("dba", &["alice"]));
     assert!(signed_in(&sign_in(&srv, "alice", "alice-pw").await));
-    assert_eq!(user(&srv, "alice").await.groups, vec!["dba", "ops", "vc-admins"]);
+    assert_eq!(
+        user(&srv, "alice").await.groups,
+        vec!["dba", "ops", "vc-admins"]
+    );
 
     // The directory goes down: sign-in is unavailable, not a wrong
     // password, and not counted (alice has 3 - 0 attempts left after her
@@ -185,16 +200,41 @@ async fn sync_and_bind(db: Db) {
         let (status, _) = sign_in(&srv, "alice", "alice-pw").await;
         assert_eq!(status, 503);
     }
-    assert!(signed_in(&sign_in(&srv, "admin", PASSWORD).await), "break-glass works");
-    assert!(matches!(sync(&srv, false).await, Err(SyncError::Unavailable(_))));
-    assert!(!user(&srv, "alice").await.disabled, "a failed sync disables nobody");
+    assert!(
+        signed_in(&sign_in(&srv, "admin", PASSWORD).await),
+        "break-glass works"
+    );
+    assert!(matches!(
+        sync(&srv, false).await,
+        Err(SyncError::Unavailable(_))
+    ));
+    assert!(
+        !user(&srv, "alice").await.disabled,
+        "a failed sync disables nobody"
+    );
     let status = srv.app.store.directory_status("corp").await.unwrap();
     assert_eq!(status.failures, 1);
-    assert!(status.last_error.unwrap_or_default().contains("cannot connect"));
+    assert!(
+        status
+            .last_error
+            .unwrap_or_default()
+            .contains("cannot connect")
+    );
     ldap.resume();
-    assert!(signed_in(&sign_in(&srv, "alice", "alice-pw").await), "the 503s were not counted");
+    assert!(
+        signed_in(&sign_in(&srv, "alice", "alice-pw").await),
+        "the 503s were not counted"
+    );
     assert!(sync(&srv, false).await.is_ok());
-    assert_eq!(srv.app.store.directory_status("corp").await.unwrap().failures, 0);
+    assert_eq!(
+        srv.app
+            .store
+            .directory_status("corp")
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
 }
 
 #[tokio::test]
@@ -221,12 +261,14 @@ async fn disabled_and_removed(db: Db) {
     let dir = entry(&ldap, &ldap.url(), serde_json::json!({}));
     // A SCIM target that is never reachable: what is queued stays queued.
     let Some(srv) = server(db, vec![dir], |c| {
-        c.scim.targets.push(tollgate_authz::config::ScimTargetConfig {
-            name: "vc".into(),
-            base_url: "http://127.0.0.1:9/scim/v2".into(),
-            token_env: SCIM_TOKEN_ENV.into(),
-            groups: vec![],
-        })
+        c.scim
+            .targets
+            .push(tollgate_authz::config::ScimTargetConfig {
+                name: "vc".into(),
+                base_url: "http://127.0.0.1:9/scim/v2".into(),
+                token_env: SCIM_TOKEN_ENV.into(),
+                groups: vec![],
+            })
     })
     .await
     else {
@@ -236,7 +278,13 @@ async fn disabled_and_removed(db: Db) {
     let dave = user(&srv, "dave").await;
     assert_eq!(dave.upn.as_deref(), Some("dave@corp.example"));
     assert_eq!(dave.groups, vec!["VC Admins"]);
-    let account = srv.app.store.directory_account(&dave.id).await.unwrap().unwrap();
+    let account = srv
+        .app
+        .store
+        .directory_account(&dave.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(account.external_id, "01010101-0101-0101-0101-010101010101");
     assert_eq!(account.dn, "cn=dave,ou=people,dc=corp,dc=example");
 
@@ -258,7 +306,10 @@ async fn disabled_and_removed(db: Db) {
     )
     .await;
     assert_eq!(status, 200, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().expect("refresh token").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
     let live = "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND ended_at IS NULL";
     assert_eq!(count(&srv, live, &dave.id).await, 1);
 
@@ -277,7 +328,10 @@ async fn disabled_and_removed(db: Db) {
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let pending = srv.app.store.scim_pending("vc").await.unwrap();
     assert!(
         pending.iter().any(|r| r.subject == dave.id),
@@ -288,7 +342,10 @@ async fn disabled_and_removed(db: Db) {
     ldap.modify("dn: cn=erin,ou=people,dc=corp,dc=example\nchangetype: delete\n");
     let r = sync(&srv, false).await.expect("sync");
     let shown: Vec<String> = r.changes.iter().map(|c| c.to_string()).collect();
-    assert_eq!(shown, vec!["disable user \"erin\": removed from the directory"]);
+    assert_eq!(
+        shown,
+        vec!["disable user \"erin\": removed from the directory"]
+    );
     assert!(user(&srv, "erin").await.disabled);
     assert_eq!(sign_in(&srv, "erin", "erin-pw").await.0, 401);
 
@@ -397,7 +454,11 @@ async fn down_mid_sync(db: Db) {
     // The first scheduled sync (at start) is cut off in the middle of the
     // listing (after the binds and a few entries)...
     proxy.cut_after(6000);
-    let dir = entry(&ldap, &proxy.url(), serde_json::json!({"sync_interval": 3600}));
+    let dir = entry(
+        &ldap,
+        &proxy.url(),
+        serde_json::json!({"sync_interval": 3600}),
+    );
     let Some(srv) = server(db, vec![dir], |_| {}).await else {
         return;
     };
@@ -429,7 +490,10 @@ async fn down_mid_sync(db: Db) {
     }
     ldap.modify(&gone);
     proxy.cut_after(9000);
-    assert!(matches!(sync(&srv, false).await, Err(SyncError::Unavailable(_))));
+    assert!(matches!(
+        sync(&srv, false).await,
+        Err(SyncError::Unavailable(_))
+    ));
     assert_eq!(store.directory_status("corp").await.unwrap().disabled, 0);
     for i in 0..300 {
         assert!(!user(&srv, &format!("u{i:03}")).await.disabled);

@@ -273,7 +273,8 @@ pub(crate) fn ad_user(login: &str, password: &str, guid: [u8; 16]) -> String {
 
 /// An AD `group` under `ou=groups` with `members` (logins).
 pub(crate) fn ad_group(name: &str, members: &[&str]) -> String {
-    let mut out = format!("dn: cn={name},ou=groups,dc=corp,dc=example\nobjectClass: group\ncn: {name}\n");
+    let mut out =
+        format!("dn: cn={name},ou=groups,dc=corp,dc=example\nobjectClass: group\ncn: {name}\n");
     for m in members {
         out.push_str(&format!("member: cn={m},ou=people,dc=corp,dc=example\n"));
     }

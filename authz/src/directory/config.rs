@@ -231,7 +231,10 @@ mod tests {
         let got = parse(extra).problems();
         assert_eq!(got.len(), want.len(), "{extra}: {got:?}");
         for (g, w) in got.iter().zip(want) {
-            assert!(g.starts_with(&format!("directory \"corp\": {w}")), "{g} / {w}");
+            assert!(
+                g.starts_with(&format!("directory \"corp\": {w}")),
+                "{g} / {w}"
+            );
         }
     }
 
@@ -240,13 +243,22 @@ mod tests {
         check("url = \"ldaps://dc1.corp.example\"", &[]);
         check("url = \"ldap://dc1.corp.example\"\nstart_tls = true", &[]);
         check("url = \"ldap://127.0.0.1:3890\"\nallow_plain = true", &[]);
-        check("url = \"ldap://dc1.corp.example\"", &["url \"ldap://dc1.corp.example\": plain"]);
+        check(
+            "url = \"ldap://dc1.corp.example\"",
+            &["url \"ldap://dc1.corp.example\": plain"],
+        );
         check(
             "url = \"ldaps://dc1.corp.example\"\nstart_tls = true",
             &["url \"ldaps://dc1.corp.example\": start_tls"],
         );
-        check("url = \"https://dc1.corp.example\"", &["url \"https://dc1.corp.example\": expected"]);
-        check("url = \"ldaps://u:p@dc1\"", &["url \"ldaps://u:p@dc1\": expected"]);
+        check(
+            "url = \"https://dc1.corp.example\"",
+            &["url \"https://dc1.corp.example\": expected"],
+        );
+        check(
+            "url = \"ldaps://u:p@dc1\"",
+            &["url \"ldaps://u:p@dc1\": expected"],
+        );
         check(
             "url = \"ldap://dc1\"\nallow_plain = true\nca_file = \"/x.pem\"",
             &["ca_file: set, but"],
@@ -273,14 +285,17 @@ mod tests {
     #[test]
     fn unknown_keys_and_presets_are_refused() {
         let base = "name = \"c\"\nurl = \"ldaps://d\"\nbind_dn = \"x\"\nbind_password_env = \"P\"\nuser_base = \"dc=x\"\n";
-        let e = toml::from_str::<DirectoryConfig>(&format!("{base}preset = \"novell\"\n"))
-            .unwrap_err();
+        let e =
+            toml::from_str::<DirectoryConfig>(&format!("{base}preset = \"novell\"\n")).unwrap_err();
         assert!(e.to_string().contains("unknown variant `novell`"), "{e}");
         let e = toml::from_str::<DirectoryConfig>(&format!(
             "{base}preset = \"openldap\"\nbind_password = \"x\"\n"
         ))
         .unwrap_err();
-        assert!(e.to_string().contains("unknown field `bind_password`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown field `bind_password`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -191,8 +191,22 @@ pub fn guid_text(b: &[u8]) -> Option<String> {
     }
     Some(format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
-        b[14], b[15]
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
     ))
 }
 
@@ -255,8 +269,9 @@ pub fn to_record(
         .first_bytes(&m.id)
         .ok_or_else(|| format!("{}: no {} (the stable id)", e.dn, m.id))?;
     let external_id = match m.id_format {
-        IdFormat::Guid => guid_text(&raw_id)
-            .ok_or_else(|| format!("{}: {} is not a 16-byte GUID", e.dn, m.id))?,
+        IdFormat::Guid => {
+            guid_text(&raw_id).ok_or_else(|| format!("{}: {} is not a 16-byte GUID", e.dn, m.id))?
+        }
         IdFormat::Text => String::from_utf8(raw_id)
             .ok()
             .map(|s| s.trim().to_owned())
@@ -322,7 +337,11 @@ pub fn group_index(
 
 /// Adds to `e` the `member_of` values the group search found for it, so a
 /// directory with groups but no `memberOf` overlay maps the same way.
-pub fn with_memberships(mut e: Entry, m: &Mapping, members: &HashMap<String, Vec<String>>) -> Entry {
+pub fn with_memberships(
+    mut e: Entry,
+    m: &Mapping,
+    members: &HashMap<String, Vec<String>>,
+) -> Entry {
     if let Some(groups) = members.get(&e.dn.to_lowercase()) {
         let key = e
             .text
@@ -417,9 +436,15 @@ mod tests {
         check(bob("514"), &ad, Ok(record(true)));
         check(bob("66050"), &ad, Ok(record(true)));
         check(bob("66048"), &ad, Ok(record(false)));
-        check(bob("lots"), &ad, Err("userAccountControl \"lots\" is not an integer"));
+        check(
+            bob("lots"),
+            &ad,
+            Err("userAccountControl \"lots\" is not an integer"),
+        );
         let mut short = bob("512");
-        short.binary.insert("objectGUID".into(), vec![vec![1, 2, 3]]);
+        short
+            .binary
+            .insert("objectGUID".into(), vec![vec![1, 2, 3]]);
         check(short, &ad, Err("objectGUID is not a 16-byte GUID"));
         let mut none = bob("512");
         none.binary.clear();
@@ -520,6 +545,9 @@ mod tests {
         assert!(ldap3::parse_filter(&ol.login_filter("a\\b(c)")).is_ok());
         let ad = mapping("active_directory", "user_filter = \"(objectClass=user)\"");
         assert_eq!(ad.user_filter, "(objectClass=user)");
-        assert!(ad.user_attributes().contains(&"userAccountControl".to_string()));
+        assert!(
+            ad.user_attributes()
+                .contains(&"userAccountControl".to_string())
+        );
     }
 }

@@ -208,7 +208,10 @@ mod tests {
         let err = Directories::from_config(
             &[
                 entry("corp", "timeout = 0"),
-                entry("corp", &format!("ca_file = {:?}", empty.display().to_string())),
+                entry(
+                    "corp",
+                    &format!("ca_file = {:?}", empty.display().to_string()),
+                ),
                 entry("lab", "ca_file = \"/nonexistent/ca.pem\""),
             ],
             &|_| Some("pw".into()),

@@ -349,7 +349,11 @@ pub async fn run(app: crate::state::App, mut stop: tokio::sync::watch::Receiver<
                 continue;
             }
             let hold = now + i64::try_from(every).unwrap_or(i64::MAX / 2);
-            match app.store.directory_take_lease(dir.name(), &owner, now, hold).await {
+            match app
+                .store
+                .directory_take_lease(dir.name(), &owner, now, hold)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     due.insert(dir.name().to_owned(), now + 5);
@@ -360,7 +364,8 @@ pub async fn run(app: crate::state::App, mut stop: tokio::sync::watch::Receiver<
                     continue;
                 }
             }
-            let result = run_once(&app.store, dir, false, now, |n| now + retry_after(n, every)).await;
+            let result =
+                run_once(&app.store, dir, false, now, |n| now + retry_after(n, every)).await;
             let next = match &result {
                 Ok(report) => {
                     if !report.changes.is_empty() || !report.failed.is_empty() {
@@ -381,13 +386,18 @@ pub async fn run(app: crate::state::App, mut stop: tokio::sync::watch::Receiver<
                         .await
                         .map_or(1, |s| s.failures);
                     let next = now + retry_after(failures, every);
-                    let _ = app.store.directory_take_lease(dir.name(), &owner, now, next).await;
+                    let _ = app
+                        .store
+                        .directory_take_lease(dir.name(), &owner, now, next)
+                        .await;
                     next
                 }
             };
             due.insert(dir.name().to_owned(), next);
             // Disabled users' tokens stop at once on this replica.
-            if result.as_ref().is_ok_and(|r| r.changes.iter().any(|c| c.kind == ChangeKind::Disable))
+            if result
+                .as_ref()
+                .is_ok_and(|r| r.changes.iter().any(|c| c.kind == ChangeKind::Disable))
                 && let Err(e) = app
                     .revocations
                     .reload(&app.store, now, app.config.tokens.access_token_ttl)
@@ -450,9 +460,17 @@ mod tests {
     #[test]
     fn each_user_gets_the_change_it_needs() {
         let cases: Vec<Case> = vec![
-            (Some(record("1", "ann", &["a"], false)), None, Some((ChangeKind::Create, "ann", vec![], false))),
+            (
+                Some(record("1", "ann", &["a"], false)),
+                None,
+                Some((ChangeKind::Create, "ann", vec![], false)),
+            ),
             (Some(record("1", "ann", &[], true)), None, None),
-            (Some(record("1", "ann", &["b", "a"], false)), Some(linked("1", "ann", &["a", "b"], false, false)), None),
+            (
+                Some(record("1", "ann", &["b", "a"], false)),
+                Some(linked("1", "ann", &["a", "b"], false, false)),
+                None,
+            ),
             (
                 Some(record("1", "ann", &["a"], false)),
                 Some(linked("1", "ann", &["a", "b"], false, false)),
@@ -461,31 +479,61 @@ mod tests {
             (
                 Some(record("1", "anna", &[], false)),
                 Some(linked("1", "ann", &[], false, false)),
-                Some((ChangeKind::Update, "ann", vec!["login", "display name", "dn"], false)),
+                Some((
+                    ChangeKind::Update,
+                    "ann",
+                    vec!["login", "display name", "dn"],
+                    false,
+                )),
             ),
             (
                 Some(record("1", "ann", &[], true)),
                 Some(linked("1", "ann", &[], false, false)),
-                Some((ChangeKind::Disable, "ann", vec!["disabled in the directory"], true)),
+                Some((
+                    ChangeKind::Disable,
+                    "ann",
+                    vec!["disabled in the directory"],
+                    true,
+                )),
             ),
             (
                 Some(record("1", "ann", &[], false)),
                 Some(linked("1", "ann", &[], true, true)),
-                Some((ChangeKind::Enable, "ann", vec!["enabled in the directory again"], false)),
+                Some((
+                    ChangeKind::Enable,
+                    "ann",
+                    vec!["enabled in the directory again"],
+                    false,
+                )),
             ),
             // Disabled here by an administrator: the directory does not undo it.
-            (Some(record("1", "ann", &[], false)), Some(linked("1", "ann", &[], true, false)), None),
+            (
+                Some(record("1", "ann", &[], false)),
+                Some(linked("1", "ann", &[], true, false)),
+                None,
+            ),
             (
                 None,
                 Some(linked("1", "ann", &["a"], false, false)),
-                Some((ChangeKind::Disable, "ann", vec!["removed from the directory"], true)),
+                Some((
+                    ChangeKind::Disable,
+                    "ann",
+                    vec!["removed from the directory"],
+                    true,
+                )),
             ),
             (None, Some(linked("1", "ann", &[], true, true)), None),
             (None, None, None),
         ];
         for (r, l, want) in cases {
-            let got = decide(r.as_ref(), l.as_ref())
-                .map(|c| (c.kind, c.login.as_str().to_owned(), c.what.clone(), c.write.record.disabled));
+            let got = decide(r.as_ref(), l.as_ref()).map(|c| {
+                (
+                    c.kind,
+                    c.login.as_str().to_owned(),
+                    c.what.clone(),
+                    c.write.record.disabled,
+                )
+            });
             let want = want.map(|(k, login, what, d)| (k, login.to_owned(), what, d));
             assert_eq!(got, want, "{r:?} / {l:?}");
         }
@@ -493,17 +541,33 @@ mod tests {
 
     #[test]
     fn a_plan_covers_the_listing_and_the_accounts() {
-        let listing = [record("1", "ann", &[], false), record("3", "cy", &[], false)];
-        let have = [linked("1", "ann", &[], false, false), linked("2", "bo", &[], false, false)];
+        let listing = [
+            record("1", "ann", &[], false),
+            record("3", "cy", &[], false),
+        ];
+        let have = [
+            linked("1", "ann", &[], false, false),
+            linked("2", "bo", &[], false, false),
+        ];
         let changes = plan(&listing, &have).unwrap();
         let shown: Vec<String> = changes.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             shown,
-            vec!["create user \"cy\"", "disable user \"bo\": removed from the directory"]
+            vec![
+                "create user \"cy\"",
+                "disable user \"bo\": removed from the directory"
+            ]
         );
         let err = plan(&[], &have).unwrap_err();
-        assert!(err.contains("refusing to disable 2 active account(s)"), "{err}");
-        assert!(plan(&[], &[linked("1", "ann", &[], true, true)]).unwrap().is_empty());
+        assert!(
+            err.contains("refusing to disable 2 active account(s)"),
+            "{err}"
+        );
+        assert!(
+            plan(&[], &[linked("1", "ann", &[], true, true)])
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

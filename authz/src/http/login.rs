@@ -224,8 +224,7 @@ pub async fn submit(
             );
         }
     };
-    let user = match password_check::check(&app.store, &app.directories, &username, pw, now).await
-    {
+    let user = match password_check::check(&app.store, &app.directories, &username, pw, now).await {
         Outcome::Verified(u) => Some(u),
         Outcome::Rejected => None,
         Outcome::Busy => {

@@ -15,7 +15,7 @@ use super::token::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
 use crate::login::lockout::{Guard, Refused};
-use crate::login::password_check::{self, Outcome};
+use crate::login::password_check::{self, Outcome as Checked};
 use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of};
 use crate::state::AppState;
 use crate::store::ClientRow;
@@ -60,21 +60,21 @@ pub async fn password_grant(
     };
     let checked = password_check::check(&app.store, &app.directories, username, pw, now).await;
     let user = match checked {
-        Outcome::Verified(u) => u,
-        Outcome::Busy => {
+        Checked::Verified(u) => u,
+        Checked::Busy => {
             let _ = reserved.unchecked().await;
             return Err(OAuthError::temporarily_unavailable(
                 "too many sign-ins at once; retry shortly",
             ));
         }
-        Outcome::Unavailable => {
+        Checked::Unavailable => {
             let _ = reserved.unchecked().await;
             app.metrics.login("unavailable");
             return Err(OAuthError::temporarily_unavailable(
                 "sign-in is unavailable right now; retry later",
             ));
         }
-        Outcome::Rejected => {
+        Checked::Rejected => {
             reserved.failed();
             if let Ok(addr) = caller.ip.parse() {
                 app.decisions

@@ -141,7 +141,10 @@ impl Store {
         else {
             return Ok(None);
         };
-        match (self.user(&user_id).await?, self.directory_account(&user_id).await?) {
+        match (
+            self.user(&user_id).await?,
+            self.directory_account(&user_id).await?,
+        ) {
             (Some(u), Some(a)) => Ok(Some((u, a))),
             _ => Ok(None),
         }
@@ -168,9 +171,14 @@ impl Store {
                     groups: r.groups.clone(),
                     password_hash: None,
                 };
-                let id =
-                    super::users::insert_user_in(&mut tx, &self.scim_targets, &new, r.disabled, now)
-                        .await?;
+                let id = super::users::insert_user_in(
+                    &mut tx,
+                    &self.scim_targets,
+                    &new,
+                    r.disabled,
+                    now,
+                )
+                .await?;
                 sqlx::query(&format!(
                     "INSERT INTO directory_accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
                 ))
@@ -219,7 +227,13 @@ impl Store {
                 let mut touched = super::users::touched_groups(&old, &new);
                 if old.disabled != new.disabled {
                     // Member lists that count only active users change too.
-                    touched.extend(new.groups.iter().filter(|g| !touched.contains(g)).cloned());
+                    let more: Vec<String> = new
+                        .groups
+                        .iter()
+                        .filter(|g| !touched.contains(g))
+                        .cloned()
+                        .collect();
+                    touched.extend(more);
                 }
                 super::scim::enqueue_user(&mut tx, &self.scim_targets, id, &touched, now).await?;
                 if new.disabled && !old.disabled {
