@@ -79,9 +79,12 @@ pub async fn check(
                     return outcome;
                 }
             }
-            // Nobody has this login: as slow as a real check.
-            let _ = password::verify(password, None).await;
-            Outcome::Rejected
+            // Nobody has this login: as slow as a real check, and under
+            // the same bound (a flood of unknown logins is answered Busy).
+            match password::verify(password, None).await {
+                Ok(_) => Outcome::Rejected,
+                Err(password::Busy) => Outcome::Busy,
+            }
         }
     }
 }
