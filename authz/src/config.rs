@@ -80,6 +80,10 @@ pub struct Config {
     /// State shared by replicas (Redis); none: this process's memory.
     #[serde(default)]
     pub state: StateConfig,
+    /// LDAP / Active Directory user sources (`[[directories]]`,
+    /// docs/operations.md).
+    #[serde(default)]
+    pub directories: Vec<crate::directory::config::DirectoryConfig>,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -578,6 +582,7 @@ impl Config {
             ssf: SsfConfig::default(),
             scim: ScimConfig::default(),
             agent: AgentConfig::default(),
+            directories: vec![],
             clients: vec![],
         }
     }

@@ -16,6 +16,8 @@
 //!   with graceful shutdown.
 //! - [`agent`]: the issuer's side of the endpoint-agent protocol (devices,
 //!   login approval, offline grants and receipts).
+//! - [`directory`]: LDAP / Active Directory as user sources (password bind,
+//!   sync, just-in-time update at sign-in).
 //! - [`scim`]: SCIM 2.0 provisioning to targets such as vCenter (outbox,
 //!   delivery worker, `tollgate scim sync`).
 //! - [`checkpoint`]: signed audit checkpoints (truncation detection).
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod directory;
 pub mod events;
 pub mod http;
 pub mod keys;

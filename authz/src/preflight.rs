@@ -116,18 +116,29 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
             out.push(e);
         }
     }
+    if let Err(e) = crate::directory::Directories::from_config(&config.directories, env) {
+        out.extend(e);
+    }
     out
 }
 
 /// The 1-based line and column in `text` that `problem` is about, when its
 /// message names something the file declares: `client "x"` (its `id`),
-/// `scim target "x"` (its `name`), or a `section.key` / `[section]`.
+/// `scim target "x"` (its `name`), `directory "x": key` (the key inside
+/// that `[[directories]]` entry, else its `name`), or a `section.key` /
+/// `[section]`.
 pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
     let quoted = |after: &str| {
         let rest = problem.split(after).nth(1)?;
         let rest = rest.strip_prefix('"')?;
         Some(rest.split('"').next()?.to_owned())
     };
+    if let Some(name) = problem
+        .strip_prefix("directory ")
+        .and_then(|_| quoted("directory "))
+    {
+        return locate_directory(text, &name, problem);
+    }
     let needle = if let Some(id) = quoted("client ") {
         format!("id = \"{id}\"")
     } else if let Some(name) = quoted("scim target ") {
@@ -152,6 +163,40 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
         return Some(crate::config::line_col(text, start));
     };
     text.find(&needle).map(|i| crate::config::line_col(text, i))
+}
+
+/// The line of a `[[directories]]` problem: the key it names (the first
+/// word after `directory "NAME": `, `attributes.x` as `x`) inside the
+/// entry whose `name` it is, else the `name` line.
+fn locate_directory(text: &str, name: &str, problem: &str) -> Option<(usize, usize)> {
+    let at = text.find(&format!("name = \"{name}\""))?;
+    let block_start = text[..at].rfind("[[directories]]").unwrap_or(0);
+    let block_end = text[at..].find("\n[[").map_or(text.len(), |i| at + i);
+    let key = problem
+        .split_once("\": ")
+        .map(|(_, rest)| rest)
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .map(|k| k.rsplit('.').next().unwrap_or(k))
+        .unwrap_or("");
+    let block = &text[block_start..block_end];
+    let found = (!key.is_empty())
+        .then(|| {
+            block
+                .lines()
+                .scan(0usize, |off, line| {
+                    let here = *off;
+                    *off += line.len() + 1;
+                    Some((here, line))
+                })
+                .find(|(_, line)| {
+                    let t = line.trim_start();
+                    t.strip_prefix(key)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                })
+                .map(|(off, line)| block_start + off + (line.len() - line.trim_start().len()))
+        })
+        .flatten();
+    Some(crate::config::line_col(text, found.unwrap_or(at)))
 }
 
 #[cfg(test)]
@@ -183,6 +228,37 @@ mod tests {
             );
         }
         assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    #[test]
+    fn directory_problems_name_their_line() {
+        let text = "version = 1\nissuer = \"https://id.example\"\n\n[[directories]]\nname = \"corp\"\nurl = \"ldap://dc1.corp.example\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"CORP_PW\"\npreset = \"active_directory\"\nuser_base = \"dc=corp\"\n\n[[directories]]\nname = \"lab\"\nurl = \"ldaps://lab\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"LAB_PW\"\npreset = \"openldap\"\nuser_base = \"dc=lab\"\nuser_filter = \"(uid=\"\n";
+        let cfg = Config::parse(text, "t.toml").unwrap();
+        let env = |k: &str| match k {
+            "TOLLGATE_MASTER_KEY" => {
+                Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned())
+            }
+            "CORP_PW" => Some("pw".to_owned()),
+            _ => None,
+        };
+        let found = problems(&cfg, &env);
+        let located: Vec<(Option<(usize, usize)>, &str)> = found
+            .iter()
+            .map(|p| (locate(text, p), p.as_str()))
+            .collect();
+        for (line, words) in [
+            (6, "url \"ldap://dc1.corp.example\": plain ldap://"),
+            (16, "LAB_PW is not set"),
+            (19, "user_filter \"(uid=\": not an LDAP filter"),
+        ] {
+            assert!(
+                located
+                    .iter()
+                    .any(|(at, p)| *at == Some((line, 1)) && p.contains(words)),
+                "line {line} {words:?} in {located:?}"
+            );
+        }
+        assert_eq!(found.len(), 3, "{found:?}");
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub async fn start(
         tracing::error!(error = %e, "risk globals unreadable; scoring starts with an empty sketch");
     }
     let scim = crate::scim::targets(&config, env).map_err(StartError::Config)?;
+    let directories = crate::directory::Directories::from_config(&config.directories, env)
+        .map_err(|p| StartError::Config(p.join("\n")))?;
     for t in &scim {
         let n = store.scim_initial_sync(&t.name, now).await?;
         if n > 0 {
@@ -113,6 +115,7 @@ pub async fn start(
         decisions,
     );
     state.scim = scim;
+    state.directories = directories;
     state.metrics_token = match &state.config.metrics.token_env {
         Some(var) => Some(crate::secret::Secret::new(
             env(var).filter(|t| !t.is_empty()).ok_or_else(|| {
@@ -250,6 +253,8 @@ pub async fn serve(
     let background = tokio::spawn(background(app.clone()));
     let (stop_workers, stop) = crate::shutdown::channel();
     let scim = tokio::spawn(crate::scim::worker::run(app.clone(), stop.clone()));
+    let (stop_sync, stop_sync_rx) = tokio::sync::watch::channel(false);
+    let directories = tokio::spawn(crate::directory::sync::run(app.clone(), stop_sync_rx));
     let hup = crate::decision::sighup_reloads(app.clone());
     let events = tokio::spawn(crate::events::run(app.clone(), stop));
     let feed = tokio::spawn(crate::revocation_feed::run(app.clone()));
@@ -285,6 +290,11 @@ pub async fn serve(
     background.abort();
     hup.abort();
     feed.abort();
+    // The directory sync stops between users (each is one transaction).
+    let _ = stop_sync.send(true);
+    if tokio::time::timeout(grace, directories).await.is_err() {
+        tracing::warn!("directory sync did not stop within the grace period");
+    }
     if let Some(o) = ops {
         o.abort();
     }

@@ -41,6 +41,9 @@ pub struct AppState {
     /// Unauthenticated sign-in POSTs per IP and per interaction (`[login]
     /// posts_per_*`); in memory, per replica.
     pub sign_in_posts: crate::login::rate::RateLimiter,
+    /// `[[directories]]` with their service passwords (set by
+    /// `server::start`); empty: every user is local.
+    pub directories: crate::directory::Directories,
     /// The TPM manufacturers' EK CAs (`[agent] tpm_ca_files`, set by
     /// `server::start`); empty: no device key is attested.
     pub tpm_trust: crate::agent::attest::TpmTrust,
@@ -108,6 +111,7 @@ impl AppState {
             attestation,
             decisions,
             scim: Vec::new(),
+            directories: Default::default(),
             sign_in_posts: crate::login::rate::RateLimiter::default(),
             tpm_trust: Default::default(),
         }

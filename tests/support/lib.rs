@@ -136,6 +136,10 @@ pub const SCIM_TOKEN_ENV: &str = "TOLLGATE_TEST_SCIM_TOKEN";
 /// The `[metrics] token_env` value tests may name, and its token.
 pub const METRICS_TOKEN_ENV: &str = "TOLLGATE_TEST_METRICS_TOKEN";
 pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+/// The `bind_password_env` test directories name, and the service
+/// account's password the test slapd is seeded with.
+pub const DIRECTORY_PASSWORD_ENV: &str = "TOLLGATE_TEST_DIRECTORY_PASSWORD";
+pub const DIRECTORY_PASSWORD: &str = "test-directory-service-pw";
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -183,6 +187,7 @@ impl TestServer {
             "TOLLGATE_MASTER_KEY" => Some(master.clone()),
             SCIM_TOKEN_ENV => Some(SCIM_TOKEN.to_string()),
             METRICS_TOKEN_ENV => Some(METRICS_TOKEN.to_string()),
+            DIRECTORY_PASSWORD_ENV => Some(DIRECTORY_PASSWORD.to_string()),
             _ => None,
         };
         let app = tollgate_authz::server::start(cfg.clone(), clock.clone(), &env)

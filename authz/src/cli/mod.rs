@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod admin;
 mod devices;
+mod directories;
 mod policy;
 mod risk;
 mod scim;
@@ -92,6 +93,13 @@ enum Command {
     Scim {
         #[command(subcommand)]
         cmd: scim::ScimCmd,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
+    /// LDAP / Active Directory user sources: sync now, show status.
+    Directories {
+        #[command(subcommand)]
+        cmd: directories::DirectoriesCmd,
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
@@ -195,6 +203,9 @@ pub fn main() -> ExitCode {
             }
             Command::Scim { cmd, config } => {
                 scim::run(cmd, &load_config(config.as_ref(), None, false)?).await
+            }
+            Command::Directories { cmd, config } => {
+                directories::run(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Audit { cmd, config } => {
                 admin::audit(cmd, &load_config(config.as_ref(), None, false)?).await

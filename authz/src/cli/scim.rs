@@ -21,13 +21,22 @@ pub enum ScimCmd {
     Status,
 }
 
-fn when(t: Option<i64>) -> String {
+pub(super) fn when(t: Option<i64>) -> String {
     t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
         })
         .unwrap_or_else(|| "never".into())
+}
+
+/// The last success and the last error of a background job, for `status`.
+pub(super) fn print_last(success: Option<i64>, error: Option<&str>, error_at: Option<i64>) {
+    out!("  last success: {}", when(success));
+    match error {
+        Some(e) => out!("  last error:   {} {e}", when(error_at)),
+        None => out!("  last error:   none"),
+    }
 }
 
 pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
@@ -50,11 +59,7 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
                     s.provisioned_groups
                 );
                 out!("  initial sync: {}", when(s.full_sync_at));
-                out!("  last success: {}", when(s.last_success_at));
-                match &s.last_error {
-                    Some(e) => out!("  last error:   {} {e}", when(s.last_error_at)),
-                    None => out!("  last error:   none"),
-                }
+                print_last(s.last_success_at, s.last_error.as_deref(), s.last_error_at);
                 if s.failures > 0 {
                     out!(
                         "  target down:  {} consecutive failures, next attempt {}",

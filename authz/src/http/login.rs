@@ -4,6 +4,7 @@ use super::authorize::{current_session, redirect_error, see_other};
 use super::{cookies, pages};
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{Guard, Refused};
+use crate::login::password_check::{self, Outcome};
 use crate::login::{Interaction, Method, Next, password};
 use crate::oauth::authorize::issue_code;
 use crate::state::App;
@@ -105,6 +106,10 @@ pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
     };
     let mut kinds = match app.store.user(uid).await {
         Ok(Some(u)) if u.password_hash.is_some() => vec![FactorKind::Password],
+        // A directory user's password is the directory's.
+        Ok(Some(_)) if matches!(app.store.directory_account(uid).await, Ok(Some(_))) => {
+            vec![FactorKind::Password]
+        }
         _ => vec![],
     };
     kinds.extend(super::account::enrolled_factors(app, uid).await);
@@ -219,33 +224,28 @@ pub async fn submit(
             );
         }
     };
-    let user = match app.store.user_by_login(&username).await {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %e, "user lookup failed");
-            let _ = reserved.unchecked().await;
-            return again(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable right now. Try again later.",
-            );
-        }
-    };
-    let stored = user
-        .as_ref()
-        .filter(|u| !u.disabled)
-        .and_then(|u| u.password_hash.clone());
-    let ok = match password::verify(pw, stored).await {
-        Ok(ok) => ok,
-        Err(password::Busy) => {
+    let user = match password_check::check(&app.store, &app.directories, &username, pw, now).await {
+        Outcome::Verified(u) => Some(u),
+        Outcome::Rejected => None,
+        Outcome::Busy => {
             let _ = reserved.unchecked().await;
             return busy(again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many sign-ins at once. Try again in a moment.",
             ));
         }
+        Outcome::Unavailable => {
+            // Not the user's fault: the attempt is given back.
+            let _ = reserved.unchecked().await;
+            app.metrics.login("unavailable");
+            return busy(again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now. Try again later.",
+            ));
+        }
     };
     let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
-    let Some(user) = user.filter(|_| ok && same_user) else {
+    let Some(user) = user.filter(|_| same_user) else {
         reserved.failed();
         app.metrics.login("failure");
         if let Ok(addr) = ip.parse() {

@@ -9,6 +9,7 @@ mod levels;
 pub mod lockout;
 pub mod passkey;
 pub mod password;
+pub mod password_check;
 pub mod rate;
 mod soft_attestation;
 pub mod soft_passkey;

@@ -15,7 +15,8 @@ use super::token::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
 use crate::login::lockout::{Guard, Refused};
-use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of, password};
+use crate::login::password_check::{self, Outcome as Checked};
+use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of};
 use crate::state::AppState;
 use crate::store::ClientRow;
 use tollgate_risk::policy::Outcome;
@@ -57,29 +58,23 @@ pub async fn password_grant(
         }
         Err(Refused::Store(e)) => return Err(e.into()),
     };
-    let user = match app.store.user_by_login(username).await {
-        Ok(u) => u,
-        Err(e) => {
-            let _ = reserved.unchecked().await;
-            return Err(e.into());
-        }
-    };
-    let stored = user
-        .as_ref()
-        .filter(|u| !u.disabled)
-        .and_then(|u| u.password_hash.clone());
-    let ok = match password::verify(pw, stored).await {
-        Ok(ok) => ok,
-        Err(password::Busy) => {
+    let checked = password_check::check(&app.store, &app.directories, username, pw, now).await;
+    let user = match checked {
+        Checked::Verified(u) => u,
+        Checked::Busy => {
             let _ = reserved.unchecked().await;
             return Err(OAuthError::temporarily_unavailable(
                 "too many sign-ins at once; retry shortly",
             ));
         }
-    };
-    let user = match user.filter(|u| ok && !u.disabled) {
-        Some(u) => u,
-        None => {
+        Checked::Unavailable => {
+            let _ = reserved.unchecked().await;
+            app.metrics.login("unavailable");
+            return Err(OAuthError::temporarily_unavailable(
+                "sign-in is unavailable right now; retry later",
+            ));
+        }
+        Checked::Rejected => {
             reserved.failed();
             if let Ok(addr) = caller.ip.parse() {
                 app.decisions

@@ -54,24 +54,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(users.len());
         for u in users {
-            let id = crate::secret::random_id(16);
-            sqlx::query(
-                "INSERT INTO users (id, login, display_name, email, upn, group_names, disabled, password_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)",
-            )
-            .bind(&id)
-            .bind(&u.login)
-            .bind(&u.display_name)
-            .bind(&u.email)
-            .bind(&u.upn)
-            .bind(to_json(&u.groups))
-            .bind(&u.password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::on_unique(e, format!("user {:?} already exists", u.login)))?;
-            super::scim::enqueue_user(&mut tx, &self.scim_targets, &id, &u.groups, now).await?;
-            ids.push(id);
+            ids.push(insert_user_in(&mut tx, &self.scim_targets, u, false, now).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -114,13 +97,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         super::scim::enqueue_user(&mut tx, &self.scim_targets, &user.id, &[], now).await?;
-        super::events::end_user_sessions_in(&mut tx, &user.id, "user disabled", "admin", now)
-            .await?;
-        sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        revoke_access_in(&mut tx, &user.id, "admin", now).await?;
         tx.commit().await?;
         Ok(UserRow {
             disabled: true,
@@ -150,26 +127,8 @@ impl Store {
         if let Some(v) = change.enabled {
             new.disabled = !v;
         }
-        sqlx::query(
-            "UPDATE users SET display_name = $1, email = $2, upn = $3, group_names = $4, disabled = $5, updated_at = $6 WHERE id = $7",
-        )
-        .bind(&new.display_name)
-        .bind(&new.email)
-        .bind(&new.upn)
-        .bind(to_json(&new.groups))
-        .bind(i64::from(new.disabled))
-        .bind(now)
-        .bind(&new.id)
-        .execute(&mut *tx)
-        .await?;
-        // Groups joined or left change those groups' member lists.
-        let touched: Vec<String> = old
-            .groups
-            .iter()
-            .filter(|g| !new.groups.contains(g))
-            .chain(new.groups.iter().filter(|g| !old.groups.contains(g)))
-            .cloned()
-            .collect();
+        write_user_in(&mut tx, &new, now).await?;
+        let touched = touched_groups(&old, &new);
         super::scim::enqueue_user(&mut tx, &self.scim_targets, &new.id, &touched, now).await?;
         tx.commit().await?;
         Ok(new)
@@ -185,6 +144,87 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Inserts one user inside the caller's transaction and enqueues its SCIM
+/// push; `disabled` for a directory user the directory says is disabled.
+pub(super) async fn insert_user_in(
+    conn: &mut sqlx::AnyConnection,
+    scim_targets: &[String],
+    u: &NewUser,
+    disabled: bool,
+    now: i64,
+) -> Result<String> {
+    let id = crate::secret::random_id(16);
+    sqlx::query(
+        "INSERT INTO users (id, login, display_name, email, upn, group_names, disabled, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(&id)
+    .bind(&u.login)
+    .bind(&u.display_name)
+    .bind(&u.email)
+    .bind(&u.upn)
+    .bind(to_json(&u.groups))
+    .bind(i64::from(disabled))
+    .bind(&u.password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::on_unique(e, format!("user {:?} already exists", u.login)))?;
+    super::scim::enqueue_user(conn, scim_targets, &id, &u.groups, now).await?;
+    Ok(id)
+}
+
+/// Writes a user's login, profile, groups and flag inside the caller's
+/// transaction (the SCIM enqueue is the caller's: it knows what changed).
+pub(super) async fn write_user_in(
+    conn: &mut sqlx::AnyConnection,
+    new: &UserRow,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET login = $1, display_name = $2, email = $3, upn = $4, group_names = $5, disabled = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(&new.login)
+    .bind(&new.display_name)
+    .bind(&new.email)
+    .bind(&new.upn)
+    .bind(to_json(&new.groups))
+    .bind(i64::from(new.disabled))
+    .bind(now)
+    .bind(&new.id)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::on_unique(e, format!("user {:?} already exists", new.login)))?;
+    Ok(())
+}
+
+/// Groups joined or left: their member lists change.
+pub(super) fn touched_groups(old: &UserRow, new: &UserRow) -> Vec<String> {
+    old.groups
+        .iter()
+        .filter(|g| !new.groups.contains(g))
+        .chain(new.groups.iter().filter(|g| !old.groups.contains(g)))
+        .cloned()
+        .collect()
+}
+
+/// Ends a disabled user's sessions and revokes its grants inside the
+/// caller's transaction, so nothing issued before keeps working.
+pub(super) async fn revoke_access_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    initiator: &str,
+    now: i64,
+) -> Result<()> {
+    super::events::end_user_sessions_in(conn, user_id, "user disabled", initiator, now).await?;
+    sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// A user by login inside a transaction, or `NotFound`.
