@@ -542,7 +542,7 @@ mod tests {
             ol.login_filter("*)(uid=*"),
             "(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))"
         );
-        assert!(ldap3::parse_filter(&ol.login_filter("a\\b(c)")).is_ok());
+        assert!(ldap3::parse_filter(ol.login_filter("a\\b(c)")).is_ok());
         let ad = mapping("active_directory", "user_filter = \"(objectClass=user)\"");
         assert_eq!(ad.user_filter, "(objectClass=user)");
         assert!(
