@@ -135,7 +135,16 @@ pub(crate) async fn approve(state: &Path, number: &str) -> Output {
 /// Signs alice in with her password in `http` and returns a fresh
 /// enrollment code for her.
 pub(crate) async fn enroll_code(http: &reqwest::Client, base: &str) -> String {
-    let back = login(http, base, &authorize_url(base, ""), "alice", PASSWORD).await;
+    enroll_code_for(http, base, "alice").await
+}
+
+/// [`enroll_code`] for the user `login_name`.
+pub(crate) async fn enroll_code_for(
+    http: &reqwest::Client,
+    base: &str,
+    login_name: &str,
+) -> String {
+    let back = login(http, base, &authorize_url(base, ""), login_name, PASSWORD).await;
     assert!(param(&back, "code").is_some(), "{back}");
     let code: serde_json::Value = http
         .post(format!("{base}/account/devices/enroll-code"))

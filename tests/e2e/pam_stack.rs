@@ -14,9 +14,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tollgate::{Db, PASSWORD, TempDir, TestServer, browser, have_tool, login, param, temp_dir};
+use tollgate::{Db, TempDir, TestServer, browser, have_tool, temp_dir};
 
-use crate::agent::{PIN, agent_bin, authorize_url, pin_line, text};
+use crate::agent::{PIN, agent_bin, pin_line, text};
 use crate::tls_front::TlsFront;
 
 const ATTACKER_PIN: &str = "13579";
@@ -191,20 +191,9 @@ fn root_agent(args: &[&str], stdin: &[u8]) -> Output {
     )
 }
 
-/// An enrollment code for `login` on `base` (signed in with the password).
+/// An enrollment code for `login_name` on `base`, in a fresh browser.
 async fn enroll_code_for(base: &str, login_name: &str) -> String {
-    let http = browser();
-    let back = login(&http, base, &authorize_url(base, ""), login_name, PASSWORD).await;
-    assert!(param(&back, "code").is_some(), "{back}");
-    let code: serde_json::Value = http
-        .post(format!("{base}/account/devices/enroll-code"))
-        .send()
-        .await
-        .expect("code")
-        .json()
-        .await
-        .expect("json");
-    code["code"].as_str().expect("code").to_string()
+    crate::agent::enroll_code_for(&browser(), base, login_name).await
 }
 
 async fn issuer(login_name: &str) -> Option<TestServer> {

@@ -278,35 +278,24 @@ impl RedisVelocity {
                 return Err(Unavailable("redis: round trip timed out".into()));
             }
         };
-        let [
-            user_failures_1h,
-            user_attempts_10m,
-            user_distinct_ips_1h,
-            ip_attempts_10m,
-            ip_failures_1h,
-            ip_distinct_users_1h,
-            prefix_failures_1h,
-            ip_attempts_1h,
-            prefix_attempts_1h,
-            asn_failures_1m,
-        ] = fields[..]
-        else {
+        let &[a, b, c, d, e, f, g, h, i, j] = &fields[..] else {
             return Err(Unavailable(format!(
                 "redis: the velocity script answered {} fields, not 10",
                 fields.len()
             )));
         };
+        // In the script's order, which is `VelocitySnapshot`'s.
         Ok(VelocitySnapshot {
-            user_failures_1h,
-            user_attempts_10m,
-            user_distinct_ips_1h,
-            ip_attempts_10m,
-            ip_failures_1h,
-            ip_distinct_users_1h,
-            prefix_failures_1h,
-            ip_attempts_1h,
-            prefix_attempts_1h,
-            asn_failures_1m,
+            user_failures_1h: a,
+            user_attempts_10m: b,
+            user_distinct_ips_1h: c,
+            ip_attempts_10m: d,
+            ip_failures_1h: e,
+            ip_distinct_users_1h: f,
+            prefix_failures_1h: g,
+            ip_attempts_1h: h,
+            prefix_attempts_1h: i,
+            asn_failures_1m: j,
         })
     }
 
