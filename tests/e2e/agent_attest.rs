@@ -31,10 +31,16 @@ use crate::swtpm::{EkCa, Swtpm, have_swtpm};
 
 /// A server that trusts `ca` (if any) for EK certificates.
 async fn server(db: Db, ca: Option<&EkCa>) -> Option<TestServer> {
+    server_with(db, ca, false).await
+}
+
+/// [`server`], with `[agent] require_attestation` set to `required`.
+async fn server_with(db: Db, ca: Option<&EkCa>, required: bool) -> Option<TestServer> {
     let files = ca.map(|c| vec![c.issuer_cert()]).unwrap_or_default();
     let srv = TestServer::start(db, |c| {
         c.policy.files = vec![tollgate::allow_all_policy()];
         c.agent.tpm_ca_files = files;
+        c.agent.require_attestation = required;
     })
     .await?;
     srv.add_client("rp", |_| {}).await;
@@ -653,18 +659,9 @@ async fn required_attestation_refuses_unattested_keys() {
     }
     let ca = EkCa::new();
     let _made = Swtpm::start(Some(&ca));
-    let files = vec![ca.issuer_cert()];
-    let Some(srv) = TestServer::start(Db::Sqlite, |c| {
-        c.policy.files = vec![tollgate::allow_all_policy()];
-        c.agent.tpm_ca_files = files;
-        c.agent.require_attestation = true;
-    })
-    .await
-    else {
+    let Some(srv) = server_with(Db::Sqlite, Some(&ca), true).await else {
         return;
     };
-    srv.add_client("rp", |_| {}).await;
-    srv.add_user("alice", &[]).await;
     let base = srv.base.clone();
     for claimed in [KeyStorage::Software, KeyStorage::Tpm] {
         let b = begin_enrollment(&base).await;
