@@ -44,7 +44,7 @@ pub mod master_key;
 pub mod metrics;
 pub mod oauth;
 pub mod preflight;
-pub mod revocation_feed;
+pub mod replica_feed;
 pub mod scim;
 pub mod secret;
 pub mod server;

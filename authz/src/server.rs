@@ -257,7 +257,7 @@ pub async fn serve(
     let directories = tokio::spawn(crate::directory::sync::run(app.clone(), stop_sync_rx));
     let hup = crate::decision::sighup_reloads(app.clone());
     let events = tokio::spawn(crate::events::run(app.clone(), stop));
-    let feed = tokio::spawn(crate::revocation_feed::run(app.clone()));
+    let feed = tokio::spawn(crate::replica_feed::run(app.clone()));
     let router = crate::http::router(app.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let ops = match &app.config.metrics.listen {

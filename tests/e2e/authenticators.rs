@@ -10,7 +10,7 @@ use tollgate_authz::login::soft_passkey::{SoftPasskey, TestAttestationCa};
 use tollgate_authz::login::totp;
 
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const T0: i64 = 1_767_225_600;
 
 pub fn authorize_url(base: &str, extra: &str) -> String {

@@ -533,3 +533,93 @@ async fn a_stopping_replica_finishes_the_delivery_in_flight() {
         "sent again after the restart"
     );
 }
+
+/// What one replica learns, the others learn at once (the PostgreSQL
+/// replica feed): a policy reloaded at replica A (SIGHUP) is served by B
+/// and C, and a key rotated in the database is in every replica's JWKS,
+/// without waiting for a poll (the policy poll is off here; the key
+/// reload runs every 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_reloads_and_key_rotations_reach_the_other_replicas_at_once() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let Some((reps, dir)) = replicas_with(&redis, "", |c| c.policy.reload_interval = 0).await
+    else {
+        return;
+    };
+    let within = |what: &'static str| {
+        let start = Instant::now();
+        move || {
+            let took = start.elapsed();
+            assert!(took < Duration::from_secs(3), "{what} never reached every replica");
+            took
+        }
+    };
+
+    // A first rotation proves every replica's feed is listening (they
+    // connect in the background at start; the key poll is 30 s away).
+    rotate_and_wait(&reps, within("the first key rotation")).await;
+
+    // A policy change, reloaded at A only.
+    let old = reps[0].app.decisions.version();
+    let file = dir.0.join("default.yaml");
+    let text = std::fs::read_to_string(&file).expect("policy");
+    std::fs::write(&file, format!("{text}\n# edited by the operator\n")).expect("policy");
+    tollgate_authz::decision::reload_and_report(&reps[0].app, "sighup");
+    let new = reps[0].app.decisions.version();
+    assert_ne!(old, new, "A did not reload");
+    let clock = within("the policy reload");
+    let policy_took = loop {
+        if reps[1..].iter().all(|r| r.app.decisions.version() == new) {
+            break clock();
+        }
+        clock();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+
+    // A key rotation: at once too.
+    let keys_took = rotate_and_wait(&reps, within("the key rotation")).await;
+    eprintln!("policy reached B and C in {policy_took:?}, the new key in {keys_took:?}");
+    assert!(policy_took <= Duration::from_millis(200), "{policy_took:?}");
+    assert!(keys_took <= Duration::from_millis(200), "{keys_took:?}");
+}
+
+/// Rotates the signing key in the shared database, as `tollgate keys
+/// rotate` does, and waits until every replica but the first publishes it.
+async fn rotate_and_wait(reps: &[TestServer], clock: impl Fn() -> Duration) -> Duration {
+    let now = reps[0].app.now();
+    let row = tollgate_authz::keys::generate_key(
+        tollgate_authz::keys::Alg::ES256,
+        &reps[0].app.master,
+        now,
+        now + 3600,
+    )
+    .expect("new key");
+    reps[0]
+        .app
+        .store
+        .add_key_retiring_others(&row, now + 7200)
+        .await
+        .expect("rotate");
+    let http = reqwest::Client::new();
+    loop {
+        let mut everywhere = true;
+        for r in &reps[1..] {
+            let jwks = http
+                .get(format!("{}/jwks", r.base))
+                .send()
+                .await
+                .expect("jwks")
+                .text()
+                .await
+                .expect("jwks body");
+            everywhere &= jwks.contains(&row.kid);
+        }
+        if everywhere {
+            return clock();
+        }
+        clock();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -3,7 +3,10 @@
 //! Debian in front with round robin. Under a steady token load, a rolling
 //! restart (SIGTERM, drain, start again, one replica at a time) fails no
 //! request, and `kill -9` of a replica fails at most the requests that
-//! were in flight on it; afterwards every request succeeds again.
+//! were in flight on it; afterwards every request succeeds again. Under
+//! a sign-in load across the kill, no grant or session is lost (every
+//! completed sign-in's refresh token still works) or duplicated (at most
+//! one orphan per sign-in cut off by the kill, one code per grant).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,9 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tollgate::{SECRET, TempDir, have_tool, postgres_db, redis_url, temp_dir};
+use tollgate::{
+    PASSWORD, SECRET, TempDir, allow_all_policy, browser, csrf_of, have_tool, param, postgres_db,
+    redis_url, temp_dir,
+};
 
 use crate::agent::tollgate_bin;
+use crate::authenticators::{CHALLENGE, VERIFIER};
 use crate::tls_front::NGINX;
 
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -191,12 +198,131 @@ fn load(url: String, stop: Arc<AtomicBool>, tally: Arc<Tally>) -> Vec<tokio::tas
         .collect()
 }
 
+const REDIRECT: &str = "https://rp.example/cb";
+/// Browsers signing in at the same time, one user each.
+const BROWSERS: usize = 4;
+
+/// One whole sign-in through the balancer (authorize, the password form,
+/// the code at `/token`); the refresh token it ended with, or where it
+/// stopped. Never panics: around a `kill -9` a step may fail.
+async fn sign_in(url: &str, login: &str) -> Result<String, String> {
+    let http = browser();
+    let authorize = format!(
+        "{url}/authorize?client_id=web&response_type=code&scope=openid&state=s\
+         &redirect_uri={REDIRECT}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+    );
+    let step = |what: &'static str| move |e: reqwest::Error| format!("{what}: {e}");
+    let r = http.get(&authorize).send().await.map_err(step("authorize"))?;
+    let page = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .filter(|l| l.starts_with("/login/"))
+        .ok_or_else(|| format!("authorize: {}", r.status()))?
+        .to_string();
+    let html = http
+        .get(format!("{url}{page}"))
+        .send()
+        .await
+        .map_err(step("login page"))?
+        .text()
+        .await
+        .map_err(step("login page"))?;
+    if !html.contains("name=\"csrf\"") {
+        return Err("login page without a form".into());
+    }
+    let form = [
+        ("csrf", csrf_of(&html)),
+        ("username", login.to_string()),
+        ("password", PASSWORD.to_string()),
+    ];
+    let r = http
+        .post(format!("{url}{page}"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(step("password"))?;
+    let back = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let code = param(&back, "code").ok_or_else(|| format!("password: {} {back}", r.status()))?;
+    let r = http
+        .post(format!("{url}/token"))
+        .basic_auth("web", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .map_err(step("token"))?;
+    if r.status() != 200 {
+        return Err(format!("token: {}", r.status()));
+    }
+    let tokens: serde_json::Value = r.json().await.map_err(step("token"))?;
+    tokens["refresh_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "token: no refresh token".into())
+}
+
+/// What the sign-in load saw: the refresh tokens of completed sign-ins,
+/// and the sign-ins that failed (with the step).
+#[derive(Default)]
+struct SignIns {
+    done: std::sync::Mutex<Vec<String>>,
+    failed: std::sync::Mutex<Vec<String>>,
+}
+
+fn sign_in_load(
+    url: String,
+    stop: Arc<AtomicBool>,
+    seen: Arc<SignIns>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..BROWSERS)
+        .map(|i| {
+            let (url, stop, seen) = (url.clone(), stop.clone(), seen.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    match sign_in(&url, &format!("user{i}")).await {
+                        Ok(rt) => seen.done.lock().expect("sign-ins").push(rt),
+                        Err(e) => seen.failed.lock().expect("sign-ins").push(e),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_one(pool)
+        .await
+        .expect(sql)
+        .try_get::<i64, _>(0)
+        .expect("count")
+}
+
 fn config(dir: &Path, db: &str, redis: &str, issuer: &str) -> PathBuf {
+    // Risk is not what this test is about: the sign-in load must not be
+    // stepped up for signing in often from one address.
+    let policy = allow_all_policy();
     let text = format!(
         "version = 1\nissuer = \"{issuer}\"\n\n[database]\nurl = \"{db}\"\n\n\
-         [http]\nshutdown_grace = 5\n\n[state]\nredis = \"{redis}\"\n\n\
+         [http]\nshutdown_grace = 5\ntrusted_proxies = [\"127.0.0.1\"]\n\n\
+         [state]\nredis = \"{redis}\"\n\n\
+         [policy]\nfiles = [\"{}\"]\n\n\
          [[clients]]\nid = \"svc\"\nsecret_env = \"TOLLGATE_E2E_SVC_SECRET\"\n\
-         grant_types = [\"client_credentials\"]\nredirect_uris = []\n"
+         grant_types = [\"client_credentials\"]\nredirect_uris = []\n\n\
+         [[clients]]\nid = \"web\"\nsecret_env = \"TOLLGATE_E2E_SVC_SECRET\"\n\
+         redirect_uris = [\"{REDIRECT}\"]\n",
+        policy.display()
     );
     let path = dir.join("tollgate.toml");
     std::fs::write(&path, text).expect("config");
@@ -224,6 +350,9 @@ async fn rolling_restart_fails_nothing_and_kill_9_fails_only_what_was_in_flight(
     // The first start migrates the database; the others join it.
     let mut reps = vec![spawn_replica(&cfg, ports[0], &log(0))];
     reps[0].ready().await;
+    for i in 0..BROWSERS {
+        add_user(&cfg, &format!("user{i}"));
+    }
     for (i, p) in ports.iter().enumerate().skip(1) {
         reps.push(spawn_replica(&cfg, *p, &log(i)));
     }
@@ -264,7 +393,9 @@ async fn rolling_restart_fails_nothing_and_kill_9_fails_only_what_was_in_flight(
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
     let workers = load(url.clone(), stop.clone(), tally.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = Arc::new(SignIns::default());
+    let browsers = sign_in_load(url.clone(), stop.clone(), seen.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     reps[1].signal("-KILL");
     let _ = tokio::task::block_in_place(|| reps[1].wait());
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -273,7 +404,7 @@ async fn rolling_restart_fails_nothing_and_kill_9_fails_only_what_was_in_flight(
     // ... and afterwards nothing fails on the two that are left.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
-    for w in workers {
+    for w in workers.into_iter().chain(browsers) {
         w.await.expect("load task");
     }
     let failed = tally.failed.lock().expect("tally").clone();
@@ -292,4 +423,83 @@ async fn rolling_restart_fails_nothing_and_kill_9_fails_only_what_was_in_flight(
         tally.ok.load(Ordering::SeqCst) > ok_before,
         "no load after the kill"
     );
+
+    // Sign-ins across the kill: each completed one kept its grant (its
+    // refresh token still works, once), and nothing was written twice.
+    let done = seen.done.lock().expect("sign-ins").clone();
+    let cut = seen.failed.lock().expect("sign-ins").clone();
+    eprintln!(
+        "kill -9: {} sign-ins completed, {} cut off: {cut:?}",
+        done.len(),
+        cut.len()
+    );
+    assert!(done.len() >= 2 * BROWSERS, "too few sign-ins: {}", done.len());
+    assert!(cut.len() <= BROWSERS, "more sign-ins failed than were in flight: {cut:?}");
+    let http = reqwest::Client::new();
+    for rt in &done {
+        let r = http
+            .post(format!("{url}/token"))
+            .basic_auth("web", Some(SECRET))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+            .send()
+            .await
+            .expect("refresh");
+        assert_eq!(r.status(), 200, "a completed sign-in's grant was lost");
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db).await.expect("database");
+    let done_n = done.len() as i64;
+    let orphans = cut.len() as i64;
+    let grants = count(&pool, "SELECT COUNT(*) FROM grants WHERE client_id = 'web'").await;
+    let exchanged = count(
+        &pool,
+        "SELECT COUNT(*) FROM auth_codes WHERE client_id = 'web' AND consumed_at IS NOT NULL",
+    )
+    .await;
+    let two_codes = count(
+        &pool,
+        "SELECT COUNT(*) FROM (SELECT grant_id FROM auth_codes GROUP BY grant_id HAVING COUNT(*) > 1) t",
+    )
+    .await;
+    let sessions = count(
+        &pool,
+        "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.login LIKE 'user%'",
+    )
+    .await;
+    pool.close().await;
+    eprintln!("kill -9: {grants} grants, {exchanged} codes exchanged, {sessions} sessions");
+    assert!(
+        (done_n..=done_n + orphans).contains(&grants),
+        "grants {grants} for {done_n} completed and {orphans} cut-off sign-ins"
+    );
+    assert!(
+        (done_n..=done_n + orphans).contains(&exchanged),
+        "codes exchanged {exchanged} for {done_n} completed sign-ins"
+    );
+    assert_eq!(two_codes, 0, "a grant with two codes");
+    assert!(
+        (done_n..=done_n + orphans).contains(&sessions),
+        "sessions {sessions} for {done_n} completed and {orphans} cut-off sign-ins"
+    );
+}
+
+/// `tollgate users add LOGIN --password-stdin` against the shared database.
+fn add_user(config: &Path, login: &str) {
+    use std::io::Write;
+    let mut child = Command::new(tollgate_bin())
+        .args(["users", "add", login, "--password-stdin", "--config"])
+        .arg(config)
+        .env("TOLLGATE_MASTER_KEY", MASTER_KEY)
+        .env("TOLLGATE_E2E_SVC_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("tollgate users add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(PASSWORD.as_bytes())
+        .expect("password");
+    assert!(child.wait().expect("users add").success(), "users add {login}");
 }

@@ -9,11 +9,13 @@ use super::Reload;
 use crate::state::App;
 
 /// Reloads once and reports the outcome (logs, metrics). `trigger` is
-/// `poll` (changes must settle over two polls) or `sighup` (at once).
+/// `poll` (changes must settle over two polls), `sighup` or `notify`
+/// (another replica reloaded: at once). A swap this replica made on its
+/// own is announced to the others (`replica_feed::announce_policy`).
 pub fn reload_and_report(app: &App, trigger: &str) {
     let dp = &app.decisions;
     let before = dp.version();
-    match dp.reload(trigger != "sighup") {
+    match dp.reload(trigger == "poll") {
         Reload::Settling => {}
         Reload::Unchanged => {
             app.metrics.policy_stale.set(0);
@@ -25,10 +27,13 @@ pub fn reload_and_report(app: &App, trigger: &str) {
             app.metrics.policy_stale.set(0);
             dp.note_outcome(None);
             tracing::info!(trigger, old = %before, new = %version, "policy reloaded");
+            if trigger != "notify" {
+                crate::replica_feed::announce_policy(app, &version);
+            }
         }
         Reload::Failed(e) => {
             app.metrics.policy_stale.set(1);
-            if dp.note_outcome(Some(&e)) || trigger == "sighup" {
+            if dp.note_outcome(Some(&e)) || trigger != "poll" {
                 app.metrics.policy_reload_failures.inc();
                 tracing::error!(
                     trigger,

@@ -190,6 +190,17 @@ impl Store {
         Ok(())
     }
 
+    /// `pg_notify(channel, payload)`: tells the other replicas (PostgreSQL
+    /// only; see `replica_feed.rs`).
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
