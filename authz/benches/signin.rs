@@ -71,13 +71,13 @@ fn main() {
     );
     let server = Arc::new(Server::start(conc));
     rt.block_on(async {
-        let users = server.users(conc).await;
+        let (password_users, passkey_users) = server.users(conc).await;
         if kind == "both" || kind == "password" {
-            let r = run(&server, &users, Kind::Password, secs).await;
+            let r = run(&server, &password_users, Kind::Password, secs).await;
             r.print("password sign-in", Some(argon));
         }
         if kind == "both" || kind == "passkey" {
-            let r = run(&server, &users, Kind::Passkey, secs).await;
+            let r = run(&server, &passkey_users, Kind::Passkey, secs).await;
             r.print("passkey sign-in", None);
         }
     });
@@ -128,6 +128,8 @@ enum Kind {
 }
 
 struct BenchUser {
+    /// `bench{i}` has a password only; `benchpk{i}` also a passkey (a
+    /// user with a passkey is asked for it, as the default policy says).
     login: String,
     password: String,
     passkey: tokio::sync::Mutex<SoftPasskey>,
@@ -202,14 +204,18 @@ redirect_uris = ["{REDIRECT}"]
             database,
             child: std::sync::Mutex::new(None),
         };
-        server.cli(&["check-config"], None);
+        let cfg = server.config.display().to_string();
+        server.cli(&["check-config", &cfg], None);
         server
     }
 
     fn command(&self) -> Command {
         let mut c = Command::new(&self.bin);
         c.env("BENCH_RP_SECRET", SECRET)
-            .env("TOLLGATE_MASTER_KEY", B64.encode([7u8; 32]))
+            .env(
+                "TOLLGATE_MASTER_KEY",
+                base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            )
             .env("TOLLGATE_LOG", "warn")
             .current_dir(&self.dir);
         c
@@ -219,8 +225,6 @@ redirect_uris = ["{REDIRECT}"]
         use std::io::Write;
         let mut c = self.command();
         c.args(args)
-            .arg("--config")
-            .arg(&self.config)
             .stdin(Stdio::piped())
             .stdout(Stdio::null());
         let mut child = c.spawn().expect("run tollgate");
@@ -240,13 +244,17 @@ redirect_uris = ["{REDIRECT}"]
     /// Creates `n` users with a password each, registers a software
     /// passkey for each in the store (as the account page would), then
     /// starts the server.
-    async fn users(&self, n: usize) -> Vec<Arc<BenchUser>> {
+    async fn users(&self, n: usize) -> (Vec<Arc<BenchUser>>, Vec<Arc<BenchUser>>) {
         let mut users = Vec::new();
         let rp = relying_party(&self.issuer, "Tollgate").expect("relying party");
-        for i in 0..n {
-            let login = format!("bench{i}");
+        for i in 0..2 * n {
+            let login = if i < n { format!("bench{i}") } else { format!("benchpk{i}") };
             let password = format!("bench password number {i} {}", std::process::id());
-            self.cli(&["users", "add", &login, "--password-stdin"], Some(&password));
+            let cfg = self.config.display().to_string();
+            self.cli(
+                &["users", "add", &login, "--password-stdin", "--config", &cfg],
+                Some(&password),
+            );
             users.push((login, password));
         }
         let store = Store::connect(&self.database, 2).await.expect("store");
@@ -270,7 +278,9 @@ redirect_uris = ["{REDIRECT}"]
                 0,
             )
             .expect("registration");
-            store.insert_passkey(&row).await.expect("store passkey");
+            if i >= n {
+                store.insert_passkey(&row).await.expect("store passkey");
+            }
             out.push(Arc::new(BenchUser {
                 login,
                 password,
@@ -297,7 +307,8 @@ redirect_uris = ["{REDIRECT}"]
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return out;
+                let passkey_users = out.split_off(n);
+                return (out, passkey_users);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
