@@ -314,18 +314,15 @@ async fn an_unmet_level_says_what_is_missing() {
     };
     let base = srv.base.clone();
     let http = browser();
-    let (path, html) = open_login(&http, &base, &authorize_url(&base, "&acr_values=phr")).await;
-    let r = post_form(
+    let to = tollgate::login(
         &http,
-        &format!("{base}{path}"),
-        &[
-            ("csrf", &csrf_of(&html)),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ],
+        &base,
+        &authorize_url(&base, "&acr_values=phr"),
+        "alice",
+        PASSWORD,
     )
     .await;
-    let (page, back) = tollgate::unmet_page(&http, &base, &loc(&r)).await;
+    let (page, back) = tollgate::unmet_page(&http, &base, &to).await;
     assert!(
         page.contains("rp needs a passkey (or an enrolled device); you have none"),
         "{page}"
