@@ -138,6 +138,20 @@ pub(crate) async fn enroll_code(http: &reqwest::Client, base: &str) -> String {
     enroll_code_for(http, base, "alice").await
 }
 
+/// An enrollment code for `login_name` from the issuer's own code path
+/// (`agent::enroll::issue_code`, what the endpoint calls once it allowed
+/// the request), for tests about what follows the code when the user
+/// already holds a device: a further code through the endpoint needs a
+/// sign-in with that device (`hygiene::a_device_enrollment_code_needs_the_
+/// strongest_factor_held`).
+pub(crate) async fn issued_code(srv: &TestServer, login_name: &str) -> String {
+    let uid = srv.user_id(login_name).await;
+    let (code, _) = tollgate_authz::agent::enroll::issue_code(&srv.app, &uid, srv.app.now())
+        .await
+        .expect("an enrollment code");
+    code.expose().to_string()
+}
+
 /// [`enroll_code`] for the user `login_name`.
 pub(crate) async fn enroll_code_for(
     http: &reqwest::Client,
@@ -146,15 +160,16 @@ pub(crate) async fn enroll_code_for(
 ) -> String {
     let back = login(http, base, &authorize_url(base, ""), login_name, PASSWORD).await;
     assert!(param(&back, "code").is_some(), "{back}");
-    let code: serde_json::Value = http
-        .post(format!("{base}/account/devices/enroll-code"))
-        .send()
-        .await
-        .expect("code")
-        .json()
-        .await
-        .expect("json");
-    code["code"].as_str().expect("code").to_string()
+    let code: serde_json::Value =
+        tollgate::account_post(http, base, "/account/devices/enroll-code")
+            .await
+            .json()
+            .await
+            .expect("json");
+    code["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an enrollment code: {code}"))
+        .to_string()
 }
 
 /// pam_exec with `expose_authtok`: the PIN then a NUL on stdin.
@@ -519,11 +534,20 @@ async fn agent_scenario(db: Db) {
     assert!(param(&back, "code").is_some(), "{back}");
     let (_loc, page) = step_up(&http, &base).await;
     let n = number_of(&page).expect("number");
+    // Without the account page's CSRF token (a form another site made the
+    // browser post) the device stays.
     let r = http
         .post(format!("{base}/account/devices/{}/revoke", device.id))
         .send()
         .await
         .expect("revoke");
+    assert_eq!(r.status(), 403, "no CSRF token, no revocation");
+    let r = tollgate::account_post(
+        &http,
+        &base,
+        &format!("/account/devices/{}/revoke", device.id),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let out = approve(state, &n).await;
     assert!(!out.status.success(), "{}", text(&out));

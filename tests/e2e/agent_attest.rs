@@ -242,14 +242,12 @@ async fn software_key_claiming_tpm_stays_software() {
     let http = browser();
     let back = login(&http, &base, &authorize_url(&base, ""), "alice", PASSWORD).await;
     assert!(param(&back, "code").is_some(), "{back}");
-    let code: serde_json::Value = http
-        .post(format!("{base}/account/devices/enroll-code"))
-        .send()
-        .await
-        .expect("code")
-        .json()
-        .await
-        .expect("json");
+    let code: serde_json::Value =
+        tollgate::account_post(&http, &base, "/account/devices/enroll-code")
+            .await
+            .json()
+            .await
+            .expect("json");
     let (_, b) = post(
         &base,
         "/v1/agent/enroll/begin",
@@ -379,10 +377,14 @@ struct Tpms {
     foreign: Swtpm,
 }
 
-/// Starts an enrollment for alice (signed in with her password).
-async fn begin_enrollment(base: &str) -> EnrollBeginResponse {
-    let http = browser();
-    let code = enroll_code(&http, base).await;
+/// Starts an enrollment for alice. The code comes from the issuer's own
+/// code path: alice holds a TPM device after the first enrollment, and a
+/// further code through `/account/devices/enroll-code` would need a
+/// sign-in with it (that rule is `hygiene::a_device_enrollment_code_needs_
+/// the_strongest_factor_held`); these tests are about what follows.
+async fn begin_enrollment(srv: &TestServer) -> EnrollBeginResponse {
+    let base = srv.base.as_str();
+    let code = crate::agent::issued_code(srv, "alice").await;
     let (status, b) = post(
         base,
         "/v1/agent/enroll/begin",
@@ -454,14 +456,15 @@ async fn finish_with(
 /// returns the issuer's first refusal (or the finish answer). `earlier`:
 /// the evidence of a previous enrollment of the same key, for replays.
 async fn forged_enrollment(
-    base: &str,
+    srv: &TestServer,
     tpms: &Tpms,
     key: &(TpmBlob, tollgate_agent::sm2::Sm2PublicKey),
     forgery: Option<Forgery>,
     earlier: Option<&KeyAttestation>,
 ) -> ((u16, serde_json::Value), Option<KeyAttestation>) {
     let pin = Pin::new(crate::agent::PIN.into());
-    let begin = begin_enrollment(base).await;
+    let base = srv.base.as_str();
+    let begin = begin_enrollment(srv).await;
     let mut a = open(&tpms.a);
     let (ak, ak_public) = match forgery {
         Some(Forgery::AkOfAnotherTpm) => open(&tpms.b).create_ak().expect("AK in B"),
@@ -559,13 +562,12 @@ async fn forged_attestations_scenario(db: Db) {
     let Some(srv) = server(db, Some(&ca)).await else {
         return;
     };
-    let base = srv.base.clone();
     let key = open(&tpms.a)
         .create_sm2_key(&Pin::new(crate::agent::PIN.into()))
         .expect("SM2 key in A");
 
     // The genuine enrollment first: its evidence is replayed below.
-    let ((status, body), genuine) = forged_enrollment(&base, &tpms, &key, None, None).await;
+    let ((status, body), genuine) = forged_enrollment(&srv, &tpms, &key, None, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["key_storage"], "tpm", "{body}");
     let genuine = genuine.expect("evidence");
@@ -581,7 +583,7 @@ async fn forged_attestations_scenario(db: Db) {
         (Forgery::ReplayedEvidence, "activation_failed"),
     ] {
         let ((status, body), _) =
-            forged_enrollment(&base, &tpms, &key, Some(forgery), Some(&genuine)).await;
+            forged_enrollment(&srv, &tpms, &key, Some(forgery), Some(&genuine)).await;
         assert_eq!(status, 400, "{forgery:?}: {body}");
         assert_eq!(body["error"], code, "{forgery:?}: {body}");
         let audit = audit_kinds(&srv).await;
@@ -664,7 +666,7 @@ async fn required_attestation_refuses_unattested_keys() {
     };
     let base = srv.base.clone();
     for claimed in [KeyStorage::Software, KeyStorage::Tpm] {
-        let b = begin_enrollment(&base).await;
+        let b = begin_enrollment(&srv).await;
         let secret = Sm2SecretKey::generate().expect("key");
         let public_key = b64::encode(&secret.public_key().to_spki_der());
         let mut signer = SoftwareSigner::new(secret, DEFAULT_DIST_ID);

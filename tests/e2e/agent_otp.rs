@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::agent::{
-    PIN, agent, agent_bin, approve, authorize_url, enroll_code, number_of, pin_line, temp_state,
-    text, tollgate_bin, unix_now,
+    PIN, agent, agent_bin, approve, authorize_url, number_of, pin_line, temp_state, text,
+    tollgate_bin, unix_now,
 };
 use crate::authenticators::id_claims;
 use tollgate::{Db, PASSWORD, TempDir, TestServer, browser, csrf_of, get_text, login, param};
@@ -41,7 +41,8 @@ async fn issuer(tweak: impl FnOnce(&mut tollgate_authz::config::Config)) -> Opti
 /// with `extra` enroll arguments; returns (state dir, device id).
 async fn enroll(srv: &TestServer, extra: &[&str]) -> (TempDir, String) {
     let base = &srv.base;
-    let code = enroll_code(&browser(), base).await;
+    // A second device for alice would need a sign-in with the first.
+    let code = crate::agent::issued_code(srv, "alice").await;
     let dir = temp_state();
     let mut args = vec![
         "--pin-stdin",
@@ -261,14 +262,17 @@ async fn devices_cli_lists_and_revokes() {
     // Its OTP no longer counts: alice has no second factor left for aal2.
     assert!(srv.app.store.otp_devices(&uid).await.unwrap().is_empty());
     let base = &srv.base;
+    let b = browser();
     let back = login(
-        &browser(),
+        &b,
         base,
         &authorize_url(base, "&acr_values=aal2"),
         "alice",
         PASSWORD,
     )
     .await;
+    let (page, back) = tollgate::unmet_page(&b, base, &back).await;
+    assert!(page.contains("You have only a password"), "{page}");
     assert_eq!(
         param(&back, "error").as_deref(),
         Some("unmet_authentication_requirements"),

@@ -43,7 +43,7 @@ async fn only_attested_device_bound_passkeys_reach_phrh() {
     let mut attested = register_attested(&http, &base, &csrf, false, Some(&trusted)).await;
     // Binding more passkeys next to an attested one needs that passkey
     // (the strongest factor held), not the password.
-    crate::authenticators::reauth_with_passkey(&http, &base, &mut attested).await;
+    let csrf = crate::authenticators::reauth_with_passkey(&http, &base, &mut attested).await;
     let mut plain = register_attested(&http, &base, &csrf, false, None).await;
     let mut foreign = register_attested(&http, &base, &csrf, false, Some(&untrusted)).await;
     let uid = srv.user_id("alice").await;

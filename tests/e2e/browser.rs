@@ -119,7 +119,8 @@ async fn browser_enrolls_totp_and_steps_up_with_a_code() {
     b.goto(&format!("{web}/account")).await;
     password_signin(&mut b).await;
     b.wait_for("document.getElementById('totp-enroll')").await;
-    b.goto(&format!("{web}/account/totp")).await;
+    b.eval("document.getElementById('totp-enroll').click()")
+        .await;
     b.wait_for("document.getElementById('totp-qr').complete")
         .await;
     let key = b
@@ -161,5 +162,63 @@ async fn browser_enrolls_totp_and_steps_up_with_a_code() {
     .await;
     assert_eq!(claims["acr"], "aal2");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    b.close().await;
+}
+
+/// After a wrong password the sign-in page is shown again with the error;
+/// it must still carry the passkey script (CSP `script-src 'self'`), so the
+/// passkey button signs in from that very page.
+#[tokio::test]
+async fn browser_signs_in_with_a_passkey_after_a_wrong_password() {
+    let Some(mut b) = cdp::launch().await else {
+        return;
+    };
+    let Some((srv, web)) = server().await else {
+        return;
+    };
+    b.virtual_authenticator().await;
+    b.goto(&format!("{web}/account")).await;
+    password_signin(&mut b).await;
+    b.wait_for("document.getElementById('passkey-register')")
+        .await;
+    b.eval("document.getElementById('passkey-register').click()")
+        .await;
+    b.wait_for("location.search.includes('done=passkey')").await;
+    sign_out(&mut b, &web).await;
+
+    b.goto(&authorize(&web, "")).await;
+    b.wait_for("document.getElementById('password')").await;
+    b.eval(
+        "(() => { document.getElementById('username').value = 'alice'; \
+           const p = document.getElementById('password'); p.value = 'wrong password'; p.form.submit(); })()",
+    )
+    .await;
+    b.wait_for("document.getElementById('form-error')").await;
+    assert!(
+        b.eval("document.getElementById('form-error').textContent")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .contains("incorrect"),
+        "the re-shown page says the password was wrong"
+    );
+    b.screenshot(&artifact("wrong-password.png")).await;
+    b.eval("document.getElementById('passkey-signin').click()")
+        .await;
+    b.wait_for("location.pathname === '/healthz'").await;
+    let back = b.url().await;
+    let claims = id_claims(
+        &reqwest::Client::new(),
+        &srv.base,
+        &back,
+        &format!("{web}/healthz"),
+    )
+    .await;
+    let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
+    assert!(amr.iter().any(|a| a == "user"), "{amr:?}");
+    assert!(
+        !amr.iter().any(|a| a == "pwd"),
+        "the passkey signed in: {amr:?}"
+    );
     b.close().await;
 }

@@ -167,6 +167,7 @@ async fn recovery_codes_need_the_passkey_of_a_passkey_user() {
         (200, Some("/account")),
         "{ok}"
     );
+    let csrf = tollgate::account_csrf(&http, &base).await;
     let r = regenerate(&http, &base, &csrf).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap().matches("<li><code>").count(), 10);

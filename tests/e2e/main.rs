@@ -18,6 +18,7 @@ mod first_run;
 mod freshness;
 mod gateway;
 mod gateway_paths;
+mod hygiene;
 mod last_factor;
 mod logout_attacks;
 mod negative;

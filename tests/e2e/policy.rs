@@ -1305,11 +1305,7 @@ async fn device_enrollment_needs_the_level_the_policy_asks() {
     let http = browser_at(DE);
     let r = password(&http, &base, &authorize_url(&base, ""), "ivy").await;
     assert!(param(&loc(&r), "code").is_some());
-    let r = http
-        .post(format!("{base}/account/devices/enroll-code"))
-        .send()
-        .await
-        .unwrap();
+    let r = tollgate::account_post(&http, &base, "/account/devices/enroll-code").await;
     assert_eq!(r.status(), 403);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"], "insufficient_user_authentication", "{e}");

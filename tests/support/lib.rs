@@ -434,6 +434,53 @@ pub async fn get_text(browser: &reqwest::Client, url: &str) -> String {
         .expect("body text")
 }
 
+/// The page a sign-in ends on when the user's factors cannot reach its
+/// level (`loc` is where the login sent the browser): its status must be
+/// 403; returns the page's text and the "Back to the application" URL (the
+/// client's redirect URI with `error=unmet_authentication_requirements`).
+pub async fn unmet_page(browser: &reqwest::Client, base: &str, loc: &str) -> (String, String) {
+    assert!(loc.starts_with("/login/"), "the issuer's own page: {loc}");
+    let r = browser
+        .get(format!("{base}{loc}"))
+        .send()
+        .await
+        .expect("unmet page");
+    assert_eq!(r.status(), 403, "an unmet level is explained on a page");
+    let html = r.text().await.expect("html");
+    let back = html
+        .split("id=\"back-to-app\"")
+        .next()
+        .and_then(|head| head.rsplit("href=\"").next())
+        .and_then(|v| v.split('"').next())
+        .unwrap_or_else(|| panic!("a way back to the application: {html}"))
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&#61;", "=");
+    (html, back)
+}
+
+/// The CSRF token of the `/account` page for this browser's session (the
+/// token is bound to the session cookie, so it changes when the cookie is
+/// rotated at a step-up).
+pub async fn account_csrf(browser: &reqwest::Client, base: &str) -> String {
+    csrf_of(&get_text(browser, &format!("{base}/account")).await)
+}
+
+/// A state-changing `/account/devices` call (`path` under `base`) as the
+/// account page's script makes it: with the page's CSRF token in
+/// `x-csrf-token`.
+pub async fn account_post(browser: &reqwest::Client, base: &str, path: &str) -> reqwest::Response {
+    let csrf = account_csrf(browser, base).await;
+    browser
+        .post(format!("{base}{path}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .expect("account post")
+}
+
 /// A query parameter of a URL.
 pub fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)

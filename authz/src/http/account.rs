@@ -169,8 +169,8 @@ fn view(p: &PasskeyRow) -> PasskeyView {
 
 /// The CSRF token of the account forms: bound to the session cookie's
 /// secret, so another site can neither read nor compute it.
-pub(super) fn csrf_of(headers: &HeaderMap) -> Option<String> {
-    let token = cookies::get(headers, cookies::SESSION)?;
+pub(super) fn csrf_of(app: &App, headers: &HeaderMap) -> Option<String> {
+    let token = cookies::Jar::of(app).get(headers, cookies::SESSION)?;
     Some(crate::store::hex(&crate::secret::sha256(
         format!("tollgate-account-csrf:{token}").as_bytes(),
     )))
@@ -216,11 +216,10 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
         return internal(e);
     }
     let mut resp = see_other(&format!("/login/{}", ix.id));
-    let cookie = cookies::set(
+    let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,
         browser.expose(),
         app.config.login.interaction_ttl,
-        !app.config.insecure_cookies(),
     );
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
@@ -256,7 +255,7 @@ pub(super) async fn render(
             );
         }
     };
-    let csrf = csrf_of(headers).unwrap_or_default();
+    let csrf = csrf_of(app, headers).unwrap_or_default();
     with_script(pages::render(
         if error.is_some() {
             StatusCode::BAD_REQUEST
@@ -293,7 +292,7 @@ async fn guard(
     let Some(s) = current_session(app, headers).await else {
         return Err(see_other("/account"));
     };
-    let want = csrf_of(headers).unwrap_or_default();
+    let want = csrf_of(app, headers).unwrap_or_default();
     if want.is_empty() || !crate::secret::ct_eq(csrf.as_bytes(), want.as_bytes()) {
         app.audit(
             "account.csrf_mismatch",

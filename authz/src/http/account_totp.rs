@@ -1,6 +1,7 @@
 //! `/account/totp` and `/account/recovery`: TOTP enrollment (a pending
-//! secret, sealed with the master key under `totp:<user_id>`, active only
-//! after one valid code) and recovery codes (ten, shown once, stored hashed).
+//! secret made by `POST /account/totp/new`, sealed with the master key
+//! under `totp:<user_id>`, active only after one valid code) and recovery
+//! codes (ten, shown once, stored hashed).
 
 use super::account::{CLIENT, csrf_of, factor_count, field, form_change, render};
 use super::factors::{internal, open_secret};
@@ -57,7 +58,15 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
-/// `GET /account/totp`: a new pending secret, its URI and QR code.
+#[derive(Template)]
+#[template(path = "totp_start.html")]
+pub struct TotpStartPage<'a> {
+    pub csrf: &'a str,
+}
+
+/// `GET /account/totp`: the button that asks for a key. A GET changes
+/// nothing (an `<img>` on another site must not replace a pending secret
+/// the user is halfway through scanning); the key is made by the POST.
 pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
     let Some(s) = current_session(&app, &headers).await else {
         return see_other("/account");
@@ -65,9 +74,16 @@ pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
     if !super::account::fresh_for_changes(&app, &s).await {
         return see_other("/account/reauth");
     }
-    let user = match app.store.user(&s.user_id).await {
-        Ok(Some(u)) => u,
-        _ => return see_other("/account"),
+    let csrf = csrf_of(&app, &headers).unwrap_or_default();
+    pages::render(StatusCode::OK, &TotpStartPage { csrf: &csrf })
+}
+
+/// `POST /account/totp/new` (form `csrf`): a new pending secret, its URI
+/// and QR code.
+pub async fn new_secret(State(app): State<App>, req: Request) -> Response {
+    let (headers, _, s, user) = match form_change(&app, req, "totp.start").await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     if matches!(app.store.totp(&user.id).await, Ok(Some(t)) if t.active) {
         return render(
@@ -105,7 +121,7 @@ fn totp_page(
 ) -> Response {
     let p = totp::Params::from_config(&app.config.authenticators);
     let uri = totp::otpauth_uri(p, secret, &app.config.authenticators.rp_name, &user.login);
-    let csrf = csrf_of(headers).unwrap_or_default();
+    let csrf = csrf_of(app, headers).unwrap_or_default();
     pages::render(
         status,
         &TotpEnrollPage {

@@ -127,31 +127,80 @@ pub async fn grant_key(State(app): State<App>) -> Result<Response, AgentError> {
     })))
 }
 
-/// The signed-in user's id, or 401.
-async fn signed_in(app: &App, h: &HeaderMap) -> Result<String, AgentError> {
+/// The signed-in session, or 401.
+async fn signed_in(app: &App, h: &HeaderMap) -> Result<crate::store::SessionRow, AgentError> {
     current_session(app, h)
         .await
-        .map(|s| s.user_id)
         .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))
+}
+
+/// The header a signed-in browser's script sends the account CSRF token in
+/// (the `csrf` of the `/account` page) on the device calls that change
+/// state. `SameSite=Lax` alone does not stop a sibling subdomain, and a
+/// cross-site form can set no header.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The signed-in session of a state-changing `/account/devices` call, once
+/// its CSRF token matched (a mismatch is audited, 403 `csrf_mismatch`).
+async fn signed_in_change(
+    app: &App,
+    h: &HeaderMap,
+    change: &str,
+) -> Result<crate::store::SessionRow, AgentError> {
+    let s = signed_in(app, h).await?;
+    let want = super::account::csrf_of(app, h).unwrap_or_default();
+    let got = h
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if want.is_empty() || !crate::secret::ct_eq(got.as_bytes(), want.as_bytes()) {
+        app.audit(
+            "account.csrf_mismatch",
+            &s.user_id,
+            change,
+            serde_json::json!({"sid": s.id}),
+        )
+        .await;
+        return Err(AgentError::new(
+            403,
+            "csrf_mismatch",
+            format!("send the account page's CSRF token in {CSRF_HEADER}"),
+        ));
+    }
+    Ok(s)
 }
 
 /// The pseudo-client a policy names to set the level device enrollment
 /// needs (`when: {client: [tollgate-devices]}`).
 pub const DEVICES_CLIENT: &str = "tollgate-devices";
 
-/// `POST /account/devices/enroll-code`: a code for `tollgate-agent enroll`.
-/// The session cookie is `SameSite=Lax`, so another site cannot make a
-/// signed-in browser post here. The policy decides the level the session
-/// must have (client `tollgate-devices`, action `request`): below it the
-/// answer is 403 `insufficient_user_authentication` naming the level.
+/// `POST /account/devices/enroll-code`: a code for `tollgate-agent enroll`,
+/// with the account CSRF token in [`CSRF_HEADER`]. A code binds a factor,
+/// so, like every other binding, it needs a sign-in within `[authenticators]
+/// reauth_window` at the level of the strongest factor held
+/// (`login::to_change_factors`); then the policy decides the level the
+/// session must have (client `tollgate-devices`, action `request`). Below
+/// either the answer is 403 `insufficient_user_authentication` naming the
+/// level.
 pub async fn enroll_code(
     State(app): State<App>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     h: HeaderMap,
 ) -> Result<Response, AgentError> {
-    let session = current_session(&app, &h)
-        .await
-        .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))?;
+    let session = signed_in_change(&app, &h, "device.enroll_code").await?;
+    let need = super::account::change_requirement(&app, &session.user_id).await;
+    if !need.met_by(&session.factors, app.now()) {
+        return Err(AgentError::new(
+            403,
+            "insufficient_user_authentication",
+            format!(
+                "enrolling a device needs a sign-in at {} within {} s with your strongest \
+                 factor; sign in again at /account/reauth",
+                need.level.acr(),
+                need.max_age.unwrap_or_default()
+            ),
+        ));
+    }
     let now = app.now();
     let user = app
         .store
@@ -250,19 +299,21 @@ pub async fn enroll_code(
 
 /// `GET /account/devices`.
 pub async fn my_devices(State(app): State<App>, h: HeaderMap) -> Result<Response, AgentError> {
-    let user = signed_in(&app, &h).await?;
+    let user = signed_in(&app, &h).await?.user_id;
     Ok(ok(
         serde_json::json!({"devices": manage::list(&app.store, Some(&user)).await?}),
     ))
 }
 
-/// `POST /account/devices/{id}/revoke`.
+/// `POST /account/devices/{id}/revoke`, with the account CSRF token in
+/// [`CSRF_HEADER`]. No fresh sign-in: a user whose device was stolen must
+/// be able to cut it off with the session they have.
 pub async fn revoke_mine(
     State(app): State<App>,
     Path(id): Path<String>,
     h: HeaderMap,
 ) -> Result<Response, AgentError> {
-    let user = signed_in(&app, &h).await?;
+    let user = signed_in_change(&app, &h, "device.revoke").await?.user_id;
     manage::revoke(&app.store, Actor::User(&user), &id, app.now()).await?;
     Ok(ok(
         serde_json::json!({"device_id": id, "status": "revoked"}),

@@ -73,7 +73,7 @@ pub(super) fn redirect_error(
 
 /// The live session of this browser, if any, with its user still enabled.
 pub(super) async fn current_session(app: &App, headers: &HeaderMap) -> Option<SessionRow> {
-    let token = cookies::get(headers, cookies::SESSION)?;
+    let token = cookies::Jar::of(app).get(headers, cookies::SESSION)?;
     let hash = crate::oauth::client::hash_secret(&token);
     let session = app.store.session_by_token(&hash, app.now()).await.ok()??;
     match app.store.user(&session.user_id).await.ok()? {
@@ -190,11 +190,10 @@ async fn authorize(
         tracing::error!(error = %e, "cannot store interaction");
         return redirect_error(app, &ix.request, "server_error", "internal error");
     }
-    let cookie = cookies::set(
+    let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,
         browser.expose(),
         app.config.login.interaction_ttl,
-        !app.config.insecure_cookies(),
     );
     let mut resp = see_other(&format!("/login/{}", ix.id));
     if let Ok(v) = cookie.parse() {
@@ -206,14 +205,16 @@ async fn authorize(
 /// A `tg_device` cookie for a browser that has none yet: the device id
 /// the risk scorer learns (400 days, the longest browsers keep a cookie).
 fn device_cookie(app: &App, headers: &HeaderMap) -> Option<String> {
-    if cookies::get(headers, cookies::DEVICE).is_some_and(|v| !v.is_empty()) {
+    if cookies::Jar::of(app)
+        .get(headers, cookies::DEVICE)
+        .is_some_and(|v| !v.is_empty())
+    {
         return None;
     }
-    Some(cookies::set(
+    Some(cookies::Jar::of(app).set(
         cookies::DEVICE,
         crate::secret::random_token(32).expose(),
         400 * 86_400,
-        !app.config.insecure_cookies(),
     ))
 }
 

@@ -50,12 +50,7 @@ pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let mut resp = see_other(url.as_str());
-    let cookie = cookies::set(
-        COOKIE,
-        &format!("{state}.{}", verifier.expose()),
-        600,
-        false,
-    );
+    let cookie = cookies::Jar::of(&app).set(COOKIE, &format!("{state}.{}", verifier.expose()), 600);
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -87,7 +82,9 @@ pub async fn callback(
             ),
         );
     }
-    let saved = cookies::get(&headers, COOKIE).unwrap_or_default();
+    let saved = cookies::Jar::of(&app)
+        .get(&headers, COOKIE)
+        .unwrap_or_default();
     let (state, verifier) = saved.split_once('.').unwrap_or(("", ""));
     if state.is_empty() || q.get("state").map(String::as_str) != Some(state) {
         return pages::message(

@@ -47,7 +47,9 @@ pub(super) async fn load(
         }
     };
     let ix: Interaction = serde_json::from_str(&data).map_err(|_| gone())?;
-    let cookie = cookies::get(headers, cookies::LOGIN).unwrap_or_default();
+    let cookie = cookies::Jar::of(app)
+        .get(headers, cookies::LOGIN)
+        .unwrap_or_default();
     let presented = crate::oauth::client::hash_secret(&cookie);
     if !crate::secret::ct_eq(presented.as_bytes(), ix.browser.as_bytes()) {
         app.audit(
@@ -142,6 +144,12 @@ pub async fn show(
         Ok(ix) => ix,
         Err(r) => return r,
     };
+    if ix.user_id.is_some() {
+        let enrolled = enrolled(&app, &ix).await;
+        if ix.next(&enrolled, app.now()) == Next::Unmet {
+            return unmet_page(&app, &ix, &enrolled);
+        }
+    }
     if let Some(page) = super::login_device::offer(&app, &ix, peer, &headers).await {
         return page;
     }
@@ -278,8 +286,8 @@ pub async fn submit(
     advance(&app, ix, &headers, &ip).await
 }
 
-/// After a factor was proven: finish, fail with
-/// `unmet_authentication_requirements`, or show the next step.
+/// After a factor was proven: finish, or go back to the interaction's page
+/// for the next step (or for what is missing, when the level is unmet).
 pub(super) async fn advance(
     app: &App,
     mut ix: Interaction,
@@ -297,7 +305,6 @@ pub(super) async fn advance(
     match ix.next(&enrolled, now) {
         Next::Complete => finish(app, ix, headers, ip).await,
         Next::Unmet => {
-            let _ = app.store.take_interaction(&ix.id).await;
             app.audit(
                 "login.unmet",
                 ix.user_id.as_deref().unwrap_or("anonymous"),
@@ -305,12 +312,12 @@ pub(super) async fn advance(
                 serde_json::json!({"required": ix.requirement.level.acr()}),
             )
             .await;
-            redirect_error(
-                app,
-                &ix.request,
-                "unmet_authentication_requirements",
-                "the user cannot reach the requested authentication level",
-            )
+            // Kept until it expires: its page says what is missing, and a
+            // factor added meanwhile on /account lets the same sign-in go on.
+            if let Err(e) = save(app, &ix).await {
+                tracing::error!(error = %e, "cannot store interaction");
+            }
+            see_login(&ix.id)
         }
         Next::Identify | Next::Factor(_) => {
             if let Err(e) = save(app, &ix).await {
@@ -319,6 +326,35 @@ pub(super) async fn advance(
             see_other(&format!("/login/{}", ix.id))
         }
     }
+}
+
+/// The page of an interaction whose user cannot reach its level: what is
+/// missing, a link to `/account` when adding a factor there would help,
+/// and the way back to the client with `unmet_authentication_requirements`.
+fn unmet_page(app: &App, ix: &Interaction, enrolled: &[FactorKind]) -> Response {
+    let fix = crate::login::unmet::how_to_fix(
+        ix.requirement.level,
+        enrolled,
+        client_name(ix),
+        app.attestation.enabled(),
+        ix.request.client_id == super::account::CLIENT,
+    );
+    let back = crate::oauth::authorize::error_redirect(
+        &ix.request.redirect_uri,
+        ix.request.state.as_deref(),
+        "unmet_authentication_requirements",
+        "the user cannot reach the requested authentication level",
+        &app.urls.issuer,
+    );
+    pages::render(
+        StatusCode::FORBIDDEN,
+        &pages::UnmetPage {
+            client_name: client_name(ix),
+            missing: &fix.missing,
+            add_on_account: fix.add_on_account,
+            back: &back,
+        },
+    )
 }
 
 /// Completes the interaction: records the session, issues the code, and
@@ -348,19 +384,26 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
     let existing = current_session(app, headers)
         .await
         .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
-    let mut set_cookie = None;
+    // Whether the session is new or stepped up, its cookie secret is new.
+    let token = crate::secret::random_token(32);
+    let token_hash = crate::oauth::client::hash_secret(token.expose());
+    let jar = cookies::Jar::of(app);
+    let set_cookie = jar.set(
+        cookies::SESSION,
+        token.expose(),
+        app.config.login.session_ttl,
+    );
     let session = match existing {
         Some(mut s) => {
             s.factors = factors.clone();
             s.auth_time = auth_time;
-            if let Err(e) = app.store.update_session_factors(&s).await {
+            if let Err(e) = app.store.step_up_session(&s, &token_hash).await {
                 tracing::error!(error = %e, "cannot update session");
                 return redirect_error(app, &ix.request, "server_error", "internal error");
             }
             s
         }
         None => {
-            let token = crate::secret::random_token(32);
             let s = SessionRow {
                 id: crate::secret::random_id(16),
                 user_id: user_id.clone(),
@@ -368,20 +411,10 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
                 auth_time,
                 expires_at: now + app.config.login.session_ttl,
             };
-            if let Err(e) = app
-                .store
-                .insert_session(&s, &crate::oauth::client::hash_secret(token.expose()), now)
-                .await
-            {
+            if let Err(e) = app.store.insert_session(&s, &token_hash, now).await {
                 tracing::error!(error = %e, "cannot create session");
                 return redirect_error(app, &ix.request, "server_error", "internal error");
             }
-            set_cookie = Some(cookies::set(
-                cookies::SESSION,
-                token.expose(),
-                app.config.login.session_ttl,
-                !app.config.insecure_cookies(),
-            ));
             s
         }
     };
@@ -429,10 +462,7 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
         }
     };
     let h = resp.headers_mut();
-    for c in set_cookie.into_iter().chain(std::iter::once(cookies::clear(
-        cookies::LOGIN,
-        !app.config.insecure_cookies(),
-    ))) {
+    for c in [set_cookie, jar.clear(cookies::LOGIN)] {
         if let Ok(v) = c.parse() {
             h.append(header::SET_COOKIE, v);
         }
@@ -506,8 +536,9 @@ fn user_agent(headers: &HeaderMap) -> &str {
 
 /// The browser's device id for risk scoring: SHA-256 (hex) of its
 /// `tg_device` cookie (set by `/authorize`), never the cookie itself.
-pub(super) fn device_hash(headers: &HeaderMap) -> Option<String> {
-    cookies::get(headers, cookies::DEVICE)
+pub(super) fn device_hash(app: &App, headers: &HeaderMap) -> Option<String> {
+    cookies::Jar::of(app)
+        .get(headers, cookies::DEVICE)
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(|v| crate::store::hex(&crate::secret::sha256(v.as_bytes())))
 }
@@ -544,7 +575,7 @@ pub(super) async fn gate(
             ));
         }
     };
-    let device = device_hash(headers);
+    let device = device_hash(app, headers);
     let addr = ip
         .parse()
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
@@ -600,8 +631,7 @@ pub(super) async fn gate(
                 "This sign-in was refused by your organisation's security policy. \
                  If this was you, contact your administrator.",
             );
-            if let Ok(v) = cookies::clear(cookies::SESSION, !app.config.insecure_cookies()).parse()
-            {
+            if let Ok(v) = cookies::Jar::of(app).clear(cookies::SESSION).parse() {
                 page.headers_mut().append(header::SET_COOKIE, v);
             }
             Err(page)

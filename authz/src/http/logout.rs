@@ -124,7 +124,9 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
         }
         None => None,
     };
-    let cookie = cookies::get(headers, cookies::SESSION).unwrap_or_default();
+    let cookie = cookies::Jar::of(app)
+        .get(headers, cookies::SESSION)
+        .unwrap_or_default();
     let session = current_session(app, headers).await;
     let hinted = match (&hint, &session) {
         (Some(h), Some(s)) => hint_confirms(h, &s.user_id, &s.id),
@@ -189,7 +191,7 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
         }
         None => pages::message(StatusCode::OK, "Signed out", "You are signed out."),
     };
-    if let Ok(v) = cookies::clear(cookies::SESSION, !app.config.insecure_cookies()).parse() {
+    if let Ok(v) = cookies::Jar::of(app).clear(cookies::SESSION).parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp

@@ -93,6 +93,7 @@ pub fn router(app: App) -> Router {
             "/account/totp",
             get(account_totp::start).post(account_totp::activate),
         )
+        .route("/account/totp/new", post(account_totp::new_secret))
         .route("/account/totp/remove", post(account_totp::remove))
         .route("/account/recovery", post(account_totp::recovery_regenerate))
         .route("/v1/agent/enroll/begin", post(agent::enroll_begin))

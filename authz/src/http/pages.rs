@@ -14,6 +14,18 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// A sign-in the user's factors cannot complete: what is missing
+/// (`login::unmet::how_to_fix`), and the way back to the relying party,
+/// which then gets `unmet_authentication_requirements`.
+#[derive(Template)]
+#[template(path = "unmet.html")]
+pub struct UnmetPage<'a> {
+    pub client_name: &'a str,
+    pub missing: &'a str,
+    pub add_on_account: bool,
+    pub back: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {

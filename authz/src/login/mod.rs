@@ -14,6 +14,7 @@ pub mod rate;
 mod soft_attestation;
 pub mod soft_passkey;
 pub mod totp;
+pub mod unmet;
 
 pub use factors::{Method, ProvenFactor, amr_of};
 pub use interaction::{AuthRequest, Interaction, Next};

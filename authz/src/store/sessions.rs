@@ -82,14 +82,21 @@ impl Store {
         Ok(())
     }
 
-    /// Records newly proven factors in a live session (step-up).
-    pub async fn update_session_factors(&self, s: &SessionRow) -> Result<()> {
-        sqlx::query("UPDATE sessions SET factors = $1, auth_time = $2 WHERE id = $3")
-            .bind(to_json(&s.factors))
-            .bind(s.auth_time)
-            .bind(&s.id)
-            .execute(&self.pool)
-            .await?;
+    /// Records newly proven factors in a live session (step-up) under a
+    /// new cookie secret, `token_hash`: the cookie that was presented
+    /// before the level rose stops working (session fixation, a cookie
+    /// copied at aal1 never carries the stepped-up level). The session id
+    /// (`sid` of its grants) stays.
+    pub async fn step_up_session(&self, s: &SessionRow, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET factors = $1, auth_time = $2, token_hash = $3 WHERE id = $4",
+        )
+        .bind(to_json(&s.factors))
+        .bind(s.auth_time)
+        .bind(token_hash)
+        .bind(&s.id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
