@@ -126,11 +126,12 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
 /// The `ca_file`s of the security-event channels that cannot be read
 /// (SCIM targets and directories check theirs when they are built).
 fn ca_file_problems(config: &Config) -> Vec<String> {
-    let receivers = config
-        .ssf
-        .receivers
-        .iter()
-        .filter_map(|r| Some((format!("ssf receiver {:?}: ca_file", r.name), r.ca_file.as_ref()?)));
+    let receivers = config.ssf.receivers.iter().filter_map(|r| {
+        Some((
+            format!("ssf receiver {:?}: ca_file", r.name),
+            r.ca_file.as_ref()?,
+        ))
+    });
     let clients = config.clients.iter().filter_map(|c| {
         Some((
             format!("client {:?}: backchannel_logout_ca_file", c.id),
@@ -328,7 +329,10 @@ mod tests {
         for (line, words) in [
             (8, "scim target \"vc\": ca_file: /nonexistent/vmca.pem: "),
             (13, "ssf receiver \"siem\": ca_file: "),
-            (20, "client \"app\": backchannel_logout_ca_file: /nonexistent/app-ca.pem"),
+            (
+                20,
+                "client \"app\": backchannel_logout_ca_file: /nonexistent/app-ca.pem",
+            ),
         ] {
             assert!(
                 located

@@ -27,7 +27,10 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     let mut probe = rustls::RootCertStore::empty();
     for c in &certs {
         probe.add(c.clone()).map_err(|e| {
-            format!("{}: a certificate in it cannot be parsed: {e}", path.display())
+            format!(
+                "{}: a certificate in it cannot be parsed: {e}",
+                path.display()
+            )
         })?;
     }
     Ok(certs)
@@ -110,9 +113,15 @@ mod tests {
                 && e_missing.contains("No such file"),
             "{e_missing}"
         );
-        assert_eq!(e_text, format!("{}: no PEM certificate in it", text.display()));
+        assert_eq!(
+            e_text,
+            format!("{}: no PEM certificate in it", text.display())
+        );
         assert!(
-            e_junk.starts_with(&format!("{}: a certificate in it cannot be parsed", junk.display())),
+            e_junk.starts_with(&format!(
+                "{}: a certificate in it cannot be parsed",
+                junk.display()
+            )),
             "{e_junk}"
         );
         assert!(with_ca_file(reqwest::Client::builder(), Some(&missing)).is_err());
@@ -121,9 +130,7 @@ mod tests {
 
     #[test]
     fn only_an_unknown_issuer_gets_the_ca_file_hint() {
-        assert!(
-            unknown_issuer_hint("invalid peer certificate: UnknownIssuer").is_some()
-        );
+        assert!(unknown_issuer_hint("invalid peer certificate: UnknownIssuer").is_some());
         assert!(unknown_issuer_hint("connection refused").is_none());
     }
 }

@@ -386,7 +386,11 @@ async fn a_receiver_behind_a_private_ca_needs_its_ca_file() {
     }
     assert!(failed, "the push without the CA fails");
     assert!(
-        inbox.lock().unwrap().iter().all(|r| r.path != "/untrusting"),
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.path != "/untrusting"),
         "nothing reached the receiver through an untrusted certificate"
     );
     assert_eq!(srv.app.store.pending_deliveries().await.unwrap(), 1);

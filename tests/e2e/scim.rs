@@ -242,7 +242,10 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
     let dir = temp_dir();
     let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
     let schemas = support.join("ws1b-schemas.json").display().to_string();
-    let types = support.join("ws1b-resource-types.json").display().to_string();
+    let types = support
+        .join("ws1b-resource-types.json")
+        .display()
+        .to_string();
     let scim = Scim2::start_with(
         &bin,
         free_port(),
@@ -302,7 +305,9 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
         "dn: cn=VC Admins,ou=groups,dc=corp,dc=example\nchangetype: modify\nadd: member\n\
          member: cn=erin,ou=people,dc=corp,dc=example\n",
     );
-    crate::directory::sync(&srv, false).await.expect("second sync");
+    crate::directory::sync(&srv, false)
+        .await
+        .expect("second sync");
     let e = eventually("erin provisioned", 20, async || scim.user(&erin_id).await).await;
     eventually("VC Admins with dave and erin", 20, async || {
         let g = scim.group("VC Admins").await?;

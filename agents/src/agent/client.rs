@@ -257,13 +257,22 @@ AiEA+/1+O88Cz8he2mAOuBKdxjwUBYWPja19HgouSmj4pi4CIQCKVmAKo2swgb77\n\
         let _ = std::fs::remove_dir_all(&dir);
         let roots = roots.unwrap();
         let system = rustls_native_certs::load_native_certs().certs;
-        assert!(!system.is_empty(), "this test needs the system roots (ca-certificates)");
+        assert!(
+            !system.is_empty(),
+            "this test needs the system roots (ca-certificates)"
+        );
         assert_eq!(roots.len(), system.len() + 1);
-        let ca = ureq::tls::parse_pem(CA_PEM.as_bytes()).next().unwrap().unwrap();
+        let ca = ureq::tls::parse_pem(CA_PEM.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
         let PemItem::Certificate(ca) = ca else {
             panic!("a certificate")
         };
-        assert!(roots.iter().any(|r| r.der() == ca.der()), "the CA is among the roots");
+        assert!(
+            roots.iter().any(|r| r.der() == ca.der()),
+            "the CA is among the roots"
+        );
         assert!(
             matches!(&refused, Err(ClientError::CaFile { path, .. }) if path.ends_with("empty.pem")),
             "{:?}",

@@ -626,7 +626,10 @@ mod tests {
         ] {
             assert!(kept.contains(want), "{kept}");
         }
-        assert!(kept.ends_with(&format!("admins-need-phr ({})", mine.display())), "{kept}");
+        assert!(
+            kept.ends_with(&format!("admins-need-phr ({})", mine.display())),
+            "{kept}"
+        );
         assert_eq!(
             active_rules(&dropped.unwrap()),
             format!("admins-need-phr ({})", alone.display())

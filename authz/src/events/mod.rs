@@ -124,15 +124,15 @@ impl Senders {
         let mut own = std::collections::HashMap::new();
         for r in &config.ssf.receivers {
             if let Some(ca) = &r.ca_file {
-                let c = build(Some(ca)).map_err(|e| format!("ssf receiver {:?}: ca_file: {e}", r.name))?;
+                let c = build(Some(ca))
+                    .map_err(|e| format!("ssf receiver {:?}: ca_file: {e}", r.name))?;
                 own.insert((SSF.to_owned(), r.name.clone()), c);
             }
         }
         for c in &config.clients {
             if let Some(ca) = &c.backchannel_logout_ca_file {
-                let h = build(Some(ca)).map_err(|e| {
-                    format!("client {:?}: backchannel_logout_ca_file: {e}", c.id)
-                })?;
+                let h = build(Some(ca))
+                    .map_err(|e| format!("client {:?}: backchannel_logout_ca_file: {e}", c.id))?;
                 own.insert((BACKCHANNEL_LOGOUT.to_owned(), c.id.clone()), h);
             }
         }
@@ -310,7 +310,10 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let senders = senders.unwrap();
         let keys: Vec<_> = senders.own.keys().cloned().collect();
-        assert_eq!(keys, vec![(BACKCHANNEL_LOGOUT.to_owned(), "app".to_owned())]);
+        assert_eq!(
+            keys,
+            vec![(BACKCHANNEL_LOGOUT.to_owned(), "app".to_owned())]
+        );
     }
 
     #[test]

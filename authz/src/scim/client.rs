@@ -46,8 +46,9 @@ impl ScimClient {
     /// A client with `timeout` per request. Redirects are not followed:
     /// the bearer token must not travel to another host.
     pub fn new(target: &Target, timeout: Duration) -> Result<ScimClient, String> {
-        let builder = crate::tls::with_ca_file(reqwest::Client::builder(), target.ca_file.as_deref())
-            .map_err(|e| format!("scim target {:?}: ca_file: {e}", target.name))?;
+        let builder =
+            crate::tls::with_ca_file(reqwest::Client::builder(), target.ca_file.as_deref())
+                .map_err(|e| format!("scim target {:?}: ca_file: {e}", target.name))?;
         let http = builder
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

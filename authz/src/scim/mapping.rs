@@ -82,8 +82,7 @@ pub fn add_ws1b_user(r: &mut Value, u: &UserRow, dir: Option<DirectoryFacts<'_>>
         ext["distinguishedName"] = json!(dir.dn);
         if let Some(bytes) = guid_bytes(dir.external_id) {
             use base64::Engine;
-            ext["adSourceAnchor"] =
-                json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+            ext["adSourceAnchor"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
         }
     }
     add_extension(r, WS1B_USER, ext);

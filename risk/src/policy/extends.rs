@@ -95,7 +95,10 @@ mod tests {
         let got = with_default(vec![mine.clone()]);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, PathBuf::from(DEFAULT_NAME));
-        assert_eq!(got[0].1, DEFAULT_POLICY, "nothing of the default is replaced");
+        assert_eq!(
+            got[0].1, DEFAULT_POLICY,
+            "nothing of the default is replaced"
+        );
         assert_eq!(got[1], mine);
         let explicit = src("mine.yaml", "extends: default\nrules_after: []\n");
         assert_eq!(with_default(vec![explicit]).len(), 2);
