@@ -277,6 +277,10 @@ pub struct SsfReceiver {
     /// Event types to send: `session-revoked`, `credential-change` (default both).
     #[serde(default = "all_ssf_events")]
     pub events: Vec<String>,
+    /// PEM bundle of a private CA that signed the receiver's certificate,
+    /// trusted in addition to the bundled roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn all_ssf_events() -> Vec<String> {
@@ -441,6 +445,27 @@ pub struct ScimTargetConfig {
     /// provisioned. Empty: every user and every group.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// PEM bundle of a private CA that signed the target's certificate
+    /// (vCenter's VMCA root), trusted in addition to the bundled roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `vcenter`: users and groups also carry VMware Identity Service's
+    /// `ws1b` extension, as vCenter's identity broker reads them.
+    #[serde(default)]
+    pub profile: ScimProfile,
+}
+
+/// What a SCIM target expects beyond RFC 7643.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScimProfile {
+    /// RFC 7643 core User and Group only.
+    #[default]
+    Generic,
+    /// vCenter 8's identity broker (VMware Identity Service): the
+    /// `urn:ietf:params:scim:schemas:extension:ws1b:2.0` User and Group
+    /// extensions.
+    Vcenter,
 }
 
 /// `[authenticators]`: passkeys (WebAuthn) and TOTP.
@@ -549,6 +574,11 @@ pub struct ClientConfig {
     /// session this client got tokens from ends.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// PEM bundle of a private CA that signed the certificate of
+    /// `backchannel_logout_uri`'s host, trusted in addition to the bundled
+    /// roots.
+    #[serde(default)]
+    pub backchannel_logout_ca_file: Option<PathBuf>,
     /// What this client may do beyond its grants (all off by default):
     /// `decide` (ask `/v1/decide`), `decide_revokes` (a deny it asks for
     /// may end the subject's sessions), `introspect` (introspect tokens

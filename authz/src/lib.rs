@@ -21,6 +21,7 @@
 //! - [`scim`]: SCIM 2.0 provisioning to targets such as vCenter (outbox,
 //!   delivery worker, `tollgate scim sync`).
 //! - [`checkpoint`]: signed audit checkpoints (truncation detection).
+//! - [`tls`]: outbound TLS trust (bundled roots plus an operator's `ca_file`).
 //! - [`cli`]: the `tollgate` command line.
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -51,3 +52,4 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod tls;

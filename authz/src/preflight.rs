@@ -111,15 +111,41 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
     if let Err(e) = crate::decision::DecisionPoint::load(&config.policy) {
         out.push(format!("[policy]: {e}"));
     }
+    out.extend(ca_file_problems(config));
     for t in &config.scim.targets {
         if let Err(e) = crate::scim::target(t, env) {
-            out.push(e);
+            out.extend(e);
         }
     }
     if let Err(e) = crate::directory::Directories::from_config(&config.directories, env) {
         out.extend(e);
     }
     out
+}
+
+/// The `ca_file`s of the security-event channels that cannot be read
+/// (SCIM targets and directories check theirs when they are built).
+fn ca_file_problems(config: &Config) -> Vec<String> {
+    let receivers = config.ssf.receivers.iter().filter_map(|r| {
+        Some((
+            format!("ssf receiver {:?}: ca_file", r.name),
+            r.ca_file.as_ref()?,
+        ))
+    });
+    let clients = config.clients.iter().filter_map(|c| {
+        Some((
+            format!("client {:?}: backchannel_logout_ca_file", c.id),
+            c.backchannel_logout_ca_file.as_ref()?,
+        ))
+    });
+    receivers
+        .chain(clients)
+        .filter_map(|(what, path)| {
+            crate::tls::read_ca_file(path)
+                .err()
+                .map(|e| format!("{what}: {e}"))
+        })
+        .collect()
 }
 
 /// The 1-based line and column in `text` that `problem` is about, when its
@@ -133,16 +159,18 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
         let rest = rest.strip_prefix('"')?;
         Some(rest.split('"').next()?.to_owned())
     };
-    if let Some(name) = problem
-        .strip_prefix("directory ")
-        .and_then(|_| quoted("directory "))
-    {
-        return locate_directory(text, &name, problem);
+    for (prefix, header, name_key) in [
+        ("directory ", "[[directories]]", "name"),
+        ("scim target ", "[[scim.targets]]", "name"),
+        ("ssf receiver ", "[[ssf.receivers]]", "name"),
+        ("client ", "[[clients]]", "id"),
+    ] {
+        if let Some(name) = problem.strip_prefix(prefix).and_then(|_| quoted(prefix)) {
+            return locate_in_entry(text, header, &format!("{name_key} = \"{name}\""), problem);
+        }
     }
     let needle = if let Some(id) = quoted("client ") {
         format!("id = \"{id}\"")
-    } else if let Some(name) = quoted("scim target ") {
-        format!("name = \"{name}\"")
     } else {
         let word = problem
             .split([' ', ':'])
@@ -165,12 +193,17 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
     text.find(&needle).map(|i| crate::config::line_col(text, i))
 }
 
-/// The line of a `[[directories]]` problem: the key it names (the first
-/// word after `directory "NAME": `, `attributes.x` as `x`) inside the
-/// entry whose `name` it is, else the `name` line.
-fn locate_directory(text: &str, name: &str, problem: &str) -> Option<(usize, usize)> {
-    let at = text.find(&format!("name = \"{name}\""))?;
-    let block_start = text[..at].rfind("[[directories]]").unwrap_or(0);
+/// The line of a problem with an array-of-tables entry (`[[header]]`):
+/// the key it names (the first word after `… "NAME": `, `attributes.x` as
+/// `x`) inside the entry that declares `name_line`, else that line.
+fn locate_in_entry(
+    text: &str,
+    header: &str,
+    name_line: &str,
+    problem: &str,
+) -> Option<(usize, usize)> {
+    let at = text.find(name_line)?;
+    let block_start = text[..at].rfind(header).unwrap_or(0);
     let block_end = text[at..].find("\n[[").map_or(text.len(), |i| at + i);
     let key = problem
         .split_once("\": ")
@@ -258,6 +291,62 @@ mod tests {
                 "line {line} {words:?} in {located:?}"
             );
         }
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn every_bad_ca_file_is_reported_at_its_line() {
+        let dir = std::env::temp_dir().join(format!("tg-pf-{}", crate::secret::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.pem");
+        std::fs::write(&bad, "not a certificate\n").unwrap();
+        let bad = bad.display().to_string();
+        let text = format!(
+            "version = 1\nissuer = \"https://id.example\"\n\n\
+             [[scim.targets]]\nname = \"vc\"\nbase_url = \"https://vc.example/scim/v2\"\n\
+             token_env = \"VC_TOKEN\"\nca_file = \"/nonexistent/vmca.pem\"\n\n\
+             [[ssf.receivers]]\nname = \"siem\"\nendpoint = \"https://siem.example/ssf\"\n\
+             ca_file = {bad:?}\n\n\
+             [[clients]]\nid = \"app\"\nredirect_uris = [\"https://app.example/cb\"]\n\
+             token_endpoint_auth_method = \"none\"\n\
+             backchannel_logout_uri = \"https://app.example/logout\"\n\
+             backchannel_logout_ca_file = \"/nonexistent/app-ca.pem\"\n"
+        );
+        let cfg = Config::parse(&text, "t.toml").unwrap();
+        let env = |k: &str| match k {
+            "TOLLGATE_MASTER_KEY" => {
+                Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned())
+            }
+            "VC_TOKEN" => Some("tok".to_owned()),
+            _ => None,
+        };
+        let found = problems(&cfg, &env);
+        let _ = std::fs::remove_dir_all(&dir);
+        let located: Vec<(Option<(usize, usize)>, &str)> = found
+            .iter()
+            .map(|p| (locate(&text, p), p.as_str()))
+            .collect();
+        for (line, words) in [
+            (8, "scim target \"vc\": ca_file: /nonexistent/vmca.pem: "),
+            (13, "ssf receiver \"siem\": ca_file: "),
+            (
+                20,
+                "client \"app\": backchannel_logout_ca_file: /nonexistent/app-ca.pem",
+            ),
+        ] {
+            assert!(
+                located
+                    .iter()
+                    .any(|(at, p)| *at == Some((line, 1)) && p.contains(words)),
+                "line {line} {words:?} in {located:?}"
+            );
+        }
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("ssf receiver") && p.ends_with("no PEM certificate in it")),
+            "{found:?}"
+        );
         assert_eq!(found.len(), 3, "{found:?}");
     }
 

@@ -22,7 +22,7 @@ use tollgate_authz::store::UserRow;
 
 /// A `[[directories]]` entry for `slapd` (plain LDAP on loopback unless
 /// `url` says otherwise), with `extra` JSON fields.
-fn entry(ldap: &Slapd, url: &str, extra: serde_json::Value) -> DirectoryConfig {
+pub(crate) fn entry(ldap: &Slapd, url: &str, extra: serde_json::Value) -> DirectoryConfig {
     let preset = match ldap.shape {
         Shape::OpenLdap => "openldap",
         Shape::ActiveDirectory => "active_directory",
@@ -62,7 +62,7 @@ async fn server(
     Some(srv)
 }
 
-async fn sync(srv: &TestServer, dry_run: bool) -> Result<Report, SyncError> {
+pub(crate) async fn sync(srv: &TestServer, dry_run: bool) -> Result<Report, SyncError> {
     let dir = srv.app.directories.iter().next().expect("a directory");
     run_once(&srv.app.store, dir, dry_run, srv.app.now(), |n| n).await
 }
@@ -268,6 +268,8 @@ async fn disabled_and_removed(db: Db) {
                 base_url: "http://127.0.0.1:9/scim/v2".into(),
                 token_env: SCIM_TOKEN_ENV.into(),
                 groups: vec![],
+                ca_file: None,
+                profile: Default::default(),
             })
     })
     .await

@@ -330,3 +330,68 @@ async fn adding_a_passkey_is_a_credential_change_event() {
         "{claims}"
     );
 }
+
+/// Receivers on an internal CA: the same HTTPS receiver (nginx with a
+/// certificate from a CA made here, in front of a plain one) configured
+/// twice, with and without `ca_file`. Only the one that trusts the CA gets
+/// the SET; the other's delivery stays pending, failed.
+#[tokio::test]
+async fn a_receiver_behind_a_private_ca_needs_its_ca_file() {
+    if !crate::tls_front::TlsFront::available() {
+        return;
+    }
+    let listener = free_listener().await;
+    let upstream = listener.local_addr().unwrap().to_string();
+    let inbox = receiver(listener).await;
+    let front = crate::tls_front::TlsFront::start(&upstream);
+    let (url, ca) = (front.url.clone(), front.ca.clone());
+    let Some(srv) = TestServer::start(tollgate::Db::Sqlite, move |c| {
+        c.ssf.receivers = vec![
+            serde_json::from_value(serde_json::json!({
+                "name": "trusting", "endpoint": format!("{url}/trusting"),
+                "events": ["session-revoked"], "ca_file": ca,
+            }))
+            .unwrap(),
+            serde_json::from_value(serde_json::json!({
+                "name": "untrusting", "endpoint": format!("{url}/untrusting"),
+                "events": ["session-revoked"],
+            }))
+            .unwrap(),
+        ];
+    })
+    .await
+    else {
+        return;
+    };
+    srv.add_user("carol", &[]).await;
+    srv.app
+        .store
+        .disable_user("carol", srv.app.now())
+        .await
+        .unwrap();
+    let set = wait_for(&inbox, "/trusting", 10)
+        .await
+        .expect("the receiver with ca_file gets the SET over TLS");
+    let aud = format!("{}/trusting", front.url);
+    let (typ, _) = verify(&srv, &set.body, &aud, false).await;
+    assert_eq!(typ, "secevent+jwt");
+    let mut failed = false;
+    for _ in 0..100 {
+        let m = tollgate::get_text(&reqwest::Client::new(), &format!("{}/metrics", srv.base)).await;
+        if m.contains("tollgate_event_deliveries_total{channel=\"ssf\",outcome=\"failed\"}") {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failed, "the push without the CA fails");
+    assert!(
+        inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.path != "/untrusting"),
+        "nothing reached the receiver through an untrusted certificate"
+    );
+    assert_eq!(srv.app.store.pending_deliveries().await.unwrap(), 1);
+}

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tollgate::{Db, SCIM_TOKEN, SCIM_TOKEN_ENV, TestServer, temp_dir};
-use tollgate_authz::config::ScimTargetConfig;
+use tollgate_authz::config::{ScimProfile, ScimTargetConfig};
+use tollgate_authz::scim::mapping::{WS1B_GROUP, WS1B_USER};
 use tollgate_authz::store::{NewUser, UserUpdate};
 
 const TARGET: &str = "scim2";
@@ -207,7 +208,172 @@ fn target(base: &str) -> ScimTargetConfig {
         base_url: base.into(),
         token_env: SCIM_TOKEN_ENV.into(),
         groups: vec![],
+        ca_file: None,
+        profile: Default::default(),
     }
+}
+
+/// vCenter's identity broker reads VMware's `ws1b` extension: AD users
+/// and groups from slapd (AD-shaped) reach a scim2-server that serves the
+/// ws1b schemas (tests/support/ws1b-*.json) with it, and a membership
+/// changed in the directory reaches the SCIM group after the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
+    use crate::slapd::{Shape, Slapd, ad_group, ad_user, have_slapd};
+    if !have_slapd() {
+        return;
+    }
+    let Some(bin) = scim2_server() else {
+        return;
+    };
+    // objectGUID as AD stores it; the LDIF carries its base64, which is
+    // exactly what adSourceAnchor must be.
+    const GUID: [u8; 16] = [
+        0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56,
+        0x78,
+    ];
+    let ldap = Slapd::start(Shape::ActiveDirectory, false);
+    ldap.add(&format!(
+        "{}{}{}",
+        ad_user("dave", "dave-pw", GUID),
+        ad_user("erin", "erin-pw", [2; 16]),
+        ad_group("VC Admins", &["dave"])
+    ));
+    let dir = temp_dir();
+    let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+    let schemas = support.join("ws1b-schemas.json").display().to_string();
+    let types = support
+        .join("ws1b-resource-types.json")
+        .display()
+        .to_string();
+    let scim = Scim2::start_with(
+        &bin,
+        free_port(),
+        &dir.0,
+        "ws1b",
+        &["--schema", &schemas, "--resource-type", &types],
+    )
+    .await;
+    let base = scim.base.clone();
+    let entry = crate::directory::entry(&ldap, &ldap.url(), serde_json::json!({}));
+    let srv = TestServer::start(Db::Sqlite, move |c| {
+        c.directories = vec![entry];
+        c.scim.targets = vec![ScimTargetConfig {
+            profile: ScimProfile::Vcenter,
+            ..target(&base)
+        }];
+    })
+    .await
+    .expect("sqlite server");
+    crate::directory::sync(&srv, false).await.expect("sync");
+    let id = async |login: &str| {
+        srv.app
+            .store
+            .user_by_login(login)
+            .await
+            .unwrap()
+            .expect("synced")
+            .id
+    };
+    let (dave_id, erin_id) = (id("dave").await, id("erin").await);
+    let d = eventually("dave provisioned", 20, async || scim.user(&dave_id).await).await;
+    assert_eq!(d["userName"], "dave@corp.example");
+    assert!(
+        d["schemas"].as_array().unwrap().contains(&WS1B_USER.into()),
+        "{d}"
+    );
+    use base64::Engine;
+    assert_eq!(
+        d[WS1B_USER],
+        serde_json::json!({
+            "domain": "corp.example",
+            "userPrincipalName": "dave@corp.example",
+            "distinguishedName": "cn=dave,ou=people,dc=corp,dc=example",
+            "adSourceAnchor": base64::engine::general_purpose::STANDARD.encode(GUID),
+        })
+    );
+    let g = eventually("VC Admins with dave", 20, async || {
+        let g = scim.group("VC Admins").await?;
+        (members(&g) == ids(&[&d])).then_some(g)
+    })
+    .await;
+    assert_eq!(g[WS1B_GROUP]["domain"], "corp.example", "{g}");
+
+    // Erin joins VC Admins in the directory: after the next sync the SCIM
+    // group has her too.
+    ldap.modify(
+        "dn: cn=VC Admins,ou=groups,dc=corp,dc=example\nchangetype: modify\nadd: member\n\
+         member: cn=erin,ou=people,dc=corp,dc=example\n",
+    );
+    crate::directory::sync(&srv, false)
+        .await
+        .expect("second sync");
+    let e = eventually("erin provisioned", 20, async || scim.user(&erin_id).await).await;
+    eventually("VC Admins with dave and erin", 20, async || {
+        let g = scim.group("VC Admins").await?;
+        (members(&g) == ids(&[&d, &e])).then_some(())
+    })
+    .await;
+}
+
+/// vCenter's SCIM endpoint has a certificate from its own CA (VMCA): the
+/// scim2-server behind nginx with a certificate from a CA made here.
+/// Without `ca_file` nothing is provisioned and the target's error says
+/// why and what to set; with it, provisioning works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_to_a_target_behind_a_private_ca_needs_its_ca_file() {
+    if !crate::tls_front::TlsFront::available() {
+        return;
+    }
+    let Some(bin) = scim2_server() else {
+        return;
+    };
+    let dir = temp_dir();
+    let port = free_port();
+    let scim = Scim2::start(&bin, port, &dir.0, "tls").await;
+    let front = crate::tls_front::TlsFront::start(&format!("127.0.0.1:{port}"));
+    let tls_base = format!("{}/v2", front.url);
+    let base = tls_base.clone();
+    let srv = TestServer::start(Db::Sqlite, move |c| {
+        c.scim.targets = vec![target(&base)];
+        c.scim.retry_base = 1;
+        c.scim.retry_max = 1;
+    })
+    .await
+    .expect("sqlite server");
+    let alice = srv.add_user("alice", &["vc-admins"]).await;
+    let err = eventually("the TLS failure recorded", 20, async || {
+        srv.app.store.scim_status(TARGET).await.ok()?.last_error
+    })
+    .await;
+    assert!(
+        err.contains("UnknownIssuer")
+            && err.contains("not signed by a CA Tollgate trusts; set ca_file"),
+        "{err}"
+    );
+    assert!(scim.user(&alice).await.is_none(), "nothing without the CA");
+
+    let ca = front.ca.clone();
+    let srv = srv
+        .stop_keeping_data()
+        .await
+        .restart_with(move |c| {
+            c.scim.targets = vec![ScimTargetConfig {
+                ca_file: Some(ca),
+                ..target(&tls_base)
+            }];
+        })
+        .await;
+    let a = eventually("alice provisioned over TLS", 20, async || {
+        scim.user(&alice).await
+    })
+    .await;
+    assert_eq!(a["userName"], "alice@corp.example");
+    eventually("the target recovered", 20, async || {
+        let st = srv.app.store.scim_status(TARGET).await.ok()?;
+        (st.failures == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

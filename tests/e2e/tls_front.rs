@@ -148,6 +148,7 @@ http {{
     location / {{
       proxy_pass http://{upstream};
       proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
     }}
   }}
 }}

@@ -61,10 +61,36 @@ fn is_loopback_http(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
+/// The system roots plus the certificates of the PEM bundle at `path`;
+/// an error names the file.
+fn roots_with(path: &Path) -> Result<Vec<Certificate<'static>>, ClientError> {
+    let ca_err = |reason: String| ClientError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(ca_err("no certificate in file".into()));
+    }
+    let system = rustls_native_certs::load_native_certs().certs;
+    Ok(system
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .chain(certs)
+        .collect())
+}
+
 impl Client {
     /// `base` is the issuer URL (`https://idp.example`); `ca_file` an
-    /// optional PEM bundle for a private CA (in addition to nothing else:
-    /// when given, only it is trusted).
+    /// optional PEM bundle for a private CA, trusted in addition to the
+    /// system roots (an issuer moved to a public certificate keeps
+    /// working, as for the issuer's own `ca_file`s).
     pub fn new(
         base: &str,
         ca_file: Option<&Path>,
@@ -76,21 +102,7 @@ impl Client {
         }
         let mut tls = TlsConfig::builder();
         if let Some(path) = ca_file {
-            let ca_err = |reason: String| ClientError::CaFile {
-                path: path.display().to_string(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                return Err(ca_err("no certificate in file".into()));
-            }
-            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(roots_with(path)?)));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(20)))
@@ -216,5 +228,56 @@ mod tests {
         for (url, flag, refused) in cases {
             assert_eq!(insecure(url, flag), refused, "{url} --insecure-http={flag}");
         }
+    }
+
+    /// A self-signed CA made once with `openssl req -x509` (P-256).
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBkjCCATegAwIBAgIUDcyi2K2Nv2S66e2NozinZbg0EWMwCgYIKoZIzj0EAwIw\n\
+HTEbMBkGA1UEAwwSYWdlbnQgdW5pdCB0ZXN0IENBMCAXDTI2MTIwMjE3MDgwOVoY\n\
+DzIxMjYxMTA4MTcwODA5WjAdMRswGQYDVQQDDBJhZ2VudCB1bml0IHRlc3QgQ0Ew\n\
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQt+2b4eBYg0o9ij0v5bEqGRE8pSihp\n\
+eb1H9Ukb/cSQDuhXcIrMK2mkZAnFJAb5PiY2GhagDH6lBx0MeCAwG3j6o1MwUTAd\n\
+BgNVHQ4EFgQUNfbWnLUWnZNf80rqx5SWgea40IgwHwYDVR0jBBgwFoAUNfbWnLUW\n\
+nZNf80rqx5SWgea40IgwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBG\n\
+AiEA+/1+O88Cz8he2mAOuBKdxjwUBYWPja19HgouSmj4pi4CIQCKVmAKo2swgb77\n\
++clm76luZQdTti09FjU0xLvuN/MLiw==\n\
+-----END CERTIFICATE-----\n\
+";
+
+    #[test]
+    fn a_ca_file_is_added_to_the_system_roots() {
+        let dir = std::env::temp_dir().join(format!("tg-agent-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (good, empty) = (dir.join("ca.pem"), dir.join("empty.pem"));
+        std::fs::write(&good, CA_PEM).unwrap();
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let roots = roots_with(&good);
+        let refused = roots_with(&empty);
+        let missing = roots_with(&dir.join("missing.pem"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let roots = roots.unwrap();
+        let system = rustls_native_certs::load_native_certs().certs;
+        assert!(
+            !system.is_empty(),
+            "this test needs the system roots (ca-certificates)"
+        );
+        assert_eq!(roots.len(), system.len() + 1);
+        let ca = ureq::tls::parse_pem(CA_PEM.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        let PemItem::Certificate(ca) = ca else {
+            panic!("a certificate")
+        };
+        assert!(
+            roots.iter().any(|r| r.der() == ca.der()),
+            "the CA is among the roots"
+        );
+        assert!(
+            matches!(&refused, Err(ClientError::CaFile { path, .. }) if path.ends_with("empty.pem")),
+            "{:?}",
+            refused.err()
+        );
+        assert!(matches!(missing, Err(ClientError::CaFile { .. })));
     }
 }

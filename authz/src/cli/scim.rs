@@ -84,7 +84,7 @@ pub async fn run(cmd: ScimCmd, cfg: &Config) -> Result<(), CliError> {
                     }
                 )));
             };
-            let t = crate::scim::target(t, &super::env)?;
+            let t = crate::scim::target(t, &super::env).map_err(|p| CliError(p.join("; ")))?;
             let mut w = TargetWorker::new(t, Duration::from_secs(cfg.scim.timeout))?;
             let changes = crate::scim::plan::plan(&store, &w.target, &w.client).await?;
             for c in &changes {

@@ -144,6 +144,30 @@ fn unix(now: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The rules in force, in evaluation order, each with the file it comes
+/// from (`first-login (policies/default.yaml (built in))`): what start-up
+/// and every reload log, so an operator sees whether the shipped rules are
+/// still active.
+pub fn active_rules(policy: &Policy) -> String {
+    let rules: Vec<String> = policy
+        .rules
+        .iter()
+        .map(|r| {
+            let file = policy
+                .sources
+                .get(r.origin.file)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            format!("{} ({file})", r.name)
+        })
+        .collect();
+    if rules.is_empty() {
+        "none".into()
+    } else {
+        rules.join(", ")
+    }
+}
+
 impl DecisionPoint {
     /// Loads the policy files (or the built-in default), the model and the
     /// geo databases. Any problem is fatal at start: a service must not
@@ -166,6 +190,7 @@ impl DecisionPoint {
         } else {
             Policy::load(&cfg.files).map_err(|e| e.to_string())?
         };
+        tracing::info!(version = %policy.version, rules = %active_rules(&policy), "policy loaded");
         let scorer = Scorer::new(
             model,
             policy.thresholds().clone(),
@@ -250,6 +275,7 @@ impl DecisionPoint {
             .scorer
             .with_policy(policy.thresholds().clone(), policy.network_lists().clone());
         let version = policy.version.clone();
+        tracing::info!(version = %version, rules = %active_rules(&policy), "policy reloaded");
         let new = Arc::new(Loaded { policy, scorer });
         match self.current.write() {
             Ok(mut g) => *g = new,
@@ -572,4 +598,41 @@ fn state_unavailable(a: &mut Assessment, t: &tollgate_risk::Thresholds, why: &st
             severity: None,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The surprise: `files = ["mine.yaml"]` dropped the shipped
+    /// `first-login` and `no-second-factor` rules. Now they stay (and are
+    /// logged as active) unless the file says `extends: none`.
+    #[test]
+    fn a_file_of_ones_own_keeps_the_shipped_rules_unless_it_says_none() {
+        let dir = std::env::temp_dir().join(format!("tg-ext-{}", crate::secret::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rule = "rules_after:\n  - name: admins-need-phr\n    description: admins\n    when:\n      group: [admins]\n    require: phr\n";
+        let mine = dir.join("mine.yaml");
+        std::fs::write(&mine, rule).unwrap();
+        let alone = dir.join("alone.yaml");
+        std::fs::write(&alone, format!("extends: none\n{rule}")).unwrap();
+        let kept = Policy::load(std::slice::from_ref(&mine));
+        let dropped = Policy::load(std::slice::from_ref(&alone));
+        let _ = std::fs::remove_dir_all(&dir);
+        let kept = active_rules(&kept.unwrap());
+        for want in [
+            "first-login (policies/default.yaml (built in))",
+            "no-second-factor (policies/default.yaml (built in))",
+        ] {
+            assert!(kept.contains(want), "{kept}");
+        }
+        assert!(
+            kept.ends_with(&format!("admins-need-phr ({})", mine.display())),
+            "{kept}"
+        );
+        assert_eq!(
+            active_rules(&dropped.unwrap()),
+            format!("admins-need-phr ({})", alone.display())
+        );
+    }
 }

@@ -74,7 +74,7 @@ impl Directory {
                 c.bind_password_env
             ));
         }
-        let tls = tls_config(c.ca_file.as_deref())
+        let tls = crate::tls::rustls_config(c.ca_file.as_deref())
             .map_err(|e| format!("directory {name:?}: ca_file: {e}"));
         match (password, tls) {
             (Some(p), Ok(tls)) if problems.is_empty() => Ok(Directory {
@@ -100,38 +100,6 @@ impl Directory {
             reason: reason.to_string(),
         }
     }
-}
-
-/// The system roots plus the PEM certificates of `ca_file`, over ring
-/// (the provider the rest of the process uses).
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = ca_file {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!("{}: no PEM certificate in it", path.display()));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// Every configured directory, in config order (a login no local user

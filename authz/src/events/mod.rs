@@ -58,6 +58,10 @@ pub async fn credential_changed(
     }
 }
 
+/// The `channel` of a delivery row.
+const SSF: &str = "ssf";
+const BACKCHANNEL_LOGOUT: &str = "backchannel-logout";
+
 /// Expands pending intents into deliveries.
 pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
     let now = app.now();
@@ -68,7 +72,7 @@ pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
             if r.events.contains(&intent.kind) {
                 let aud = r.audience.as_deref().unwrap_or(&r.endpoint);
                 out.push(NewDelivery {
-                    channel: "ssf",
+                    channel: SSF,
                     target: r.name.clone(),
                     url: r.endpoint.clone(),
                     claims: claims::set(&app.urls.issuer, aud, &intent),
@@ -82,7 +86,7 @@ pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
                 };
                 if let Some(uri) = &client.settings.backchannel_logout_uri {
                     out.push(NewDelivery {
-                        channel: "backchannel-logout",
+                        channel: BACKCHANNEL_LOGOUT,
                         target: client_id.clone(),
                         url: uri.clone(),
                         claims: claims::logout(&app.urls.issuer, &client_id, &intent, now),
@@ -97,11 +101,56 @@ pub async fn expand(app: &AppState) -> Result<usize, crate::store::StoreError> {
     Ok(n)
 }
 
+/// The HTTP clients deliveries go out with: one per receiver or client
+/// that has its own `ca_file`, the shared one for every other target.
+pub struct Senders {
+    shared: reqwest::Client,
+    /// By (`channel`, target), as in a delivery row.
+    own: std::collections::HashMap<(String, String), reqwest::Client>,
+}
+
+impl Senders {
+    /// Clients for `config`'s receivers and clients. A `ca_file` that
+    /// cannot be read is an error naming it (preflight reports it first).
+    pub fn from_config(config: &crate::config::Config) -> Result<Senders, String> {
+        let build = |ca: Option<&std::path::Path>| {
+            let b = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none());
+            crate::tls::with_ca_file(b, ca)?
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let mut own = std::collections::HashMap::new();
+        for r in &config.ssf.receivers {
+            if let Some(ca) = &r.ca_file {
+                let c = build(Some(ca))
+                    .map_err(|e| format!("ssf receiver {:?}: ca_file: {e}", r.name))?;
+                own.insert((SSF.to_owned(), r.name.clone()), c);
+            }
+        }
+        for c in &config.clients {
+            if let Some(ca) = &c.backchannel_logout_ca_file {
+                let h = build(Some(ca))
+                    .map_err(|e| format!("client {:?}: backchannel_logout_ca_file: {e}", c.id))?;
+                own.insert((BACKCHANNEL_LOGOUT.to_owned(), c.id.clone()), h);
+            }
+        }
+        Ok(Senders {
+            shared: build(None)?,
+            own,
+        })
+    }
+
+    fn for_delivery(&self, d: &crate::store::DeliveryRow) -> &reqwest::Client {
+        self.own
+            .get(&(d.channel.clone(), d.target.clone()))
+            .unwrap_or(&self.shared)
+    }
+}
+
 /// Signs and sends due deliveries; records each outcome.
-pub async fn deliver(
-    app: &AppState,
-    http: &reqwest::Client,
-) -> Result<usize, crate::store::StoreError> {
+pub async fn deliver(app: &AppState, senders: &Senders) -> Result<usize, crate::store::StoreError> {
     let now = app.now();
     let due = app.store.due_deliveries(now, 50).await?;
     let mut sent = 0;
@@ -111,7 +160,7 @@ pub async fn deliver(
             continue;
         }
         sent += 1;
-        let outcome = send(app, http, d, now).await;
+        let outcome = send(app, senders.for_delivery(d), d, now).await;
         let result = match &outcome {
             Ok(()) => Ok(()),
             Err(e) => Err((e.as_str(), backoff(d.attempts + 1).map(|s| now + s))),
@@ -179,7 +228,13 @@ async fn send(
             .map_err(|e| e.to_string())?;
         http.post(&d.url).form(&[("logout_token", jwt)])
     };
-    let resp = request.send().await.map_err(|e| e.to_string())?;
+    let resp = request.send().await.map_err(|e| {
+        let chain = error_chain(&e);
+        match crate::tls::unknown_issuer_hint(&chain) {
+            Some(hint) => format!("{chain} ({hint})"),
+            None => chain,
+        }
+    })?;
     if resp.status().is_success() {
         Ok(())
     } else {
@@ -187,18 +242,27 @@ async fn send(
     }
 }
 
+/// `e` and its sources: reqwest's own text says only where it failed
+/// ("error sending request"), the innermost says why.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
 /// The delivery loop: twice a second, expand and deliver. Runs until
 /// `stop` is raised; a round in progress (a send in flight) finishes and
 /// is recorded first.
 pub async fn run(app: std::sync::Arc<AppState>, mut stop: crate::shutdown::Stop) {
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(c) => c,
+    let senders = match Senders::from_config(&app.config) {
+        Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "cannot build the HTTP client; security events are not delivered");
+            tracing::error!(error = %e, "cannot build the HTTP clients; security events are not delivered");
             return;
         }
     };
@@ -212,7 +276,7 @@ pub async fn run(app: std::sync::Arc<AppState>, mut stop: crate::shutdown::Stop)
         if let Err(e) = expand(&app).await {
             tracing::warn!(error = %e, "expanding security events failed");
         }
-        if let Err(e) = deliver(&app, &http).await {
+        if let Err(e) = deliver(&app, &senders).await {
             tracing::warn!(error = %e, "delivering security events failed");
         }
     }
@@ -221,6 +285,36 @@ pub async fn run(app: std::sync::Arc<AppState>, mut stop: crate::shutdown::Stop)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_gives_its_own_target_its_own_client() {
+        let text = "version = 1\nissuer = \"https://id.example\"\n\
+            [[ssf.receivers]]\nname = \"siem\"\nendpoint = \"https://siem.example/ssf\"\n\
+            ca_file = \"/nonexistent/siem-ca.pem\"\n";
+        let cfg = crate::config::Config::parse(text, "t.toml").unwrap();
+        let err = Senders::from_config(&cfg).err().unwrap();
+        assert!(
+            err.starts_with("ssf receiver \"siem\": ca_file: /nonexistent/siem-ca.pem: "),
+            "{err}"
+        );
+        let mut cfg = crate::config::Config::demo("127.0.0.1:1");
+        let ca = crate::login::soft_passkey::TestAttestationCa::generate("events test CA").unwrap();
+        let path = std::env::temp_dir().join(format!("tg-ev-{}.pem", crate::secret::random_id(6)));
+        std::fs::write(&path, ca.pem()).unwrap();
+        cfg.clients.push(crate::config::ClientConfig {
+            id: "app".into(),
+            backchannel_logout_ca_file: Some(path.clone()),
+            ..Default::default()
+        });
+        let senders = Senders::from_config(&cfg);
+        let _ = std::fs::remove_file(&path);
+        let senders = senders.unwrap();
+        let keys: Vec<_> = senders.own.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            vec![(BACKCHANNEL_LOGOUT.to_owned(), "app".to_owned())]
+        );
+    }
 
     #[test]
     fn backoff_doubles_then_caps_then_gives_up() {

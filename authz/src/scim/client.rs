@@ -46,7 +46,10 @@ impl ScimClient {
     /// A client with `timeout` per request. Redirects are not followed:
     /// the bearer token must not travel to another host.
     pub fn new(target: &Target, timeout: Duration) -> Result<ScimClient, String> {
-        let http = reqwest::Client::builder()
+        let builder =
+            crate::tls::with_ca_file(reqwest::Client::builder(), target.ca_file.as_deref())
+                .map_err(|e| format!("scim target {:?}: ca_file: {e}", target.name))?;
+        let http = builder
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
@@ -196,6 +199,11 @@ fn transport_error(e: &reqwest::Error) -> String {
         out.push_str(": ");
         out.push_str(&s.to_string());
         src = s.source();
+    }
+    if let Some(hint) = crate::tls::unknown_issuer_hint(&out) {
+        out.push_str(" (");
+        out.push_str(hint);
+        out.push(')');
     }
     out
 }

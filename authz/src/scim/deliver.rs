@@ -5,7 +5,11 @@
 
 use super::Target;
 use super::client::{Failure, ScimClient};
-use super::mapping::{group_resource, membership_patch, user_name, user_resource};
+use super::mapping::{
+    DirectoryFacts, add_ws1b_group, add_ws1b_user, group_resource, membership_patch, user_name,
+    user_resource,
+};
+use crate::config::ScimProfile;
 use crate::secret::sha256;
 use crate::store::{OutboxRow, ScimKind, ScimResourceRow, Store, StoreError, hex};
 use serde_json::Value;
@@ -40,6 +44,27 @@ pub struct Deliverer<'a> {
     /// The target announced PATCH support (`/ServiceProviderConfig`).
     pub patch: bool,
     pub now: i64,
+}
+
+/// The User resource `target` gets for `user`: the core attributes, and
+/// for a vCenter target the `ws1b` extension with what the user's
+/// directory says (its DN and objectGUID).
+pub async fn user_body(
+    store: &Store,
+    target: &Target,
+    user: &crate::store::UserRow,
+    active: bool,
+) -> Result<Value, StoreError> {
+    let mut body = user_resource(user, active);
+    if target.profile == ScimProfile::Vcenter {
+        let account = store.directory_account(&user.id).await?;
+        let facts = account.as_ref().map(|a| DirectoryFacts {
+            dn: &a.dn,
+            external_id: &a.external_id,
+        });
+        add_ws1b_user(&mut body, user, facts);
+    }
+    Ok(body)
 }
 
 fn remote_id(v: &Value) -> Result<String, Failure> {
@@ -104,7 +129,7 @@ impl Deliverer<'_> {
             // Never provisioned and not to be: nothing to deactivate.
             return Ok("skipped");
         }
-        let body = user_resource(&user, active);
+        let body = user_body(self.store, self.target, &user, active).await?;
         let hash = hex(&sha256(body.to_string().as_bytes()));
         if let Some(h) = have {
             if h.pushed == hash {
@@ -154,11 +179,21 @@ impl Deliverer<'_> {
             return Ok("skipped");
         }
         let mut want = Vec::new();
+        let mut upns = Vec::new();
         for u in self.store.users_in_group(name).await? {
             if let Some(r) = self.store.scim_resource(t, ScimKind::User, &u.id).await? {
                 want.push(r.remote_id);
+                upns.push(user_name(&u).to_owned());
             }
         }
+        let group_body = |want: &[String]| {
+            let mut body = group_resource(name, want);
+            if self.target.profile == ScimProfile::Vcenter {
+                let upns: Vec<&str> = upns.iter().map(String::as_str).collect();
+                add_ws1b_group(&mut body, &upns);
+            }
+            body
+        };
         want.sort();
         want.dedup();
         let pushed = serde_json::to_string(&want).unwrap_or_else(|_| "[]".into());
@@ -168,7 +203,7 @@ impl Deliverer<'_> {
                 None => return Ok("unchanged"),
                 Some(p) if self.patch => self.client.patch("/Groups", &h.remote_id, &p).await,
                 Some(_) => {
-                    let body = group_resource(name, &want);
+                    let body = group_body(&want);
                     self.client.replace("/Groups", &h.remote_id, &body).await
                 }
             };
@@ -189,7 +224,7 @@ impl Deliverer<'_> {
             // No provisioned member: an empty group helps nobody.
             return Ok("skipped");
         }
-        let body = group_resource(name, &want);
+        let body = group_body(&want);
         let rid = match self.client.create("/Groups", &body).await {
             Ok(v) => remote_id(&v)?,
             Err(Failure::Conflict(msg)) => {

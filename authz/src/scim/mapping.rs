@@ -48,6 +48,91 @@ pub fn user_resource(u: &UserRow, active: bool) -> Value {
     r
 }
 
+/// VMware Identity Service's user extension (vCenter's identity broker).
+pub const WS1B_USER: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User";
+/// VMware Identity Service's group extension.
+pub const WS1B_GROUP: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:Group";
+
+/// What a directory says about a user it owns, for the `ws1b` extension.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryFacts<'a> {
+    pub dn: &'a str,
+    /// The stable id as the account row keeps it (objectGUID as GUID text).
+    pub external_id: &'a str,
+}
+
+/// The domain vCenter files a user under: the UPN suffix.
+pub fn upn_domain(upn: &str) -> Option<&str> {
+    upn.rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+}
+
+/// Adds the `ws1b` User extension to `r` (a [`user_resource`]): `domain`
+/// and `userPrincipalName` from the upn, and for a directory user its
+/// `distinguishedName` and `adSourceAnchor` (the objectGUID's 16 bytes as
+/// AD stores them, base64 — what AD-synced identity brokers anchor on).
+pub fn add_ws1b_user(r: &mut Value, u: &UserRow, dir: Option<DirectoryFacts<'_>>) {
+    let upn = user_name(u);
+    let mut ext = json!({ "userPrincipalName": upn });
+    if let Some(d) = upn_domain(upn) {
+        ext["domain"] = json!(d);
+    }
+    if let Some(dir) = dir {
+        ext["distinguishedName"] = json!(dir.dn);
+        if let Some(bytes) = guid_bytes(dir.external_id) {
+            use base64::Engine;
+            ext["adSourceAnchor"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+    }
+    add_extension(r, WS1B_USER, ext);
+}
+
+/// Adds the `ws1b` Group extension to `r` (a [`group_resource`]).
+/// `domain`: the UPN suffix most of its members share (ties: the first in
+/// sort order), so vCenter files the group with its users.
+pub fn add_ws1b_group(r: &mut Value, member_upns: &[&str]) {
+    let mut domains: Vec<&str> = member_upns.iter().filter_map(|u| upn_domain(u)).collect();
+    domains.sort_unstable();
+    let mut best: Option<(&str, usize)> = None;
+    for chunk in domains.chunk_by(|a, b| a == b) {
+        if best.is_none_or(|(_, n)| chunk.len() > n) {
+            best = Some((chunk[0], chunk.len()));
+        }
+    }
+    let mut ext = json!({});
+    if let Some((d, _)) = best {
+        ext["domain"] = json!(d);
+    }
+    add_extension(r, WS1B_GROUP, ext);
+}
+
+fn add_extension(r: &mut Value, schema: &str, ext: Value) {
+    if let Some(schemas) = r["schemas"].as_array_mut() {
+        schemas.push(json!(schema));
+    }
+    r[schema] = ext;
+}
+
+/// The 16 objectGUID bytes of GUID text `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`
+/// in AD's layout (the first three fields little-endian): the inverse of
+/// `directory::mapping::guid_text`. `None` for any other id.
+pub fn guid_bytes(text: &str) -> Option<[u8; 16]> {
+    let hex: String = text.split('-').collect();
+    let parts: Vec<usize> = text.split('-').map(str::len).collect();
+    if parts != [8, 4, 4, 4, 12] || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (i, byte) in b.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    b[0..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    Some(b)
+}
+
 /// The SCIM Group `name` with members given by their target ids.
 /// `externalId` is the group name: it is the group's identity in Tollgate.
 pub fn group_resource(name: &str, members: &[String]) -> Value {
@@ -106,6 +191,9 @@ pub fn user_differences(want: &Value, have: &Value) -> Vec<&'static str> {
     if email(want) != email(have) {
         out.push("emails");
     }
+    if want.get(WS1B_USER).is_some() && want.get(WS1B_USER) != have.get(WS1B_USER) {
+        out.push(WS1B_USER);
+    }
     out
 }
 
@@ -137,6 +225,50 @@ mod tests {
             disabled: false,
             password_hash: None,
         }
+    }
+
+    #[test]
+    fn vcenter_users_carry_the_ws1b_extension() {
+        let u = user("Dave Example", Some("dave@corp.example"), None);
+        let mut r = user_resource(&u, true);
+        let dir = DirectoryFacts {
+            dn: "CN=dave,OU=Users,DC=corp,DC=example",
+            // objectGUID bytes 78 56 34 12 34 12 78 56 9a bc … as AD writes them.
+            external_id: "12345678-1234-5678-9abc-def012345678",
+        };
+        add_ws1b_user(&mut r, &u, Some(dir));
+        assert_eq!(r["schemas"], json!([USER_SCHEMA, WS1B_USER]));
+        assert_eq!(
+            r[WS1B_USER],
+            json!({
+                "domain": "corp.example",
+                "userPrincipalName": "dave@corp.example",
+                "distinguishedName": "CN=dave,OU=Users,DC=corp,DC=example",
+                // base64 of the bytes above (Python's base64.b64encode).
+                "adSourceAnchor": "eFY0EjQSeFaavN7wEjRWeA==",
+            })
+        );
+        // A local user: no directory facts; a login without a domain has none.
+        let local = user("Bob", None, None);
+        let mut r = user_resource(&local, true);
+        add_ws1b_user(&mut r, &local, None);
+        assert_eq!(r[WS1B_USER], json!({ "userPrincipalName": "alice" }));
+        assert_eq!(guid_bytes("not-a-guid"), None);
+        assert_eq!(guid_bytes("12345678-1234-5678-9abc-def01234567g"), None);
+    }
+
+    #[test]
+    fn a_vcenter_group_takes_its_members_usual_domain() {
+        let mut g = group_resource("VC Admins", &["r1".into()]);
+        add_ws1b_group(
+            &mut g,
+            &["a@corp.example", "b@lab.example", "c@corp.example", "local"],
+        );
+        assert_eq!(g["schemas"], json!([GROUP_SCHEMA, WS1B_GROUP]));
+        assert_eq!(g[WS1B_GROUP], json!({ "domain": "corp.example" }));
+        let mut g = group_resource("x", &[]);
+        add_ws1b_group(&mut g, &["local"]);
+        assert_eq!(g[WS1B_GROUP], json!({}));
     }
 
     #[test]

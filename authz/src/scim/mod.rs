@@ -30,6 +30,11 @@ pub struct Target {
     pub token: Secret,
     /// Groups in scope; empty means all.
     pub groups: Vec<String>,
+    /// A private CA trusted for this target besides the bundled roots;
+    /// checked readable by [`target`], so `check-config` reports it.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Whether users and groups carry vCenter's `ws1b` extension.
+    pub profile: crate::config::ScimProfile,
 }
 
 impl Target {
@@ -50,28 +55,44 @@ pub fn targets(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Target>, String> {
-    config.scim.targets.iter().map(|t| target(t, env)).collect()
+    config
+        .scim
+        .targets
+        .iter()
+        .map(|t| target(t, env).map_err(|p| p.join("; ")))
+        .collect()
 }
 
-/// One configured target with its token read through `env`.
+/// One configured target with its token read through `env` and its
+/// `ca_file` loaded; every problem, each naming the target and the key.
 pub fn target(
     t: &ScimTargetConfig,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Target, String> {
-    let token = env(&t.token_env)
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| {
-            format!(
-                "scim target {:?}: environment variable {} (token_env) is not set",
-                t.name, t.token_env
-            )
-        })?;
-    Ok(Target {
-        name: t.name.clone(),
-        base_url: t.base_url.clone(),
-        token: Secret::new(token.trim()),
-        groups: t.groups.clone(),
-    })
+) -> Result<Target, Vec<String>> {
+    let mut problems = Vec::new();
+    let token = env(&t.token_env).filter(|v| !v.trim().is_empty());
+    if token.is_none() {
+        problems.push(format!(
+            "scim target {:?}: token_env: environment variable {} is not set",
+            t.name, t.token_env
+        ));
+    }
+    if let Some(path) = &t.ca_file
+        && let Err(e) = crate::tls::read_ca_file(path)
+    {
+        problems.push(format!("scim target {:?}: ca_file: {e}", t.name));
+    }
+    match token {
+        Some(token) if problems.is_empty() => Ok(Target {
+            name: t.name.clone(),
+            base_url: t.base_url.clone(),
+            token: Secret::new(token.trim()),
+            groups: t.groups.clone(),
+            ca_file: t.ca_file.clone(),
+            profile: t.profile,
+        }),
+        _ => Err(problems),
+    }
 }
 
 /// Seconds to wait after the `failures`-th consecutive failure:
@@ -102,12 +123,22 @@ mod tests {
             base_url: "https://vc.example/scim/v2".into(),
             token_env: "VC_TOKEN".into(),
             groups: vec!["vc-admins".into()],
+            ca_file: None,
+            profile: Default::default(),
         });
         let err = targets(&cfg, &|_| None).unwrap_err();
         assert_eq!(
             err,
-            "scim target \"vc\": environment variable VC_TOKEN (token_env) is not set"
+            "scim target \"vc\": token_env: environment variable VC_TOKEN is not set"
         );
+        cfg.scim.targets[0].ca_file = Some("/nonexistent/vmca.pem".into());
+        let err = target(&cfg.scim.targets[0], &|_| None).unwrap_err();
+        assert_eq!(err.len(), 2, "both problems at once: {err:?}");
+        assert!(
+            err[1].starts_with("scim target \"vc\": ca_file: /nonexistent/vmca.pem: "),
+            "{err:?}"
+        );
+        cfg.scim.targets[0].ca_file = None;
         let t = targets(&cfg, &|k| (k == "VC_TOKEN").then(|| "tok".into())).unwrap();
         assert_eq!(format!("{:?}", t[0].token), "[redacted]");
         assert!(t[0].user_in_scope(&["x".into(), "vc-admins".into()]));

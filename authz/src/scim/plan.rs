@@ -9,7 +9,7 @@
 
 use super::Target;
 use super::client::{Failure, ScimClient};
-use super::mapping::{member_ids, user_differences, user_name, user_resource};
+use super::mapping::{member_ids, user_differences, user_name};
 use crate::store::{ScimKind, ScimResourceRow, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ pub async fn plan(
             &[("externalId", &u.id), ("userName", user_name(&u))],
         )
         .await?;
-        let want = user_resource(&u, active);
+        let want = super::deliver::user_body(store, target, &u, active).await?;
         let action = match &have {
             None if active => Some(Action::Create),
             None if known.is_some() => Some(Action::Forget),

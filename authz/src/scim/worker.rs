@@ -229,6 +229,8 @@ mod tests {
             base_url: format!("http://127.0.0.1:{closed}/v2"),
             token: crate::secret::Secret::new("t"),
             groups: vec![],
+            ca_file: None,
+            profile: Default::default(),
         };
         let config = ScimConfig {
             retry_base: 2,

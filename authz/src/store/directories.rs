@@ -6,7 +6,7 @@
 //! and — when the user becomes disabled — the end of its sessions and
 //! grants. A user without an account row is local and never touched.
 
-use super::users::{COLUMNS, UserRow, user_from_row};
+use super::user_row::{COLUMNS, UserRow, user_from_row};
 use super::{Result, Store, StoreError};
 use sqlx::Row;
 

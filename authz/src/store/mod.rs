@@ -20,6 +20,7 @@ mod lockout;
 mod risk;
 mod scim;
 mod sessions;
+mod user_row;
 mod users;
 
 pub use audit::{AuditRecord, AuditVerifyError, ChainHash, Checkpoint, hex};

@@ -455,14 +455,14 @@ impl Store {
         };
         let rows = sqlx::query(&format!(
             "SELECT {} FROM users WHERE group_names LIKE $1 ORDER BY login",
-            super::users::COLUMNS
+            super::user_row::COLUMNS
         ))
         .bind(pattern)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
         for r in &rows {
-            let u = super::users::user_from_row(r)?;
+            let u = super::user_row::user_from_row(r)?;
             if u.groups.iter().any(|g| g == group) {
                 out.push(u);
             }

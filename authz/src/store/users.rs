@@ -1,23 +1,8 @@
 //! Users.
 
-use super::{Result, Store, StoreError, from_json, to_json};
-use sqlx::Row;
-
-/// A stored user. The password hash stays in the store layer's callers that
-/// need it (the password authenticator); it is never serialised.
-#[derive(Debug, Clone)]
-pub struct UserRow {
-    /// Stable subject identifier (`sub`).
-    pub id: String,
-    pub login: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    pub upn: Option<String>,
-    pub groups: Vec<String>,
-    pub disabled: bool,
-    /// Argon2id PHC string.
-    pub password_hash: Option<crate::secret::Secret>,
-}
+pub use super::user_row::UserRow;
+use super::user_row::{COLUMNS, user_from_row};
+use super::{Result, Store, StoreError, to_json};
 
 /// What is needed to create a user.
 #[derive(Debug, Clone, Default)]
@@ -43,9 +28,6 @@ pub struct UserUpdate {
     /// sessions: use `disable_user` for that).
     pub enabled: Option<bool>,
 }
-
-pub(super) const COLUMNS: &str =
-    "id, login, display_name, email, upn, group_names, disabled, password_hash";
 
 impl Store {
     /// Creates users, all or none: one transaction, so an import with a
@@ -235,20 +217,4 @@ async fn existing_user(conn: &mut sqlx::AnyConnection, login: &str) -> Result<Us
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("user {login:?}")))?;
     user_from_row(&row)
-}
-
-pub(super) fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
-    let groups: String = r.try_get(5)?;
-    let disabled: i64 = r.try_get(6)?;
-    let password_hash: Option<String> = r.try_get(7)?;
-    Ok(UserRow {
-        id: r.try_get(0)?,
-        login: r.try_get(1)?,
-        display_name: r.try_get(2)?,
-        email: r.try_get(3)?,
-        upn: r.try_get(4)?,
-        groups: from_json(&groups, "user groups")?,
-        disabled: disabled != 0,
-        password_hash: password_hash.map(crate::secret::Secret::new),
-    })
 }

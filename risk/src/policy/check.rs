@@ -104,6 +104,7 @@ pub fn check_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
         }
     }
     if diags.is_empty() {
+        let sources = super::extends::with_default(sources);
         diags = check_sources(&sources, &|p: &std::path::Path| std::fs::read(p));
     }
     diags

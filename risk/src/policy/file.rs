@@ -23,6 +23,11 @@ use crate::duration::Duration;
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    /// `default` (also when absent): the set keeps the shipped
+    /// `policies/default.yaml`, loaded first, its `levels`, `bands` and
+    /// `risk` replaced by the set's own. `none`: the set is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<super::extends::Extends>,
     /// The assurance-level ladder, weakest first. Default: `aal1`, `aal2`,
     /// `phr`, `phrh` (see docs/policy.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]

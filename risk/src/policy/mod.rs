@@ -10,6 +10,7 @@
 //! - [`model`]: the compiled policy (ladder, bands, rules).
 //! - [`conditions`]: rule conditions, matching and implication.
 //! - [`load`]: parsing, merging several files, lists, the version hash.
+//! - [`extends`]: the shipped default kept under a set's files unless one says `extends: none`.
 //! - [`decide`]: [`decide()`], [`DecisionInput`], [`Decision`].
 //! - [`check`]: static checks for `tollgate policy check`.
 //! - [`whatif`], [`render`] and [`html`]: `tollgate policy simulate`.
@@ -29,6 +30,7 @@
 pub mod check;
 pub mod conditions;
 pub mod decide;
+pub mod extends;
 pub mod file;
 pub mod html;
 pub mod load;
@@ -187,10 +189,11 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, PolicyError
 
 impl Policy {
     /// Loads and validates policy files, merged in the order given (see
-    /// [`load`]). Warnings do not fail the load; use [`check::check_files`]
+    /// [`load`]), on top of the shipped default unless one says
+    /// `extends: none` ([`extends`]). Warnings do not fail the load; use [`check::check_files`]
     /// to see them.
     pub fn load(paths: &[PathBuf]) -> Result<Policy, PolicyErrors> {
-        let sources = read_sources(paths)?;
+        let sources = extends::with_default(read_sources(paths)?);
         Self::from_sources(&sources, &|p: &Path| std::fs::read(p))
     }
 
