@@ -15,7 +15,18 @@ use crate::{Assessment, Decision, Engine, Geo, LoginEvent, MemoryHistory, Memory
 use crate::{Model, Scorer, Thresholds};
 
 /// (network /24, country, city, ASN, organisation, lat, lon, accuracy km).
-const NETS: [(&str, &str, &str, u32, &str, f64, f64, u16); 9] = [
+type Net = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u32,
+    &'static str,
+    f64,
+    f64,
+    u16,
+);
+
+const NETS: [Net; 9] = [
     (
         "203.0.113.0",
         "CN",

@@ -284,7 +284,7 @@ impl Atlas {
                 };
                 for _ in 0..blocks {
                     k += 1;
-                    if k % 7 == 0 {
+                    if k.is_multiple_of(7) {
                         next += 1 << 12;
                     }
                     let v6 = matches!(op.role, Broadband | Carrier).then(|| {

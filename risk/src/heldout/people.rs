@@ -359,13 +359,13 @@ impl Person {
         let at_office = weekday && (9..18).contains(&hour) && self.company.is_some();
         let commuting = weekday && self.work != self.home && (hour == 8 || hour == 18);
         let r: f64 = rng.r#gen();
-        if commuting || (at_office && r < 0.15) || (!at_office && r < 0.15) {
-            if let (Some(ip), Some(b)) =
+        // On the carrier: while commuting, and for 15 % of other logins.
+        if (commuting || r < 0.15)
+            && let (Some(ip), Some(b)) =
                 (self.carrier_ip(atlas, rng), self.pick_browser(&phone, rng))
-            {
-                let at = if at_office { self.work } else { self.home };
-                return Some(Context { ip, browser: b, at });
-            }
+        {
+            let at = if at_office { self.work } else { self.home };
+            return Some(Context { ip, browser: b, at });
         }
         if at_office {
             let c = companies[self.company?];
