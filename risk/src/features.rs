@@ -193,6 +193,27 @@ pub struct Features {
     pub previous_ip: Option<IpAddr>,
 }
 
+/// Below this accuracy radius an address's location is precise (home
+/// broadband, offices, data centres); at or above it the address is a
+/// carrier-grade NAT or a roaming pool whose registered city says little
+/// about where the phone is.
+pub const COARSE_KM: u16 = 100;
+
+/// Whether a jump to this network is habit rather than travel: the user
+/// already uses this IP or /24 (VPN on/off), or this AS while the address
+/// is only coarsely located (a roaming phone that geolocates at home). A
+/// familiar AS with a precise location is *not* enough: a national
+/// broadband operator spans the whole country, and a stolen cookie
+/// replayed from its line in another city 3,000 km away is exactly what
+/// `impossible_travel` is for.
+pub fn habitual_jump(net_known: Option<usize>, accuracy_km: u16) -> bool {
+    match net_known {
+        Some(0 | 1) => true,
+        Some(2) => accuracy_km >= COARSE_KM,
+        _ => false,
+    }
+}
+
 /// The location of the event as a [`LastLogin`] for the history.
 pub fn last_login(p: &Prepared<'_>) -> Option<LastLogin> {
     located(&p.geo, p.ip, p.at)
@@ -333,10 +354,8 @@ pub fn extract(
             at: now,
         };
         let t = travel(from, to, thresholds.travel_min_km);
-        // Jumping back to a network the user already uses (VPN on/off, a
-        // roaming phone that geolocates at home) is habit, not travel.
-        let familiar_network = net_known.is_some_and(|j| j <= 2);
-        if t.kmh > thresholds.impossible_travel_kmh && !familiar_network {
+        if t.kmh > thresholds.impossible_travel_kmh && !habitual_jump(net_known, p.geo.accuracy_km)
+        {
             v[idx::TRAVEL] = 1.0;
             v[idx::TRAVEL_EXCESS] = (t.kmh / thresholds.impossible_travel_kmh).ln();
         }

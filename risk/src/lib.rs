@@ -26,7 +26,8 @@
 //! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
 //! - [`scorer`]: [`Scorer`] and [`Engine`], the entry points.
 //! - [`replay`], [`train`], [`eval`], [`simulate`]: the logic of
-//!   `tollgate risk score|train|eval|simulate`.
+//!   `tollgate risk score|train|eval|simulate`; [`heldout`] a second,
+//!   independent generator for held-out evaluation.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -45,6 +46,7 @@ pub mod geo;
 pub mod global;
 pub mod global_codec;
 pub mod hashing;
+pub mod heldout;
 pub mod history;
 pub mod history_codec;
 pub mod model;

@@ -50,7 +50,8 @@ pub struct Assessment {
 }
 
 /// Model + thresholds + lists + geo: everything immutable about scoring.
-#[derive(Debug)]
+/// Cloning shares the geo databases.
+#[derive(Debug, Clone)]
 pub struct Scorer {
     model: Model,
     thresholds: Thresholds,

@@ -194,17 +194,31 @@ pub fn set_operating_point(
 }
 
 /// The whole of `tollgate risk train` after parsing.
+///
+/// The weights are fitted on `events`; the score map (the operating
+/// point) is placed on `validation` when given — another labelled trace of
+/// the same world, scored with the same geo databases — so the thresholds
+/// are not chosen on the very logins the weights were fitted to. Without
+/// it the training trace places them too.
 pub fn train(
     scorer: Scorer,
     events: &[(usize, LoginEvent)],
+    validation: Option<&[(usize, LoginEvent)]>,
     opts: TrainOptions,
     description: &str,
 ) -> Result<Model> {
     let base = scorer.model().clone();
+    let held = validation.map(|v| training_set(scorer.clone(), v));
     let set = training_set(scorer, events);
     let (x, y) = (&set.x, &set.y);
     let mut model = fit(&base, x, y, opts)?;
-    set_operating_point(&mut model, &set, opts.target_tpr, opts.max_legit_denied);
+    let placing = held.as_ref().unwrap_or(&set);
+    if !(placing.y.contains(&true) && placing.y.contains(&false)) {
+        return Err(RiskError::Training(
+            "the validation trace needs events labelled both legit and attack".into(),
+        ));
+    }
+    set_operating_point(&mut model, placing, opts.target_tpr, opts.max_legit_denied);
     let attacks = y.iter().filter(|a| **a).count();
     model.version = format!("lr-{}-{}", x.len(), attacks);
     model.description = format!(

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tollgate_risk::event::parse_lines;
+use tollgate_risk::heldout::{HeldoutConfig, generate};
 use tollgate_risk::replay::{HistoryRule, replay, score_lines};
 use tollgate_risk::simulate::{SimConfig, db_paths, simulate};
 use tollgate_risk::train::{TrainOptions, train};
@@ -29,6 +30,14 @@ pub enum RiskCommand {
         /// Events file (JSON Lines) to write.
         #[arg(long)]
         out: PathBuf,
+        /// Which generator: `standard` (what the built-in model is trained
+        /// on) or `heldout` (an independent one, with its own world, for
+        /// evaluation on traffic the model never saw).
+        #[arg(long, value_enum, default_value_t = Generator::Standard)]
+        generator: Generator,
+        /// Held-out generator only: successful attacks per kind.
+        #[arg(long, default_value_t = 2200)]
+        attacks_per_kind: usize,
     },
     /// Fit the calibrator on a labelled trace and write a model file.
     Train {
@@ -38,6 +47,10 @@ pub enum RiskCommand {
         /// Model file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Labelled events of the same world on which the operating point
+        /// (score map) is placed [default: the training events].
+        #[arg(long)]
+        validation: Option<PathBuf>,
         /// GeoLite2-City-schema database [default: GeoLite2-City.mmdb beside EVENTS].
         #[arg(long)]
         geoip_city: Option<PathBuf>,
@@ -95,6 +108,15 @@ pub enum RiskCommand {
     },
 }
 
+/// The trace generators of `risk simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generator {
+    /// `tollgate_risk::simulate`: the built-in model's training world.
+    Standard,
+    /// `tollgate_risk::heldout`: another world, people and attackers.
+    Heldout,
+}
+
 /// An error with the file it concerns, printed as `file: message` or
 /// `file:line: message`.
 struct CliError(String);
@@ -150,8 +172,18 @@ fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
             days,
             seed,
             out,
+            generator,
+            attacks_per_kind,
         } => {
-            let sim = simulate(&SimConfig::new(users, days, seed)).map_err(|e| at(&out, e))?;
+            let sim = match generator {
+                Generator::Standard => simulate(&SimConfig::new(users, days, seed)),
+                Generator::Heldout => {
+                    let mut cfg = HeldoutConfig::new(users, days, seed);
+                    cfg.attacks_per_kind = attacks_per_kind;
+                    generate(&cfg)
+                }
+            }
+            .map_err(|e| at(&out, e))?;
             sim.write(&out).map_err(|e| CliError(e.to_string()))?;
             let (city, asn) = db_paths(&out);
             eprintln!(
@@ -165,12 +197,17 @@ fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
         RiskCommand::Train {
             events: path,
             out,
+            validation,
             geoip_city,
             geoip_asn,
             strict,
         } => {
             let (dc, da) = db_paths(&path);
             let evs = events(&path, strict)?;
+            let held = match &validation {
+                Some(v) => Some(events(v, strict)?),
+                None => None,
+            };
             // Training starts from the untrained prior, never from the built-in
             // model, so the same command always produces the same model.
             let geo = Geo::open(&geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))
@@ -182,9 +219,18 @@ fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
                 geo,
             )
             .map_err(|e| CliError(e.to_string()))?;
-            let description = format!("tollgate risk train --events {}", path.display());
-            let model =
-                train(s, &evs, TrainOptions::default(), &description).map_err(|e| at(&path, e))?;
+            let mut description = format!("tollgate risk train --events {}", path.display());
+            if let Some(v) = &validation {
+                description.push_str(&format!(" --validation {}", v.display()));
+            }
+            let model = train(
+                s,
+                &evs,
+                held.as_deref(),
+                TrainOptions::default(),
+                &description,
+            )
+            .map_err(|e| at(&path, e))?;
             write(&out, &model.to_json().map_err(|e| at(&out, e))?)?;
         }
         RiskCommand::Score {

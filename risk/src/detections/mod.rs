@@ -131,9 +131,10 @@ fn has_history(i: &Inputs<'_, '_>) -> bool {
     i.f.history_n > 0.0
 }
 
-/// The network (IP, prefix or ASN) is one the user already uses.
+/// The network is one the user already uses in a way that explains a
+/// jump ([`crate::features::habitual_jump`]).
 fn familiar_network(i: &Inputs<'_, '_>) -> bool {
-    i.f.net_known.is_some_and(|j| j <= 2)
+    crate::features::habitual_jump(i.f.net_known, i.p.geo.accuracy_km)
 }
 
 /// The device id was presented and is in the user's history.
@@ -142,8 +143,9 @@ fn known_device(i: &Inputs<'_, '_>) -> bool {
 }
 
 /// Speed from the last admitted login above the policy's limit, beyond
-/// both accuracy radii. A network the user already uses (VPN on/off,
-/// roaming) and the organisation's egress are not travel. With the user's
+/// both accuracy radii. A network the user already uses (the same IP or
+/// /24: VPN on/off; the same AS located only coarsely: roaming) and the
+/// organisation's egress are not travel. With the user's
 /// own device id it is a stolen cookie or session: `high`, never relaxed.
 fn impossible_travel(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
     let t = i.f.travel?;

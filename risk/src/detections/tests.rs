@@ -14,8 +14,19 @@ use crate::reasons::Severity;
 use crate::{Assessment, Decision, Engine, Geo, LoginEvent, MemoryHistory, MemoryVelocity};
 use crate::{Model, Scorer, Thresholds};
 
-/// (network /24, country, city, ASN, organisation, lat, lon).
-const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
+/// (network /24, country, city, ASN, organisation, lat, lon, accuracy km).
+type Net = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u32,
+    &'static str,
+    f64,
+    f64,
+    u16,
+);
+
+const NETS: [Net; 9] = [
     (
         "203.0.113.0",
         "CN",
@@ -24,6 +35,7 @@ const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
         "Example Backbone",
         39.90,
         116.40,
+        20,
     ),
     (
         "198.51.100.0",
@@ -33,6 +45,7 @@ const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
         "Example Telekom",
         50.11,
         8.68,
+        20,
     ),
     (
         "192.0.2.0",
@@ -42,6 +55,7 @@ const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
         "Example Cable",
         52.52,
         13.40,
+        20,
     ),
     (
         "100.64.0.0",
@@ -51,6 +65,7 @@ const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
         "Example Cloud Hosting",
         39.04,
         -77.49,
+        20,
     ),
     (
         "100.64.1.0",
@@ -60,6 +75,49 @@ const NETS: [(&str, &str, &str, u32, &str, f64, f64); 5] = [
         "Example VPN",
         52.37,
         4.90,
+        20,
+    ),
+    // One national broadband operator, precisely located lines 3,000 km apart.
+    (
+        "10.1.0.0",
+        "CN",
+        "Harbin",
+        64520,
+        "Example National Broadband",
+        45.80,
+        126.53,
+        10,
+    ),
+    (
+        "10.1.1.0",
+        "CN",
+        "Kunming",
+        64520,
+        "Example National Broadband",
+        24.88,
+        102.83,
+        10,
+    ),
+    // One carrier's CGNAT pools, registered in two hubs, coarsely located.
+    (
+        "10.2.0.0",
+        "CN",
+        "Beijing",
+        64530,
+        "Example Mobile",
+        39.90,
+        116.40,
+        500,
+    ),
+    (
+        "10.2.1.0",
+        "CN",
+        "Shanghai",
+        64530,
+        "Example Mobile",
+        31.23,
+        121.47,
+        500,
     ),
 ];
 
@@ -67,6 +125,10 @@ const CN: &str = "203.0.113.9";
 const FRA: &str = "198.51.100.7";
 const BER: &str = "192.0.2.";
 const HOSTING: &str = "100.64.0.7";
+const HARBIN: &str = "10.1.0.9";
+const KUNMING: &str = "10.1.1.9";
+const MOBILE_BJ: &str = "10.2.0.";
+const MOBILE_SH: &str = "10.2.1.";
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0 Safari/537.36";
 const FIREFOX_WIN: &str =
@@ -78,7 +140,7 @@ const T0: i64 = 1_772_438_400;
 fn geo() -> Geo {
     let mut city = MmdbWriter::new("GeoLite2-City", "detections test");
     let mut asn = MmdbWriter::new("GeoLite2-ASN", "detections test");
-    for (net, cc, name, number, org, lat, lon) in NETS {
+    for (net, cc, name, number, org, lat, lon, accuracy) in NETS {
         let ip = net.parse().unwrap();
         let rec = MmdbValue::map([
             (
@@ -95,7 +157,7 @@ fn geo() -> Geo {
             (
                 "location",
                 MmdbValue::map([
-                    ("accuracy_radius", MmdbValue::U16(20)),
+                    ("accuracy_radius", MmdbValue::U16(accuracy)),
                     ("latitude", MmdbValue::F64(lat)),
                     ("longitude", MmdbValue::F64(lon)),
                 ]),
@@ -274,6 +336,32 @@ fn impossible_travel_with_and_without_the_users_device() {
             with(
                 with(days(5, fra(0, d1)), &days(3, cn(0, d1))),
                 &[cn(0, d1), fra(30, d1)],
+            ),
+            Thresholds::default(),
+            None,
+            None,
+        ),
+        (
+            "the same national operator, a line 3,000 km away 30 min later with the same cookie",
+            with(
+                days(5, Ev(0, "alice", HARBIN, CHROME, d1, true)),
+                &[
+                    Ev(0, "alice", HARBIN, CHROME, d1, true),
+                    Ev(30, "alice", KUNMING, CHROME, d1, true),
+                ],
+            ),
+            Thresholds::default(),
+            Some(High),
+            Some(StepUp),
+        ),
+        (
+            "a roaming phone: the user's carrier, another coarsely located pool",
+            with(
+                with(
+                    days(5, Ev(0, "alice", MOBILE_BJ, CHROME, d1, true)),
+                    &days(2, fra(0, d1)),
+                ),
+                &[fra(0, d1), Ev(30, "alice", MOBILE_SH, CHROME, d1, true)],
             ),
             Thresholds::default(),
             None,
