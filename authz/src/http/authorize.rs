@@ -39,16 +39,15 @@ pub async fn post(
     }
 }
 
+/// The query of `GET /authorize`, by the same rules as a form body
+/// (`tollgate_wire::form`), with the messages of a page.
 fn parse(raw: &[u8]) -> Result<HashMap<String, String>, String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw)
-        .map_err(|_| "The request parameters are malformed.".to_string())?;
-    let mut out = HashMap::new();
-    for (k, v) in pairs {
-        if out.insert(k.clone(), v).is_some() {
-            return Err(format!("The parameter {k} is repeated."));
-        }
-    }
-    Ok(out)
+    use tollgate_wire::form::FormError;
+    tollgate_wire::form::parse(raw).map_err(|e| match e {
+        FormError::Malformed => "The request parameters are malformed.".to_string(),
+        FormError::NotUtf8 => "The request parameters are not valid UTF-8.".to_string(),
+        FormError::Repeated(k) => format!("The parameter {k} is repeated."),
+    })
 }
 
 /// Redirects (303) to `url`.

@@ -115,12 +115,9 @@ pub async fn callback(
     let result = exchange(&app, body).await;
     match result {
         Ok(id_token) => {
-            let payload = id_token
-                .split('.')
-                .nth(1)
-                .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok());
-            let pretty = payload
-                .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+            let pretty = tollgate_wire::jws::parse(&id_token)
+                .ok()
+                .and_then(|j| j.claims().ok())
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or_default();
             let logout = format!("/end_session?id_token_hint={id_token}");

@@ -6,33 +6,16 @@ use super::OAuthError;
 use super::client::AuthMethod;
 use crate::state::AppState;
 use crate::store::ClientRow;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A parsed `application/x-www-form-urlencoded` body.
-pub type Form = HashMap<String, String>;
+pub use tollgate_wire::form::Form;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Parses a form body. Repeated parameters are an error (RFC 6749 §3.1).
+/// Parses a form body (`tollgate_wire::form`). Repeated parameters and
+/// invalid UTF-8 are `invalid_request` (RFC 6749 §3.1).
 pub fn parse_form(body: &[u8]) -> Result<Form, OAuthError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::invalid_request("malformed form body"))?;
-    let mut form = Form::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        // The decoder replaces invalid UTF-8 with U+FFFD instead of failing.
-        if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
-            return Err(OAuthError::invalid_request("form body is not valid UTF-8"));
-        }
-        if form.insert(k.clone(), v).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {k:?} is repeated"
-            )));
-        }
-    }
-    Ok(form)
+    tollgate_wire::form::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
 /// What the client presented.
@@ -70,32 +53,18 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
                 "use exactly one client authentication method",
             ));
         }
-        let b64 = h
-            .strip_prefix("Basic ")
-            .ok_or_else(|| OAuthError::invalid_client("unsupported Authorization scheme"))?;
-        let raw = STANDARD
-            .decode(b64.trim())
-            .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let raw = String::from_utf8(raw)
-            .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let (id, secret) = raw
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
-        // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-        let dec = |s: &str| {
-            form_urlencoded_decode(s)
-                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
-        };
+        let (id, secret) = tollgate_wire::form::basic_credentials(h)
+            .map_err(|e| OAuthError::invalid_client(e.to_string()))?;
         if let Some(body_id) = form.get("client_id")
-            && *body_id != dec(id)?
+            && *body_id != id
         {
             return Err(OAuthError::invalid_request(
                 "client_id does not match the Authorization header",
             ));
         }
         return Ok(Presented::Secret {
-            id: dec(id)?,
-            secret: crate::secret::Secret::new(dec(secret)?),
+            id,
+            secret: crate::secret::Secret::new(secret),
             method: AuthMethod::ClientSecretBasic,
         });
     }
@@ -127,11 +96,6 @@ fn presented(authorization: Option<&str>, form: &Form) -> Result<Presented, OAut
         },
         None => Presented::Public { id },
     })
-}
-
-fn form_urlencoded_decode(s: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
-    pairs.into_iter().next().map(|(_, v)| v)
 }
 
 /// Authenticates the client making a request. Every failure is
@@ -186,15 +150,11 @@ pub async fn authenticate(
     Ok(client)
 }
 
+/// The `iss` of an assertion not yet verified: only to find the client
+/// whose keys verify it.
 fn unverified_issuer(jwt: &str) -> Result<String, OAuthError> {
-    let payload = jwt
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
+    let v = tollgate_wire::jws::parse(jwt)
+        .and_then(|j| j.claims())
         .map_err(|_| OAuthError::invalid_client("malformed client assertion"))?;
     v["iss"]
         .as_str()
@@ -261,6 +221,8 @@ async fn verify_assertion(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
 
     #[test]
     fn forms_reject_repeats_and_garbage() {

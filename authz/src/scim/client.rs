@@ -8,30 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
 
-/// Why a request did not succeed, by what the worker does about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The target as a whole failed (unreachable, 5xx, 429, the token
-    /// refused): back off the target, keep every change pending.
-    Target(String),
-    /// The target refused this resource (another 4xx): retry it later and
-    /// park it after `scim.max_attempts`.
-    Resource(String),
-    /// 404 for a resource id: the target lost it; create it again.
-    Gone,
-    /// 409: the target already has a resource with this `userName` or
-    /// `displayName`; adopt it.
-    Conflict(String),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Target(m) | Failure::Resource(m) | Failure::Conflict(m) => f.write_str(m),
-            Failure::Gone => f.write_str("404 resource not found at the target"),
-        }
-    }
-}
+use tollgate_wire::scim as answer;
+pub use tollgate_wire::scim::Failure;
 
 /// A SCIM client for one target.
 pub struct ScimClient {
@@ -94,21 +72,18 @@ impl ScimClient {
             .text()
             .await
             .map_err(|e| Failure::Target(format!("{what}: reading the answer: {e}")))?;
-        let json: Value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
-        };
+        // Everything read from the answer goes through `tollgate_wire::scim`.
+        let json = answer::body(&text);
         if status.is_success() {
             return Ok((status, json));
         }
-        Err(classify(status, &json, &text, &what))
+        Err(answer::classify(status, &json, &text, &what))
     }
 
     /// POST to `/Users` or `/Groups`; the created resource.
     pub async fn create(&self, endpoint: &str, body: &Value) -> Result<Value, Failure> {
         let (_, v) = self.send(Method::POST, endpoint, &[], Some(body)).await?;
-        if v.get("id").and_then(Value::as_str).is_none() {
+        if answer::resource_id(&v).is_none() {
             return Err(Failure::Resource(format!(
                 "POST {endpoint}: the answer has no `id`"
             )));
@@ -150,10 +125,7 @@ impl ScimClient {
         let (_, v) = self
             .send(Method::GET, endpoint, &[("filter", filter.as_str())], None)
             .await?;
-        Ok(v.get("Resources")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .cloned())
+        Ok(answer::first_resource(&v).cloned())
     }
 
     /// Whether the target announces PATCH support in `/ServiceProviderConfig`.
@@ -168,10 +140,7 @@ impl ScimClient {
                 )),
                 f => f,
             })?;
-        Ok(v.get("patch")
-            .and_then(|p| p.get("supported"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false))
+        Ok(answer::patch_supported(&v))
     }
 }
 
@@ -206,76 +175,4 @@ fn transport_error(e: &reqwest::Error) -> String {
         out.push(')');
     }
     out
-}
-
-/// Sorts a non-2xx answer; the message carries the SCIM error's `detail`
-/// and `scimType` (RFC 7644 §3.12) when the target sent them.
-pub fn classify(status: StatusCode, json: &Value, text: &str, what: &str) -> Failure {
-    let detail = json
-        .get("detail")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(200).collect());
-    let scim_type = json
-        .get("scimType")
-        .and_then(Value::as_str)
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
-    let msg = format!("{what}: {status}{scim_type}: {}", detail.trim());
-    match status.as_u16() {
-        404 => Failure::Gone,
-        409 => Failure::Conflict(msg),
-        401 | 403 => Failure::Target(format!("{msg} (check the target's token)")),
-        408 | 429 => Failure::Target(msg),
-        s if !(400..500).contains(&s) => Failure::Target(msg),
-        _ => Failure::Resource(msg),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn answers_are_sorted_by_what_the_worker_does() {
-        let check = |status: u16, want: &str| {
-            let f = classify(
-                StatusCode::from_u16(status).unwrap(),
-                &json!({"detail": "nope", "scimType": "uniqueness"}),
-                "",
-                "POST /Users",
-            );
-            let got = match f {
-                Failure::Target(_) => "target",
-                Failure::Resource(_) => "resource",
-                Failure::Gone => "gone",
-                Failure::Conflict(_) => "conflict",
-            };
-            assert_eq!(got, want, "status {status}");
-        };
-        for (s, w) in [
-            (400, "resource"),
-            (401, "target"),
-            (403, "target"),
-            (404, "gone"),
-            (409, "conflict"),
-            (429, "target"),
-            (500, "target"),
-            (503, "target"),
-            (302, "target"),
-        ] {
-            check(s, w);
-        }
-        let f = classify(
-            StatusCode::BAD_REQUEST,
-            &json!({"detail": "bad userName", "scimType": "invalidValue"}),
-            "",
-            "POST /Users",
-        );
-        assert_eq!(
-            f.to_string(),
-            "POST /Users: 400 Bad Request (invalidValue): bad userName"
-        );
-    }
 }

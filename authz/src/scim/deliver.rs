@@ -68,8 +68,7 @@ pub async fn user_body(
 }
 
 fn remote_id(v: &Value) -> Result<String, Failure> {
-    v.get("id")
-        .and_then(Value::as_str)
+    tollgate_wire::scim::resource_id(v)
         .map(str::to_string)
         .ok_or_else(|| Failure::Resource("the target's resource has no `id`".into()))
 }

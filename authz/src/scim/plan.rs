@@ -91,8 +91,7 @@ async fn remote(
 }
 
 fn id_of(v: &Value) -> String {
-    v.get("id")
-        .and_then(Value::as_str)
+    tollgate_wire::scim::resource_id(v)
         .unwrap_or("")
         .to_string()
 }
