@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
@@ -159,7 +159,8 @@ impl Server {
             "{} is missing: cargo build --release -p tollgate-authz --bin tollgate",
             bin.display()
         );
-        let dir = std::env::temp_dir().join(format!("tollgate-signin-bench-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-signin-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -224,9 +225,7 @@ redirect_uris = ["{REDIRECT}"]
     fn cli(&self, args: &[&str], stdin: Option<&str>) {
         use std::io::Write;
         let mut c = self.command();
-        c.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null());
+        c.args(args).stdin(Stdio::piped()).stdout(Stdio::null());
         let mut child = c.spawn().expect("run tollgate");
         if let Some(s) = stdin {
             child
@@ -248,7 +247,11 @@ redirect_uris = ["{REDIRECT}"]
         let mut users = Vec::new();
         let rp = relying_party(&self.issuer, "Tollgate").expect("relying party");
         for i in 0..2 * n {
-            let login = if i < n { format!("bench{i}") } else { format!("benchpk{i}") };
+            let login = if i < n {
+                format!("bench{i}")
+            } else {
+                format!("benchpk{i}")
+            };
             let password = format!("bench password number {i} {}", std::process::id());
             let cfg = self.config.display().to_string();
             self.cli(
@@ -313,6 +316,20 @@ redirect_uris = ["{REDIRECT}"]
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("tollgate serve did not answer /healthz");
+    }
+
+    /// CPU seconds (user + system) the server process has used so far.
+    fn cpu_secs(&self) -> f64 {
+        let pid = self.child.lock().unwrap().as_ref().map(Child::id);
+        let stat = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok());
+        // Fields 14 and 15 (utime, stime) in clock ticks, after the `(comm)`.
+        stat.and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let ticks: f64 =
+                rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
     }
 
     fn peak_rss(&self) -> String {
@@ -440,7 +457,10 @@ async fn sign_in(
                 ("password", user.password.as_str()),
             ];
             let r = b
-                .send(b.req(reqwest::Method::POST, &format!("{base}{path}")).form(&form))
+                .send(
+                    b.req(reqwest::Method::POST, &format!("{base}{path}"))
+                        .form(&form),
+                )
                 .await?;
             if r.status() != 303 {
                 return Err(format!("password: {}", r.status()));
@@ -451,8 +471,11 @@ async fn sign_in(
             let csrf = between(&html, "data-csrf=\"", "\"").ok_or("no passkey button")?;
             let r = b
                 .send(
-                    b.req(reqwest::Method::POST, &format!("{base}{path}/passkey/options"))
-                        .json(&json!({"csrf": csrf})),
+                    b.req(
+                        reqwest::Method::POST,
+                        &format!("{base}{path}/passkey/options"),
+                    )
+                    .json(&json!({"csrf": csrf})),
                 )
                 .await?;
             if r.status() != 200 {
@@ -467,7 +490,10 @@ async fn sign_in(
             let response: Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
             let body = json!({"csrf": csrf, "ceremony": start["ceremony"], "response": response});
             let r = b
-                .send(b.req(reqwest::Method::POST, &format!("{base}{path}/passkey")).json(&body))
+                .send(
+                    b.req(reqwest::Method::POST, &format!("{base}{path}/passkey"))
+                        .json(&body),
+                )
                 .await?;
             if r.status() != 200 {
                 return Err(format!("passkey: {}", r.status()));
@@ -518,6 +544,8 @@ struct Report {
     failed: Vec<String>,
     latencies_ms: Vec<f64>,
     secs: f64,
+    /// CPU seconds the server used during the run.
+    server_cpu: f64,
     load: String,
 }
 
@@ -531,9 +559,10 @@ impl Report {
             format!(", {:.0} % of the argon2 rate", 100.0 * rate / c)
         });
         println!(
-            "{what}: {rate:.1}/s{vs}  ({} ok, {} failed, p50 {:.1} ms, p99 {:.1} ms, load average after {})",
+            "{what}: {rate:.1}/s{vs}  ({} ok, {} failed, server CPU {:.2} ms per sign-in, p50 {:.1} ms, p99 {:.1} ms, load average after {})",
             self.ok,
             self.failed.len(),
+            1e3 * self.server_cpu / self.ok.max(1) as f64,
             pct(0.5).copied().unwrap_or(0.0),
             pct(0.99).copied().unwrap_or(0.0),
             self.load
@@ -562,6 +591,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
+    let cpu_before = server.cpu_secs();
     let mut tasks = tokio::task::JoinSet::new();
     for u in users {
         let (http, u, server) = (http.clone(), u.clone(), server.clone());
@@ -587,6 +617,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
         failed: Vec::new(),
         latencies_ms: Vec::new(),
         secs: 0.0,
+        server_cpu: 0.0,
         load: String::new(),
     };
     while let Some(r) = tasks.join_next().await {
@@ -596,6 +627,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
         report.latencies_ms.extend(lat);
     }
     report.secs = start.elapsed().as_secs_f64();
+    report.server_cpu = server.cpu_secs() - cpu_before;
     report.load = loadavg();
     report
 }

@@ -552,7 +552,10 @@ async fn policy_reloads_and_key_rotations_reach_the_other_replicas_at_once() {
         let start = Instant::now();
         move || {
             let took = start.elapsed();
-            assert!(took < Duration::from_secs(3), "{what} never reached every replica");
+            assert!(
+                took < Duration::from_secs(3),
+                "{what} never reached every replica"
+            );
             took
         }
     };

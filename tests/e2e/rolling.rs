@@ -212,7 +212,11 @@ async fn sign_in(url: &str, login: &str) -> Result<String, String> {
          &redirect_uri={REDIRECT}&code_challenge={CHALLENGE}&code_challenge_method=S256"
     );
     let step = |what: &'static str| move |e: reqwest::Error| format!("{what}: {e}");
-    let r = http.get(&authorize).send().await.map_err(step("authorize"))?;
+    let r = http
+        .get(&authorize)
+        .send()
+        .await
+        .map_err(step("authorize"))?;
     let page = r
         .headers()
         .get("location")
@@ -433,14 +437,24 @@ async fn rolling_restart_fails_nothing_and_kill_9_fails_only_what_was_in_flight(
         done.len(),
         cut.len()
     );
-    assert!(done.len() >= 2 * BROWSERS, "too few sign-ins: {}", done.len());
-    assert!(cut.len() <= BROWSERS, "more sign-ins failed than were in flight: {cut:?}");
+    assert!(
+        done.len() >= 2 * BROWSERS,
+        "too few sign-ins: {}",
+        done.len()
+    );
+    assert!(
+        cut.len() <= BROWSERS,
+        "more sign-ins failed than were in flight: {cut:?}"
+    );
     let http = reqwest::Client::new();
     for rt in &done {
         let r = http
             .post(format!("{url}/token"))
             .basic_auth("web", Some(SECRET))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ])
             .send()
             .await
             .expect("refresh");
@@ -501,5 +515,8 @@ fn add_user(config: &Path, login: &str) {
         .expect("stdin")
         .write_all(PASSWORD.as_bytes())
         .expect("password");
-    assert!(child.wait().expect("users add").success(), "users add {login}");
+    assert!(
+        child.wait().expect("users add").success(),
+        "users add {login}"
+    );
 }

@@ -217,17 +217,45 @@ mod tests {
     fn the_pooled_check_agrees_with_the_reference_implementation() {
         // (PHC string from `echo -n password | argon2 somesaltsomesalt …`, password, verifies)
         let rows = [
-            ("$argon2id$v=19$m=4096,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$H5mZn8QsFFwntPktdbjGNtqB+DDJ+nixq94uJAZoqIk", "password", true),
-            ("$argon2id$v=19$m=4096,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$H5mZn8QsFFwntPktdbjGNtqB+DDJ+nixq94uJAZoqIk", "passwore", false),
-            ("$argon2i$v=19$m=1024,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$q8RmimS5eHTuAXxN7l89WzVtmfhdZaBU923F8thrI+4", "password", true),
-            ("$argon2i$v=19$m=1024,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$q8RmimS5eHTuAXxN7l89WzVtmfhdZaBU923F8thrI+4", "", false),
-            ("$argon2id$v=16$m=2048,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Tcgu8TNQXlRWPWorYDLI8C5HACXRHmXWu9Zi0m97h9g", "password", true),
-            ("$argon2id$v=19$m=2048,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Tcgu8TNQXlRWPWorYDLI8C5HACXRHmXWu9Zi0m97h9g", "password", false),
+            (
+                "$argon2id$v=19$m=4096,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$H5mZn8QsFFwntPktdbjGNtqB+DDJ+nixq94uJAZoqIk",
+                "password",
+                true,
+            ),
+            (
+                "$argon2id$v=19$m=4096,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$H5mZn8QsFFwntPktdbjGNtqB+DDJ+nixq94uJAZoqIk",
+                "passwore",
+                false,
+            ),
+            (
+                "$argon2i$v=19$m=1024,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$q8RmimS5eHTuAXxN7l89WzVtmfhdZaBU923F8thrI+4",
+                "password",
+                true,
+            ),
+            (
+                "$argon2i$v=19$m=1024,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$q8RmimS5eHTuAXxN7l89WzVtmfhdZaBU923F8thrI+4",
+                "",
+                false,
+            ),
+            (
+                "$argon2id$v=16$m=2048,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Tcgu8TNQXlRWPWorYDLI8C5HACXRHmXWu9Zi0m97h9g",
+                "password",
+                true,
+            ),
+            (
+                "$argon2id$v=19$m=2048,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Tcgu8TNQXlRWPWorYDLI8C5HACXRHmXWu9Zi0m97h9g",
+                "password",
+                false,
+            ),
         ];
         for _ in 0..2 {
             for (phc, password, want) in rows {
                 let parsed = PasswordHash::new(phc).unwrap();
-                assert_eq!(verify_pooled(password.as_bytes(), &parsed), want, "{phc} {password:?}");
+                assert_eq!(
+                    verify_pooled(password.as_bytes(), &parsed),
+                    want,
+                    "{phc} {password:?}"
+                );
             }
         }
     }
