@@ -29,9 +29,24 @@ fuzz_target!(|data: &[u8]| {
     let (h, _) = c.signing_input.split_once('.').unwrap_or_default();
     let header = jws::decode_json(h).expect("a parsed header decodes again");
     assert_eq!(header["alg"].as_str(), Some(c.header.alg.as_str()));
-    // Claims survive a round trip through their own encoding.
-    if let Ok(claims) = c.claims() {
+    // Claims survive a round trip through their own encoding. Not for
+    // claims holding a non-integer number: serde_json (without its
+    // `float_roundtrip` feature) may parse a float one ulp off its
+    // shortest spelling (found here: `"auth_time":176723E42`); the numeric
+    // claims Tollgate reads (`exp`, `iat`, `nbf`, `auth_time`) are integers.
+    if let Ok(claims) = c.claims()
+        && !has_float(&claims)
+    {
         let again = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("serialises"));
         assert_eq!(jws::decode_json(&again), Ok(claims));
     }
 });
+
+fn has_float(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.is_f64(),
+        serde_json::Value::Array(a) => a.iter().any(has_float),
+        serde_json::Value::Object(o) => o.values().any(has_float),
+        _ => false,
+    }
+}
