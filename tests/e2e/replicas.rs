@@ -548,21 +548,25 @@ async fn policy_reloads_and_key_rotations_reach_the_other_replicas_at_once() {
     else {
         return;
     };
-    let within = |what: &'static str| {
+    let within_secs = |what: &'static str, secs: u64| {
         let start = Instant::now();
         move || {
             let took = start.elapsed();
             assert!(
-                took < Duration::from_secs(3),
+                took < Duration::from_secs(secs),
                 "{what} never reached every replica"
             );
             took
         }
     };
+    let within = |what: &'static str| within_secs(what, 3);
 
     // A first rotation proves every replica's feed is listening (they
-    // connect in the background at start; the key poll is 30 s away).
-    rotate_and_wait(&reps, within("the first key rotation")).await;
+    // connect in the background at start, slowly on a loaded machine; a
+    // notification sent before a listener is up is lost, and then the 30 s
+    // key poll brings it). Not measured.
+    let first = rotate_and_wait(&reps, within_secs("the first key rotation", 40)).await;
+    eprintln!("first rotation everywhere after {first:?}");
 
     // A policy change, reloaded at A only.
     let old = reps[0].app.decisions.version();

@@ -473,8 +473,14 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
             .text()
             .await
             .ok()?;
-        m.contains("tollgate_scim_pending{target=\"scim2\"} 0")
-            .then_some(m)
+        // The delivery counters are bumped after the target answered, so
+        // wait for them too, not only for the queue to drain.
+        let counted = ["created", "updated", "deactivated"].iter().all(|o| {
+            m.contains(&format!(
+                "tollgate_scim_deliveries_total{{target=\"scim2\",outcome=\"{o}\"}}"
+            ))
+        });
+        (m.contains("tollgate_scim_pending{target=\"scim2\"} 0") && counted).then_some(m)
     })
     .await;
     for outcome in ["created", "updated", "deactivated"] {
