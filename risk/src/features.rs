@@ -321,11 +321,31 @@ pub fn extract(
     } else {
         0.0
     };
-    v[idx::DEVICE] = if p.has_device {
+    let device = if p.has_device {
         device_llr
     } else {
         presents * device_llr
     };
+    // Cookie churn is normal: a new or absent device id from the very
+    // address the user already logs in from (their home line, their
+    // office NAT) is weak evidence, while one from anywhere else is what a
+    // targeted attacker looks like (the user's exact user agent and
+    // operator, even the user's /24, are theirs to copy; the user's own
+    // address is not). So the two are features of their own and the
+    // calibrator weighs them apart.
+    let known_device = p.has_device && dc > 0.0;
+    if device > 0.0 && net_known == Some(0) {
+        v[idx::DEVICE_KNOWN_IP] = device;
+    } else {
+        v[idx::DEVICE] = device;
+    }
+    // Likewise familiarity with the network counts apart when the device
+    // does not vouch for it: copying the user's network is the targeted
+    // attacker's craft, presenting the user's own cookie is not.
+    if !known_device {
+        v[idx::NET_UNKNOWN_DEVICE] = v[idx::NET];
+        v[idx::NET] = 0.0;
+    }
     let usually_has_device = p.device_observable && n > 0.0 && h.device_ids > 0.5 * h.n;
 
     if model.hour_of_week {
@@ -412,6 +432,17 @@ mod tests {
     use crate::velocity::VelocitySnapshot;
 
     fn check(history_ids: &[Option<&str>], event_id: Option<&str>, expected_llr: f64) {
+        let f = device_features(history_ids, event_id, "11.0.0.1");
+        let llr = f.values[idx::DEVICE] + f.values[idx::DEVICE_KNOWN_IP];
+        assert!(
+            (llr - expected_llr).abs() < 1e-9,
+            "{history_ids:?} {event_id:?}: {llr}"
+        );
+    }
+
+    /// The features of a login with `event_id` from `ip` after logins
+    /// from 11.0.0.1 presenting `history_ids`.
+    fn device_features(history_ids: &[Option<&str>], event_id: Option<&str>, ip: &str) -> Features {
         let geo = crate::simulate::world::World::new();
         let (city, asn) = (geo.city_db(0).unwrap(), geo.asn_db(0).unwrap());
         let geo = Geo::from_sources(
@@ -423,10 +454,10 @@ mod tests {
         .unwrap();
         let lists = NetworkLists::default();
         let model = Model::prior();
-        let ev = |id: Option<&str>| {
+        let ev = |id: Option<&str>, ip: &str| {
             LoginEvent::parse(
                 &format!(
-                    r#"{{"ts":"2026-01-05T08:00:00Z","user":"u","ip":"11.0.0.1","user_agent":"x","device_id":{},"success":true}}"#,
+                    r#"{{"ts":"2026-01-05T08:00:00Z","user":"u","ip":"{ip}","user_agent":"x","device_id":{},"success":true}}"#,
                     id.map_or("null".to_owned(), |d| format!("{d:?}"))
                 ),
                 1,
@@ -435,11 +466,11 @@ mod tests {
         };
         let mut h = UserHistory::default();
         for id in history_ids {
-            let p = prepare(&ev(*id), &geo, &lists);
+            let p = prepare(&ev(*id, "11.0.0.1"), &geo, &lists);
             h.admit(&p.keys, last_login(&p), 1.0);
         }
-        let p = prepare(&ev(event_id), &geo, &lists);
-        let f = extract(
+        let p = prepare(&ev(event_id, ip), &geo, &lists);
+        extract(
             &p,
             Some(&h),
             &VelocitySnapshot::default(),
@@ -447,12 +478,45 @@ mod tests {
             &model,
             &Thresholds::default(),
             p.at,
-        );
-        assert!(
-            (f.values[idx::DEVICE] - expected_llr).abs() < 1e-9,
-            "{history_ids:?} {event_id:?}: {}",
-            f.values[idx::DEVICE]
-        );
+        )
+    }
+
+    #[test]
+    fn device_and_network_evidence_count_apart_by_what_vouches_for_them() {
+        // (event device id, address, the device feature that holds the
+        // unseen-device LLR)
+        let always = [Some("d1"), Some("d1"), Some("d1")];
+        let cases = [
+            // A new or absent cookie from the user's own address: churn.
+            (Some("d2"), "11.0.0.1", idx::DEVICE_KNOWN_IP),
+            (None, "11.0.0.1", idx::DEVICE_KNOWN_IP),
+            // The same from another address, even in the same /24: what a
+            // targeted attacker on the user's operator looks like.
+            (Some("d2"), "11.0.0.9", idx::DEVICE),
+            (None, "11.0.0.9", idx::DEVICE),
+        ];
+        for (id, ip, holder) in cases {
+            let f = device_features(&always, id, ip);
+            let other = if holder == idx::DEVICE {
+                idx::DEVICE_KNOWN_IP
+            } else {
+                idx::DEVICE
+            };
+            assert!(f.values[holder] > 1.0, "{id:?} {ip}: {:?}", f.values);
+            assert_eq!(f.values[other], 0.0, "{id:?} {ip}: {:?}", f.values);
+            // No known device: the network's familiarity is its own feature.
+            assert_eq!(f.values[idx::NET], 0.0, "{id:?} {ip}");
+            assert!(f.values[idx::NET_UNKNOWN_DEVICE] < 0.0, "{id:?} {ip}");
+        }
+        // The user's own cookie vouches for the network; its credit stays
+        // in `device_llr`, wherever it comes from.
+        for ip in ["11.0.0.1", "11.0.0.9"] {
+            let f = device_features(&always, Some("d1"), ip);
+            assert!(f.values[idx::DEVICE] < 0.0, "{ip}: {:?}", f.values);
+            assert_eq!(f.values[idx::DEVICE_KNOWN_IP], 0.0, "{ip}");
+            assert!(f.values[idx::NET] < 0.0, "{ip}: {:?}", f.values);
+            assert_eq!(f.values[idx::NET_UNKNOWN_DEVICE], 0.0, "{ip}");
+        }
     }
 
     #[test]

@@ -192,6 +192,8 @@ impl Model {
             ("net_llr", 1.0),
             ("ua_llr", 1.0),
             ("device_llr", 1.0),
+            ("device_llr_known_ip", 1.0),
+            ("net_llr_unknown_device", 1.0),
             ("impossible_travel", 3.0),
             ("travel_excess", 1.0),
             ("hosting_network", 1.0),

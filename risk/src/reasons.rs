@@ -176,11 +176,13 @@ pub fn explain(
         )),
     };
     if let Some((code, detail)) = net_detail {
+        // Exactly one of the two network features holds the LLR.
+        let llr = v[idx::NET] + v[idx::NET_UNKNOWN_DEVICE];
         push(
-            contrib(idx::NET),
+            contrib(idx::NET) + contrib(idx::NET_UNKNOWN_DEVICE),
             code,
-            format!("{detail} (log-likelihood ratio {:.1})", v[idx::NET]),
-            v[idx::NET],
+            format!("{detail} (log-likelihood ratio {llr:.1})"),
+            llr,
         );
     }
     let ua_level = match f.ua_known {
@@ -204,29 +206,32 @@ pub fn explain(
         );
     }
     if !f.device_known {
+        // Exactly one of the two device features holds the evidence.
+        let device = contrib(idx::DEVICE) + contrib(idx::DEVICE_KNOWN_IP);
+        let llr = v[idx::DEVICE] + v[idx::DEVICE_KNOWN_IP];
         if p.has_device {
             push(
-                contrib(idx::DEVICE),
+                device,
                 "new_device",
                 format!(
                     "device id never seen for this user (log-likelihood ratio {:.1})",
-                    v[idx::DEVICE]
+                    llr
                 ),
-                v[idx::DEVICE],
+                llr,
             );
         } else if f.usually_has_device {
             push(
-                contrib(idx::DEVICE),
+                device,
                 "no_device_id",
                 "no device id presented; this user usually presents one".to_owned(),
-                v[idx::DEVICE],
+                llr,
             );
         } else {
             push(
-                contrib(idx::DEVICE),
+                device,
                 "new_device",
                 "no device id presented".to_owned(),
-                v[idx::DEVICE],
+                llr,
             );
         }
     }

@@ -21,10 +21,12 @@ pub const FEATURES: [&str; NUM_FEATURES] = [
     "ip_failures_1h",
     "prefix_failures_1h",
     "failed_attempt",
+    "device_llr_known_ip",
+    "net_llr_unknown_device",
 ];
 
 /// Number of calibrator inputs.
-pub const NUM_FEATURES: usize = 15;
+pub const NUM_FEATURES: usize = 17;
 
 /// Index of a feature in [`FEATURES`].
 #[allow(missing_docs)]
@@ -44,4 +46,6 @@ pub mod idx {
     pub const IP_FAILURES: usize = 12;
     pub const PREFIX_FAILURES: usize = 13;
     pub const FAILED: usize = 14;
+    pub const DEVICE_KNOWN_IP: usize = 15;
+    pub const NET_UNKNOWN_DEVICE: usize = 16;
 }

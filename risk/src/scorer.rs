@@ -40,6 +40,9 @@ pub struct Assessment {
     /// The calibrator's logit `b + Σ w_i f_i` with bounded familiarity
     /// credit, raised to the detections' floor (unrounded, for ranking).
     pub logit: f64,
+    /// The lowest score the named detections allow (0 when none moves
+    /// it): what the login scores whatever the calibrator says.
+    pub floor: u8,
     /// The decision under the scorer's thresholds.
     pub decision: Decision,
     /// Why: the detections that hold (strongest first), then the
@@ -153,6 +156,7 @@ impl Scorer {
         Assessment {
             score,
             logit,
+            floor,
             decision: self.thresholds.decide(score),
             reasons,
             features,

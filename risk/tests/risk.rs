@@ -117,15 +117,18 @@ fn held_out_generator_meets_the_targets_under_the_default_policy() {
     // Issue 11's targets are AUC ≥ 0.99, ≥ 99.5 % caught, ≤ 1 % of legit
     // stepped up at 99.5 % TPR per kind and ≤ 1.5 % overall. Where the
     // scorer does not meet them yet (docs/risk.md, "Held-out evaluation"),
-    // the row holds today's level as a regression bound instead, so the
-    // gap is visible here and cannot silently widen.
+    // the row holds today's level (the model trained on both generators)
+    // as a regression bound instead, so the gap is visible here and cannot
+    // silently widen. The model before it (trained on the standard
+    // generator only) fails these bounds: 12.5 % of legit stepped up,
+    // targeted 10.0 % and stuffing 3.7 % at 99.5 % TPR on this trace.
     let rows: [(&str, f64, f64); 5] = [
         // (kind, least AUC, most legit stepped up at 99.5 % TPR)
         ("cookie_theft", 0.99, 0.01),
         ("brute_force", 0.99, 0.01),
         ("spraying", 0.99, 0.01),
-        ("targeted", 0.98, 0.12), // targets 0.99 and 0.01: missed
-        ("stuffing", 0.99, 0.05), // target 0.01: missed
+        ("targeted", 0.985, 0.06), // targets 0.99 and 0.01: missed
+        ("stuffing", 0.99, 0.03),  // target 0.01: missed
     ];
     assert_eq!(rows.map(|r| r.0), KINDS);
     for (kind, auc, fpr) in rows {
@@ -144,9 +147,10 @@ fn held_out_generator_meets_the_targets_under_the_default_policy() {
         );
     }
     // Target 0.015: missed (new or absent device ids of people with
-    // several browsers and cookie churn step up).
+    // several browsers and cookie churn from a new address, which is what
+    // a targeted attacker looks like too).
     assert!(
-        report.legit_stepped_up <= 0.13,
+        report.legit_stepped_up <= 0.07,
         "legit stepped up {}",
         report.legit_stepped_up
     );
@@ -285,9 +289,9 @@ fn train_writes_a_model_that_loads_and_ranks_held_out_attacks() {
         .unwrap();
     let out = dir.join("model.json");
     let code = run(cli::RiskCommand::Train {
-        events: dir.join("train.jsonl"),
+        events: vec![dir.join("train.jsonl")],
         out: out.clone(),
-        validation: None,
+        validation: Vec::new(),
         geoip_city: None,
         geoip_asn: None,
         strict: false,

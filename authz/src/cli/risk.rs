@@ -9,7 +9,7 @@ use tollgate_risk::event::parse_lines;
 use tollgate_risk::heldout::{HeldoutConfig, generate};
 use tollgate_risk::replay::{HistoryRule, replay, score_lines};
 use tollgate_risk::simulate::{SimConfig, db_paths, simulate};
-use tollgate_risk::train::{TrainOptions, train};
+use tollgate_risk::train::{Trace, TrainOptions, train};
 use tollgate_risk::{Geo, LoginEvent, Model, NetworkLists, RiskError, Scorer, Thresholds};
 
 /// The `risk` subcommands.
@@ -39,22 +39,25 @@ pub enum RiskCommand {
         #[arg(long, default_value_t = 2200)]
         attacks_per_kind: usize,
     },
-    /// Fit the calibrator on a labelled trace and write a model file.
+    /// Fit the calibrator on labelled traces and write a model file.
     Train {
-        /// Labelled events (JSON Lines).
-        #[arg(long)]
-        events: PathBuf,
+        /// Labelled events (JSON Lines); repeat to train on several traces
+        /// (e.g. both generators), each with the geo databases beside it.
+        #[arg(long, required = true)]
+        events: Vec<PathBuf>,
         /// Model file to write.
         #[arg(long)]
         out: PathBuf,
-        /// Labelled events of the same world on which the operating point
-        /// (score map) is placed [default: the training events].
+        /// Labelled events of the same worlds on which the operating point
+        /// (score map) is placed; repeatable [default: the training events].
         #[arg(long)]
-        validation: Option<PathBuf>,
-        /// GeoLite2-City-schema database [default: GeoLite2-City.mmdb beside EVENTS].
+        validation: Vec<PathBuf>,
+        /// GeoLite2-City-schema database for every trace [default:
+        /// GeoLite2-City.mmdb beside each events file].
         #[arg(long)]
         geoip_city: Option<PathBuf>,
-        /// GeoLite2-ASN-schema database [default: GeoLite2-ASN.mmdb beside EVENTS].
+        /// GeoLite2-ASN-schema database for every trace [default:
+        /// GeoLite2-ASN.mmdb beside each events file].
         #[arg(long)]
         geoip_asn: Option<PathBuf>,
         /// Abort on the first malformed line instead of skipping it.
@@ -195,42 +198,52 @@ fn run_inner(cmd: RiskCommand) -> Result<(), CliError> {
             );
         }
         RiskCommand::Train {
-            events: path,
+            events: paths,
             out,
             validation,
             geoip_city,
             geoip_asn,
             strict,
         } => {
-            let (dc, da) = db_paths(&path);
-            let evs = events(&path, strict)?;
-            let held = match &validation {
-                Some(v) => Some(events(v, strict)?),
-                None => None,
-            };
-            // Training starts from the untrained prior, never from the built-in
-            // model, so the same command always produces the same model.
-            let geo = Geo::open(&geoip_city.unwrap_or(dc), &geoip_asn.unwrap_or(da))
+            // Each trace is replayed with its own world's geo databases.
+            // Training starts from the untrained prior, never from the
+            // built-in model, so the same command always produces the same
+            // model.
+            let load = |path: &PathBuf| -> Result<(Scorer, Vec<(usize, LoginEvent)>), CliError> {
+                let (dc, da) = db_paths(path);
+                let evs = events(path, strict)?;
+                let city = geoip_city.clone().unwrap_or(dc);
+                let asn = geoip_asn.clone().unwrap_or(da);
+                let geo = Geo::open(&city, &asn).map_err(|e| CliError(e.to_string()))?;
+                let s = Scorer::new(
+                    Model::prior(),
+                    Thresholds::default(),
+                    NetworkLists::default(),
+                    geo,
+                )
                 .map_err(|e| CliError(e.to_string()))?;
-            let s = Scorer::new(
-                Model::prior(),
-                Thresholds::default(),
-                NetworkLists::default(),
-                geo,
-            )
-            .map_err(|e| CliError(e.to_string()))?;
-            let mut description = format!("tollgate risk train --events {}", path.display());
-            if let Some(v) = &validation {
+                Ok((s, evs))
+            };
+            let train_sets = paths.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+            let held_sets = validation.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+            fn view(v: &[(Scorer, Vec<(usize, LoginEvent)>)]) -> Vec<Trace<'_>> {
+                v.iter().map(|(s, e)| (s.clone(), e.as_slice())).collect()
+            }
+            let mut description = "tollgate risk train".to_owned();
+            for p in &paths {
+                description.push_str(&format!(" --events {}", p.display()));
+            }
+            for v in &validation {
                 description.push_str(&format!(" --validation {}", v.display()));
             }
+            let first = paths.first().cloned().unwrap_or_default();
             let model = train(
-                s,
-                &evs,
-                held.as_deref(),
+                &view(&train_sets),
+                &view(&held_sets),
                 TrainOptions::default(),
                 &description,
             )
-            .map_err(|e| at(&path, e))?;
+            .map_err(|e| at(&first, e))?;
             write(&out, &model.to_json().map_err(|e| at(&out, e))?)?;
         }
         RiskCommand::Score {
