@@ -50,6 +50,9 @@ pub struct Config {
     /// The login interaction: sessions and attempt limits.
     #[serde(default)]
     pub login: LoginConfig,
+    /// What a new password must be, and reset links.
+    #[serde(default)]
+    pub passwords: PasswordsConfig,
     /// HTTP server limits.
     #[serde(default)]
     pub http: HttpConfig,
@@ -194,6 +197,33 @@ impl Default for LoginConfig {
             lockout: 900,
             posts_per_ip_per_minute: 600,
             posts_per_interaction_per_minute: 60,
+        }
+    }
+}
+
+/// `[passwords]`: the policy every new password meets (NIST SP
+/// 800-63B-4: a minimum length and a blocklist, no composition rules, no
+/// expiry) and how long an admin-issued reset link stays valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsConfig {
+    /// Fewest characters (Unicode scalar values) a new password may have;
+    /// 15 (the guideline's value for a password that is the only factor),
+    /// never below 8.
+    pub min_length: usize,
+    /// A file of breached or common passwords, one per line (`#` starts a
+    /// comment), compared ignoring case. None: no list.
+    pub blocklist_file: Option<std::path::PathBuf>,
+    /// Seconds a `tollgate users reset` link stays valid (single use).
+    pub reset_link_ttl: i64,
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        PasswordsConfig {
+            min_length: 15,
+            blocklist_file: None,
+            reset_link_ttl: 24 * 3600,
         }
     }
 }
@@ -602,6 +632,7 @@ impl Config {
             },
             tokens: TokenConfig::default(),
             login: LoginConfig::default(),
+            passwords: PasswordsConfig::default(),
             http: HttpConfig::default(),
             authenticators: AuthenticatorConfig::default(),
             policy: PolicyConfig::default(),

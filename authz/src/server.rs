@@ -75,6 +75,8 @@ pub async fn start(
         .map_err(StartError::Config)?;
     let tpm_trust = crate::agent::attest::TpmTrust::load(&config.agent.tpm_ca_files)
         .map_err(StartError::Config)?;
+    let passwords = crate::login::password_policy::PasswordPolicy::load(&config.passwords)
+        .map_err(StartError::Config)?;
     let store = open_store(&config).await?;
     let now = clock.now();
     ensure_keys(&store, &master, now).await?;
@@ -127,6 +129,7 @@ pub async fn start(
         None => None,
     };
     state.tpm_trust = tpm_trust;
+    state.passwords = passwords;
     let app = Arc::new(state);
     app.revocations
         .reload(&app.store, now, app.config.tokens.access_token_ttl)

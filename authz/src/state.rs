@@ -47,6 +47,8 @@ pub struct AppState {
     /// The TPM manufacturers' EK CAs (`[agent] tpm_ca_files`, set by
     /// `server::start`); empty: no device key is attested.
     pub tpm_trust: crate::agent::attest::TpmTrust,
+    /// What a new password must be (`[passwords]`, set by `server::start`).
+    pub passwords: crate::login::password_policy::PasswordPolicy,
 }
 
 /// The shared handle.
@@ -114,6 +116,7 @@ impl AppState {
             directories: Default::default(),
             sign_in_posts: crate::login::rate::RateLimiter::default(),
             tpm_trust: Default::default(),
+            passwords: Default::default(),
         }
     }
 

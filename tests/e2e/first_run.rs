@@ -186,7 +186,7 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     drop(server);
     for login in ["ann", "ben", "cai"] {
         let added = Command::new(tollgate_bin())
-            .args(["users", "add", login])
+            .args(["users", "add", login, "--reset-link"])
             .current_dir(&dir.0)
             .output()
             .expect("users add");

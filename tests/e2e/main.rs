@@ -27,6 +27,7 @@ mod openapi;
 mod operations;
 mod ops_exposure;
 mod pam_stack;
+mod passwords;
 mod policy;
 mod private_key_jwt;
 mod replicas;

@@ -17,6 +17,7 @@ mod policy;
 mod risk;
 mod scim;
 mod serve;
+mod users;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -68,7 +69,7 @@ enum Command {
     /// Users.
     Users {
         #[command(subcommand)]
-        cmd: admin::UsersCmd,
+        cmd: users::UsersCmd,
         #[arg(long, global = true)]
         config: Option<PathBuf>,
     },
@@ -196,7 +197,7 @@ pub fn main() -> ExitCode {
                 admin::clients(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Users { cmd, config } => {
-                admin::users(cmd, &load_config(config.as_ref(), None, false)?).await
+                users::users(cmd, &load_config(config.as_ref(), None, false)?).await
             }
             Command::Devices { cmd, config } => {
                 devices::run(cmd, &load_config(config.as_ref(), None, false)?).await

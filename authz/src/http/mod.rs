@@ -16,6 +16,7 @@ mod login_device;
 mod logout;
 mod ops;
 mod pages;
+mod password_reset;
 mod token;
 mod userinfo;
 
@@ -77,6 +78,10 @@ pub fn router(app: App) -> Router {
             post(factors::passkey_options),
         )
         .route("/login/{id}/passkey", post(factors::passkey_finish))
+        .route(
+            "/password/reset/{token}",
+            get(password_reset::show).post(password_reset::submit),
+        )
         .route("/account", get(account::show))
         .route("/account/reauth", get(account::reauth))
         .route("/account/passkeys/options", post(account::passkey_options))

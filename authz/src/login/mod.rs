@@ -10,6 +10,7 @@ pub mod lockout;
 pub mod passkey;
 pub mod password;
 pub mod password_check;
+pub mod password_policy;
 pub mod rate;
 mod soft_attestation;
 pub mod soft_passkey;

@@ -180,6 +180,12 @@ fn verify_pooled(password: &[u8], parsed: &PasswordHash<'_>) -> bool {
 }
 
 /// Hashes on a blocking thread.
+/// Hashes a new password within the same bound as verification (a reset
+/// page must not be a way around it); `Err(Busy)` when saturated.
+pub async fn hash_bounded(password: Secret) -> Result<Result<String, String>, Busy> {
+    bounded(move || hash(&password)).await
+}
+
 pub async fn hash_async(password: Secret) -> Result<String, String> {
     tokio::task::spawn_blocking(move || hash(&password))
         .await

@@ -237,7 +237,8 @@ impl Store {
                 }
                 super::scim::enqueue_user(&mut tx, &self.scim_targets, id, &touched, now).await?;
                 if new.disabled && !old.disabled {
-                    super::users::revoke_access_in(&mut tx, id, "directory", now).await?;
+                    super::users::revoke_access_in(&mut tx, id, "user disabled", "directory", now)
+                        .await?;
                 }
                 sqlx::query(
                     "UPDATE directory_accounts SET dn = $1, disabled_by_directory = $2, synced_at = $3 \

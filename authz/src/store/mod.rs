@@ -17,6 +17,7 @@ mod factors;
 mod grants;
 mod keys;
 mod lockout;
+mod password_resets;
 mod risk;
 mod scim;
 mod sessions;

@@ -79,7 +79,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         super::scim::enqueue_user(&mut tx, &self.scim_targets, &user.id, &[], now).await?;
-        revoke_access_in(&mut tx, &user.id, "admin", now).await?;
+        revoke_access_in(&mut tx, &user.id, "user disabled", "admin", now).await?;
         tx.commit().await?;
         Ok(UserRow {
             disabled: true,
@@ -192,17 +192,20 @@ pub(super) fn touched_groups(old: &UserRow, new: &UserRow) -> Vec<String> {
         .collect()
 }
 
-/// Ends a disabled user's sessions and revokes its grants inside the
-/// caller's transaction, so nothing issued before keeps working.
+/// Ends a user's sessions and revokes its grants inside the caller's
+/// transaction (a disabled user, a password reset), so nothing issued
+/// before keeps working.
 pub(super) async fn revoke_access_in(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
+    reason: &str,
     initiator: &str,
     now: i64,
 ) -> Result<()> {
-    super::events::end_user_sessions_in(conn, user_id, "user disabled", initiator, now).await?;
-    sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = 'user disabled' WHERE user_id = $2 AND revoked_at IS NULL")
+    super::events::end_user_sessions_in(conn, user_id, reason, initiator, now).await?;
+    sqlx::query("UPDATE grants SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
         .bind(now)
+        .bind(reason)
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
