@@ -357,3 +357,73 @@ async fn a_reset_link_works_once_and_ends_the_old_sessions() {
 async fn a_reset_link_works_once_and_ends_the_old_sessions_on_postgres() {
     a_reset_link_works_once(Db::Postgres).await;
 }
+
+/// A signed-in user changes the password on /account: only with the
+/// account CSRF token and a fresh sign-in, only to a password the policy
+/// accepts; then the old one stops working.
+#[tokio::test]
+async fn the_account_page_changes_the_password_only_when_fresh() {
+    let Some(srv) =
+        TestServer::start_with_clock(Db::Sqlite, Clock::manual(Clock::System.now()), |_| {}).await
+    else {
+        return;
+    };
+    srv.add_user("alice", &[]).await;
+    let base = &srv.base;
+    let http = sign_in(&srv, "alice", PASSWORD).await.expect("signed in");
+    let csrf = tollgate::account_csrf(&http, base).await;
+    let change = |csrf: String, password: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/account/password");
+        async move {
+            let r = http
+                .post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("password", password),
+                    ("confirm", password),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, loc(&r), r.text().await.unwrap())
+        }
+    };
+    let (s, _, _) = change("forged".into(), "a brand new passphrase for her").await;
+    assert_eq!(s, 403, "a forged CSRF token was accepted");
+    let (s, _, page) = change(csrf.clone(), "too short").await;
+    assert!(s == 400 && page.contains("at least 15"), "{s} {page}");
+    // Past the re-authentication window the change waits for a new sign-in.
+    srv.app
+        .clock
+        .advance(srv.app.config.authenticators.reauth_window + 1);
+    let (s, to, _) = change(csrf.clone(), "a brand new passphrase for her").await;
+    assert!(s == 303 && to == "/account/reauth", "{s} {to}");
+    assert!(
+        sign_in(&srv, "alice", PASSWORD).await.is_ok(),
+        "a stale session changed it"
+    );
+
+    let http = sign_in(&srv, "alice", PASSWORD).await.expect("signed in");
+    let csrf = tollgate::account_csrf(&http, base).await;
+    let r = http
+        .post(format!("{base}/account/password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "a brand new passphrase for her"),
+            ("confirm", "a brand new passphrase for her"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("password was changed"));
+    assert_eq!(sign_in(&srv, "alice", PASSWORD).await.err(), Some(401));
+    assert!(
+        sign_in(&srv, "alice", "a brand new passphrase for her")
+            .await
+            .is_ok()
+    );
+    srv.stop().await;
+}

@@ -465,3 +465,57 @@ async fn parse_csv(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::password_policy::PasswordPolicy;
+
+    #[tokio::test]
+    async fn a_malformed_csv_reports_every_bad_line() {
+        let dir = std::env::temp_dir().join(format!("tg-csv-{}", crate::secret::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("people.csv");
+        let text = "login,display_name,email,groups\n\
+                    alice,Alice,alice@example.com,ops;admins\n\
+                    bob smith,Bob,bob@example.com,\n\
+                    carol,Carol,not-an-email,\n\
+                    alice,Again,a@example.com,\n\
+                    dave,Dave,dave@example.com,ops\n";
+        std::fs::write(&file, text).unwrap();
+        let err = parse_csv(&file, &PasswordPolicy::default(), true)
+            .await
+            .unwrap_err()
+            .0;
+        let shown = file.display().to_string();
+        for line in [3, 4, 5] {
+            assert!(
+                err.contains(&format!("{shown}:{line}:")),
+                "line {line} missing in:\n{err}"
+            );
+        }
+        assert!(
+            !err.contains(&format!("{shown}:2:")) && !err.contains(&format!("{shown}:6:")),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("3 bad line(s); nothing was imported"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "login,display_name,groups\nalice,Alice,ops;admins\n").unwrap();
+        let users = parse_csv(&file, &PasswordPolicy::default(), true)
+            .await
+            .unwrap();
+        assert_eq!(users[0].groups, vec!["ops", "admins"]);
+        std::fs::write(&file, "name,email\nx,y\n").unwrap();
+        assert!(
+            parse_csv(&file, &PasswordPolicy::default(), true)
+                .await
+                .unwrap_err()
+                .0
+                .contains(":1: the header must have a `login` column")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -283,7 +283,7 @@ pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 /// Checks session, CSRF and freshness for a change. `Err` is the response.
-async fn guard(
+pub(super) async fn guard(
     app: &App,
     headers: &HeaderMap,
     csrf: &str,
@@ -316,7 +316,7 @@ async fn guard(
     }
 }
 
-async fn form(
+pub(super) async fn form(
     app: &App,
     req: Request,
 ) -> Result<(HeaderMap, std::collections::HashMap<String, String>), Response> {

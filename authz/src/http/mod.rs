@@ -1,6 +1,7 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
 mod account;
+mod account_password;
 mod account_totp;
 mod agent;
 mod authorize;
@@ -101,6 +102,7 @@ pub fn router(app: App) -> Router {
         .route("/account/totp/new", post(account_totp::new_secret))
         .route("/account/totp/remove", post(account_totp::remove))
         .route("/account/recovery", post(account_totp::recovery_regenerate))
+        .route("/account/password", post(account_password::change))
         .route("/v1/agent/enroll/begin", post(agent::enroll_begin))
         .route("/v1/agent/enroll/attest", post(agent::enroll_attest))
         .route("/v1/agent/enroll/finish", post(agent::enroll_finish))

@@ -62,6 +62,17 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// A server-side failure on a page: logged with its cause, shown as a
+/// generic message (the cause may name tables or hosts).
+pub fn failed(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "page failed");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Nothing was changed. Try again later.",
+    )
+}
+
 /// A page with a title and a message.
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     render(

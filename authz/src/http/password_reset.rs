@@ -50,16 +50,6 @@ fn form_page(
     )
 }
 
-/// A server-side failure: logged, shown generically.
-fn internal(e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "password reset failed");
-    pages::message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The password was not changed. Try again later.",
-    )
-}
-
 /// Only well-formed tokens reach the database (base64url of 32 bytes).
 fn token_hash(token: &str) -> Option<String> {
     (token.len() == 43
@@ -76,7 +66,7 @@ pub async fn show(State(app): State<App>, Path(token): Path<String>) -> Response
     match app.store.password_reset_user(&hash, app.now()).await {
         Ok(Some(u)) => form_page(&app, &token, &u.login, StatusCode::OK, None),
         Ok(None) => gone(),
-        Err(e) => internal(&e),
+        Err(e) => pages::failed(&e),
     }
 }
 
@@ -96,7 +86,7 @@ pub async fn submit(
     let user = match app.store.password_reset_user(&hash, app.now()).await {
         Ok(Some(u)) => u,
         Ok(None) => return gone(),
-        Err(e) => return internal(&e),
+        Err(e) => return pages::failed(&e),
     };
     let form = match super::token::read_form(&app, req).await {
         Ok((_, f)) => f,
@@ -123,7 +113,7 @@ pub async fn submit(
     }
     let new_hash = match crate::login::password::hash_bounded(pw).await {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return internal(&e),
+        Ok(Err(e)) => return pages::failed(&e),
         Err(crate::login::password::Busy) => {
             return super::login::busy(pages::message(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -153,6 +143,6 @@ pub async fn submit(
         }
         // Used by a concurrent submit between our read and our write.
         Ok(None) => gone(),
-        Err(e) => internal(&e),
+        Err(e) => pages::failed(&e),
     }
 }

@@ -1,0 +1,72 @@
+//! `POST /account/password`: a signed-in user changes a local password.
+//! Like binding any factor it needs the account CSRF token and a fresh
+//! sign-in at the strongest level the user holds (`account::guard`), so a
+//! stolen password-only session cannot replace the password of a passkey
+//! user. The new password meets `[passwords]`. The user's sessions stay
+//! (they were just re-authenticated); an administrator's `users
+//! set-password` or a reset link ends them.
+
+use super::account::{field, form, guard, render};
+use crate::secret::Secret;
+use crate::state::App;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+pub async fn change(State(app): State<App>, req: Request) -> Response {
+    let (headers, f) = match form(&app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (s, user) = match guard(&app, &headers, field(&f, "csrf"), "password.change").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let refuse = |msg: &str| {
+        let (app, headers, s, msg) = (app.clone(), headers.clone(), s.clone(), msg.to_string());
+        async move { render(&app, &headers, &s, None, Some(&msg)).await }
+    };
+    match app.store.directory_account(&user.id).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return refuse(
+                "Your password is managed by your organisation's directory; change it there.",
+            )
+            .await;
+        }
+        Err(e) => return super::pages::failed(&e),
+    }
+    let pw = Secret::new(field(&f, "password"));
+    if !crate::secret::ct_eq(pw.expose().as_bytes(), field(&f, "confirm").as_bytes()) {
+        return refuse("The two passwords differ.").await;
+    }
+    if let Err(e) = app.passwords.check(pw.expose(), &user.login) {
+        return refuse(&e.to_string()).await;
+    }
+    let hash = match crate::login::password::hash_bounded(pw).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return super::pages::failed(&e),
+        Err(crate::login::password::Busy) => {
+            return super::login::busy(super::pages::message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "The server is busy; try again in a moment.",
+            ));
+        }
+    };
+    if let Err(e) = app
+        .store
+        .set_password(&user.id, &hash, false, "user", app.now())
+        .await
+    {
+        return super::pages::failed(&e);
+    }
+    app.audit(
+        "account.password_changed",
+        &user.id,
+        &user.id,
+        serde_json::json!({"sid": s.id}),
+    )
+    .await;
+    render(&app, &headers, &s, Some("Your password was changed."), None).await
+}
