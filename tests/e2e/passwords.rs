@@ -137,6 +137,26 @@ async fn no_account_without_a_way_to_sign_in_and_one_policy_for_every_password()
             .await
             .is_ok()
     );
+    // `users list`: a header row, or with --json the same columns as keys.
+    let table = cli(&config, &["users", "list"], "");
+    let lines: Vec<String> = String::from_utf8_lossy(&table.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines[0], "login\tname\tupn\tgroups\tstatus", "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("bob.smith\t")),
+        "{lines:?}"
+    );
+    let json = cli(&config, &["users", "list", "--json"], "");
+    let users: serde_json::Value = serde_json::from_slice(&json.stdout).expect("users list --json");
+    let bob = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["login"] == "bob.smith")
+        .expect("bob.smith listed");
+    assert_eq!(bob["status"], "active");
 
     // set-password: the same policy, then the old password stops working
     // and the session opened with it ends.

@@ -27,7 +27,11 @@ pub enum KeysCmd {
         activate_in: Option<i64>,
     },
     /// List published keys.
-    List,
+    List {
+        /// One JSON array of objects instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
@@ -59,17 +63,26 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
                 activates
             );
         }
-        KeysCmd::List => {
-            for k in store.published_keys(now()).await? {
-                out!(
-                    "{}\t{}\tactivates_at={}\tretires_at={}\texpires_at={}",
-                    k.kid,
-                    k.alg,
-                    k.activates_at,
-                    opt(k.retires_at),
-                    opt(k.expires_at)
-                );
-            }
+        KeysCmd::List { json } => {
+            let rows: Vec<Vec<String>> = store
+                .published_keys(now())
+                .await?
+                .into_iter()
+                .map(|k| {
+                    vec![
+                        k.kid.clone(),
+                        k.alg.clone(),
+                        k.activates_at.to_string(),
+                        opt(k.retires_at),
+                        opt(k.expires_at),
+                    ]
+                })
+                .collect();
+            super::table::print(
+                &["kid", "alg", "activates_at", "retires_at", "expires_at"],
+                &rows,
+                json,
+            );
         }
     }
     Ok(())
@@ -127,7 +140,11 @@ pub enum ClientsCmd {
         #[arg(long = "permission")]
         permissions: Vec<String>,
     },
-    List,
+    List {
+        /// One JSON array of objects instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     Remove {
         id: String,
     },
@@ -198,16 +215,21 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
                 out!("client secret (shown once, store it now): {}", s.expose());
             }
         }
-        ClientsCmd::List => {
-            for c in store.clients().await? {
-                out!(
-                    "{}\t{}\t{}\t{}",
-                    c.id,
-                    c.source,
-                    c.settings.grant_types.join(","),
-                    c.settings.redirect_uris.join(" ")
-                );
-            }
+        ClientsCmd::List { json } => {
+            let rows: Vec<Vec<String>> = store
+                .clients()
+                .await?
+                .into_iter()
+                .map(|c| {
+                    vec![
+                        c.id.clone(),
+                        c.source.clone(),
+                        c.settings.grant_types.join(","),
+                        c.settings.redirect_uris.join(" "),
+                    ]
+                })
+                .collect();
+            super::table::print(&["id", "source", "grants", "redirect_uris"], &rows, json);
         }
         ClientsCmd::Remove { id } => {
             if !store.remove_client(&id).await? {

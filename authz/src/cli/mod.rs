@@ -17,6 +17,7 @@ mod policy;
 mod risk;
 mod scim;
 mod serve;
+mod table;
 mod users;
 
 use crate::config::Config;

@@ -58,7 +58,11 @@ pub enum UsersCmd {
         #[arg(long)]
         without_passwords: bool,
     },
-    List,
+    List {
+        /// One JSON array of objects instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a user's name, email, upn or groups (pushed to SCIM targets).
     Update {
         login: String,
@@ -72,9 +76,7 @@ pub enum UsersCmd {
         enable: bool,
     },
     /// Disable a user: ends their sessions and revokes their tokens.
-    Disable {
-        login: String,
-    },
+    Disable { login: String },
     /// Set a local user's password, read from standard input (one line).
     /// Ends the user's sessions and revokes their tokens.
     SetPassword {
@@ -86,9 +88,7 @@ pub enum UsersCmd {
     },
     /// Print a one-time link where a local user sets a new password
     /// (valid for `[passwords] reset_link_ttl`; a newer link retires it).
-    Reset {
-        login: String,
-    },
+    Reset { login: String },
 }
 
 pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
@@ -154,17 +154,22 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                 .await?;
             out!("{n} users imported");
         }
-        UsersCmd::List => {
-            for u in store.users().await? {
-                out!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    u.login,
-                    u.display_name,
-                    u.upn.unwrap_or_default(),
-                    u.groups.join(";"),
-                    if u.disabled { "disabled" } else { "active" }
-                );
-            }
+        UsersCmd::List { json } => {
+            let rows: Vec<Vec<String>> = store
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| {
+                    vec![
+                        u.login,
+                        u.display_name,
+                        u.upn.unwrap_or_default(),
+                        u.groups.join(";"),
+                        if u.disabled { "disabled" } else { "active" }.to_string(),
+                    ]
+                })
+                .collect();
+            super::table::print(&["login", "name", "upn", "groups", "status"], &rows, json);
         }
         UsersCmd::Update {
             login,
