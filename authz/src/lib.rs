@@ -39,6 +39,7 @@ pub mod decision;
 pub mod directory;
 pub mod events;
 pub mod http;
+pub mod i18n;
 pub mod keys;
 pub mod login;
 pub mod master_key;
