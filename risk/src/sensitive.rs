@@ -29,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use crate::velocity::WindowCounter;
 
 /// One hour, the window a burst is counted over.
-const HOUR: i64 = 3600;
-/// Weight of the newest active hour in the usual rate.
-const ALPHA: f32 = 0.2;
+pub const HOUR: i64 = 3600;
+/// Weight of the newest active hour in the usual rate. `f64` so that the
+/// Redis script (Lua numbers are doubles) folds bit for bit the same.
+pub const ALPHA: f64 = 0.2;
 /// Active hours before the usual rate is trusted; before that only the
 /// policy's `per_hour` limit applies.
 pub const MIN_HOURS: u16 = 3;
@@ -151,7 +152,7 @@ pub struct BurstCounter {
     hour: i64,
     in_hour: u32,
     /// Weighted mean count of the active hours before `hour`.
-    usual: f32,
+    usual: f64,
     /// Active hours folded into `usual` (saturating).
     hours: u16,
     /// Last request, Unix seconds.
@@ -166,7 +167,7 @@ impl BurstCounter {
             return;
         }
         if self.in_hour > 0 {
-            let c = self.in_hour as f32;
+            let c = f64::from(self.in_hour);
             self.usual = if self.hours == 0 {
                 c
             } else {
@@ -184,7 +185,7 @@ impl BurstCounter {
         c.roll(now);
         Burst {
             recent: c.window.count(now, HOUR),
-            usual: (c.hours >= MIN_HOURS).then_some(c.usual),
+            usual: (c.hours >= MIN_HOURS).then_some(c.usual as f32),
         }
     }
 

@@ -6,7 +6,9 @@
 //! replica counted velocity in its own memory.
 //!
 //! Also here: the Redis store counts exactly as the in-memory one (a
-//! seeded sequence of attempts compared snapshot by snapshot), the lockout
+//! seeded sequence of attempts compared snapshot by snapshot, and the same
+//! for the `sensitive_burst` counters), a burst of exports spread over the
+//! replicas is one burst, the lockout
 //! holds across replicas under parallel guesses, and a Redis that goes
 //! away and comes back makes decisions follow `risk.state_unavailable`,
 //! then return to normal by themselves.
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tollgate::{Db, SECRET, TestServer, csrf_of, have_tool, redis_url, temp_dir, write_geo};
 use tollgate_authz::decision::velocity::RedisVelocity;
+use tollgate_risk::sensitive::MemoryBursts;
 use tollgate_risk::velocity::VelocityKeys;
 use tollgate_risk::{MemoryVelocity, VelocityStore};
 
@@ -33,6 +36,17 @@ fn prefix() -> String {
     )
 }
 
+/// A seeded generator of numbers below `n` (xorshift64): the same
+/// sequence on every run.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
 /// A seeded sequence of attempts (few users, addresses, networks; a
 /// third of them failures; time moving forward in uneven steps) gives the
 /// same snapshot before every attempt from Redis as from memory.
@@ -43,13 +57,7 @@ async fn redis_counts_exactly_as_memory() {
     };
     let redis = RedisVelocity::new(&url, &prefix()).expect("redis store");
     let mut memory = MemoryVelocity::new(1 << 12);
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let mut now = 1_767_225_600;
     for step in 0..600 {
         now += [0, 1, 3, 9, 40, 200][next(6) as usize] as i64;
@@ -67,6 +75,76 @@ async fn redis_counts_exactly_as_memory() {
             .await
             .expect("redis round trip");
         assert_eq!(got, want, "step {step} at {now}: {keys:?}");
+    }
+}
+
+/// The `sensitive_burst` counters: a seeded sequence of sensitive requests
+/// of a few users over three days (bursts, quiet hours, active hours that
+/// form a usual rate) gives the same snapshot before every request from
+/// Redis as from memory, the usual rate to the last bit.
+#[tokio::test]
+async fn redis_bursts_count_exactly_as_memory() {
+    let Some(url) = redis_url() else {
+        return;
+    };
+    let redis = RedisVelocity::new(&url, &prefix()).expect("redis store");
+    let mut memory = MemoryBursts::new(1 << 10);
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let mut now = 1_767_225_600;
+    let mut with_usual = 0;
+    for step in 0..1500 {
+        now += [0, 2, 30, 200, 900, 5000][next(6) as usize] as i64;
+        let user = 7000 + next(3);
+        let want = memory.snapshot(user, now);
+        memory.record(user, now);
+        let got = redis.burst(user, now).await.expect("redis round trip");
+        assert_eq!(got, want, "step {step} at {now}: user {user}");
+        with_usual += usize::from(want.usual.is_some());
+    }
+    // The comparison covered the usual rate, not only the window.
+    assert!(with_usual > 500, "{with_usual} snapshots had a usual rate");
+}
+
+/// A bulk export spread by round robin over three replicas is one burst:
+/// with `per_hour: 20`, the 21st export is `sensitive_burst` wherever it
+/// lands (each replica alone saw seven).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_spread_over_replicas_is_one_burst() {
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let sensitive = "  sensitive:\n    paths: [/api/export*]\n    per_hour: 20\n";
+    let Some((reps, _dir)) = replicas(&redis, sensitive).await else {
+        return;
+    };
+    let export = |base: String| async move {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/v1/decide"))
+            .basic_auth("rp", Some(SECRET))
+            .json(&json!({"subject": "alice", "action": "request",
+                "resource": "https://api.example/api/export/users.csv",
+                "context": {"ip": "198.51.100.20", "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}}))
+            .send()
+            .await
+            .expect("decide");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("json")
+    };
+    for k in 0..20 {
+        let d = export(reps[k % 3].base.clone()).await;
+        assert!(
+            !codes(&d)
+                .iter()
+                .any(|c| c == "sensitive_burst" || c == "state_unavailable"),
+            "export {k}: {d}"
+        );
+    }
+    for (n, r) in reps.iter().enumerate() {
+        let d = export(r.base.clone()).await;
+        assert!(
+            codes(&d).iter().any(|c| c == "sensitive_burst"),
+            "replica {n} missed the burst: {d}"
+        );
     }
 }
 

@@ -23,10 +23,12 @@
 //!   not change decisions; each replica adds what it counted since its
 //!   last save and takes back everyone's sum;
 //! - per-user counters of requests to sensitive routes (`sensitive_burst`):
-//!   memory, per replica; after a restart a user's usual rate re-forms over
-//!   a few active hours, and until then only the policy's `per_hour`
-//!   limit applies.
+//!   beside the velocity counters (`bursts.rs`): memory for one replica
+//!   (after a restart a user's usual rate re-forms over a few active hours,
+//!   and until then only the policy's `per_hour` limit applies), or Redis
+//!   shared by all replicas, one round trip per sensitive request.
 
+pub mod bursts;
 pub mod effects;
 pub mod gateway;
 pub mod limit;
@@ -39,6 +41,7 @@ pub use reload::{reload_and_report, sighup_reloads};
 
 use crate::config::PolicyConfig;
 use crate::store::SessionContext;
+use bursts::Bursts;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -47,7 +50,6 @@ use time::OffsetDateTime;
 use tollgate_risk::features::count_globally;
 use tollgate_risk::global::GlobalFrequencies;
 use tollgate_risk::policy::{Action, Decision, DecisionInput, Policy, SessionState, decide};
-use tollgate_risk::sensitive::MemoryBursts;
 use tollgate_risk::{Assessment, Geo, LoginEvent, Model, Reason, Scorer, UserHistory};
 use velocity::Velocity;
 
@@ -85,9 +87,9 @@ pub struct DecisionPoint {
     /// What `globals` counted since the last save (the next save adds it
     /// to the stored sketch). Locked after `globals` when both are held.
     unsaved: Mutex<GlobalFrequencies>,
-    /// Sensitive-route request counters per user: one short critical
-    /// section per sensitive gateway request (snapshot, then count).
-    bursts: Mutex<MemoryBursts>,
+    /// Sensitive-route request counters per user, where `velocity` keeps
+    /// its counters (snapshot, then count, in one step).
+    bursts: Bursts,
     histories: Mutex<HashMap<String, (Option<UserHistory>, i64)>>,
     /// Session contexts for gateway decisions, by session id.
     contexts: Mutex<HashMap<String, (Option<SessionContext>, i64)>>,
@@ -204,7 +206,7 @@ impl DecisionPoint {
             velocity: Velocity::memory(),
             globals: Mutex::new(GlobalFrequencies::default()),
             unsaved: Mutex::new(GlobalFrequencies::default()),
-            bursts: Mutex::new(MemoryBursts::default()),
+            bursts: Bursts::Memory(Mutex::new(Default::default())),
             histories: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
             last_error: Mutex::new(None),
@@ -215,6 +217,7 @@ impl DecisionPoint {
 
     /// Keeps the velocity counters in `velocity` (Redis for replicas).
     pub fn with_velocity(mut self, velocity: Velocity) -> DecisionPoint {
+        self.bursts = Bursts::beside(&velocity);
         self.velocity = velocity;
         self
     }
@@ -326,14 +329,19 @@ impl DecisionPoint {
         let mut p = loaded.scorer.prepare(&event);
         p.device_observable = !req.device_unobservable;
         // Every request to a sensitive route counts, whatever its decision.
+        let mut burst_unavailable = None;
         if req.action == Action::Request
             && req
                 .path
                 .is_some_and(|path| loaded.scorer.thresholds().sensitive.covers(path))
         {
-            let mut b = lock(&self.bursts);
-            p.burst = Some(b.snapshot(p.vkeys.user, now));
-            b.record(p.vkeys.user, now);
+            match self.bursts.observe(&self.velocity, p.vkeys.user, now).await {
+                Ok(b) => p.burst = Some(b),
+                Err(e) => {
+                    tracing::warn!(error = %e.0, "burst counters unavailable; risk.state_unavailable decides");
+                    burst_unavailable = Some(e.0);
+                }
+            }
         }
         let (snap, unavailable) = match self
             .velocity
@@ -355,7 +363,7 @@ impl DecisionPoint {
             }
             a
         };
-        if let Some(why) = unavailable {
+        if let Some(why) = unavailable.or(burst_unavailable) {
             state_unavailable(&mut a, loaded.policy.thresholds(), &why);
         }
         let input = DecisionInput {

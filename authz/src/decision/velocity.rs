@@ -178,7 +178,7 @@ pub struct RedisVelocity {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     script: redis::Script,
-    prefix: String,
+    pub(super) prefix: String,
     /// Unix seconds of the last failed connection attempt.
     failed_at: AtomicI64,
     /// Round trips that failed (exported as a metric).
@@ -203,7 +203,10 @@ impl RedisVelocity {
         })
     }
 
-    async fn connection(&self, now: i64) -> Result<redis::aio::MultiplexedConnection, Unavailable> {
+    pub(super) async fn connection(
+        &self,
+        now: i64,
+    ) -> Result<redis::aio::MultiplexedConnection, Unavailable> {
         let mut held = self.conn.lock().await;
         if let Some(c) = held.as_ref() {
             return Ok(c.clone());
@@ -266,18 +269,7 @@ impl RedisVelocity {
             } else {
                 format!("{:08x}", keys.user as u32)
             });
-        let call = inv.invoke_async::<Vec<u32>>(&mut conn);
-        let fields = match tokio::time::timeout(REDIS_TIMEOUT, call).await {
-            Ok(Ok(f)) => f,
-            Ok(Err(e)) => {
-                self.drop_connection().await;
-                return Err(Unavailable(format!("redis: {e}")));
-            }
-            Err(_) => {
-                self.drop_connection().await;
-                return Err(Unavailable("redis: round trip timed out".into()));
-            }
-        };
+        let fields: Vec<u32> = self.invoke(&inv, &mut conn).await?;
         let &[a, b, c, d, e, f, g, h, i, j] = &fields[..] else {
             return Err(Unavailable(format!(
                 "redis: the velocity script answered {} fields, not 10",
@@ -297,6 +289,26 @@ impl RedisVelocity {
             prefix_attempts_1h: i,
             asn_failures_1m: j,
         })
+    }
+
+    /// Runs a prepared script within [`REDIS_TIMEOUT`]; on an error or a
+    /// timeout the connection is dropped (the next call reconnects).
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> Result<T, Unavailable> {
+        match tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<T>(conn)).await {
+            Ok(Ok(f)) => Ok(f),
+            Ok(Err(e)) => {
+                self.drop_connection().await;
+                Err(Unavailable(format!("redis: {e}")))
+            }
+            Err(_) => {
+                self.drop_connection().await;
+                Err(Unavailable("redis: round trip timed out".into()))
+            }
+        }
     }
 
     async fn drop_connection(&self) {
