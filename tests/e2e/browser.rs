@@ -20,7 +20,7 @@ fn artifact(name: &str) -> std::path::PathBuf {
 
 /// A server whose issuer is `localhost`, with client `rp` redirecting to
 /// the issuer's own `/healthz` (a page the browser can load).
-async fn server() -> Option<(TestServer, String)> {
+pub(crate) async fn server() -> Option<(TestServer, String)> {
     let srv = TestServer::start(Db::Sqlite, |c| {
         c.issuer = c.issuer.replace("127.0.0.1", "localhost");
     })
@@ -33,7 +33,7 @@ async fn server() -> Option<(TestServer, String)> {
     Some((srv, web))
 }
 
-fn authorize(web: &str, extra: &str) -> String {
+pub(crate) fn authorize(web: &str, extra: &str) -> String {
     format!(
         "{web}/authorize?client_id=rp&redirect_uri={}&response_type=code&scope=openid&state=st&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
         url::form_urlencoded::byte_serialize(format!("{web}/healthz").as_bytes())
@@ -41,7 +41,7 @@ fn authorize(web: &str, extra: &str) -> String {
     )
 }
 
-async fn password_signin(b: &mut Browser) {
+pub(crate) async fn password_signin(b: &mut Browser) {
     b.wait_for("document.getElementById('password')").await;
     b.eval(&format!(
         "(() => {{ const u = document.getElementById('username'); if (u && u.type !== 'hidden') u.value = 'alice'; \

@@ -19,6 +19,7 @@ mod freshness;
 mod gateway;
 mod gateway_paths;
 mod hygiene;
+mod languages;
 mod last_factor;
 mod logout_attacks;
 mod negative;

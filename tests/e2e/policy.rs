@@ -226,6 +226,23 @@ async fn new_country_new_device(db: Db) {
     );
     let html = get_text(&away, &format!("{base}{next}")).await;
     assert!(html.contains("passkey-signin"), "the passkey is offered");
+    // Why, in plain words (issue 15), in English and in Chinese.
+    assert!(
+        html.contains("This sign-in comes from a new device"),
+        "{html}"
+    );
+    assert!(html.contains("(CN)"), "the new country is named: {html}");
+    let zh = away
+        .get(format!("{base}{next}"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(zh.contains("这次登录来自新的设备"), "{zh}");
+    assert!(zh.contains("<html lang=\"zh-CN\">"), "{zh}");
     assert!(
         !html.contains("name=\"code\"") && !html.contains("type=\"password\""),
         "only a factor that reaches phr is offered"

@@ -23,6 +23,10 @@ pub struct LoginRisk {
     /// `allow`, `step_up:<acr>` or `deny`.
     pub outcome: String,
     pub policy_version: String,
+    /// The scorer's reasons (code, English detail) behind the decision,
+    /// for the step-up page's plain-words explanation (`i18n::words`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<(String, String)>,
 }
 
 /// The request's part of a login decision.
@@ -144,6 +148,13 @@ impl LoginRisk {
             score: made.decision.score,
             outcome: made.decision.outcome.label(),
             policy_version: made.decision.policy_version.to_string(),
+            reasons: made
+                .decision
+                .reasons
+                .iter()
+                .filter(|r| r.source == tollgate_risk::policy::ReasonSource::Risk)
+                .map(|r| (r.code.clone(), r.detail.clone()))
+                .collect(),
         }
     }
 }

@@ -11,6 +11,8 @@
 
 use super::factors::{begin, internal, read_json, with_script};
 use super::{authorize::current_session, authorize::see_other, cookies, pages};
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use crate::login::interaction::FactorKind;
 use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey};
 use crate::state::App;
@@ -197,6 +199,8 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
             max_age: None,
             acr_values: vec![],
             login_hint: None,
+            ui_locales: None,
+            client_name: None,
         },
         requirement: match &session {
             Some(s) => change_requirement(app, &s.user_id).await,

@@ -6,6 +6,8 @@
 use super::account::{CLIENT, csrf_of, factor_count, field, form_change, render};
 use super::factors::{internal, open_secret};
 use super::{authorize::current_session, authorize::see_other, pages};
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use crate::login::totp;
 use crate::state::App;
 use crate::store::UserRow;

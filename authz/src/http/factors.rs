@@ -9,6 +9,8 @@
 
 use super::{login, pages};
 use crate::agent::otp::AgentOtp;
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{Guard, Refused};
 use crate::login::passkey::{self, PasskeyError};
@@ -63,6 +65,9 @@ pub struct FactorPage<'a> {
     pub totp: bool,
     pub passkey: bool,
     pub error: Option<&'a str>,
+    /// Why the risk decision asks for more, in plain words (empty when it
+    /// did not).
+    pub reasons: Vec<String>,
 }
 
 /// Renders the factor page for `kinds`.
@@ -84,6 +89,7 @@ pub(super) fn factor_page(
         totp: kinds.contains(&FactorKind::Totp),
         passkey: kinds.contains(&FactorKind::Passkey),
         error,
+        reasons: step_up_reasons(ix),
     };
     let resp = pages::render(status, &page);
     if page.passkey {
@@ -93,12 +99,23 @@ pub(super) fn factor_page(
     }
 }
 
-/// A JSON error for the script: `{"error": code, "message": text}`.
+/// The risk reasons of a login the policy stepped up, in plain words.
+fn step_up_reasons(ix: &Interaction) -> Vec<String> {
+    match &ix.risk {
+        Some(r) if r.outcome.starts_with("step_up") => crate::i18n::words::risk_reasons(
+            r.reasons.iter().map(|(c, d)| (c.as_str(), d.as_str())),
+        ),
+        _ => vec![],
+    }
+}
+
+/// A JSON error for the script: `{"error": code, "message": text}`, the
+/// text in the page's language.
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({"error": code, "message": message})),
+        axum::Json(json!({"error": code, "message": crate::i18n::tr(message)})),
     )
         .into_response()
 }

@@ -2,6 +2,8 @@
 //! where to go (their account, discovery) instead of a blank 404.
 
 use super::pages;
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use crate::state::App;
 use askama::Template;
 use axum::extract::State;

@@ -47,6 +47,7 @@ pub(super) async fn load(
         }
     };
     let ix: Interaction = serde_json::from_str(&data).map_err(|_| gone())?;
+    crate::i18n::prefer_ui_locales(ix.request.ui_locales.as_deref());
     let cookie = cookies::Jar::of(app)
         .get(headers, cookies::LOGIN)
         .unwrap_or_default();
@@ -130,8 +131,17 @@ pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
     kinds
 }
 
+/// What the pages call the relying party: its display name, else its id.
+/// The account pages' own sign-in is "your account" (an English catalog
+/// text, translated by the templates' `tr`).
 pub(super) fn client_name(ix: &Interaction) -> &str {
-    &ix.request.client_id
+    if ix.request.client_id == super::account::CLIENT {
+        return "your account";
+    }
+    ix.request
+        .client_name
+        .as_deref()
+        .unwrap_or(&ix.request.client_id)
 }
 
 pub async fn show(

@@ -12,6 +12,7 @@ mod discovery;
 mod factors;
 mod gateway;
 mod home;
+mod locale;
 mod login;
 mod login_device;
 mod logout;
@@ -123,8 +124,12 @@ pub fn router(app: App) -> Router {
             .route("/demo", get(demo::start))
             .route("/demo/callback", get(demo::callback));
     }
-    r.layer(axum::middleware::from_fn_with_state(app.clone(), observe))
-        .with_state(app)
+    r.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        locale::locale,
+    ))
+    .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+    .with_state(app)
 }
 
 /// Per-request bookkeeping: a request id (`x-request-id`, echoed back),

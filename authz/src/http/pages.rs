@@ -1,5 +1,7 @@
 //! Server-rendered pages (askama templates in `authz/templates/`).
 
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};

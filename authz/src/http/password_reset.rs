@@ -7,6 +7,8 @@
 //! (`Store::use_password_reset`).
 
 use super::pages;
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
 use crate::secret::Secret;
 use crate::state::App;
 use askama::Template;

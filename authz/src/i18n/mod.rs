@@ -2,9 +2,23 @@
 //! ([`negotiate`]) from the user's own choice, the relying party's OIDC
 //! `ui_locales` and the browser's `Accept-Language` (issue 15).
 //!
-//! Only the choice is here so far; the catalogs (Fluent, `en` and
-//! `zh-CN`) and the runtime templates that use it are the next step (see
-//! docs/operations.md, "Languages").
+//! - [`negotiate`]: the choice (this file, pure).
+//! - `scope.rs`: the request's locale as a task-local, set by the HTTP
+//!   layer's middleware, raised by an interaction's `ui_locales`.
+//! - `catalog.rs`: the Fluent catalogs (`authz/locales/*/main.ftl`,
+//!   embedded), [`t`], [`t_args`], and [`tr`] for English sentences.
+//! - `filters.rs`: the askama filters the templates call; `words.rs`:
+//!   levels and risk reasons in plain words.
+//!
+//! See docs/operations.md, "Languages".
+
+mod catalog;
+pub mod filters;
+mod scope;
+pub mod words;
+
+pub use catalog::{t, t_args, tr};
+pub use scope::{current, prefer_ui_locales, scope};
 
 /// The locales the shipped catalogs cover, the first the fallback.
 pub const SUPPORTED: [&str; 2] = ["en", "zh-CN"];

@@ -23,6 +23,14 @@ pub struct AuthRequest {
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
+    /// OIDC `ui_locales` as sent (space-separated BCP 47 tags): the pages
+    /// of this sign-in prefer them to `Accept-Language` (`i18n`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
+    /// The client's display name (`name` in its config) when it has one,
+    /// for "Sign in to vCenter" instead of the client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
 }
 
 /// Kinds of factor a page can ask for.
@@ -180,6 +188,8 @@ mod tests {
                 max_age: None,
                 acr_values: vec![],
                 login_hint: None,
+                ui_locales: None,
+                client_name: None,
             },
             requirement: Requirement {
                 level,

@@ -2,7 +2,8 @@
 //! needs (`Next::Unmet`): in words, what is missing, and whether adding it
 //! on `/account` would help. The page replaces a bare OIDC
 //! `unmet_authentication_requirements` error; the relying party still
-//! gets that error when the user goes back.
+//! gets that error when the user goes back. The sentences are the
+//! catalogs' `unmet-*` messages.
 
 use super::Level;
 use super::interaction::FactorKind;
@@ -30,42 +31,16 @@ pub fn how_to_fix(
     account_client: bool,
 ) -> HowToFix {
     let has = |k| enrolled.contains(&k);
+    // In the request's language (`i18n`); English outside a request.
+    let client = crate::i18n::tr(client);
+    let say = |id: &str| crate::i18n::t_args(id, &[("client", &client)]);
     let (missing, addable) = match level {
-        Level::Aal1 => (
-            format!("{client} needs a way to sign in; your account has none."),
-            true,
-        ),
-        Level::Aal2 => (
-            format!(
-                "{client} needs a second step after your password: an authenticator app or \
-                 a passkey. You have {}.",
-                if has(FactorKind::Password) {
-                    "only a password"
-                } else {
-                    "neither"
-                }
-            ),
-            true,
-        ),
-        Level::Phr => (
-            format!(
-                "{client} needs a passkey (or an enrolled device); you have none. A password \
-                 or a one-time code is not enough for it."
-            ),
-            true,
-        ),
-        Level::Phrh => (
-            format!(
-                "{client} needs a hardware-bound key: a device-bound passkey from a maker \
-                 your organisation trusts, or a device with a TPM. You have none{}.",
-                if has(FactorKind::Passkey) {
-                    " (your passkeys are synced or their maker is not trusted)"
-                } else {
-                    ""
-                }
-            ),
-            attested_passkeys,
-        ),
+        Level::Aal1 => (say("unmet-aal1"), true),
+        Level::Aal2 if has(FactorKind::Password) => (say("unmet-aal2-password"), true),
+        Level::Aal2 => (say("unmet-aal2-none"), true),
+        Level::Phr => (say("unmet-phr"), true),
+        Level::Phrh if has(FactorKind::Passkey) => (say("unmet-phrh-synced"), attested_passkeys),
+        Level::Phrh => (say("unmet-phrh"), attested_passkeys),
     };
     HowToFix {
         missing,

@@ -180,6 +180,8 @@ pub fn validate(
         max_age,
         acr_values,
         login_hint: params.get("login_hint").cloned(),
+        ui_locales: params.get("ui_locales").filter(|u| u.len() <= 256).cloned(),
+        client_name: Some(client.settings.name.clone()).filter(|n| !n.is_empty() && n != client_id),
     })
 }
 

@@ -1,0 +1,227 @@
+//! Pages in Chinese and English in a real browser (issue 15): the
+//! sign-in, step-up and account pages under `Accept-Language: zh-CN`,
+//! OIDC `ui_locales` over the header, and the language switch over both.
+//! With `TOLLGATE_SCREENSHOTS=1` the zh-CN pages are saved to
+//! `docs/screenshots/` (committed; CI needs `fonts-noto-cjk`).
+
+use crate::browser::{authorize, password_signin};
+use crate::cdp::{self, Browser};
+use serde_json::json;
+use tollgate::{Db, TestServer};
+use tollgate_authz::login::totp;
+
+async fn shot(b: &mut Browser, name: &str) {
+    if std::env::var("TOLLGATE_SCREENSHOTS").as_deref() == Ok("1") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/screenshots")
+            .join(name);
+        b.screenshot(&path).await;
+    }
+}
+
+async fn lang(b: &mut Browser) -> String {
+    b.eval("document.documentElement.lang")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn text(b: &mut Browser) -> String {
+    b.eval("document.body.innerText")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The browser sends `Accept-Language: zh-CN,zh;q=0.9` from now on.
+async fn prefer_chinese(b: &mut Browser) {
+    let ua = b.eval("navigator.userAgent").await;
+    b.cmd(
+        "Emulation.setUserAgentOverride",
+        json!({"userAgent": ua, "acceptLanguage": "zh-CN,zh;q=0.9"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn browser_pages_speak_chinese_and_english_as_negotiated() {
+    let Some(mut b) = cdp::launch().await else {
+        return;
+    };
+    let Some(srv) = TestServer::start(Db::Sqlite, |c| {
+        c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+    })
+    .await
+    else {
+        return;
+    };
+    let web = srv.app.config.issuer.clone();
+    let cb = format!("{web}/healthz");
+    srv.add_client("rp", |c| {
+        c.redirect_uris = vec![cb.clone()];
+        c.name = Some("vCenter".into());
+    })
+    .await;
+    srv.add_user("alice", &[]).await;
+    prefer_chinese(&mut b).await;
+
+    // Sign-in page: Chinese, with the client's display name.
+    b.goto(&authorize(&web, "")).await;
+    b.wait_for("document.getElementById('password')").await;
+    assert_eq!(lang(&mut b).await, "zh-CN");
+    let page = text(&mut b).await;
+    assert!(page.contains("登录到 vCenter"), "{page}");
+    assert!(page.contains("使用通行密钥登录"), "{page}");
+    assert!(!page.contains("rp"), "the client id is not shown: {page}");
+    shot(&mut b, "zh-CN-sign-in.png").await;
+
+    // Account page, after a password sign-in, and its TOTP enrollment.
+    b.goto(&format!("{web}/account")).await;
+    password_signin(&mut b).await;
+    b.wait_for("document.getElementById('totp-enroll')").await;
+    assert_eq!(lang(&mut b).await, "zh-CN");
+    let page = text(&mut b).await;
+    assert!(page.contains("alice 的登录方式"), "{page}");
+    assert!(page.contains("设置身份验证器应用"), "{page}");
+    shot(&mut b, "zh-CN-account.png").await;
+    b.eval("document.getElementById('totp-enroll').click()")
+        .await;
+    b.wait_for("document.getElementById('totp-qr').complete")
+        .await;
+    let key = b
+        .eval("document.getElementById('totp-secret').textContent")
+        .await;
+    let secret = totp::base32_decode(key.as_str().unwrap()).unwrap();
+    let p = totp::Params::default();
+    let code = totp::code_at_step(p, &secret, srv.app.now() / 30);
+    b.eval(&format!(
+        "document.getElementById('code').value = '{code}'; document.getElementById('code').form.submit()"
+    ))
+    .await;
+    b.wait_for("document.getElementById('recovery-codes')")
+        .await;
+    assert!(text(&mut b).await.contains("您的恢复码"));
+
+    // Step-up page: the level in plain words, not `aal2`.
+    b.goto(&authorize(&web, "&acr_values=aal2")).await;
+    b.wait_for("document.getElementById('code')").await;
+    assert_eq!(lang(&mut b).await, "zh-CN");
+    let page = text(&mut b).await;
+    assert!(page.contains("此操作需要更强的登录验证"), "{page}");
+    assert!(page.contains("（第二重验证）"), "{page}");
+    assert!(!page.contains("aal2"), "no raw level code: {page}");
+    shot(&mut b, "zh-CN-step-up.png").await;
+
+    // ui_locales=en beats Accept-Language: zh-CN, for the whole sign-in.
+    b.goto(&authorize(&web, "&prompt=login&ui_locales=en"))
+        .await;
+    b.wait_for("document.getElementById('password')").await;
+    assert_eq!(lang(&mut b).await, "en");
+    let page = text(&mut b).await;
+    assert!(page.contains("vCenter"), "{page}");
+    assert!(!page.contains("登录到"), "{page}");
+
+    // The switch beats both, and is remembered.
+    b.eval("document.getElementById('lang-zh-CN').click()")
+        .await;
+    b.wait_for("document.documentElement.lang === 'zh-CN'")
+        .await;
+    b.goto(&authorize(&web, "&prompt=login&ui_locales=en"))
+        .await;
+    b.wait_for("document.getElementById('password')").await;
+    assert_eq!(lang(&mut b).await, "zh-CN", "the user's choice wins");
+    b.eval("document.getElementById('lang-en').click()").await;
+    b.wait_for("document.documentElement.lang === 'en'").await;
+    b.goto(&format!("{web}/account")).await;
+    b.wait_for("document.getElementById('sign-out')").await;
+    assert_eq!(
+        lang(&mut b).await,
+        "en",
+        "English chosen over Accept-Language"
+    );
+    assert!(text(&mut b).await.contains("Sign-in methods for alice"));
+    b.close().await;
+}
+
+/// Without a browser: the negotiation on any page, the switch's cookie,
+/// translated error pages, and hints that cannot break a page.
+#[tokio::test]
+async fn pages_negotiate_their_language_and_ignore_bad_hints() {
+    let Some(srv) = TestServer::start(Db::Sqlite, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let get = |path: &str, al: &str| {
+        let mut r = http.get(format!("{}{path}", srv.base));
+        if !al.is_empty() {
+            r = r.header("accept-language", al);
+        }
+        r.send()
+    };
+    let r = get("/", "fr-FR, zh;q=0.8, en;q=0.5").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    assert!(html.contains("您的账户"), "{html}");
+
+    let r = get("/?lang=en", "zh-CN").await.unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tg_lang="))
+        .map(str::to_string)
+        .expect("the switch sets its cookie");
+    assert!(cookie.starts_with("tg_lang=en;"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(r.text().await.unwrap().contains("<html lang=\"en\">"));
+    let r = http
+        .get(format!("{}/", srv.base))
+        .header("accept-language", "zh-CN")
+        .header("cookie", "tg_lang=en")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text().await.unwrap().contains("<html lang=\"en\">"),
+        "the choice wins"
+    );
+
+    // A handler's English message, in Chinese.
+    let r = get("/login/no-such-interaction", "zh-CN").await.unwrap();
+    assert_eq!(r.status(), 404);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("此次登录已过期"), "{html}");
+    assert!(html.contains("请返回应用重新开始。"), "{html}");
+
+    // Bad hints: ignored, never an error.
+    for (path, al) in [
+        ("/?lang=%3Cscript%3E", ";;;,q=abc"),
+        ("/?lang=", "xx-YY;q=2, *;q=-1"),
+        ("/?lang=zh-CN&lang=en", "zh;q=0"),
+    ] {
+        let r = get(path, al).await.unwrap();
+        assert_eq!(r.status(), 200, "{path} {al}");
+        let set: Vec<_> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let html = r.text().await.unwrap();
+        assert!(!html.contains("<script"), "{path}: {html}");
+        if path.contains("lang=zh-CN") {
+            assert!(html.contains("<html lang=\"zh-CN\">"), "{path}: {html}");
+            assert!(
+                set.iter().any(|c| c.starts_with("tg_lang=zh-CN;")),
+                "{set:?}"
+            );
+        } else {
+            assert!(html.contains("<html lang=\"en\">"), "{path} {al}: {html}");
+            assert!(!set.iter().any(|c| c.starts_with("tg_lang=")), "{set:?}");
+        }
+    }
+}
