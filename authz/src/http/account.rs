@@ -10,7 +10,7 @@
 //! again first. The last factor can never be removed.
 
 use super::factors::{begin, internal, read_json, with_script};
-use super::{authorize::current_session, authorize::see_other, cookies, pages};
+use super::{PageError, authorize::current_session, authorize::see_other, cookies, pages};
 use crate::login::interaction::FactorKind;
 use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey};
 use crate::state::App;
@@ -101,19 +101,26 @@ pub(super) async fn fresh_for_changes(app: &App, s: &SessionRow) -> bool {
 }
 
 /// The factor page when the interaction knows the user and needs a factor.
-pub(super) async fn factor_step(app: &App, ix: &Interaction) -> Option<Response> {
-    let uid = ix.user_id.as_deref()?;
-    let Next::Factor(kinds) = ix.next(&super::login::enrolled(app, ix).await, app.now()) else {
-        return None;
+pub(super) async fn factor_step(
+    app: &App,
+    ix: &Interaction,
+) -> Result<Option<Response>, PageError> {
+    let Some(uid) = ix.user_id.as_deref() else {
+        return Ok(None);
     };
-    let user = app.store.user(uid).await.ok()??;
-    Some(super::factors::factor_page(
+    let Next::Factor(kinds) = ix.next(&super::login::enrolled(app, ix).await, app.now()) else {
+        return Ok(None);
+    };
+    let Some(user) = app.store.user(uid).await? else {
+        return Ok(None);
+    };
+    Ok(Some(super::factors::factor_page(
         ix,
         &user.login,
         &kinds,
         StatusCode::OK,
         None,
-    ))
+    )))
 }
 
 /// One passkey as the account page lists it.
@@ -178,7 +185,7 @@ pub(super) fn csrf_of(app: &App, headers: &HeaderMap) -> Option<String> {
 
 /// Starts the account sign-in (or re-authentication when `session` is
 /// given: its factors are carried but none is fresh enough).
-async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
+async fn sign_in(app: &App, session: Option<SessionRow>) -> Result<Response, PageError> {
     let now = app.now();
     let browser = crate::secret::random_token(32);
     let ix = Interaction {
@@ -212,9 +219,7 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
         expires_at: now + app.config.login.interaction_ttl,
         risk: None,
     };
-    if let Err(e) = super::login::save(app, &ix).await {
-        return internal(e);
-    }
+    super::login::save(app, &ix).await?;
     let mut resp = see_other(&format!("/login/{}", ix.id));
     let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,
@@ -224,12 +229,12 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    resp
+    Ok(resp)
 }
 
 /// `GET /account/reauth`: sign in again before a change.
-pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Response {
-    let session = current_session(&app, &headers).await;
+pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    let session = current_session(&app, &headers).await?;
     sign_in(&app, session).await
 }
 
@@ -239,24 +244,17 @@ pub(super) async fn render(
     s: &SessionRow,
     notice: Option<&str>,
     error: Option<&str>,
-) -> Response {
-    let (user, passkeys, totp, left) = match (
-        app.store.user(&s.user_id).await,
-        app.store.passkeys(&s.user_id).await,
-        app.store.totp(&s.user_id).await,
-        app.store.recovery_codes_left(&s.user_id).await,
-    ) {
-        (Ok(Some(u)), Ok(p), Ok(t), Ok(n)) => (u, p, t, n),
-        _ => {
-            return pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "Try again later.",
-            );
-        }
-    };
+) -> Result<Response, PageError> {
+    let user = app
+        .store
+        .user(&s.user_id)
+        .await?
+        .ok_or(PageError::SignIn { to: "/account" })?;
+    let passkeys = app.store.passkeys(&s.user_id).await?;
+    let totp = app.store.totp(&s.user_id).await?;
+    let left = app.store.recovery_codes_left(&s.user_id).await?;
     let csrf = csrf_of(app, headers).unwrap_or_default();
-    with_script(pages::render(
+    Ok(with_script(pages::render(
         if error.is_some() {
             StatusCode::BAD_REQUEST
         } else {
@@ -271,12 +269,12 @@ pub(super) async fn render(
             notice,
             error,
         },
-    ))
+    )))
 }
 
 /// `GET /account`
-pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
-    match current_session(&app, &headers).await {
+pub async fn show(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    match current_session(&app, &headers).await? {
         Some(s) => render(&app, &headers, &s, None, None).await,
         None => sign_in(&app, None).await,
     }
@@ -288,9 +286,9 @@ pub(super) async fn guard(
     headers: &HeaderMap,
     csrf: &str,
     change: &str,
-) -> Result<(SessionRow, UserRow), Response> {
-    let Some(s) = current_session(app, headers).await else {
-        return Err(see_other("/account"));
+) -> Result<(SessionRow, UserRow), PageError> {
+    let Some(s) = current_session(app, headers).await? else {
+        return Err(PageError::SignIn { to: "/account" });
     };
     let want = csrf_of(app, headers).unwrap_or_default();
     if want.is_empty() || !crate::secret::ct_eq(csrf.as_bytes(), want.as_bytes()) {
@@ -301,28 +299,24 @@ pub(super) async fn guard(
             json!({"sid": s.id}),
         )
         .await;
-        return Err(pages::message(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "Reload the page and try again.",
-        ));
+        return Err(PageError::Forbidden {
+            title: "The form expired",
+            message: "Reload the page and try again.",
+        });
     }
     if !fresh_for_changes(app, &s).await {
-        return Err(see_other("/account/reauth"));
+        return Err(PageError::SignIn {
+            to: "/account/reauth",
+        });
     }
-    match app.store.user(&s.user_id).await {
-        Ok(Some(u)) => Ok((s, u)),
-        _ => Err(see_other("/account")),
+    match app.store.user(&s.user_id).await? {
+        Some(u) => Ok((s, u)),
+        None => Err(PageError::SignIn { to: "/account" }),
     }
 }
 
-pub(super) async fn form(
-    app: &App,
-    req: Request,
-) -> Result<(HeaderMap, std::collections::HashMap<String, String>), Response> {
-    super::token::read_form(app, req)
-        .await
-        .map_err(|e| pages::message(e.status, "Invalid request", &e.description))
+pub(super) async fn form(app: &App, req: Request) -> Result<(HeaderMap, Form), PageError> {
+    Ok(super::token::read_form(app, req).await?)
 }
 
 pub(super) fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a str {
@@ -348,7 +342,7 @@ pub(super) async fn form_change(
     app: &App,
     req: Request,
     change: &str,
-) -> Result<(HeaderMap, Form, SessionRow, UserRow), Response> {
+) -> Result<(HeaderMap, Form, SessionRow, UserRow), PageError> {
     let (headers, f) = form(app, req).await?;
     let (s, u) = guard(app, &headers, field(&f, "csrf"), change).await?;
     Ok((headers, f, s, u))
@@ -398,18 +392,13 @@ pub async fn passkey_options(State(app): State<App>, req: Request) -> Response {
     }
 }
 
-/// A guard's page response as JSON the script understands.
-fn json_from(r: Response) -> Response {
-    let status = r.status();
-    let loc = r
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match loc {
-        Some(l) => axum::Json(json!({"redirect": l})).into_response(),
-        None => (
-            status,
+/// A guard's refusal as JSON the script understands.
+fn json_from(e: PageError) -> Response {
+    match e {
+        PageError::SignIn { to } => axum::Json(json!({"redirect": to})).into_response(),
+        PageError::Internal(cause) => internal(cause),
+        other => (
+            other.status(),
             axum::Json(json!({"error": "refused", "message": "Reload the page and try again."})),
         )
             .into_response(),
@@ -541,14 +530,11 @@ pub async fn passkey_rename(
     State(app): State<App>,
     Path(cred): Path<String>,
     req: Request,
-) -> Response {
-    let (headers, f, s, u) = match form_change(&app, req, "passkey.rename").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (headers, f, s, u) = form_change(&app, req, "passkey.rename").await?;
     let name = passkey::clean_name(field(&f, "name"));
-    match app.store.rename_passkey(&u.id, &cred, &name).await {
-        Ok(true) => {
+    match app.store.rename_passkey(&u.id, &cred, &name).await? {
+        true => {
             app.audit(
                 "passkey.renamed",
                 &u.id,
@@ -558,7 +544,7 @@ pub async fn passkey_rename(
             .await;
             render(&app, &headers, &s, Some("Passkey renamed."), None).await
         }
-        _ => {
+        false => {
             render(
                 &app,
                 &headers,
@@ -576,11 +562,8 @@ pub async fn passkey_remove(
     State(app): State<App>,
     Path(cred): Path<String>,
     req: Request,
-) -> Response {
-    let (headers, _, s, u) = match form_change(&app, req, "passkey.remove").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (headers, _, s, u) = form_change(&app, req, "passkey.remove").await?;
     if factor_count(&app, &u).await <= 1 {
         return render(
             &app,
@@ -591,8 +574,8 @@ pub async fn passkey_remove(
         )
         .await;
     }
-    match app.store.delete_passkey(&u.id, &cred).await {
-        Ok(true) => {
+    match app.store.delete_passkey(&u.id, &cred).await? {
+        true => {
             app.audit(
                 "passkey.removed",
                 &u.id,
@@ -603,7 +586,7 @@ pub async fn passkey_remove(
             crate::events::credential_changed(&app, &u.id, "fido2-roaming", "delete", "user").await;
             render(&app, &headers, &s, Some("Passkey removed."), None).await
         }
-        _ => {
+        false => {
             render(
                 &app,
                 &headers,

@@ -6,35 +6,25 @@
 //! (they were just re-authenticated); an administrator's `users
 //! set-password` or a reset link ends them.
 
+use super::PageError;
 use super::account::{field, form, guard, render};
 use crate::secret::Secret;
 use crate::state::App;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 
-pub async fn change(State(app): State<App>, req: Request) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, user) = match guard(&app, &headers, field(&f, "csrf"), "password.change").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn change(State(app): State<App>, req: Request) -> Result<Response, PageError> {
+    let (headers, f) = form(&app, req).await?;
+    let (s, user) = guard(&app, &headers, field(&f, "csrf"), "password.change").await?;
     let refuse = |msg: &str| {
         let (app, headers, s, msg) = (app.clone(), headers.clone(), s.clone(), msg.to_string());
         async move { render(&app, &headers, &s, None, Some(&msg)).await }
     };
-    match app.store.directory_account(&user.id).await {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            return refuse(
-                "Your password is managed by your organisation's directory; change it there.",
-            )
-            .await;
-        }
-        Err(e) => return super::pages::failed(&e),
+    if app.store.directory_account(&user.id).await?.is_some() {
+        return refuse(
+            "Your password is managed by your organisation's directory; change it there.",
+        )
+        .await;
     }
     let pw = Secret::new(field(&f, "password"));
     if !crate::secret::ct_eq(pw.expose().as_bytes(), field(&f, "confirm").as_bytes()) {
@@ -45,22 +35,16 @@ pub async fn change(State(app): State<App>, req: Request) -> Response {
     }
     let hash = match crate::login::password::hash_bounded(pw).await {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return super::pages::failed(&e),
+        Ok(Err(e)) => return Err(PageError::internal(e)),
         Err(crate::login::password::Busy) => {
-            return super::login::busy(super::pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Busy",
-                "The server is busy; try again in a moment.",
-            ));
+            return Err(PageError::Busy {
+                retry_after: crate::login::password::RETRY_AFTER as u32,
+            });
         }
     };
-    if let Err(e) = app
-        .store
+    app.store
         .set_password(&user.id, &hash, false, "user", app.now())
-        .await
-    {
-        return super::pages::failed(&e);
-    }
+        .await?;
     app.audit(
         "account.password_changed",
         &user.id,

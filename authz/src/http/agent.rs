@@ -130,7 +130,7 @@ pub async fn grant_key(State(app): State<App>) -> Result<Response, AgentError> {
 /// The signed-in session, or 401.
 async fn signed_in(app: &App, h: &HeaderMap) -> Result<crate::store::SessionRow, AgentError> {
     current_session(app, h)
-        .await
+        .await?
         .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))
 }
 
@@ -208,7 +208,7 @@ pub async fn enroll_code(
         .await?
         .ok_or_else(|| AgentError::new(401, "login_required", "sign in first"))?;
     let level = crate::login::Level::reached(&session.factors);
-    let ip = super::client_ip(&app, peer, &h).parse().ok();
+    let ip = super::observe::client_ip(&app, peer, &h).parse().ok();
     // Enrolling a device binds a factor: the policy asks aal2 of users who
     // already have a second factor, and lets a user with none get a first
     // one with the password (`device-enrollment*` rules, docs/policy.md).

@@ -7,7 +7,7 @@
 //! foreign challenge, a CSRF mismatch, a bad signature, a counter that went
 //! backwards (which also suspends the credential).
 
-use super::{login, pages};
+use super::{PageError, login, pages};
 use crate::agent::otp::AgentOtp;
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{Guard, Refused};
@@ -164,7 +164,7 @@ pub async fn passkey_options(
     let (parts, body) = req.into_parts();
     let ix = match login::load(&app, &id, &parts.headers).await {
         Ok(ix) => ix,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(body) = read_json(&app, body).await else {
         audit_refusal(
@@ -264,9 +264,9 @@ pub async fn passkey_finish(
     let headers = parts.headers;
     let mut ix = match login::load(&app, &id, &headers).await {
         Ok(ix) => ix,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
-    let ip = super::client_ip(&app, peer, &headers);
+    let ip = super::observe::client_ip(&app, peer, &headers);
     if login::too_fast(&app, &ix.id, &ip) {
         return json_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -372,7 +372,11 @@ pub async fn passkey_finish(
     ix.user_id = Some(user.id.clone());
     ix.login = Some(user.login.clone());
     ix.prove(auth.method, now);
-    as_json(login::advance(&app, ix, &headers, &ip).await)
+    as_json(
+        login::advance(&app, ix, &headers, &ip)
+            .await
+            .into_response(),
+    )
 }
 
 /// Looks the credential up, checks it belongs to the interaction's user
@@ -417,32 +421,33 @@ enum CodeCheck {
 /// once per device, `agent::otp`) or, failing those, a recovery code
 /// (single use). All count as a one-time password (`otp`): something you
 /// have, never phishing-resistant.
-async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<CodeCheck, String> {
+async fn check_code(
+    app: &App,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<CodeCheck, PageError> {
     let code = code.trim();
     if code.len() > 32 {
         return Ok(CodeCheck::Wrong);
     }
-    if let Some(t) = app.store.totp(user_id).await.map_err(|e| e.to_string())?
+    if let Some(t) = app.store.totp(user_id).await?
         && t.active
     {
         let secret = open_secret(app, user_id, &t.secret_sealed)?;
         let p = totp::Params::from_config(&app.config.authenticators);
         if let Some(step) = totp::verify(p, &secret, code, now) {
-            return Ok(
-                if app
-                    .store
-                    .use_totp_step(user_id, step)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    CodeCheck::Ok("totp", None)
-                } else {
-                    CodeCheck::Replayed
-                },
-            );
+            return Ok(if app.store.use_totp_step(user_id, step).await? {
+                CodeCheck::Ok("totp", None)
+            } else {
+                CodeCheck::Replayed
+            });
         }
     }
-    match crate::agent::otp::check(app, user_id, code, now).await? {
+    match crate::agent::otp::check(app, user_id, code, now)
+        .await
+        .map_err(PageError::internal)?
+    {
         AgentOtp::Accepted { device_id } => return Ok(CodeCheck::Ok("agent_otp", Some(device_id))),
         AgentOtp::Replayed => return Ok(CodeCheck::Replayed),
         AgentOtp::NoMatch => {}
@@ -451,8 +456,7 @@ async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<Co
         let used = app
             .store
             .use_recovery_code(user_id, &totp::recovery_hash(code), now)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if used {
             return Ok(CodeCheck::Ok("recovery_code", None));
         }
@@ -461,14 +465,18 @@ async fn check_code(app: &App, user_id: &str, code: &str, now: i64) -> Result<Co
 }
 
 /// Opens a sealed TOTP secret (context `totp:<user_id>`).
-pub(super) fn open_secret(app: &App, user_id: &str, sealed_b64: &str) -> Result<Vec<u8>, String> {
+pub(super) fn open_secret(
+    app: &App,
+    user_id: &str,
+    sealed_b64: &str,
+) -> Result<Vec<u8>, PageError> {
     use base64::Engine;
     let sealed = base64::engine::general_purpose::STANDARD
         .decode(sealed_b64)
-        .map_err(|e| e.to_string())?;
+        .map_err(PageError::internal)?;
     app.master
         .open(&format!("totp:{user_id}"), &sealed)
-        .map_err(|e| e.to_string())
+        .map_err(PageError::internal)
 }
 
 /// `POST /login/{id}/totp`: a TOTP or recovery code for the identified user.
@@ -477,25 +485,22 @@ pub async fn totp_submit(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-) -> Response {
-    let (mut ix, headers, form) = match login::load_form(&app, &id, req, "totp").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (mut ix, headers, form) = login::load_form(&app, &id, req, "totp").await?;
     let (Some(user_id), now) = (ix.user_id.clone(), app.now()) else {
-        return login::see_login(&ix.id);
+        return Ok(login::see_login(&ix.id));
     };
-    let user = match app.store.user(&user_id).await {
-        Ok(Some(u)) if !u.disabled => u,
-        _ => return login::see_login(&ix.id),
+    let user = match app.store.user(&user_id).await? {
+        Some(u) if !u.disabled => u,
+        _ => return Ok(login::see_login(&ix.id)),
     };
-    let ip = super::client_ip(&app, peer, &headers);
+    let ip = super::observe::client_ip(&app, peer, &headers);
     if login::too_fast(&app, &ix.id, &ip) {
-        return login::slow_down();
+        return Err(login::SLOW_DOWN);
     }
     let kinds = match ix.next(&login::enrolled(&app, &ix).await, now) {
         Next::Factor(k) => k,
-        _ => return login::see_login(&ix.id),
+        _ => return Ok(login::see_login(&ix.id)),
     };
     let again = |status, msg: &str| factor_page(&ix, &user.login, &kinds, status, Some(msg));
     // A key of its own: a correct password clears `user:<login>`, and must
@@ -507,29 +512,20 @@ pub async fn totp_submit(
             app.metrics.login("locked");
             app.audit("login.locked", &user_id, &ip, json!({"factor": "totp"}))
                 .await;
-            return again(
+            return Ok(again(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts. Try again later.",
-            );
+            ));
         }
-        Err(Refused::Store(e)) => {
-            tracing::error!(error = %e, "lockout reservation failed");
-            return again(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable right now.",
-            );
-        }
+        Err(Refused::Store(e)) => return Err(e.into()),
     };
     let code = form.get("code").map(String::as_str).unwrap_or("");
     let checked = match check_code(&app, &user_id, code, now).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "TOTP check failed");
+            // Never checked: the attempt is given back.
             let _ = reserved.unchecked().await;
-            return again(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable right now.",
-            );
+            return Err(e);
         }
     };
     match checked {
@@ -558,14 +554,14 @@ pub async fn totp_submit(
                 json!({"factor": "totp", "replay": replay, "client": ix.request.client_id}),
             )
             .await;
-            again(
+            Ok(again(
                 StatusCode::UNAUTHORIZED,
                 if replay {
                     "That code was already used. Wait for the next one."
                 } else {
                     "That code is not correct."
                 },
-            )
+            ))
         }
     }
 }

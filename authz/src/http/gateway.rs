@@ -171,7 +171,7 @@ pub async fn ext_authz(
     let host = h("x-forwarded-host")
         .or(h("host"))
         .map(|v| v.split(':').next().unwrap_or(v));
-    let ip = super::client_ip(&app, peer, &headers)
+    let ip = super::observe::client_ip(&app, peer, &headers)
         .parse()
         .unwrap_or(peer.ip());
     let bearer = h("authorization").and_then(|v| {

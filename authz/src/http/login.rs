@@ -1,7 +1,7 @@
 //! `/login/{id}`: the pages of the login interaction.
 
 use super::authorize::{current_session, redirect_error, see_other};
-use super::{cookies, pages};
+use super::{PageError, cookies, pages};
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{Guard, Refused};
 use crate::login::password_check::{self, Outcome};
@@ -21,32 +21,20 @@ pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> 
         .await
 }
 
+/// An interaction that expired, was completed, or never existed.
+const GONE: PageError = PageError::NotFound {
+    title: "This sign-in has expired",
+    message: "Go back to the application and start again.",
+};
+
 /// Loads the interaction and checks it belongs to this browser.
 pub(super) async fn load(
     app: &App,
     id: &str,
     headers: &HeaderMap,
-) -> Result<Interaction, Response> {
-    let gone = || {
-        pages::message(
-            StatusCode::NOT_FOUND,
-            "This sign-in has expired",
-            "Go back to the application and start again.",
-        )
-    };
-    let data = match app.store.interaction(id, app.now()).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return Err(gone()),
-        Err(e) => {
-            tracing::error!(error = %e, "interaction lookup failed");
-            return Err(pages::message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
-            ));
-        }
-    };
-    let ix: Interaction = serde_json::from_str(&data).map_err(|_| gone())?;
+) -> Result<Interaction, PageError> {
+    let data = app.store.interaction(id, app.now()).await?.ok_or(GONE)?;
+    let ix: Interaction = serde_json::from_str(&data).map_err(|_| GONE)?;
     let cookie = cookies::Jar::of(app)
         .get(headers, cookies::LOGIN)
         .unwrap_or_default();
@@ -59,11 +47,10 @@ pub(super) async fn load(
             serde_json::json!({"interaction": ix.id}),
         )
         .await;
-        return Err(pages::message(
-            StatusCode::FORBIDDEN,
-            "This sign-in belongs to another browser",
-            "Go back to the application and start again.",
-        ));
+        return Err(PageError::Forbidden {
+            title: "This sign-in belongs to another browser",
+            message: "Go back to the application and start again.",
+        });
     }
     Ok(ix)
 }
@@ -77,13 +64,10 @@ pub(super) async fn load_form(
     id: &str,
     req: Request,
     step: &str,
-) -> Result<(Interaction, HeaderMap, crate::oauth::client_auth::Form), Response> {
+) -> Result<(Interaction, HeaderMap, crate::oauth::client_auth::Form), PageError> {
     let headers = req.headers().clone();
     let ix = load(app, id, &headers).await?;
-    let form = match super::token::read_form(app, req).await {
-        Ok((_, f)) => f,
-        Err(e) => return Err(pages::message(e.status, "Invalid request", &e.description)),
-    };
+    let (_, form) = super::token::read_form(app, req).await?;
     let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
     if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
         app.audit(
@@ -93,11 +77,10 @@ pub(super) async fn load_form(
             serde_json::json!({"interaction": ix.id, "step": step}),
         )
         .await;
-        return Err(pages::message(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "Reload the page and try again.",
-        ));
+        return Err(PageError::Forbidden {
+            title: "The form expired",
+            message: "Reload the page and try again.",
+        });
     }
     Ok((ix, headers, form))
 }
@@ -139,25 +122,22 @@ pub async fn show(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response {
-    let ix = match load(&app, &id, &headers).await {
-        Ok(ix) => ix,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let ix = load(&app, &id, &headers).await?;
     if ix.user_id.is_some() {
         let enrolled = enrolled(&app, &ix).await;
         if ix.next(&enrolled, app.now()) == Next::Unmet {
-            return unmet_page(&app, &ix, &enrolled);
+            return Ok(unmet_page(&app, &ix, &enrolled));
         }
     }
-    if let Some(page) = super::login_device::offer(&app, &ix, peer, &headers).await {
-        return page;
+    if let Some(page) = super::login_device::offer(&app, &ix, peer, &headers).await? {
+        return Ok(page);
     }
-    if let Some(page) = super::account::factor_step(&app, &ix).await {
-        return page;
+    if let Some(page) = super::account::factor_step(&app, &ix).await? {
+        return Ok(page);
     }
     let username = ix.request.login_hint.clone().unwrap_or_default();
-    super::factors::with_script(pages::render(
+    Ok(super::factors::with_script(pages::render(
         StatusCode::OK,
         &pages::LoginPage {
             id: &ix.id,
@@ -166,7 +146,7 @@ pub async fn show(
             username: &username,
             error: None,
         },
-    ))
+    )))
 }
 
 pub async fn submit(
@@ -174,11 +154,8 @@ pub async fn submit(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-) -> Response {
-    let (mut ix, headers, form) = match load_form(&app, &id, req, "password").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (mut ix, headers, form) = load_form(&app, &id, req, "password").await?;
     let username = form
         .get("username")
         .map(|s| s.trim().to_string())
@@ -186,9 +163,9 @@ pub async fn submit(
         .or_else(|| ix.login.clone())
         .unwrap_or_default();
     let pw = crate::secret::Secret::new(form.get("password").cloned().unwrap_or_default());
-    let ip = super::client_ip(&app, peer, &headers);
+    let ip = super::observe::client_ip(&app, peer, &headers);
     if too_fast(&app, &ix.id, &ip) {
-        return slow_down();
+        return Err(SLOW_DOWN);
     }
     let now = app.now();
     // The same page as `show`, so it keeps the passkey script (CSP).
@@ -205,7 +182,7 @@ pub async fn submit(
         ))
     };
     if username.is_empty() || username.len() > 256 {
-        return again(StatusCode::BAD_REQUEST, "Enter your username.");
+        return Ok(again(StatusCode::BAD_REQUEST, "Enter your username."));
     }
     let guard = Guard::new("user", &username, &ip, app.lockout_policies());
     let reserved = match guard.reserve(&app.store, now).await {
@@ -219,37 +196,31 @@ pub async fn submit(
                 serde_json::json!({"client": ix.request.client_id}),
             )
             .await;
-            return again(
+            return Ok(again(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts. Try again later.",
-            );
+            ));
         }
-        Err(Refused::Store(e)) => {
-            tracing::error!(error = %e, "lockout reservation failed");
-            return again(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable right now. Try again later.",
-            );
-        }
+        Err(Refused::Store(e)) => return Err(e.into()),
     };
     let user = match password_check::check(&app.store, &app.directories, &username, pw, now).await {
         Outcome::Verified(u) => Some(u),
         Outcome::Rejected => None,
         Outcome::Busy => {
             let _ = reserved.unchecked().await;
-            return busy(again(
+            return Ok(busy(again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many sign-ins at once. Try again in a moment.",
-            ));
+            )));
         }
         Outcome::Unavailable => {
             // Not the user's fault: the attempt is given back.
             let _ = reserved.unchecked().await;
             app.metrics.login("unavailable");
-            return busy(again(
+            return Ok(busy(again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in is unavailable right now. Try again later.",
-            ));
+            )));
         }
     };
     let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
@@ -272,10 +243,10 @@ pub async fn submit(
             }),
         )
         .await;
-        return again(
+        return Ok(again(
             StatusCode::UNAUTHORIZED,
             "The username or password is incorrect.",
-        );
+        ));
     };
     if let Err(e) = reserved.succeeded().await {
         tracing::error!(error = %e, "cannot clear the attempts counter");
@@ -293,12 +264,9 @@ pub(super) async fn advance(
     mut ix: Interaction,
     headers: &HeaderMap,
     ip: &str,
-) -> Response {
-    if ix.risk.is_none()
-        && ix.user_id.is_some()
-        && let Err(page) = gate(app, &mut ix, headers, ip).await
-    {
-        return page;
+) -> Result<Response, PageError> {
+    if ix.risk.is_none() && ix.user_id.is_some() {
+        gate(app, &mut ix, headers, ip).await?;
     }
     let now = app.now();
     let enrolled = enrolled(app, &ix).await;
@@ -314,16 +282,12 @@ pub(super) async fn advance(
             .await;
             // Kept until it expires: its page says what is missing, and a
             // factor added meanwhile on /account lets the same sign-in go on.
-            if let Err(e) = save(app, &ix).await {
-                tracing::error!(error = %e, "cannot store interaction");
-            }
-            see_login(&ix.id)
+            save(app, &ix).await?;
+            Ok(see_login(&ix.id))
         }
         Next::Identify | Next::Factor(_) => {
-            if let Err(e) = save(app, &ix).await {
-                tracing::error!(error = %e, "cannot store interaction");
-            }
-            see_other(&format!("/login/{}", ix.id))
+            save(app, &ix).await?;
+            Ok(see_login(&ix.id))
         }
     }
 }
@@ -359,30 +323,41 @@ fn unmet_page(app: &App, ix: &Interaction, enrolled: &[FactorKind]) -> Response 
 
 /// Completes the interaction: records the session, issues the code, and
 /// sends the browser back to the client.
-pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: &str) -> Response {
+pub(super) async fn finish(
+    app: &App,
+    ix: Interaction,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Result<Response, PageError> {
     let now = app.now();
     let Some(user_id) = ix.user_id.clone() else {
-        return pages::message(StatusCode::BAD_REQUEST, "Invalid request", "No user.");
+        return Err(PageError::BadRequest("No user.".into()));
+    };
+    // Past this point the client waits: a fault is its `server_error`.
+    let server_error = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "cannot finish the sign-in");
+        Ok(redirect_error(
+            app,
+            &ix.request,
+            "server_error",
+            "internal error",
+        ))
     };
     match app.store.take_interaction(&ix.id).await {
         Ok(true) => {}
         Ok(false) => {
-            return pages::message(
-                StatusCode::CONFLICT,
-                "This sign-in was already completed",
-                "Go back to the application.",
-            );
+            return Err(PageError::Conflict {
+                title: "This sign-in was already completed",
+                message: "Go back to the application.",
+            });
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot finish interaction");
-            return redirect_error(app, &ix.request, "server_error", "internal error");
-        }
+        Err(e) => return server_error(&e),
     }
     let factors = merge(&ix.proven);
     // When the level the factors reach was proven, not the latest proof.
     let auth_time = crate::login::Level::reached_at(&factors).map_or(now, |(_, at)| at);
     let existing = current_session(app, headers)
-        .await
+        .await?
         .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
     // Whether the session is new or stepped up, its cookie secret is new.
     let token = crate::secret::random_token(32);
@@ -398,8 +373,7 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
             s.factors = factors.clone();
             s.auth_time = auth_time;
             if let Err(e) = app.store.step_up_session(&s, &token_hash).await {
-                tracing::error!(error = %e, "cannot update session");
-                return redirect_error(app, &ix.request, "server_error", "internal error");
+                return server_error(&e);
             }
             s
         }
@@ -412,8 +386,7 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
                 expires_at: now + app.config.login.session_ttl,
             };
             if let Err(e) = app.store.insert_session(&s, &token_hash, now).await {
-                tracing::error!(error = %e, "cannot create session");
-                return redirect_error(app, &ix.request, "server_error", "internal error");
+                return server_error(&e);
             }
             s
         }
@@ -456,10 +429,7 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
     };
     let mut resp = match issued {
         Ok(url) => see_other(&url),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot issue code");
-            redirect_error(app, &ix.request, "server_error", "internal error")
-        }
+        Err(e) => return server_error(&e),
     };
     let h = resp.headers_mut();
     for c in [set_cookie, jar.clear(cookies::LOGIN)] {
@@ -467,7 +437,7 @@ pub(super) async fn finish(app: &App, ix: Interaction, headers: &HeaderMap, ip: 
             h.append(header::SET_COOKIE, v);
         }
     }
-    resp.into_response()
+    Ok(resp.into_response())
 }
 
 /// Keeps the latest proof of each method, so a session's factor list stays small.
@@ -501,25 +471,12 @@ pub(super) fn too_fast(app: &App, interaction: &str, ip: &str) -> bool {
     false
 }
 
-/// A 429 answer to [`too_fast`], with `Retry-After`.
-pub(super) fn slow_down() -> Response {
-    let mut resp = pages::message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        "Wait a minute, then try again.",
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(60u32));
-    resp
-}
+/// The 429 answer to [`too_fast`].
+pub(super) const SLOW_DOWN: PageError = PageError::TooManyAttempts { retry_after: 60 };
 
 /// Adds `Retry-After` to a 503 answered because the verifier is saturated.
-pub(super) fn busy(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        header::RETRY_AFTER,
-        axum::http::HeaderValue::from(password::RETRY_AFTER),
-    );
-    resp
+pub(super) fn busy(resp: Response) -> Response {
+    super::error::retry_after(resp, password::RETRY_AFTER as u32)
 }
 
 /// Back to the interaction's page, which shows the next step.
@@ -545,36 +502,22 @@ pub(super) fn device_hash(app: &App, headers: &HeaderMap) -> Option<String> {
 
 /// The policy decision for a login whose user is now known: recorded in
 /// the interaction and the audit log, then applied to its requirement.
-/// `Err` carries the page that ends the login (a deny, or a store error).
+/// `Err` ends the login (a deny, or a store error).
 pub(super) async fn gate(
     app: &App,
     ix: &mut Interaction,
     headers: &HeaderMap,
     ip: &str,
-) -> Result<(), Response> {
+) -> Result<(), PageError> {
     use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
     let now = app.now();
     let Some(uid) = ix.user_id.clone() else {
         return Ok(());
     };
-    let user = match app.store.user(&uid).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            return Err(pages::message(
-                StatusCode::FORBIDDEN,
-                "Sign-in refused",
-                "This account does not exist any more.",
-            ));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "user lookup failed");
-            return Err(pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable right now",
-                "Try again later.",
-            ));
-        }
-    };
+    let user = app.store.user(&uid).await?.ok_or(PageError::Forbidden {
+        title: "Sign-in refused",
+        message: "This account does not exist any more.",
+    })?;
     let device = device_hash(app, headers);
     let addr = ip
         .parse()
@@ -625,16 +568,9 @@ pub(super) async fn gate(
                 )
                 .await;
             }
-            let mut page = pages::message(
-                StatusCode::FORBIDDEN,
-                "Sign-in refused",
-                "This sign-in was refused by your organisation's security policy. \
-                 If this was you, contact your administrator.",
-            );
-            if let Ok(v) = cookies::Jar::of(app).clear(cookies::SESSION).parse() {
-                page.headers_mut().append(header::SET_COOKIE, v);
-            }
-            Err(page)
+            Err(PageError::PolicyDenied {
+                set_cookie: cookies::Jar::of(app).clear(cookies::SESSION),
+            })
         }
     }
 }

@@ -9,12 +9,15 @@ mod cookies;
 mod demo;
 pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
+mod error;
+pub use error::PageError;
 mod factors;
 mod gateway;
 mod home;
 mod login;
 mod login_device;
 mod logout;
+mod observe;
 mod ops;
 mod pages;
 mod password_reset;
@@ -23,12 +26,8 @@ mod userinfo;
 
 use crate::state::App;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{any, get, post};
-use std::net::SocketAddr;
+pub use observe::{RequestId, client_ip};
 
 /// The whole application's routes with their middleware.
 /// The `[metrics] listen` router: metrics and health, nothing else.
@@ -123,84 +122,9 @@ pub fn router(app: App) -> Router {
             .route("/demo", get(demo::start))
             .route("/demo/callback", get(demo::callback));
     }
-    r.layer(axum::middleware::from_fn_with_state(app.clone(), observe))
-        .with_state(app)
-}
-
-/// Per-request bookkeeping: a request id (`x-request-id`, echoed back),
-/// metrics by route and status, and security headers on every response.
-async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Response {
-    let start = std::time::Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let rid = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::secret::random_id(9));
-    req.extensions_mut().insert(RequestId(rid.clone()));
-    let span =
-        tracing::debug_span!("request", request_id = %rid, method = %req.method(), route = %route);
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
-    let status = resp.status().as_u16();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&rid) {
-        h.insert("x-request-id", v);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-    ));
-    if status >= 500 {
-        tracing::warn!(request_id = %rid, route = %route, status, "request failed");
-    }
-    app.metrics
-        .requests
-        .get_or_create(&crate::metrics::RouteStatus {
-            route: route.clone(),
-            status,
-        })
-        .inc();
-    app.metrics
-        .latency
-        .get_or_create(&crate::metrics::Route { route })
-        .observe(start.elapsed().as_secs_f64());
-    resp
-}
-
-/// The request id, for error pages and logs.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-/// The client's IP: the socket peer, or the first untrusted hop of
-/// `X-Forwarded-For` when the peer is a configured trusted proxy.
-pub fn client_ip(app: &App, peer: SocketAddr, headers: &axum::http::HeaderMap) -> String {
-    let peer_ip = peer.ip().to_string();
-    if !app.config.http.trusted_proxies.contains(&peer_ip) {
-        return peer_ip;
-    }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .map(str::trim)
-                .rev()
-                .find(|ip| !app.config.http.trusted_proxies.iter().any(|p| p == ip))
-        })
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
-        .map(|ip| ip.to_string())
-        .unwrap_or(peer_ip)
+    r.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        observe::observe,
+    ))
+    .with_state(app)
 }
