@@ -1,13 +1,14 @@
 //! `POST /account/password`: a signed-in user changes a local password.
 //! Like binding any factor it needs the account CSRF token and a fresh
-//! sign-in at the strongest level the user holds (`account::guard`), so a
+//! sign-in at the strongest level the user holds (`super::account_guard::guard`), so a
 //! stolen password-only session cannot replace the password of a passkey
 //! user. The new password meets `[passwords]`. The user's sessions stay
 //! (they were just re-authenticated); an administrator's `users
 //! set-password` or a reset link ends them.
 
-use super::PageError;
-use super::account::{field, form, guard, render};
+use super::account::render;
+use super::account_guard::{field, form, guard};
+use super::error::PageError;
 use crate::secret::Secret;
 use crate::state::App;
 use axum::extract::{Request, State};

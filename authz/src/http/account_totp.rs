@@ -3,9 +3,13 @@
 //! under `totp:<user_id>`, active only after one valid code) and recovery
 //! codes (ten, shown once, stored hashed).
 
-use super::account::{CLIENT, csrf_of, factor_count, field, form_change, render};
-use super::factors::open_secret;
-use super::{PageError, authorize::current_session, authorize::see_other, pages};
+use super::account::render;
+use super::account_guard::{factor_count, field, form_change};
+use super::error::PageError;
+use super::pages;
+use super::respond::see_other;
+use super::session::{CLIENT, csrf_of, current_session};
+use super::totp_seal::open_secret;
 use crate::login::totp;
 use crate::state::App;
 use crate::store::UserRow;
@@ -71,7 +75,7 @@ pub async fn start(State(app): State<App>, headers: HeaderMap) -> Result<Respons
     let Some(s) = current_session(&app, &headers).await? else {
         return Err(PageError::SignIn { to: "/account" });
     };
-    if !super::account::fresh_for_changes(&app, &s).await {
+    if !super::account_guard::fresh_for_changes(&app, &s).await {
         return Err(PageError::SignIn {
             to: "/account/reauth",
         });

@@ -1,16 +1,17 @@
 //! `/authorize`: validate, reuse the session if it is enough, otherwise
 //! start a login interaction.
 
-use super::PageError;
 use super::cookies;
+use super::error::PageError;
 use super::pages;
-use crate::login::{AuthRequest, Interaction, Requirement};
+use super::respond::{redirect_error, see_other};
+use super::session::current_session;
+use crate::login::{Interaction, Requirement};
 use crate::oauth::authorize::{AuthorizeError, error_redirect, issue_code, validate};
 use crate::state::App;
-use crate::store::{SessionRow, StoreError};
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -45,47 +46,6 @@ fn parse(raw: &[u8]) -> Result<HashMap<String, String>, String> {
         FormError::NotUtf8 => "The request parameters are not valid UTF-8.".to_string(),
         FormError::Repeated(k) => format!("The parameter {k} is repeated."),
     })
-}
-
-/// Redirects (303) to `url`.
-pub(super) fn see_other(url: &str) -> Response {
-    Redirect::to(url).into_response()
-}
-
-pub(super) fn redirect_error(
-    app: &App,
-    req: &AuthRequest,
-    error: &str,
-    description: &str,
-) -> Response {
-    see_other(&error_redirect(
-        &req.redirect_uri,
-        req.state.as_deref(),
-        error,
-        description,
-        &app.urls.issuer,
-    ))
-}
-
-/// The live session of this browser, if any, with its user still enabled.
-/// A store error is an error, never "not signed in".
-pub(super) async fn current_session(
-    app: &App,
-    headers: &HeaderMap,
-) -> Result<Option<SessionRow>, StoreError> {
-    let Some(token) = cookies::Jar::of(app).get(headers, cookies::SESSION) else {
-        return Ok(None);
-    };
-    let hash = crate::oauth::client::hash_secret(&token);
-    let Some(session) = app.store.session_by_token(&hash, app.now()).await? else {
-        return Ok(None);
-    };
-    let enabled = app
-        .store
-        .user(&session.user_id)
-        .await?
-        .is_some_and(|u| !u.disabled);
-    Ok(enabled.then_some(session))
 }
 
 async fn authorize(
@@ -156,7 +116,7 @@ async fn authorize(
     let device = device_cookie(app, headers);
     if let Some(s) = &carry {
         // A browser session: the policy decides whether it is enough here.
-        super::login::gate(app, &mut ix, headers, ip).await?;
+        super::login_gate::gate(app, &mut ix, headers, ip).await?;
         if ix.requirement.met_by(&s.factors, now) {
             // Only the factors within max_age speak in the ID token.
             let fresh = ix.requirement.fresh(&s.factors, now);
@@ -185,7 +145,7 @@ async fn authorize(
             "the user must sign in",
         ));
     }
-    if let Err(e) = super::login::save(app, &ix).await {
+    if let Err(e) = super::interaction::save(app, &ix).await {
         tracing::error!(error = %e, "cannot store interaction");
         return Ok(redirect_error(
             app,

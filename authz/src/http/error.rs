@@ -10,8 +10,9 @@
 //! read as "no such user" or "not signed in".
 
 use super::pages;
+use super::respond::retry_after;
 use crate::store::StoreError;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// Why a page request could not be served.
@@ -106,13 +107,6 @@ impl From<crate::oauth::OAuthError> for PageError {
             _ => PageError::BadRequest(e.description),
         }
     }
-}
-
-/// Adds `Retry-After: secs` to a response.
-pub fn retry_after(mut resp: Response, secs: u32) -> Response {
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    resp
 }
 
 impl IntoResponse for PageError {

@@ -7,7 +7,8 @@
 //! `DeviceKey` factor once. No JavaScript and no meta refresh: the user
 //! presses the button when the agent says it is done.
 
-use super::{PageError, login, pages};
+use super::error::PageError;
+use super::pages;
 use crate::agent::approval::{self, LoginApproval};
 use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Method, Next};
@@ -44,7 +45,7 @@ fn page(
         &pages::DeviceApprovalPage {
             id: &ix.id,
             csrf: &ix.csrf,
-            client_name: login::client_name(ix),
+            client_name: super::interaction::client_name(ix),
             number,
             error,
             otp,
@@ -54,7 +55,7 @@ fn page(
 
 /// The factor kinds that can still help, when the user is known.
 async fn useful(app: &App, ix: &Interaction) -> Vec<FactorKind> {
-    match ix.next(&login::enrolled(app, ix).await, app.now()) {
+    match ix.next(&super::interaction::enrolled(app, ix).await, app.now()) {
         Next::Factor(kinds) if ix.user_id.is_some() => kinds,
         _ => vec![],
     }
@@ -130,16 +131,16 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Result<Response, PageError> {
-    let (mut ix, headers, form) = login::load_form(&app, &id, req, "device").await?;
+    let (mut ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
     let Some(user) = ix.user_id.clone() else {
-        return Ok(login::see_login(&ix.id));
+        return Ok(super::interaction::see_login(&ix.id));
     };
     if !wants_device(&app, &ix).await {
-        return Ok(login::see_login(&ix.id));
+        return Ok(super::interaction::see_login(&ix.id));
     }
     let ip = super::observe::client_ip(&app, peer, &headers);
-    if login::too_fast(&app, &ix.id, &ip) {
-        return Err(login::SLOW_DOWN);
+    if super::interaction::too_fast(&app, &ix.id, &ip) {
+        return Err(super::interaction::SLOW_DOWN);
     }
     if form.get("action").map(String::as_str) == Some("renew") {
         let o = origin(&app, &ix, peer, &headers);
@@ -172,5 +173,5 @@ pub async fn submit(
     .await;
     // The same gate as every other factor: an account re-authentication
     // (user known, no decision yet) is decided and audited here too.
-    login::advance(&app, ix, &headers, &ip).await
+    super::login_finish::advance(&app, ix, &headers, &ip).await
 }

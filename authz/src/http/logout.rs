@@ -9,8 +9,10 @@
 //! `post_logout_redirect_uri` must be registered for the client exactly,
 //! or no redirect happens.
 
-use super::authorize::{current_session, see_other};
-use super::{PageError, cookies, pages};
+use super::error::PageError;
+use super::respond::see_other;
+use super::session::current_session;
+use super::{cookies, pages};
 use crate::state::App;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};

@@ -1,33 +1,46 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
 mod account;
+mod account_devices;
+mod account_guard;
+mod account_passkeys;
 mod account_password;
 mod account_totp;
 mod agent;
 mod authorize;
+mod ceremony;
 mod cookies;
 mod demo;
 pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
 mod error;
-pub use error::PageError;
-mod factors;
+mod factor_page;
 mod gateway;
+mod gateway_answer;
 mod home;
+mod interaction;
 mod login;
 mod login_device;
+mod login_finish;
+mod login_gate;
+mod login_passkey;
+mod login_password;
+mod login_totp;
 mod logout;
 mod observe;
+pub use observe::RequestId;
 mod ops;
 mod pages;
 mod password_reset;
+mod respond;
+mod session;
 mod token;
+mod totp_seal;
 mod userinfo;
 
 use crate::state::App;
 use axum::Router;
 use axum::routing::{any, get, post};
-pub use observe::{RequestId, client_ip};
 
 /// The whole application's routes with their middleware.
 /// The `[metrics] listen` router: metrics and health, nothing else.
@@ -58,7 +71,7 @@ pub fn router(app: App) -> Router {
         .route("/.well-known/openapi.json", get(discovery::openapi))
         .route("/jwks", get(discovery::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/login/{id}", get(login::show).post(login::submit))
+        .route("/login/{id}", get(login::show).post(login_password::submit))
         .route("/token", post(token::token))
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
@@ -71,28 +84,34 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_main))
         .route("/static/style.css", get(ops::stylesheet))
-        .route("/static/passkey.js", get(factors::passkey_js))
-        .route("/login/{id}/totp", post(factors::totp_submit))
+        .route("/static/passkey.js", get(respond::passkey_js))
+        .route("/login/{id}/totp", post(login_totp::totp_submit))
         .route(
             "/login/{id}/passkey/options",
-            post(factors::passkey_options),
+            post(login_passkey::passkey_options),
         )
-        .route("/login/{id}/passkey", post(factors::passkey_finish))
+        .route("/login/{id}/passkey", post(login_passkey::passkey_finish))
         .route(
             "/password/reset/{token}",
             get(password_reset::show).post(password_reset::submit),
         )
         .route("/account", get(account::show))
         .route("/account/reauth", get(account::reauth))
-        .route("/account/passkeys/options", post(account::passkey_options))
-        .route("/account/passkeys", post(account::passkey_register))
+        .route(
+            "/account/passkeys/options",
+            post(account_passkeys::passkey_options),
+        )
+        .route(
+            "/account/passkeys",
+            post(account_passkeys::passkey_register),
+        )
         .route(
             "/account/passkeys/{cred}/rename",
-            post(account::passkey_rename),
+            post(account_passkeys::passkey_rename),
         )
         .route(
             "/account/passkeys/{cred}/remove",
-            post(account::passkey_remove),
+            post(account_passkeys::passkey_remove),
         )
         .route(
             "/account/totp",
@@ -110,9 +129,15 @@ pub fn router(app: App) -> Router {
         .route("/v1/agent/grant", post(agent::grant))
         .route("/v1/agent/receipts", post(agent::receipts))
         .route("/v1/agent/grant-key", get(agent::grant_key))
-        .route("/account/devices", get(agent::my_devices))
-        .route("/account/devices/enroll-code", post(agent::enroll_code))
-        .route("/account/devices/{id}/revoke", post(agent::revoke_mine))
+        .route("/account/devices", get(account_devices::my_devices))
+        .route(
+            "/account/devices/enroll-code",
+            post(account_devices::enroll_code),
+        )
+        .route(
+            "/account/devices/{id}/revoke",
+            post(account_devices::revoke_mine),
+        )
         .route("/login/{id}/device", post(login_device::submit))
         .route("/v1/decide", post(gateway::decide))
         .route("/ext_authz", any(gateway::ext_authz))

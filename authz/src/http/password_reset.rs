@@ -6,7 +6,8 @@
 //! user's sessions and revokes its tokens in one transaction
 //! (`Store::use_password_reset`).
 
-use super::{PageError, pages};
+use super::error::PageError;
+use super::pages;
 use crate::secret::Secret;
 use crate::state::App;
 use askama::Template;
@@ -76,8 +77,8 @@ pub async fn submit(
     req: Request,
 ) -> Result<Response, PageError> {
     let ip = super::observe::client_ip(&app, peer, req.headers());
-    if super::login::too_fast(&app, &format!("reset:{token}"), &ip) {
-        return Err(super::login::SLOW_DOWN);
+    if super::interaction::too_fast(&app, &format!("reset:{token}"), &ip) {
+        return Err(super::interaction::SLOW_DOWN);
     }
     let hash = token_hash(&token).ok_or(GONE)?;
     let user = app
