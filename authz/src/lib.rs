@@ -41,6 +41,8 @@ pub mod events;
 pub mod http;
 pub mod i18n;
 pub mod keys;
+#[cfg(test)]
+mod layout_check;
 pub mod login;
 pub mod master_key;
 pub mod metrics;

@@ -1,122 +1,25 @@
-//! `/account`: the user's own authenticators. List, rename and remove
-//! passkeys, enroll or remove TOTP, regenerate recovery codes.
-//!
-//! The page signs in through the same login interaction as any client
-//! (client id [`CLIENT`], no code issued). Every change needs a CSRF token
-//! derived from the session cookie and a sign-in within `[authenticators]
-//! reauth_window` seconds at the level of the strongest factors the user
-//! holds (`login::to_change_factors`: a passkey user re-authenticates with
-//! the passkey, not the password); otherwise the user is sent to sign in
-//! again first. The last factor can never be removed.
+//! `/account`: the user's own authenticators. The page signs in through
+//! the same login interaction as any client (client id
+//! [`super::session::CLIENT`], no code issued). Every change needs a CSRF
+//! token derived from the session cookie and a fresh sign-in at the level
+//! of the strongest factors the user holds (`account_guard.rs`). The last
+//! factor can never be removed. Passkeys are `account_passkeys.rs`, TOTP
+//! and recovery codes `account_totp.rs`, devices `account_devices.rs`.
 
-use super::factors::{begin, internal, read_json, with_script};
-use super::{authorize::current_session, authorize::see_other, cookies, pages};
+use super::account_guard::change_requirement;
+use super::error::PageError;
+use super::respond::{see_other, with_script};
+use super::session::{CLIENT, csrf_of, current_session};
+use super::{cookies, pages};
 #[allow(unused_imports)] // used by the templates' `|t` filters
 use crate::i18n::filters;
-use crate::login::interaction::FactorKind;
-use crate::login::{AuthRequest, Interaction, Level, Next, Requirement, passkey};
+use crate::login::{AuthRequest, Interaction, Level, Requirement};
 use crate::state::App;
-use crate::store::{PasskeyRow, SessionRow, UserRow};
+use crate::store::{PasskeyRow, SessionRow};
 use askama::Template;
-use axum::extract::{Path, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-/// The pseudo-client id of the account pages' own sign-in.
-pub const CLIENT: &str = "tollgate-account";
-
-/// The factor kinds (beyond the password) a user can use right now.
-pub(super) async fn enrolled_factors(app: &App, user_id: &str) -> Vec<FactorKind> {
-    let mut kinds = vec![];
-    if matches!(app.store.totp(user_id).await, Ok(Some(t)) if t.active) {
-        kinds.push(FactorKind::Totp);
-    }
-    if matches!(app.store.passkeys(user_id).await, Ok(p) if p.iter().any(|p| !p.suspicious)) {
-        kinds.push(FactorKind::Passkey);
-    }
-    kinds
-}
-
-/// The factors `user_id` holds, each at its strongest: what a change to
-/// them must be re-authenticated with (`login::to_change_factors`).
-pub(super) async fn held_methods(
-    app: &App,
-    user_id: &str,
-) -> Result<Vec<crate::login::Method>, crate::store::StoreError> {
-    use crate::login::Method;
-    let mut held = vec![];
-    if app
-        .store
-        .user(user_id)
-        .await?
-        .is_some_and(|u| u.password_hash.is_some())
-    {
-        held.push(Method::Password);
-    }
-    if app.store.totp(user_id).await?.is_some_and(|t| t.active)
-        || !app.store.otp_devices(user_id).await?.is_empty()
-    {
-        held.push(Method::Totp);
-    }
-    for p in app.store.passkeys(user_id).await? {
-        if !p.suspicious {
-            held.push(Method::Passkey {
-                user_verified: true,
-                backup_eligible: p.backup_eligible,
-                attested: p.attested,
-            });
-        }
-    }
-    for d in app.store.devices(Some(user_id)).await? {
-        if d.revoked_at.is_none() {
-            held.push(Method::DeviceKey {
-                hardware: d.key_storage == "tpm",
-            });
-        }
-    }
-    Ok(held)
-}
-
-/// What a change to `user_id`'s factors needs now. A store error asks for
-/// the strongest level: it fails closed.
-pub(super) async fn change_requirement(app: &App, user_id: &str) -> Requirement {
-    let window = app.config.authenticators.reauth_window;
-    match held_methods(app, user_id).await {
-        Ok(held) => crate::login::to_change_factors(&held, window),
-        Err(e) => {
-            tracing::error!(error = %e, "factor lookup failed");
-            Requirement {
-                level: Level::Phrh,
-                max_age: Some(window),
-            }
-        }
-    }
-}
-
-/// Whether session `s` proved, recently enough, what a change to its
-/// user's factors needs.
-pub(super) async fn fresh_for_changes(app: &App, s: &SessionRow) -> bool {
-    change_requirement(app, &s.user_id)
-        .await
-        .met_by(&s.factors, app.now())
-}
-
-/// The factor page when the interaction knows the user and needs a factor.
-pub(super) async fn factor_step(app: &App, ix: &Interaction) -> Option<Response> {
-    let uid = ix.user_id.as_deref()?;
-    let Next::Factor(kinds) = ix.next(&super::login::enrolled(app, ix).await, app.now()) else {
-        return None;
-    };
-    let user = app.store.user(uid).await.ok()??;
-    Some(super::factors::factor_page(
-        ix,
-        &user.login,
-        &kinds,
-        StatusCode::OK,
-        None,
-    ))
-}
+use axum::response::Response;
 
 /// One passkey as the account page lists it.
 pub struct PasskeyView {
@@ -140,7 +43,7 @@ pub struct AccountPage<'a> {
     pub error: Option<&'a str>,
 }
 
-fn date(t: i64) -> String {
+pub(super) fn date(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| {
@@ -152,7 +55,7 @@ fn date(t: i64) -> String {
         .unwrap_or_default()
 }
 
-fn view(p: &PasskeyRow) -> PasskeyView {
+pub(super) fn view(p: &PasskeyRow) -> PasskeyView {
     PasskeyView {
         id: p.cred_id.clone(),
         name: p.name.clone(),
@@ -169,18 +72,9 @@ fn view(p: &PasskeyRow) -> PasskeyView {
     }
 }
 
-/// The CSRF token of the account forms: bound to the session cookie's
-/// secret, so another site can neither read nor compute it.
-pub(super) fn csrf_of(app: &App, headers: &HeaderMap) -> Option<String> {
-    let token = cookies::Jar::of(app).get(headers, cookies::SESSION)?;
-    Some(crate::store::hex(&crate::secret::sha256(
-        format!("tollgate-account-csrf:{token}").as_bytes(),
-    )))
-}
-
 /// Starts the account sign-in (or re-authentication when `session` is
 /// given: its factors are carried but none is fresh enough).
-async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
+pub(super) async fn sign_in(app: &App, session: Option<SessionRow>) -> Result<Response, PageError> {
     let now = app.now();
     let browser = crate::secret::random_token(32);
     let ix = Interaction {
@@ -216,9 +110,7 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
         expires_at: now + app.config.login.interaction_ttl,
         risk: None,
     };
-    if let Err(e) = super::login::save(app, &ix).await {
-        return internal(e);
-    }
+    super::interaction::save(app, &ix).await?;
     let mut resp = see_other(&format!("/login/{}", ix.id));
     let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,
@@ -228,12 +120,12 @@ async fn sign_in(app: &App, session: Option<SessionRow>) -> Response {
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    resp
+    Ok(resp)
 }
 
 /// `GET /account/reauth`: sign in again before a change.
-pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Response {
-    let session = current_session(&app, &headers).await;
+pub async fn reauth(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    let session = current_session(&app, &headers).await?;
     sign_in(&app, session).await
 }
 
@@ -243,24 +135,17 @@ pub(super) async fn render(
     s: &SessionRow,
     notice: Option<&str>,
     error: Option<&str>,
-) -> Response {
-    let (user, passkeys, totp, left) = match (
-        app.store.user(&s.user_id).await,
-        app.store.passkeys(&s.user_id).await,
-        app.store.totp(&s.user_id).await,
-        app.store.recovery_codes_left(&s.user_id).await,
-    ) {
-        (Ok(Some(u)), Ok(p), Ok(t), Ok(n)) => (u, p, t, n),
-        _ => {
-            return pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "Try again later.",
-            );
-        }
-    };
+) -> Result<Response, PageError> {
+    let user = app
+        .store
+        .user(&s.user_id)
+        .await?
+        .ok_or(PageError::SignIn { to: "/account" })?;
+    let passkeys = app.store.passkeys(&s.user_id).await?;
+    let totp = app.store.totp(&s.user_id).await?;
+    let left = app.store.recovery_codes_left(&s.user_id).await?;
     let csrf = csrf_of(app, headers).unwrap_or_default();
-    with_script(pages::render(
+    Ok(with_script(pages::render(
         if error.is_some() {
             StatusCode::BAD_REQUEST
         } else {
@@ -275,347 +160,13 @@ pub(super) async fn render(
             notice,
             error,
         },
-    ))
+    )))
 }
 
 /// `GET /account`
-pub async fn show(State(app): State<App>, headers: HeaderMap) -> Response {
-    match current_session(&app, &headers).await {
+pub async fn show(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    match current_session(&app, &headers).await? {
         Some(s) => render(&app, &headers, &s, None, None).await,
         None => sign_in(&app, None).await,
-    }
-}
-
-/// Checks session, CSRF and freshness for a change. `Err` is the response.
-pub(super) async fn guard(
-    app: &App,
-    headers: &HeaderMap,
-    csrf: &str,
-    change: &str,
-) -> Result<(SessionRow, UserRow), Response> {
-    let Some(s) = current_session(app, headers).await else {
-        return Err(see_other("/account"));
-    };
-    let want = csrf_of(app, headers).unwrap_or_default();
-    if want.is_empty() || !crate::secret::ct_eq(csrf.as_bytes(), want.as_bytes()) {
-        app.audit(
-            "account.csrf_mismatch",
-            &s.user_id,
-            change,
-            json!({"sid": s.id}),
-        )
-        .await;
-        return Err(pages::message(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "Reload the page and try again.",
-        ));
-    }
-    if !fresh_for_changes(app, &s).await {
-        return Err(see_other("/account/reauth"));
-    }
-    match app.store.user(&s.user_id).await {
-        Ok(Some(u)) => Ok((s, u)),
-        _ => Err(see_other("/account")),
-    }
-}
-
-pub(super) async fn form(
-    app: &App,
-    req: Request,
-) -> Result<(HeaderMap, std::collections::HashMap<String, String>), Response> {
-    super::token::read_form(app, req)
-        .await
-        .map_err(|e| pages::message(e.status, "Invalid request", &e.description))
-}
-
-pub(super) fn field<'a>(f: &'a std::collections::HashMap<String, String>, k: &str) -> &'a str {
-    f.get(k).map(String::as_str).unwrap_or("")
-}
-
-/// How many factors the user has (password, TOTP, passkeys).
-pub(super) async fn factor_count(app: &App, u: &UserRow) -> usize {
-    let pk = app
-        .store
-        .passkeys(&u.id)
-        .await
-        .map(|p| p.len())
-        .unwrap_or(usize::MAX / 2);
-    let totp = matches!(app.store.totp(&u.id).await, Ok(Some(t)) if t.active) as usize;
-    u.password_hash.is_some() as usize + pk + totp
-}
-
-/// `POST /account/passkeys/options` (JSON `{csrf}`): starts registration.
-/// A form POST that changes the account: its headers, fields, session and
-/// user, once the CSRF and freshness checks passed.
-pub(super) async fn form_change(
-    app: &App,
-    req: Request,
-    change: &str,
-) -> Result<(HeaderMap, Form, SessionRow, UserRow), Response> {
-    let (headers, f) = form(app, req).await?;
-    let (s, u) = guard(app, &headers, field(&f, "csrf"), change).await?;
-    Ok((headers, f, s, u))
-}
-
-pub(super) type Form = std::collections::HashMap<String, String>;
-
-pub async fn passkey_options(State(app): State<App>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let Some(body) = read_json(&app, body).await else {
-        app.audit(
-            "passkey.malformed",
-            "anonymous",
-            CLIENT,
-            json!("registration options"),
-        )
-        .await;
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "malformed"})),
-        )
-            .into_response();
-    };
-    let csrf = body.get("csrf").and_then(|v| v.as_str()).unwrap_or("");
-    let (s, u) = match guard(&app, &parts.headers, csrf, "passkey.register").await {
-        Ok(x) => x,
-        Err(r) => return json_from(r),
-    };
-    let existing = match app.store.passkeys(&u.id).await {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
-    let started = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
-        .and_then(|rp| {
-            passkey::start_registration(
-                &rp,
-                &u.id,
-                &u.login,
-                &u.display_name,
-                &existing,
-                app.attestation.enabled(),
-            )
-        });
-    match started {
-        Ok((options, state)) => begin(&app, &s.id, "register", &options, &state).await,
-        Err(e) => internal(e),
-    }
-}
-
-/// A guard's page response as JSON the script understands.
-fn json_from(r: Response) -> Response {
-    let status = r.status();
-    let loc = r
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match loc {
-        Some(l) => axum::Json(json!({"redirect": l})).into_response(),
-        None => (
-            status,
-            axum::Json(json!({"error": "refused", "message": "Reload the page and try again."})),
-        )
-            .into_response(),
-    }
-}
-
-/// `POST /account/passkeys` (JSON `{csrf, ceremony, response, name}`).
-pub async fn passkey_register(State(app): State<App>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let Some(body) = read_json(&app, body).await else {
-        app.audit(
-            "passkey.malformed",
-            "anonymous",
-            CLIENT,
-            json!("registration"),
-        )
-        .await;
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "malformed"})),
-        )
-            .into_response();
-    };
-    let text = |k: &str| {
-        body.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
-    let (s, u) = match guard(&app, &parts.headers, &text("csrf"), "passkey.register").await {
-        Ok(x) => x,
-        Err(r) => return json_from(r),
-    };
-    let now = app.now();
-    let state = match app
-        .store
-        .take_ceremony(&text("ceremony"), &s.id, "register", now)
-        .await
-    {
-        Ok(Some(st)) => st,
-        Ok(None) => {
-            app.audit(
-                "passkey.stale_challenge",
-                &u.id,
-                CLIENT,
-                json!({"sid": s.id}),
-            )
-            .await;
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({"error": "stale_challenge"})),
-            )
-                .into_response();
-        }
-        Err(e) => return internal(e),
-    };
-    let response = body
-        .get("response")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    let finished = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
-        .and_then(|rp| {
-            passkey::finish_registration(
-                &rp,
-                &state,
-                &response,
-                &u.id,
-                &text("name"),
-                &app.attestation,
-                now,
-            )
-        });
-    let row = match finished {
-        Ok(r) => r,
-        Err(e) => {
-            app.audit(
-                "passkey.register_failed",
-                &u.id,
-                CLIENT,
-                json!({"reason": e.code()}),
-            )
-            .await;
-            let status = if e.code() == "internal" {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return (
-                status,
-                axum::Json(
-                    json!({"error": e.code(), "message": "The passkey could not be registered."}),
-                ),
-            )
-                .into_response();
-        }
-    };
-    if let Err(e) = app.store.insert_passkey(&row).await {
-        app.audit(
-            "passkey.register_failed",
-            &u.id,
-            CLIENT,
-            json!({"reason": e.to_string()}),
-        )
-        .await;
-        return (
-            StatusCode::CONFLICT,
-            axum::Json(json!({"error": "conflict"})),
-        )
-            .into_response();
-    }
-    app.audit(
-        "passkey.registered",
-        &u.id,
-        CLIENT,
-        json!({"credential": row.cred_id, "aaguid": row.aaguid, "backup_eligible": row.backup_eligible, "attested": row.attested}),
-    )
-    .await;
-    let kind = if row.backup_eligible {
-        "fido2-platform"
-    } else {
-        "fido2-roaming"
-    };
-    crate::events::credential_changed(&app, &u.id, kind, "create", "user").await;
-    axum::Json(json!({"redirect": "/account?done=passkey"})).into_response()
-}
-
-/// `POST /account/passkeys/{id}/rename` (form `csrf`, `name`).
-pub async fn passkey_rename(
-    State(app): State<App>,
-    Path(cred): Path<String>,
-    req: Request,
-) -> Response {
-    let (headers, f, s, u) = match form_change(&app, req, "passkey.rename").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let name = passkey::clean_name(field(&f, "name"));
-    match app.store.rename_passkey(&u.id, &cred, &name).await {
-        Ok(true) => {
-            app.audit(
-                "passkey.renamed",
-                &u.id,
-                CLIENT,
-                json!({"credential": cred, "name": name}),
-            )
-            .await;
-            render(&app, &headers, &s, Some("Passkey renamed."), None).await
-        }
-        _ => {
-            render(
-                &app,
-                &headers,
-                &s,
-                None,
-                Some("That passkey does not exist."),
-            )
-            .await
-        }
-    }
-}
-
-/// `POST /account/passkeys/{id}/remove` (form `csrf`).
-pub async fn passkey_remove(
-    State(app): State<App>,
-    Path(cred): Path<String>,
-    req: Request,
-) -> Response {
-    let (headers, _, s, u) = match form_change(&app, req, "passkey.remove").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if factor_count(&app, &u).await <= 1 {
-        return render(
-            &app,
-            &headers,
-            &s,
-            None,
-            Some("You cannot remove your last way to sign in."),
-        )
-        .await;
-    }
-    match app.store.delete_passkey(&u.id, &cred).await {
-        Ok(true) => {
-            app.audit(
-                "passkey.removed",
-                &u.id,
-                CLIENT,
-                json!({"credential": cred}),
-            )
-            .await;
-            crate::events::credential_changed(&app, &u.id, "fido2-roaming", "delete", "user").await;
-            render(&app, &headers, &s, Some("Passkey removed."), None).await
-        }
-        _ => {
-            render(
-                &app,
-                &headers,
-                &s,
-                None,
-                Some("That passkey does not exist."),
-            )
-            .await
-        }
     }
 }

@@ -1,40 +1,31 @@
 //! `POST /account/password`: a signed-in user changes a local password.
 //! Like binding any factor it needs the account CSRF token and a fresh
-//! sign-in at the strongest level the user holds (`account::guard`), so a
+//! sign-in at the strongest level the user holds (`super::account_guard::guard`), so a
 //! stolen password-only session cannot replace the password of a passkey
 //! user. The new password meets `[passwords]`. The user's sessions stay
 //! (they were just re-authenticated); an administrator's `users
 //! set-password` or a reset link ends them.
 
-use super::account::{field, form, guard, render};
+use super::account::render;
+use super::account_guard::{field, form, guard};
+use super::error::PageError;
 use crate::secret::Secret;
 use crate::state::App;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 
-pub async fn change(State(app): State<App>, req: Request) -> Response {
-    let (headers, f) = match form(&app, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (s, user) = match guard(&app, &headers, field(&f, "csrf"), "password.change").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn change(State(app): State<App>, req: Request) -> Result<Response, PageError> {
+    let (headers, f) = form(&app, req).await?;
+    let (s, user) = guard(&app, &headers, field(&f, "csrf"), "password.change").await?;
     let refuse = |msg: &str| {
         let (app, headers, s, msg) = (app.clone(), headers.clone(), s.clone(), msg.to_string());
         async move { render(&app, &headers, &s, None, Some(&msg)).await }
     };
-    match app.store.directory_account(&user.id).await {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            return refuse(
-                "Your password is managed by your organisation's directory; change it there.",
-            )
-            .await;
-        }
-        Err(e) => return super::pages::failed(&e),
+    if app.store.directory_account(&user.id).await?.is_some() {
+        return refuse(
+            "Your password is managed by your organisation's directory; change it there.",
+        )
+        .await;
     }
     let pw = Secret::new(field(&f, "password"));
     if !crate::secret::ct_eq(pw.expose().as_bytes(), field(&f, "confirm").as_bytes()) {
@@ -45,22 +36,16 @@ pub async fn change(State(app): State<App>, req: Request) -> Response {
     }
     let hash = match crate::login::password::hash_bounded(pw).await {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return super::pages::failed(&e),
+        Ok(Err(e)) => return Err(PageError::internal(e)),
         Err(crate::login::password::Busy) => {
-            return super::login::busy(super::pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Busy",
-                "The server is busy; try again in a moment.",
-            ));
+            return Err(PageError::Busy {
+                retry_after: crate::login::password::RETRY_AFTER as u32,
+            });
         }
     };
-    if let Err(e) = app
-        .store
+    app.store
         .set_password(&user.id, &hash, false, "user", app.now())
-        .await
-    {
-        return super::pages::failed(&e);
-    }
+        .await?;
     app.audit(
         "account.password_changed",
         &user.id,

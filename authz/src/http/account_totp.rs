@@ -3,9 +3,13 @@
 //! under `totp:<user_id>`, active only after one valid code) and recovery
 //! codes (ten, shown once, stored hashed).
 
-use super::account::{CLIENT, csrf_of, factor_count, field, form_change, render};
-use super::factors::{internal, open_secret};
-use super::{authorize::current_session, authorize::see_other, pages};
+use super::account::render;
+use super::account_guard::{factor_count, field, form_change};
+use super::error::PageError;
+use super::pages;
+use super::respond::see_other;
+use super::session::{CLIENT, csrf_of, current_session};
+use super::totp_seal::open_secret;
 #[allow(unused_imports)] // used by the templates' `|t` filters
 use crate::i18n::filters;
 use crate::login::totp;
@@ -69,25 +73,27 @@ pub struct TotpStartPage<'a> {
 /// `GET /account/totp`: the button that asks for a key. A GET changes
 /// nothing (an `<img>` on another site must not replace a pending secret
 /// the user is halfway through scanning); the key is made by the POST.
-pub async fn start(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some(s) = current_session(&app, &headers).await else {
-        return see_other("/account");
+pub async fn start(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    let Some(s) = current_session(&app, &headers).await? else {
+        return Err(PageError::SignIn { to: "/account" });
     };
-    if !super::account::fresh_for_changes(&app, &s).await {
-        return see_other("/account/reauth");
+    if !super::account_guard::fresh_for_changes(&app, &s).await {
+        return Err(PageError::SignIn {
+            to: "/account/reauth",
+        });
     }
     let csrf = csrf_of(&app, &headers).unwrap_or_default();
-    pages::render(StatusCode::OK, &TotpStartPage { csrf: &csrf })
+    Ok(pages::render(
+        StatusCode::OK,
+        &TotpStartPage { csrf: &csrf },
+    ))
 }
 
 /// `POST /account/totp/new` (form `csrf`): a new pending secret, its URI
 /// and QR code.
-pub async fn new_secret(State(app): State<App>, req: Request) -> Response {
-    let (headers, _, s, user) = match form_change(&app, req, "totp.start").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if matches!(app.store.totp(&user.id).await, Ok(Some(t)) if t.active) {
+pub async fn new_secret(State(app): State<App>, req: Request) -> Result<Response, PageError> {
+    let (headers, _, s, user) = form_change(&app, req, "totp.start").await?;
+    if app.store.totp(&user.id).await?.is_some_and(|t| t.active) {
         return render(
             &app,
             &headers,
@@ -103,14 +109,17 @@ pub async fn new_secret(State(app): State<App>, req: Request) -> Response {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(sealed)
     };
-    if let Err(e) = app
-        .store
+    app.store
         .put_pending_totp(&user.id, &sealed, app.now())
-        .await
-    {
-        return internal(e);
-    }
-    totp_page(&app, &headers, &user, &secret, StatusCode::OK, None)
+        .await?;
+    Ok(totp_page(
+        &app,
+        &headers,
+        &user,
+        &secret,
+        StatusCode::OK,
+        None,
+    ))
 }
 
 fn totp_page(
@@ -137,53 +146,44 @@ fn totp_page(
 }
 
 /// `POST /account/totp` (form `csrf`, `code`): activates the pending secret.
-pub async fn activate(State(app): State<App>, req: Request) -> Response {
-    let (headers, f, s, u) = match form_change(&app, req, "totp.enroll").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn activate(State(app): State<App>, req: Request) -> Result<Response, PageError> {
+    let (headers, f, s, u) = form_change(&app, req, "totp.enroll").await?;
     let now = app.now();
-    let pending = match app.store.totp(&u.id).await {
-        Ok(Some(t)) if !t.active => t,
-        _ => return see_other("/account/totp"),
+    let pending = match app.store.totp(&u.id).await? {
+        Some(t) if !t.active => t,
+        _ => return Ok(see_other("/account/totp")),
     };
-    let secret = match open_secret(&app, &u.id, &pending.secret_sealed) {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+    let secret = open_secret(&app, &u.id, &pending.secret_sealed)?;
     let p = totp::Params::from_config(&app.config.authenticators);
     let step = totp::verify(p, &secret, field(&f, "code"), now);
     let won = match step {
-        Some(st) => app.store.use_totp_step(&u.id, st).await.unwrap_or(false),
+        Some(st) => app.store.use_totp_step(&u.id, st).await?,
         None => false,
     };
     if !won {
         app.audit("totp.enroll_failed", &u.id, CLIENT, json!({"sid": s.id}))
             .await;
-        return totp_page(
+        return Ok(totp_page(
             &app,
             &headers,
             &u,
             &secret,
             StatusCode::BAD_REQUEST,
             Some("That code is not correct. Enter the current code from your app."),
-        );
+        ));
     }
     crate::events::credential_changed(&app, &u.id, "app", "create", "user").await;
     app.audit("totp.enrolled", &u.id, CLIENT, json!({"sid": s.id}))
         .await;
-    if app.store.recovery_codes_left(&u.id).await.unwrap_or(0) == 0 {
+    if app.store.recovery_codes_left(&u.id).await? == 0 {
         return recovery_page(&app, &u).await;
     }
-    see_other("/account?done=totp")
+    Ok(see_other("/account?done=totp"))
 }
 
 /// `POST /account/totp/remove` (form `csrf`).
-pub async fn remove(State(app): State<App>, req: Request) -> Response {
-    let (headers, _, s, u) = match form_change(&app, req, "totp.remove").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn remove(State(app): State<App>, req: Request) -> Result<Response, PageError> {
+    let (headers, _, s, u) = form_change(&app, req, "totp.remove").await?;
     if factor_count(&app, &u).await <= 1 {
         return render(
             &app,
@@ -194,7 +194,7 @@ pub async fn remove(State(app): State<App>, req: Request) -> Response {
         )
         .await;
     }
-    let _ = app.store.delete_totp(&u.id).await;
+    app.store.delete_totp(&u.id).await?;
     crate::events::credential_changed(&app, &u.id, "app", "delete", "user").await;
     app.audit("totp.removed", &u.id, CLIENT, json!({"sid": s.id}))
         .await;
@@ -202,23 +202,19 @@ pub async fn remove(State(app): State<App>, req: Request) -> Response {
 }
 
 /// `POST /account/recovery` (form `csrf`): ten new codes, shown once.
-pub async fn recovery_regenerate(State(app): State<App>, req: Request) -> Response {
-    let (_, _, _, u) = match form_change(&app, req, "recovery.regenerate").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn recovery_regenerate(
+    State(app): State<App>,
+    req: Request,
+) -> Result<Response, PageError> {
+    let (_, _, _, u) = form_change(&app, req, "recovery.regenerate").await?;
     recovery_page(&app, &u).await
 }
 
-async fn recovery_page(app: &App, u: &UserRow) -> Response {
+async fn recovery_page(app: &App, u: &UserRow) -> Result<Response, PageError> {
     let (codes, hashes) = totp::recovery_codes();
-    if let Err(e) = app
-        .store
+    app.store
         .replace_recovery_codes(&u.id, &hashes, app.now())
-        .await
-    {
-        return internal(e);
-    }
+        .await?;
     app.audit(
         "recovery.regenerated",
         &u.id,
@@ -226,10 +222,10 @@ async fn recovery_page(app: &App, u: &UserRow) -> Response {
         json!({"count": hashes.len()}),
     )
     .await;
-    pages::render(
+    Ok(pages::render(
         StatusCode::OK,
         &RecoveryPage {
             codes: codes.iter().map(|c| c.expose().to_string()).collect(),
         },
-    )
+    ))
 }

@@ -2,14 +2,16 @@
 //! start a login interaction.
 
 use super::cookies;
+use super::error::PageError;
 use super::pages;
-use crate::login::{AuthRequest, Interaction, Requirement};
+use super::respond::{redirect_error, see_other};
+use super::session::current_session;
+use crate::login::{Interaction, Requirement};
 use crate::oauth::authorize::{AuthorizeError, error_redirect, issue_code, validate};
 use crate::state::App;
-use crate::store::SessionRow;
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -18,25 +20,21 @@ pub async fn get(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Response {
-    let ip = super::client_ip(&app, peer, &headers);
-    match parse(q.as_deref().unwrap_or("").as_bytes()) {
-        Ok(params) => authorize(&app, &headers, &ip, params).await,
-        Err(msg) => pages::message(StatusCode::BAD_REQUEST, "Invalid request", &msg),
-    }
+) -> Result<Response, PageError> {
+    let ip = super::observe::client_ip(&app, peer, &headers);
+    let params = parse(q.as_deref().unwrap_or("").as_bytes()).map_err(PageError::BadRequest)?;
+    authorize(&app, &headers, &ip, params).await
 }
 
 pub async fn post(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-) -> Response {
+) -> Result<Response, PageError> {
     let headers = req.headers().clone();
-    let ip = super::client_ip(&app, peer, &headers);
-    match super::token::read_form(&app, req).await {
-        Ok((_, form)) => authorize(&app, &headers, &ip, form).await,
-        Err(e) => pages::message(e.status, "Invalid request", &e.description),
-    }
+    let ip = super::observe::client_ip(&app, peer, &headers);
+    let (_, form) = super::token::read_form(&app, req).await?;
+    authorize(&app, &headers, &ip, form).await
 }
 
 /// The query of `GET /authorize`, by the same rules as a form body
@@ -50,66 +48,25 @@ fn parse(raw: &[u8]) -> Result<HashMap<String, String>, String> {
     })
 }
 
-/// Redirects (303) to `url`.
-pub(super) fn see_other(url: &str) -> Response {
-    Redirect::to(url).into_response()
-}
-
-pub(super) fn redirect_error(
-    app: &App,
-    req: &AuthRequest,
-    error: &str,
-    description: &str,
-) -> Response {
-    see_other(&error_redirect(
-        &req.redirect_uri,
-        req.state.as_deref(),
-        error,
-        description,
-        &app.urls.issuer,
-    ))
-}
-
-/// The live session of this browser, if any, with its user still enabled.
-pub(super) async fn current_session(app: &App, headers: &HeaderMap) -> Option<SessionRow> {
-    let token = cookies::Jar::of(app).get(headers, cookies::SESSION)?;
-    let hash = crate::oauth::client::hash_secret(&token);
-    let session = app.store.session_by_token(&hash, app.now()).await.ok()??;
-    match app.store.user(&session.user_id).await.ok()? {
-        Some(u) if !u.disabled => Some(session),
-        _ => None,
-    }
-}
-
 async fn authorize(
     app: &App,
     headers: &HeaderMap,
     ip: &str,
     params: HashMap<String, String>,
-) -> Response {
+) -> Result<Response, PageError> {
     let now = app.now();
     let client = match params.get("client_id") {
-        Some(id) => match app.clients.get(&app.store, id, now).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "client lookup failed");
-                return pages::message(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "Please try again later.",
-                );
-            }
-        },
+        Some(id) => app.clients.get(&app.store, id, now).await?,
         None => None,
     };
     let req = match validate(&params, client.as_deref()) {
         Ok(r) => r,
         Err(AuthorizeError::Page(msg)) => {
-            return pages::message(
+            return Ok(pages::message(
                 StatusCode::BAD_REQUEST,
                 "This sign-in link is not valid",
                 &msg,
-            );
+            ));
         }
         Err(AuthorizeError::Redirect {
             redirect_uri,
@@ -117,26 +74,26 @@ async fn authorize(
             error,
             description,
         }) => {
-            return see_other(&error_redirect(
+            return Ok(see_other(&error_redirect(
                 &redirect_uri,
                 state.as_deref(),
                 error,
                 &description,
                 &app.urls.issuer,
-            ));
+            )));
         }
     };
     let Some(client) = client else {
-        return pages::message(
+        return Ok(pages::message(
             StatusCode::BAD_REQUEST,
             "This sign-in link is not valid",
             "Unknown client.",
-        );
+        ));
     };
     let requirement =
         Requirement::from_request(client.settings.default_level, &req.acr_values, req.max_age);
     let carry = current_session(app, headers)
-        .await
+        .await?
         .filter(|_| !req.prompt_login);
     let had_session = carry.is_some();
     let browser = crate::secret::random_token(32);
@@ -159,13 +116,11 @@ async fn authorize(
     let device = device_cookie(app, headers);
     if let Some(s) = &carry {
         // A browser session: the policy decides whether it is enough here.
-        if let Err(page) = super::login::gate(app, &mut ix, headers, ip).await {
-            return page;
-        }
+        super::login_gate::gate(app, &mut ix, headers, ip).await?;
         if ix.requirement.met_by(&s.factors, now) {
             // Only the factors within max_age speak in the ID token.
             let fresh = ix.requirement.fresh(&s.factors, now);
-            return with_cookie(
+            return Ok(with_cookie(
                 match issue_code(app, &ix.request, &s.user_id, &s.id, &fresh).await {
                     Ok(url) => see_other(&url),
                     Err(e) => {
@@ -174,7 +129,7 @@ async fn authorize(
                     }
                 },
                 device,
-            );
+            ));
         }
     }
     if ix.request.prompt_none {
@@ -183,11 +138,21 @@ async fn authorize(
         } else {
             "login_required"
         };
-        return redirect_error(app, &ix.request, error, "the user must sign in");
+        return Ok(redirect_error(
+            app,
+            &ix.request,
+            error,
+            "the user must sign in",
+        ));
     }
-    if let Err(e) = super::login::save(app, &ix).await {
+    if let Err(e) = super::interaction::save(app, &ix).await {
         tracing::error!(error = %e, "cannot store interaction");
-        return redirect_error(app, &ix.request, "server_error", "internal error");
+        return Ok(redirect_error(
+            app,
+            &ix.request,
+            "server_error",
+            "internal error",
+        ));
     }
     let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,
@@ -198,7 +163,7 @@ async fn authorize(
     if let Ok(v) = cookie.parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
-    with_cookie(resp, device)
+    Ok(with_cookie(resp, device))
 }
 
 /// A `tg_device` cookie for a browser that has none yet: the device id

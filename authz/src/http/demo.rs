@@ -3,7 +3,7 @@
 //! exchanges the code at our own token endpoint over HTTP, like any client,
 //! and shows the ID token's claims.
 
-use super::authorize::see_other;
+use super::respond::see_other;
 use super::{cookies, pages};
 use crate::state::App;
 use axum::extract::{Query, State};

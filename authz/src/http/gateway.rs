@@ -1,10 +1,8 @@
 //! `POST /v1/decide` and the ext_authz check (`/ext_authz/...`): thin
 //! adapters over `decision::gateway`.
 
-use crate::decision::gateway::{
-    Check, DecideRequest, Original, check, decide_request, split_resource,
-};
-use crate::decision::path::{Refusal, path_of};
+use super::gateway_answer::{audit_refusal, original_path, refused, respond};
+use crate::decision::gateway::{DecideRequest, Original, check, decide_request, split_resource};
 use crate::oauth::OAuthError;
 use crate::oauth::client::Permission;
 use crate::oauth::client_auth::{Form, authenticate};
@@ -12,7 +10,7 @@ use crate::oauth::tokens::validate_access_token;
 use crate::state::App;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use tollgate_risk::policy::{Decision, Outcome};
@@ -171,7 +169,7 @@ pub async fn ext_authz(
     let host = h("x-forwarded-host")
         .or(h("host"))
         .map(|v| v.split(':').next().unwrap_or(v));
-    let ip = super::client_ip(&app, peer, &headers)
+    let ip = super::observe::client_ip(&app, peer, &headers)
         .parse()
         .unwrap_or(peer.ip());
     let bearer = h("authorization").and_then(|v| {
@@ -218,100 +216,4 @@ pub async fn ext_authz(
         app.metrics.decision("ext_authz", "unauthenticated");
     }
     respond(&answer)
-}
-
-/// Where the original request's path comes from, in order: nginx's
-/// `X-Original-URI`, APISIX's `X-Forwarded-Uri`, the URL after
-/// `/ext_authz` (Envoy). The path is normalised here, once, before any
-/// rule sees it; a header that is present but not visible ASCII is a
-/// refusal, not a reason to fall back to another source.
-fn original_path(req: &Request) -> Result<String, (&'static str, Refusal)> {
-    for (name, source) in [
-        ("x-original-uri", "x-original-uri"),
-        ("x-forwarded-uri", "x-forwarded-uri"),
-    ] {
-        if let Some(v) = req.headers().get(name) {
-            let v = v.to_str().map_err(|_| (source, Refusal::InvalidUtf8))?;
-            return path_of(v).map_err(|e| (source, e));
-        }
-    }
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let suffix = target.strip_prefix("/ext_authz").unwrap_or(target);
-    let suffix = if suffix.is_empty() || suffix.starts_with('?') {
-        "/"
-    } else {
-        suffix
-    };
-    path_of(suffix).map_err(|e| ("url", e))
-}
-
-/// A path whose meaning depends on the upstream: 400, counted and audited
-/// (with the reason, never the path: it is attacker-chosen bytes).
-async fn audit_refusal(app: &App, point: &'static str, actor: &str, source: &str, why: Refusal) {
-    app.metrics.decision(point, "refused");
-    app.audit(
-        "gateway.path_refused",
-        actor,
-        "unknown",
-        serde_json::json!({"point": point, "source": source, "reason": why.code()}),
-    )
-    .await;
-}
-
-/// The ext_authz answer to a refused path.
-fn refused(why: Refusal) -> Response {
-    let mut resp = (
-        StatusCode::BAD_REQUEST,
-        axum::Json(serde_json::json!({
-            "error": "invalid_request",
-            "error_description": why.to_string(),
-            "reason": why.code(),
-        })),
-    )
-        .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-fn respond(answer: &Check) -> Response {
-    let (status, body) = match answer {
-        Check::Allow { .. } => (StatusCode::OK, serde_json::json!({"decision": "allow"})),
-        Check::Unauthenticated { error, description } => (
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"error": error.unwrap_or("unauthorized"), "error_description": description}),
-        ),
-        Check::StepUp {
-            acr_values,
-            max_age,
-        } => (
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"error": "insufficient_user_authentication", "acr_values": acr_values, "max_age": max_age}),
-        ),
-        Check::Deny { description } => (
-            StatusCode::FORBIDDEN,
-            serde_json::json!({"error": "access_denied", "error_description": description}),
-        ),
-    };
-    let mut resp = (status, axum::Json(body)).into_response();
-    let h: &mut HeaderMap = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(v) = answer
-        .challenge()
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-    {
-        h.insert(header::WWW_AUTHENTICATE, v);
-    }
-    if let Check::Allow { sub, acr, score } = answer {
-        for (name, value) in [
-            ("x-tollgate-sub", sub.clone()),
-            ("x-tollgate-acr", acr.clone()),
-            ("x-tollgate-score", score.to_string()),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                h.insert(name, v);
-            }
-        }
-    }
-    resp
 }

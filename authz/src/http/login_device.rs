@@ -7,7 +7,8 @@
 //! `DeviceKey` factor once. No JavaScript and no meta refresh: the user
 //! presses the button when the agent says it is done.
 
-use super::{login, pages};
+use super::error::PageError;
+use super::pages;
 use crate::agent::approval::{self, LoginApproval};
 use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Method, Next};
@@ -20,7 +21,7 @@ use tollgate_agent::wire::LoginOrigin;
 
 fn origin(app: &App, ix: &Interaction, peer: SocketAddr, headers: &HeaderMap) -> LoginOrigin {
     LoginOrigin {
-        ip: Some(super::client_ip(app, peer, headers)),
+        ip: Some(super::observe::client_ip(app, peer, headers)),
         location: None,
         user_agent: headers
             .get(header::USER_AGENT)
@@ -44,7 +45,7 @@ fn page(
         &pages::DeviceApprovalPage {
             id: &ix.id,
             csrf: &ix.csrf,
-            client_name: login::client_name(ix),
+            client_name: super::interaction::client_name(ix),
             number,
             error,
             otp,
@@ -54,7 +55,7 @@ fn page(
 
 /// The factor kinds that can still help, when the user is known.
 async fn useful(app: &App, ix: &Interaction) -> Vec<FactorKind> {
-    match ix.next(&login::enrolled(app, ix).await, app.now()) {
+    match ix.next(&super::interaction::enrolled(app, ix).await, app.now()) {
         Next::Factor(kinds) if ix.user_id.is_some() => kinds,
         _ => vec![],
     }
@@ -72,13 +73,15 @@ pub(super) async fn offer(
     ix: &Interaction,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Option<Response> {
+) -> Result<Option<Response>, PageError> {
+    let Some(user) = ix.user_id.as_deref() else {
+        return Ok(None);
+    };
     if !wants_device(app, ix).await {
-        return None;
+        return Ok(None);
     }
-    let user = ix.user_id.as_deref()?;
     let o = origin(app, ix, peer, headers);
-    Some(render_state(app, ix, user, &o, false).await)
+    render_state(app, ix, user, &o, false).await.map(Some)
 }
 
 async fn render_state(
@@ -87,20 +90,21 @@ async fn render_state(
     user: &str,
     o: &LoginOrigin,
     renew: bool,
-) -> Response {
+) -> Result<Response, PageError> {
     let otp = useful(app, ix).await.contains(&FactorKind::Totp);
-    match approval::for_login(app, &ix.id, user, o, renew, app.now()).await {
-        Ok(LoginApproval::Pending { number, .. }) => {
-            page(ix, otp, StatusCode::OK, Some(&number), None)
-        }
-        Ok(LoginApproval::Approved { .. }) => page(
+    let approval = approval::for_login(app, &ix.id, user, o, renew, app.now())
+        .await
+        .map_err(|e| PageError::internal(e.description))?;
+    Ok(match approval {
+        LoginApproval::Pending { number, .. } => page(ix, otp, StatusCode::OK, Some(&number), None),
+        LoginApproval::Approved { .. } => page(
             ix,
             otp,
             StatusCode::OK,
             None,
             Some("Approved on your device. Press continue."),
         ),
-        Ok(LoginApproval::Refused { outcome }) => {
+        LoginApproval::Refused { outcome } => {
             let why = match outcome.as_str() {
                 "rejected" => {
                     "The number typed on the device did not match. Show a new number and try again."
@@ -110,20 +114,13 @@ async fn render_state(
             };
             page(ix, otp, StatusCode::OK, None, Some(why))
         }
-        Ok(LoginApproval::NoDevice) => pages::message(
-            StatusCode::FORBIDDEN,
-            "No device",
-            "You have no enrolled device. Go back to the application and start again.",
-        ),
-        Err(e) => {
-            tracing::error!(error = %e.description, "device approval failed");
-            pages::message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
-            )
+        LoginApproval::NoDevice => {
+            return Err(PageError::Forbidden {
+                title: "No device",
+                message: "You have no enrolled device. Go back to the application and start again.",
+            });
         }
-    }
+    })
 }
 
 /// `POST /login/{id}/device`: `action=continue` completes the step with an
@@ -133,46 +130,35 @@ pub async fn submit(
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-) -> Response {
-    let (mut ix, headers, form) = match login::load_form(&app, &id, req, "device").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (mut ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
     let Some(user) = ix.user_id.clone() else {
-        return login::see_login(&ix.id);
+        return Ok(super::interaction::see_login(&ix.id));
     };
     if !wants_device(&app, &ix).await {
-        return login::see_login(&ix.id);
+        return Ok(super::interaction::see_login(&ix.id));
     }
-    let ip = super::client_ip(&app, peer, &headers);
-    if login::too_fast(&app, &ix.id, &ip) {
-        return login::slow_down();
+    let ip = super::observe::client_ip(&app, peer, &headers);
+    if super::interaction::too_fast(&app, &ix.id, &ip) {
+        return Err(super::interaction::SLOW_DOWN);
     }
     if form.get("action").map(String::as_str) == Some("renew") {
         let o = origin(&app, &ix, peer, &headers);
         return render_state(&app, &ix, &user, &o, true).await;
     }
-    let consumed = match approval::consume(&app, &ix.id, &user).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e.description, "device approval failed");
-            return pages::message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
-            );
-        }
-    };
+    let consumed = approval::consume(&app, &ix.id, &user)
+        .await
+        .map_err(|e| PageError::internal(e.description))?;
     let Some((device, hardware)) = consumed else {
         let o = origin(&app, &ix, peer, &headers);
         return match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
-            Ok(LoginApproval::Pending { number, .. }) => page(
+            Ok(LoginApproval::Pending { number, .. }) => Ok(page(
                 &ix,
                 useful(&app, &ix).await.contains(&FactorKind::Totp),
                 StatusCode::OK,
                 Some(&number),
                 Some("Not approved yet. Type the number on your device, then continue."),
-            ),
+            )),
             _ => render_state(&app, &ix, &user, &o, false).await,
         };
     };
@@ -187,5 +173,5 @@ pub async fn submit(
     .await;
     // The same gate as every other factor: an account re-authentication
     // (user known, no decision yet) is decided and audited here too.
-    login::advance(&app, ix, &headers, &ip).await
+    super::login_finish::advance(&app, ix, &headers, &ip).await
 }

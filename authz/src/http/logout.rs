@@ -9,12 +9,14 @@
 //! `post_logout_redirect_uri` must be registered for the client exactly,
 //! or no redirect happens.
 
-use super::authorize::{current_session, see_other};
+use super::error::PageError;
+use super::respond::see_other;
+use super::session::current_session;
 use super::{cookies, pages};
 use crate::state::App;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
 fn csrf_for(session_cookie: &str) -> String {
@@ -33,7 +35,7 @@ pub async fn post(State(app): State<App>, req: Request) -> Response {
     let headers = req.headers().clone();
     match super::token::read_form(&app, req).await {
         Ok((_, form)) => logout(&app, &headers, form).await,
-        Err(e) => pages::message(e.status, "Invalid request", &e.description),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 
@@ -127,7 +129,10 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
     let cookie = cookies::Jar::of(app)
         .get(headers, cookies::SESSION)
         .unwrap_or_default();
-    let session = current_session(app, headers).await;
+    let session = match current_session(app, headers).await {
+        Ok(s) => s,
+        Err(e) => return PageError::from(e).into_response(),
+    };
     let hinted = match (&hint, &session) {
         (Some(h), Some(s)) => hint_confirms(h, &s.user_id, &s.id),
         _ => false,
@@ -152,12 +157,7 @@ async fn logout(app: &App, headers: &HeaderMap, params: HashMap<String, String>)
     }
     if let Some(s) = session {
         if let Err(e) = app.store.end_session(&s.id, "logout", app.now()).await {
-            tracing::error!(error = %e, "cannot end session");
-            return pages::message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            );
+            return PageError::from(e).into_response();
         }
         app.revocations
             .reload(&app.store, app.now(), app.config.tokens.access_token_ttl)

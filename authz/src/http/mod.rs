@@ -1,35 +1,47 @@
 //! HTTP: thin axum handlers over the protocol logic in `oauth/` and `login/`.
 
 mod account;
+mod account_devices;
+mod account_guard;
+mod account_passkeys;
 mod account_password;
 mod account_totp;
 mod agent;
 mod authorize;
+mod ceremony;
 mod cookies;
 mod demo;
 pub use demo::CLIENT_ID as DEMO_CLIENT;
 mod discovery;
-mod factors;
+mod error;
+mod factor_page;
 mod gateway;
+mod gateway_answer;
 mod home;
+mod interaction;
 mod locale;
 mod login;
 mod login_device;
+mod login_finish;
+mod login_gate;
+mod login_passkey;
+mod login_password;
+mod login_totp;
 mod logout;
+mod observe;
+pub use observe::RequestId;
 mod ops;
 mod pages;
 mod password_reset;
+mod respond;
+mod session;
 mod token;
+mod totp_seal;
 mod userinfo;
 
 use crate::state::App;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::{any, get, post};
-use std::net::SocketAddr;
 
 /// The whole application's routes with their middleware.
 /// The `[metrics] listen` router: metrics and health, nothing else.
@@ -60,7 +72,7 @@ pub fn router(app: App) -> Router {
         .route("/.well-known/openapi.json", get(discovery::openapi))
         .route("/jwks", get(discovery::jwks))
         .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/login/{id}", get(login::show).post(login::submit))
+        .route("/login/{id}", get(login::show).post(login_password::submit))
         .route("/token", post(token::token))
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
@@ -73,28 +85,34 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_main))
         .route("/static/style.css", get(ops::stylesheet))
-        .route("/static/passkey.js", get(factors::passkey_js))
-        .route("/login/{id}/totp", post(factors::totp_submit))
+        .route("/static/passkey.js", get(respond::passkey_js))
+        .route("/login/{id}/totp", post(login_totp::totp_submit))
         .route(
             "/login/{id}/passkey/options",
-            post(factors::passkey_options),
+            post(login_passkey::passkey_options),
         )
-        .route("/login/{id}/passkey", post(factors::passkey_finish))
+        .route("/login/{id}/passkey", post(login_passkey::passkey_finish))
         .route(
             "/password/reset/{token}",
             get(password_reset::show).post(password_reset::submit),
         )
         .route("/account", get(account::show))
         .route("/account/reauth", get(account::reauth))
-        .route("/account/passkeys/options", post(account::passkey_options))
-        .route("/account/passkeys", post(account::passkey_register))
+        .route(
+            "/account/passkeys/options",
+            post(account_passkeys::passkey_options),
+        )
+        .route(
+            "/account/passkeys",
+            post(account_passkeys::passkey_register),
+        )
         .route(
             "/account/passkeys/{cred}/rename",
-            post(account::passkey_rename),
+            post(account_passkeys::passkey_rename),
         )
         .route(
             "/account/passkeys/{cred}/remove",
-            post(account::passkey_remove),
+            post(account_passkeys::passkey_remove),
         )
         .route(
             "/account/totp",
@@ -112,9 +130,15 @@ pub fn router(app: App) -> Router {
         .route("/v1/agent/grant", post(agent::grant))
         .route("/v1/agent/receipts", post(agent::receipts))
         .route("/v1/agent/grant-key", get(agent::grant_key))
-        .route("/account/devices", get(agent::my_devices))
-        .route("/account/devices/enroll-code", post(agent::enroll_code))
-        .route("/account/devices/{id}/revoke", post(agent::revoke_mine))
+        .route("/account/devices", get(account_devices::my_devices))
+        .route(
+            "/account/devices/enroll-code",
+            post(account_devices::enroll_code),
+        )
+        .route(
+            "/account/devices/{id}/revoke",
+            post(account_devices::revoke_mine),
+        )
         .route("/login/{id}/device", post(login_device::submit))
         .route("/v1/decide", post(gateway::decide))
         .route("/ext_authz", any(gateway::ext_authz))
@@ -128,84 +152,9 @@ pub fn router(app: App) -> Router {
         app.clone(),
         locale::locale,
     ))
-    .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+    .layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        observe::observe,
+    ))
     .with_state(app)
-}
-
-/// Per-request bookkeeping: a request id (`x-request-id`, echoed back),
-/// metrics by route and status, and security headers on every response.
-async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Response {
-    let start = std::time::Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let rid = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::secret::random_id(9));
-    req.extensions_mut().insert(RequestId(rid.clone()));
-    let span =
-        tracing::debug_span!("request", request_id = %rid, method = %req.method(), route = %route);
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
-    let status = resp.status().as_u16();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&rid) {
-        h.insert("x-request-id", v);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-    ));
-    if status >= 500 {
-        tracing::warn!(request_id = %rid, route = %route, status, "request failed");
-    }
-    app.metrics
-        .requests
-        .get_or_create(&crate::metrics::RouteStatus {
-            route: route.clone(),
-            status,
-        })
-        .inc();
-    app.metrics
-        .latency
-        .get_or_create(&crate::metrics::Route { route })
-        .observe(start.elapsed().as_secs_f64());
-    resp
-}
-
-/// The request id, for error pages and logs.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-/// The client's IP: the socket peer, or the first untrusted hop of
-/// `X-Forwarded-For` when the peer is a configured trusted proxy.
-pub fn client_ip(app: &App, peer: SocketAddr, headers: &axum::http::HeaderMap) -> String {
-    let peer_ip = peer.ip().to_string();
-    if !app.config.http.trusted_proxies.contains(&peer_ip) {
-        return peer_ip;
-    }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .map(str::trim)
-                .rev()
-                .find(|ip| !app.config.http.trusted_proxies.iter().any(|p| p == ip))
-        })
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
-        .map(|ip| ip.to_string())
-        .unwrap_or(peer_ip)
 }

@@ -64,14 +64,19 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
-/// A server-side failure on a page: logged with its cause, shown as a
-/// generic message (the cause may name tables or hosts).
+/// A server-side failure on a page: logged with its cause and the request
+/// id, shown as a generic message naming only the request id (the cause
+/// may name tables or hosts). `PageError::Internal` renders this.
 pub fn failed(e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "page failed");
-    message(
+    let rid = super::observe::request_id();
+    tracing::error!(request_id = rid.as_deref().unwrap_or("-"), error = %e, "page failed");
+    render(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Nothing was changed. Try again later.",
+        &MessagePage {
+            title: "Something went wrong",
+            message: "Nothing was changed. Try again later.",
+            request_id: rid.as_deref(),
+        },
     )
 }
 

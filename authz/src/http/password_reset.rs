@@ -6,6 +6,7 @@
 //! user's sessions and revokes its tokens in one transaction
 //! (`Store::use_password_reset`).
 
+use super::error::PageError;
 use super::pages;
 #[allow(unused_imports)] // used by the templates' `|t` filters
 use crate::i18n::filters;
@@ -26,13 +27,10 @@ struct ResetPage<'a> {
     error: Option<&'a str>,
 }
 
-fn gone() -> Response {
-    pages::message(
-        StatusCode::GONE,
-        "This link no longer works",
-        "It was already used, it has expired, or a newer link replaced it. Ask your administrator for a new one.",
-    )
-}
+const GONE: PageError = PageError::Gone {
+    title: "This link no longer works",
+    message: "It was already used, it has expired, or a newer link replaced it. Ask your administrator for a new one.",
+};
 
 fn form_page(
     app: &App,
@@ -61,15 +59,17 @@ fn token_hash(token: &str) -> Option<String> {
     .then(|| crate::oauth::client::hash_secret(token))
 }
 
-pub async fn show(State(app): State<App>, Path(token): Path<String>) -> Response {
-    let Some(hash) = token_hash(&token) else {
-        return gone();
-    };
-    match app.store.password_reset_user(&hash, app.now()).await {
-        Ok(Some(u)) => form_page(&app, &token, &u.login, StatusCode::OK, None),
-        Ok(None) => gone(),
-        Err(e) => pages::failed(&e),
-    }
+pub async fn show(
+    State(app): State<App>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let hash = token_hash(&token).ok_or(GONE)?;
+    let u = app
+        .store
+        .password_reset_user(&hash, app.now())
+        .await?
+        .ok_or(GONE)?;
+    Ok(form_page(&app, &token, &u.login, StatusCode::OK, None))
 }
 
 pub async fn submit(
@@ -77,23 +77,18 @@ pub async fn submit(
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-) -> Response {
-    let ip = super::client_ip(&app, peer, req.headers());
-    if super::login::too_fast(&app, &format!("reset:{token}"), &ip) {
-        return super::login::slow_down();
+) -> Result<Response, PageError> {
+    let ip = super::observe::client_ip(&app, peer, req.headers());
+    if super::interaction::too_fast(&app, &format!("reset:{token}"), &ip) {
+        return Err(super::interaction::SLOW_DOWN);
     }
-    let Some(hash) = token_hash(&token) else {
-        return gone();
-    };
-    let user = match app.store.password_reset_user(&hash, app.now()).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return gone(),
-        Err(e) => return pages::failed(&e),
-    };
-    let form = match super::token::read_form(&app, req).await {
-        Ok((_, f)) => f,
-        Err(e) => return pages::message(e.status, "Invalid request", &e.description),
-    };
+    let hash = token_hash(&token).ok_or(GONE)?;
+    let user = app
+        .store
+        .password_reset_user(&hash, app.now())
+        .await?
+        .ok_or(GONE)?;
+    let (_, form) = super::token::read_form(&app, req).await?;
     let pw = Secret::new(form.get("password").cloned().unwrap_or_default());
     let again = |msg: &str| {
         form_page(
@@ -108,28 +103,26 @@ pub async fn submit(
         pw.expose().as_bytes(),
         form.get("confirm").map_or(&b""[..], |c| c.as_bytes()),
     ) {
-        return again("The two passwords differ.");
+        return Ok(again("The two passwords differ."));
     }
     if let Err(e) = app.passwords.check(pw.expose(), &user.login) {
-        return again(&e.to_string());
+        return Ok(again(&e.to_string()));
     }
     let new_hash = match crate::login::password::hash_bounded(pw).await {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return pages::failed(&e),
+        Ok(Err(e)) => return Err(PageError::internal(e)),
         Err(crate::login::password::Busy) => {
-            return super::login::busy(pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Busy",
-                "The server is busy; try again in a moment.",
-            ));
+            return Err(PageError::Busy {
+                retry_after: crate::login::password::RETRY_AFTER as u32,
+            });
         }
     };
     match app
         .store
         .use_password_reset(&hash, &new_hash, app.now())
-        .await
+        .await?
     {
-        Ok(Some(u)) => {
+        Some(u) => {
             app.audit(
                 "user.password_reset",
                 &u.id,
@@ -137,14 +130,13 @@ pub async fn submit(
                 serde_json::json!({"login": u.login, "ip": ip}),
             )
             .await;
-            pages::message(
+            Ok(pages::message(
                 StatusCode::OK,
                 "Password set",
                 "Your new password is set and your other sessions have ended. Sign in to your applications with it.",
-            )
+            ))
         }
         // Used by a concurrent submit between our read and our write.
-        Ok(None) => gone(),
-        Err(e) => pages::failed(&e),
+        None => Err(GONE),
     }
 }

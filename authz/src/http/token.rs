@@ -66,7 +66,7 @@ pub async fn token(
     let (headers, form) = read_form(&app, req).await?;
     let client = authenticate(&app, authorization(&headers), &form).await?;
     let caller = grants::Caller {
-        ip: super::client_ip(&app, peer, &headers),
+        ip: super::observe::client_ip(&app, peer, &headers),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())

@@ -1,0 +1,97 @@
+//! The factor page of a sign-in ("Confirm it's you" / "This action needs
+//! a stronger sign-in"): only the factors that can still reach the level.
+
+use super::error::PageError;
+use super::pages;
+use super::respond::with_script;
+#[allow(unused_imports)] // used by the templates' `|t` filters
+use crate::i18n::filters;
+use crate::login::interaction::FactorKind;
+use crate::login::{Interaction, Next};
+use crate::state::App;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+/// "Confirm it's you" / "This action needs a stronger sign-in": only the
+/// factors that can still reach the required level.
+#[derive(Template)]
+#[template(path = "factor.html")]
+pub struct FactorPage<'a> {
+    pub id: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub login: &'a str,
+    pub step_up: bool,
+    pub required: &'a str,
+    pub password: bool,
+    pub totp: bool,
+    pub passkey: bool,
+    pub error: Option<&'a str>,
+    /// Why the risk decision asks for more, in plain words (empty when it
+    /// did not).
+    pub reasons: Vec<String>,
+}
+
+/// Renders the factor page for `kinds`.
+pub(super) fn factor_page(
+    ix: &Interaction,
+    login_name: &str,
+    kinds: &[FactorKind],
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let page = FactorPage {
+        id: &ix.id,
+        csrf: &ix.csrf,
+        client_name: super::interaction::client_name(ix),
+        login: login_name,
+        step_up: ix.session_id.is_some(),
+        required: ix.requirement.level.acr(),
+        password: kinds.contains(&FactorKind::Password),
+        totp: kinds.contains(&FactorKind::Totp),
+        passkey: kinds.contains(&FactorKind::Passkey),
+        error,
+        reasons: step_up_reasons(ix),
+    };
+    let resp = pages::render(status, &page);
+    if page.passkey {
+        with_script(resp)
+    } else {
+        resp
+    }
+}
+
+/// The risk reasons of a login the policy stepped up, in plain words.
+fn step_up_reasons(ix: &Interaction) -> Vec<String> {
+    match &ix.risk {
+        Some(r) if r.outcome.starts_with("step_up") => crate::i18n::words::risk_reasons(
+            r.reasons.iter().map(|(c, d)| (c.as_str(), d.as_str())),
+        ),
+        _ => vec![],
+    }
+}
+
+/// The factor page when the interaction knows the user and needs a factor.
+pub(super) async fn factor_step(
+    app: &App,
+    ix: &Interaction,
+) -> Result<Option<Response>, PageError> {
+    let Some(uid) = ix.user_id.as_deref() else {
+        return Ok(None);
+    };
+    let Next::Factor(kinds) = ix.next(&super::interaction::enrolled(app, ix).await, app.now())
+    else {
+        return Ok(None);
+    };
+    let Some(user) = app.store.user(uid).await? else {
+        return Ok(None);
+    };
+    Ok(Some(factor_page(
+        ix,
+        &user.login,
+        &kinds,
+        StatusCode::OK,
+        None,
+    )))
+}

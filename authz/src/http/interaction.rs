@@ -1,0 +1,183 @@
+//! The login interaction as the pages see it: stored and loaded by id
+//! (only by the browser that started it), its forms' CSRF check, the
+//! factor kinds its user has enrolled, and the per-IP/per-interaction rate
+//! of unauthenticated POSTs.
+
+use super::cookies;
+use super::error::PageError;
+use super::respond::see_other;
+use crate::login::Interaction;
+use crate::login::interaction::FactorKind;
+use crate::state::App;
+use crate::store::StoreError;
+use axum::extract::Request;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+
+pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> {
+    let data = serde_json::to_string(ix).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    app.store
+        .put_interaction(&ix.id, &data, ix.expires_at)
+        .await
+}
+
+/// An interaction that expired, was completed, or never existed.
+pub(super) const GONE: PageError = PageError::NotFound {
+    title: "This sign-in has expired",
+    message: "Go back to the application and start again.",
+};
+
+/// Loads the interaction and checks it belongs to this browser.
+pub(super) async fn load(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Interaction, PageError> {
+    let data = app.store.interaction(id, app.now()).await?.ok_or(GONE)?;
+    let ix: Interaction = serde_json::from_str(&data).map_err(|_| GONE)?;
+    crate::i18n::prefer_ui_locales(ix.request.ui_locales.as_deref());
+    let cookie = cookies::Jar::of(app)
+        .get(headers, cookies::LOGIN)
+        .unwrap_or_default();
+    let presented = crate::oauth::client::hash_secret(&cookie);
+    if !crate::secret::ct_eq(presented.as_bytes(), ix.browser.as_bytes()) {
+        app.audit(
+            "login.browser_mismatch",
+            "anonymous",
+            &ix.request.client_id,
+            serde_json::json!({"interaction": ix.id}),
+        )
+        .await;
+        return Err(PageError::Forbidden {
+            title: "This sign-in belongs to another browser",
+            message: "Go back to the application and start again.",
+        });
+    }
+    Ok(ix)
+}
+
+/// A form posted to a step of the interaction: loads the interaction (this
+/// browser's), reads the size-limited form and checks its CSRF token. A
+/// mismatch is audited (`login.csrf_mismatch`, with `step`) and answered
+/// with a page.
+pub(super) async fn load_form(
+    app: &App,
+    id: &str,
+    req: Request,
+    step: &str,
+) -> Result<(Interaction, HeaderMap, crate::oauth::client_auth::Form), PageError> {
+    let headers = req.headers().clone();
+    let ix = load(app, id, &headers).await?;
+    let (_, form) = super::token::read_form(app, req).await?;
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !crate::secret::ct_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
+        app.audit(
+            "login.csrf_mismatch",
+            "anonymous",
+            &ix.request.client_id,
+            serde_json::json!({"interaction": ix.id, "step": step}),
+        )
+        .await;
+        return Err(PageError::Forbidden {
+            title: "The form expired",
+            message: "Reload the page and try again.",
+        });
+    }
+    Ok((ix, headers, form))
+}
+
+pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
+    let Some(uid) = &ix.user_id else {
+        return vec![FactorKind::Password];
+    };
+    let mut kinds = match app.store.user(uid).await {
+        Ok(Some(u)) if u.password_hash.is_some() => vec![FactorKind::Password],
+        // A directory user's password is the directory's.
+        Ok(Some(_)) if matches!(app.store.directory_account(uid).await, Ok(Some(_))) => {
+            vec![FactorKind::Password]
+        }
+        _ => vec![],
+    };
+    kinds.extend(enrolled_factors(app, uid).await);
+    // An active agent device offers "approve on your device", and its OTP
+    // (`tollgate-agent otp`) is accepted where a TOTP code is.
+    if let Ok(devices) = app.store.devices(Some(uid)).await
+        && devices.iter().any(|d| d.revoked_at.is_none())
+    {
+        kinds.push(FactorKind::Device);
+    }
+    if !kinds.contains(&FactorKind::Totp)
+        && matches!(app.store.otp_devices(uid).await, Ok(d) if !d.is_empty())
+    {
+        kinds.push(FactorKind::Totp);
+    }
+    kinds
+}
+
+/// The factor kinds (beyond the password) a user can use right now.
+pub(super) async fn enrolled_factors(app: &App, user_id: &str) -> Vec<FactorKind> {
+    let mut kinds = vec![];
+    if matches!(app.store.totp(user_id).await, Ok(Some(t)) if t.active) {
+        kinds.push(FactorKind::Totp);
+    }
+    if matches!(app.store.passkeys(user_id).await, Ok(p) if p.iter().any(|p| !p.suspicious)) {
+        kinds.push(FactorKind::Passkey);
+    }
+    kinds
+}
+
+/// What the pages call the relying party: its display name, else its id.
+/// The account pages' own sign-in is "your account" (an English catalog
+/// text, translated by the templates' `tr`).
+pub(super) fn client_name(ix: &Interaction) -> &str {
+    if ix.request.client_id == super::session::CLIENT {
+        return "your account";
+    }
+    ix.request
+        .client_name
+        .as_deref()
+        .unwrap_or(&ix.request.client_id)
+}
+
+/// Whether this unauthenticated sign-in POST is over the per-IP or the
+/// per-interaction rate (`[login] posts_per_*`); counts it either way.
+pub(super) fn too_fast(app: &App, interaction: &str, ip: &str) -> bool {
+    let (c, now) = (&app.config.login, app.now());
+    let by_ip = app
+        .sign_in_posts
+        .allow(&format!("ip:{ip}"), c.posts_per_ip_per_minute, now);
+    let by_ix = app.sign_in_posts.allow(
+        &format!("ix:{interaction}"),
+        c.posts_per_interaction_per_minute,
+        now,
+    );
+    if !(by_ip && by_ix) {
+        app.metrics.login("rate_limited");
+        return true;
+    }
+    false
+}
+
+/// The 429 answer to [`too_fast`].
+pub(super) const SLOW_DOWN: PageError = PageError::TooManyAttempts { retry_after: 60 };
+
+/// Back to the interaction's page, which shows the next step.
+pub(super) fn see_login(id: &str) -> Response {
+    see_other(&format!("/login/{id}"))
+}
+
+pub(super) fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The browser's device id for risk scoring: SHA-256 (hex) of its
+/// `tg_device` cookie (set by `/authorize`), never the cookie itself.
+pub(super) fn device_hash(app: &App, headers: &HeaderMap) -> Option<String> {
+    cookies::Jar::of(app)
+        .get(headers, cookies::DEVICE)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(|v| crate::store::hex(&crate::secret::sha256(v.as_bytes())))
+}
