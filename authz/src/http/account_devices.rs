@@ -106,9 +106,10 @@ pub async fn enroll_code(
         .iter()
         .any(|d| d.revoked_at.is_none());
     let second_factor = active_device
-        || !super::interaction::enrolled_factors(&app, &user.id)
-            .await
-            .is_empty();
+        || crate::login::factor::enrolled(&app.store, &user.id)
+            .await?
+            .iter()
+            .any(|k| *k != crate::login::interaction::FactorKind::Password);
     let attributes = crate::decision::login::user_attributes(&user);
     let history = app
         .decisions

@@ -116,7 +116,8 @@ async fn authorize(
     let device = device_cookie(app, headers);
     if let Some(s) = &carry {
         // A browser session: the policy decides whether it is enough here.
-        super::login_gate::gate(app, &mut ix, headers, ip).await?;
+        let enrolled = super::interaction::enrolled(app, &ix).await?;
+        super::login_gate::gate(app, &mut ix, &enrolled, headers, ip).await?;
         if ix.requirement.met_by(&s.factors, now) {
             // Only the factors within max_age speak in the ID token.
             let fresh = ix.requirement.fresh(&s.factors, now);

@@ -76,12 +76,12 @@ fn step_up_reasons(ix: &Interaction) -> Vec<String> {
 pub(super) async fn factor_step(
     app: &App,
     ix: &Interaction,
+    enrolled: &[FactorKind],
 ) -> Result<Option<Response>, PageError> {
     let Some(uid) = ix.user_id.as_deref() else {
         return Ok(None);
     };
-    let Next::Factor(kinds) = ix.next(&super::interaction::enrolled(app, ix).await, app.now())
-    else {
+    let Next::Factor(kinds) = ix.next(enrolled, app.now()) else {
         return Ok(None);
     };
     let Some(user) = app.store.user(uid).await? else {

@@ -86,44 +86,15 @@ pub(super) async fn load_form(
     Ok((ix, headers, form))
 }
 
-pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Vec<FactorKind> {
-    let Some(uid) = &ix.user_id else {
-        return vec![FactorKind::Password];
-    };
-    let mut kinds = match app.store.user(uid).await {
-        Ok(Some(u)) if u.password_hash.is_some() => vec![FactorKind::Password],
-        // A directory user's password is the directory's.
-        Ok(Some(_)) if matches!(app.store.directory_account(uid).await, Ok(Some(_))) => {
-            vec![FactorKind::Password]
-        }
-        _ => vec![],
-    };
-    kinds.extend(enrolled_factors(app, uid).await);
-    // An active agent device offers "approve on your device", and its OTP
-    // (`tollgate-agent otp`) is accepted where a TOTP code is.
-    if let Ok(devices) = app.store.devices(Some(uid)).await
-        && devices.iter().any(|d| d.revoked_at.is_none())
-    {
-        kinds.push(FactorKind::Device);
+/// The factor kinds the interaction's user can sign in with now (the
+/// registry's `login::factor::enrolled`); before the user is known, the
+/// password. Read once per request and passed on; a store error is an
+/// error, never "enrolled in nothing".
+pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Result<Vec<FactorKind>, PageError> {
+    match &ix.user_id {
+        None => Ok(vec![FactorKind::Password]),
+        Some(uid) => Ok(crate::login::factor::enrolled(&app.store, uid).await?),
     }
-    if !kinds.contains(&FactorKind::Totp)
-        && matches!(app.store.otp_devices(uid).await, Ok(d) if !d.is_empty())
-    {
-        kinds.push(FactorKind::Totp);
-    }
-    kinds
-}
-
-/// The factor kinds (beyond the password) a user can use right now.
-pub(super) async fn enrolled_factors(app: &App, user_id: &str) -> Vec<FactorKind> {
-    let mut kinds = vec![];
-    if matches!(app.store.totp(user_id).await, Ok(Some(t)) if t.active) {
-        kinds.push(FactorKind::Totp);
-    }
-    if matches!(app.store.passkeys(user_id).await, Ok(p) if p.iter().any(|p| !p.suspicious)) {
-        kinds.push(FactorKind::Passkey);
-    }
-    kinds
 }
 
 /// What the pages call the relying party: its display name, else its id.

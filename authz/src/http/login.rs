@@ -20,16 +20,15 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let ix = load(&app, &id, &headers).await?;
-    if ix.user_id.is_some() {
-        let enrolled = enrolled(&app, &ix).await;
-        if ix.next(&enrolled, app.now()) == Next::Unmet {
-            return Ok(unmet_page(&app, &ix, &enrolled));
-        }
+    // Once for this request: every step below plans with the same list.
+    let enrolled = enrolled(&app, &ix).await?;
+    if ix.user_id.is_some() && ix.next(&enrolled, app.now()) == Next::Unmet {
+        return Ok(unmet_page(&app, &ix, &enrolled));
     }
-    if let Some(page) = super::login_device::offer(&app, &ix, peer, &headers).await? {
+    if let Some(page) = super::login_device::offer(&app, &ix, &enrolled, peer, &headers).await? {
         return Ok(page);
     }
-    if let Some(page) = super::factor_page::factor_step(&app, &ix).await? {
+    if let Some(page) = super::factor_page::factor_step(&app, &ix, &enrolled).await? {
         return Ok(page);
     }
     let username = ix.request.login_hint.clone().unwrap_or_default();

@@ -54,16 +54,16 @@ fn page(
 }
 
 /// The factor kinds that can still help, when the user is known.
-async fn useful(app: &App, ix: &Interaction) -> Vec<FactorKind> {
-    match ix.next(&super::interaction::enrolled(app, ix).await, app.now()) {
+fn useful(ix: &Interaction, enrolled: &[FactorKind], now: i64) -> Vec<FactorKind> {
+    match ix.next(enrolled, now) {
         Next::Factor(kinds) if ix.user_id.is_some() => kinds,
         _ => vec![],
     }
 }
 
 /// Whether the next step is a device approval.
-async fn wants_device(app: &App, ix: &Interaction) -> bool {
-    useful(app, ix).await.contains(&FactorKind::Device)
+fn wants_device(ix: &Interaction, enrolled: &[FactorKind], now: i64) -> bool {
+    useful(ix, enrolled, now).contains(&FactorKind::Device)
 }
 
 /// The device-approval page, when that is the next step; `None` lets the
@@ -71,27 +71,31 @@ async fn wants_device(app: &App, ix: &Interaction) -> bool {
 pub(super) async fn offer(
     app: &App,
     ix: &Interaction,
+    enrolled: &[FactorKind],
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<Option<Response>, PageError> {
     let Some(user) = ix.user_id.as_deref() else {
         return Ok(None);
     };
-    if !wants_device(app, ix).await {
+    if !wants_device(ix, enrolled, app.now()) {
         return Ok(None);
     }
     let o = origin(app, ix, peer, headers);
-    render_state(app, ix, user, &o, false).await.map(Some)
+    render_state(app, ix, enrolled, user, &o, false)
+        .await
+        .map(Some)
 }
 
 async fn render_state(
     app: &App,
     ix: &Interaction,
+    enrolled: &[FactorKind],
     user: &str,
     o: &LoginOrigin,
     renew: bool,
 ) -> Result<Response, PageError> {
-    let otp = useful(app, ix).await.contains(&FactorKind::Totp);
+    let otp = useful(ix, enrolled, app.now()).contains(&FactorKind::Totp);
     let approval = approval::for_login(app, &ix.id, user, o, renew, app.now())
         .await
         .map_err(|e| PageError::internal(e.description))?;
@@ -135,7 +139,8 @@ pub async fn submit(
     let Some(user) = ix.user_id.clone() else {
         return Ok(super::interaction::see_login(&ix.id));
     };
-    if !wants_device(&app, &ix).await {
+    let enrolled = super::interaction::enrolled(&app, &ix).await?;
+    if !wants_device(&ix, &enrolled, app.now()) {
         return Ok(super::interaction::see_login(&ix.id));
     }
     let ip = super::observe::client_ip(&app, peer, &headers);
@@ -144,7 +149,7 @@ pub async fn submit(
     }
     if form.get("action").map(String::as_str) == Some("renew") {
         let o = origin(&app, &ix, peer, &headers);
-        return render_state(&app, &ix, &user, &o, true).await;
+        return render_state(&app, &ix, &enrolled, &user, &o, true).await;
     }
     let consumed = approval::consume(&app, &ix.id, &user)
         .await
@@ -154,12 +159,12 @@ pub async fn submit(
         return match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
             Ok(LoginApproval::Pending { number, .. }) => Ok(page(
                 &ix,
-                useful(&app, &ix).await.contains(&FactorKind::Totp),
+                useful(&ix, &enrolled, app.now()).contains(&FactorKind::Totp),
                 StatusCode::OK,
                 Some(&number),
                 Some("Not approved yet. Type the number on your device, then continue."),
             )),
-            _ => render_state(&app, &ix, &user, &o, false).await,
+            _ => render_state(&app, &ix, &enrolled, &user, &o, false).await,
         };
     };
     let now = app.now();

@@ -24,11 +24,12 @@ pub(super) async fn advance(
     headers: &HeaderMap,
     ip: &str,
 ) -> Result<Response, PageError> {
+    // Once for this request: the gate and the next step read the same list.
+    let enrolled = enrolled(app, &ix).await?;
     if ix.risk.is_none() && ix.user_id.is_some() {
-        gate(app, &mut ix, headers, ip).await?;
+        gate(app, &mut ix, &enrolled, headers, ip).await?;
     }
     let now = app.now();
-    let enrolled = enrolled(app, &ix).await;
     match ix.next(&enrolled, now) {
         Next::Complete => finish(app, ix, headers, ip).await,
         Next::Unmet => {

@@ -5,7 +5,7 @@
 
 use super::cookies;
 use super::error::PageError;
-use super::interaction::{device_hash, enrolled, user_agent};
+use super::interaction::{device_hash, user_agent};
 use crate::login::Interaction;
 use crate::login::interaction::FactorKind;
 use crate::state::App;
@@ -17,6 +17,7 @@ use axum::http::HeaderMap;
 pub(super) async fn gate(
     app: &App,
     ix: &mut Interaction,
+    enrolled: &[FactorKind],
     headers: &HeaderMap,
     ip: &str,
 ) -> Result<(), PageError> {
@@ -41,12 +42,7 @@ pub(super) async fn gate(
         acr_values: &ix.request.acr_values,
         max_age: ix.request.max_age,
         proven: &ix.proven,
-        second_factor: Some(
-            enrolled(app, ix)
-                .await
-                .iter()
-                .any(|k| *k != FactorKind::Password),
-        ),
+        second_factor: Some(enrolled.iter().any(|k| *k != FactorKind::Password)),
     };
     let made = assess(&app.decisions, &app.store, &user, &req, now).await;
     app.metrics.decision("login", made.decision.outcome.kind());

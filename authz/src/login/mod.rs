@@ -3,6 +3,7 @@
 //! Logic only; the pages and form handlers live in `http::login`.
 
 pub mod attestation;
+pub mod factor;
 mod factors;
 pub mod interaction;
 mod levels;

@@ -1,4 +1,5 @@
-//! The password factor's backend: argon2 for local users, an LDAP bind
+//! The password factor's check, through its backend seam
+//! (`factor::password::Backend`): argon2 for local users, an LDAP bind
 //! for the users a directory owns. The sign-in page and the password grant
 //! both call [`check`] after reserving the attempt, and map its
 //! [`Outcome`]: only `Rejected` counts as a failed attempt; `Busy` and
@@ -10,6 +11,7 @@
 //! directory sign-in updates the user from its entry first, so a user
 //! disabled or removed there is refused and disabled here at once.
 
+use super::factor::password::Backend;
 use super::password;
 use crate::directory::Directories;
 use crate::directory::ldap::SignIn;
@@ -38,25 +40,15 @@ pub async fn check(
     password: Secret,
     now: i64,
 ) -> Outcome {
-    let user = match store.user_by_login(login).await {
-        Ok(u) => u,
+    let backend = match super::factor::password::backend(store, login).await {
+        Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
             return Outcome::Unavailable;
         }
     };
-    let account = match &user {
-        Some(u) => match store.directory_account(&u.id).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!(error = %e, "directory account lookup failed");
-                return Outcome::Unavailable;
-            }
-        },
-        None => None,
-    };
-    match (user, account) {
-        (Some(user), Some(account)) => {
+    match backend {
+        Backend::Directory { user, account } => {
             let Some(dir) = directories.get(&account.directory) else {
                 tracing::warn!(
                     directory = %account.directory,
@@ -70,8 +62,8 @@ pub async fn check(
                 .await
                 .unwrap_or(Outcome::Rejected)
         }
-        (Some(user), None) => local(user, password).await,
-        (None, _) => {
+        Backend::Local(user) => local(user, password).await,
+        Backend::Unknown => {
             for dir in directories.iter() {
                 if let Some(outcome) =
                     directory_sign_in(store, dir, None, login, &password, now).await
