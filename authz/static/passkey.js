@@ -13,6 +13,13 @@
     for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
     return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
+  // The page's language: the texts are on #passkey-error (data-failed,
+  // data-cancelled), rendered from the catalogs; English if absent.
+  function text(which) {
+    var e = document.getElementById("passkey-error");
+    var t = e && e.dataset[which];
+    return t || (which === "cancelled" ? "The passkey was not used." : "The passkey was not accepted.");
+  }
   function showError(msg) {
     var e = document.getElementById("passkey-error");
     if (e) { e.textContent = msg; e.hidden = false; }
@@ -25,7 +32,7 @@
     var j = {};
     try { j = await r.json(); } catch (_) { /* not JSON */ }
     if (j.redirect) { window.location.assign(j.redirect); return null; }
-    if (!r.ok) throw new Error(j.message || "The request failed.");
+    if (!r.ok) { var err = new Error(j.message || text("failed")); err.server = true; throw err; }
     return j;
   }
   async function signIn(btn) {
@@ -79,7 +86,10 @@
     if (!window.PublicKeyCredential) { btn.disabled = true; return; }
     btn.addEventListener("click", function () {
       btn.disabled = true;
-      fn(btn).catch(function (e) { showError(e.message || "The passkey was not accepted."); })
+      fn(btn).catch(function (e) {
+        if (e && e.server) showError(e.message);
+        else showError(text(e && (e.name === "NotAllowedError" || e.name === "AbortError") ? "cancelled" : "failed"));
+      })
         .finally(function () { btn.disabled = false; });
     });
   }

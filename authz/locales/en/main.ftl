@@ -126,6 +126,8 @@ passkey-kind-synced = synced
 passkey-kind-attested = device-bound, attested
 passkey-kind-bound = device-bound
 passkey-never = never
+passkey-js-failed = The passkey was not accepted.
+passkey-js-cancelled = The passkey was not used.
 
 ## Password reset link
 reset-title = Choose a password
@@ -167,6 +169,7 @@ msg-completed = This sign-in was already completed
 msg-go-back = Go back to the application.
 msg-link-invalid = This sign-in link is not valid
 msg-unknown-client = Unknown client.
+msg-unknown-client-named = Unknown client { $q }.
 msg-no-client-id = The request has no client_id.
 msg-redirect-unregistered = The redirect_uri is not registered for this client.
 msg-no-redirect = The request has no redirect_uri.

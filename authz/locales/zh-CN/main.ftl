@@ -120,6 +120,8 @@ passkey-kind-synced = 同步
 passkey-kind-attested = 设备绑定，已认证
 passkey-kind-bound = 设备绑定
 passkey-never = 从未
+passkey-js-failed = 通行密钥未被接受。
+passkey-js-cancelled = 未使用通行密钥。
 
 ## Password reset link
 reset-title = 设置密码
@@ -161,6 +163,7 @@ msg-completed = 此次登录已经完成
 msg-go-back = 请返回应用。
 msg-link-invalid = 此登录链接无效
 msg-unknown-client = 未知的客户端。
+msg-unknown-client-named = 未知的客户端 { $q }。
 msg-no-client-id = 请求缺少 client_id。
 msg-redirect-unregistered = 此 redirect_uri 未在该客户端登记。
 msg-no-redirect = 请求缺少 redirect_uri。

@@ -23,8 +23,9 @@ struct Catalogs {
     bundles: Vec<(&'static str, FluentBundle<FluentResource>)>,
     /// English text of a message without variables → its id.
     by_text: HashMap<String, String>,
-    /// English text of a message whose only variable is `$n`, rendered
-    /// with `n = "{n}"` → its id.
+    /// English text of a message whose only variable is `$n` (a number)
+    /// or `$q` (a quoted value), rendered with `n = "{n}"`, `q = "{q}"` →
+    /// its id.
     by_shape: HashMap<String, String>,
 }
 
@@ -55,8 +56,9 @@ fn load() -> Catalogs {
             }
             let mut args = FluentArgs::new();
             args.set("n", "{n}");
+            args.set("q", "{q}");
             if let Some(text) = render(en, &id, Some(&args))
-                && text.contains("{n}")
+                && (text.contains("{n}") || text.contains("{q}"))
             {
                 by_shape.entry(text).or_insert(id);
             }
@@ -129,8 +131,8 @@ pub fn t_args(id: &str, args: &[(&str, &str)]) -> String {
 }
 
 /// An English sentence in the request's locale: the catalog entry whose
-/// English text it is (exactly, or with its one number as `$n`);
-/// unchanged when there is none.
+/// English text it is (exactly, with its first number as `$n`, or with
+/// its quoted value as `$q`); unchanged when there is none.
 pub fn tr(english: &str) -> String {
     let c = &*CATALOGS;
     if let Some(id) = c.by_text.get(english) {
@@ -141,6 +143,14 @@ pub fn tr(english: &str) -> String {
         let shape = format!("{}{{n}}{}", &english[..start], &english[start + len..]);
         if let Some(id) = c.by_shape.get(&shape) {
             return t_args(id, &[("n", n)]);
+        }
+    }
+    if let (Some(a), Some(b)) = (english.find('"'), english.rfind('"'))
+        && a < b
+    {
+        let shape = format!("{}{{q}}{}", &english[..a], &english[b + 1..]);
+        if let Some(id) = c.by_shape.get(&shape) {
+            return t_args(id, &[("q", &english[a..=b])]);
         }
     }
     english.to_string()
@@ -224,6 +234,7 @@ mod tests {
                 "密码至少需要 15 个字符"
             );
             assert_eq!(tr("no such sentence 42"), "no such sentence 42");
+            assert_eq!(tr("Unknown client \"x<\"."), "未知的客户端 \"x<\"。");
         })
         .await;
         assert_eq!(t("lang"), "en");
