@@ -648,9 +648,19 @@ impl Config {
         }
     }
 
-    /// Parses a file's text. `origin` names the file in errors.
+    /// Parses a file's text and checks its values. `origin` names the file
+    /// in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
+        let cfg = Config::parse_syntax(text, origin)?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    /// Parses a file's text without checking its values (TOML syntax, types
+    /// and unknown keys only): for `check-config` and `serve`, which then
+    /// report every one of [`Config::problems`] with its line.
+    pub fn parse_syntax(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
             let location = match e.span() {
                 Some(span) => {
                     let (line, col) = line_col(text, span.start);
@@ -662,9 +672,7 @@ impl Config {
                 location,
                 message: e.message().to_string(),
             }
-        })?;
-        cfg.validate(origin)?;
-        Ok(cfg)
+        })
     }
 
     /// Reads and parses a file.
@@ -680,6 +688,12 @@ impl Config {
     /// Applies `TOLLGATE_*` overrides from `env` (a lookup function, so tests
     /// pass a map instead of touching the process environment).
     pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        self.override_from_env(env);
+        self.validate("environment")
+    }
+
+    /// The `TOLLGATE_*` overrides of [`Config::apply_env`], without the checks.
+    pub fn override_from_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
         if let Some(v) = env("TOLLGATE_ISSUER") {
             self.issuer = v;
         }
@@ -696,18 +710,27 @@ impl Config {
             // Read by the logger; accepted here so it is not an unknown variable.
             let _ = v;
         }
-        self.validate("environment")
     }
 
+    /// The first of [`Config::problems`] as an error from `origin`.
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let err = |message: String| {
-            Err(ConfigError {
+        match self.problems().into_iter().next() {
+            None => Ok(()),
+            Some(message) => Err(ConfigError {
                 location: origin.to_string(),
                 message,
-            })
-        };
+            }),
+        }
+    }
+
+    /// Every value the file's syntax allows but the service cannot use,
+    /// all of them (not only the first), each naming its key or entry so
+    /// that `preflight::locate` finds the line. `preflight::problems`
+    /// starts with these.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         if self.version != CONFIG_VERSION {
-            return err(format!(
+            out.push(format!(
                 "version = {} is not supported (this build reads version {CONFIG_VERSION})",
                 self.version
             ));
@@ -717,7 +740,7 @@ impl Config {
             || !(6..=8).contains(&a.totp_digits)
             || !(15..=120).contains(&a.totp_period)
         {
-            return err(
+            out.push(
                 "[authenticators] totp_algorithm must be SHA1, SHA256 or SHA512, totp_digits 6-8, totp_period 15-120"
                     .into(),
             );
@@ -727,21 +750,19 @@ impl Config {
                 if (u.scheme() == "https" || u.scheme() == "http")
                     && u.query().is_none()
                     && u.fragment().is_none() => {}
-            _ => {
-                return err(format!(
-                    "issuer {:?} must be an http(s) URL without query or fragment",
-                    self.issuer
-                ));
-            }
+            _ => out.push(format!(
+                "issuer {:?} must be an http(s) URL without query or fragment",
+                self.issuer
+            )),
         }
         if !self.demo && self.issuer.starts_with("http://") && !is_loopback_url(&self.issuer) {
-            return err(format!(
+            out.push(format!(
                 "issuer {:?} must use https outside loopback",
                 self.issuer
             ));
         }
         if !matches!(self.keys.default_alg.as_str(), "ES256" | "RS256") {
-            return err(format!(
+            out.push(format!(
                 "keys.default_alg {:?}: expected ES256 or RS256",
                 self.keys.default_alg
             ));
@@ -759,19 +780,19 @@ impl Config {
             ("login.max_failures_per_ip", self.login.max_failures_per_ip),
         ] {
             if v <= 0 {
-                return err(format!("{name} must be positive, got {v}"));
+                out.push(format!("{name} must be positive, got {v}"));
             }
         }
         if self.policy.geo_city.is_some() != self.policy.geo_asn.is_some() {
-            return err("[policy] give both geo_city and geo_asn, or neither".into());
+            out.push("[policy] give both geo_city and geo_asn, or neither".into());
         }
         let mut names = std::collections::HashSet::new();
         for r in &self.ssf.receivers {
             if !names.insert(&r.name) {
-                return err(format!("ssf receiver {:?} is declared twice", r.name));
+                out.push(format!("ssf receiver {:?} is declared twice", r.name));
             }
             if !https_or_loopback(&r.endpoint) {
-                return err(format!(
+                out.push(format!(
                     "ssf receiver {:?}: endpoint {:?} must be an https URL (http only on loopback)",
                     r.name, r.endpoint
                 ));
@@ -781,32 +802,32 @@ impl Config {
                 .iter()
                 .find(|e| !matches!(e.as_str(), "session-revoked" | "credential-change"))
             {
-                return err(format!(
+                out.push(format!(
                     "ssf receiver {:?}: unknown event {e:?} (session-revoked, credential-change)",
                     r.name
                 ));
             }
         }
-        self.validate_scim().or_else(err)?;
+        self.scim_problems(&mut out);
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {
             if !seen.insert(&c.id) {
-                return err(format!("client {:?} is declared twice", c.id));
+                out.push(format!("client {:?} is declared twice", c.id));
             }
             if c.secret_hash.is_some() && c.secret_env.is_some() {
-                return err(format!(
+                out.push(format!(
                     "client {:?}: give secret_hash or secret_env, not both",
                     c.id
                 ));
             }
         }
-        Ok(())
+        out
     }
 
-    fn validate_scim(&self) -> Result<(), String> {
+    fn scim_problems(&self, out: &mut Vec<String>) {
         let s = &self.scim;
         if s.max_attempts < 1 || s.retry_base < 1 || s.retry_max < s.retry_base || s.timeout < 1 {
-            return Err(
+            out.push(
                 "[scim] max_attempts, retry_base and timeout must be positive, retry_max at least retry_base"
                     .into(),
             );
@@ -820,12 +841,12 @@ impl Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
-                return Err(format!(
-                    "scim target name {name:?}: use 1-64 letters, digits, '-' or '_'"
+                out.push(format!(
+                    "scim target {name:?}: name: use 1-64 letters, digits, '-' or '_'"
                 ));
             }
             if !seen.insert(name) {
-                return Err(format!("scim target {name:?} is declared twice"));
+                out.push(format!("scim target {name:?} is declared twice"));
             }
             match url::Url::parse(&t.base_url) {
                 Ok(u)
@@ -835,29 +856,26 @@ impl Config {
                         && u.fragment().is_none()
                         && u.username().is_empty()
                         && u.password().is_none() => {}
-                _ => {
-                    return Err(format!(
-                        "scim target {name:?}: base_url {:?} must be an http(s) URL without credentials, query or fragment",
-                        t.base_url
-                    ));
-                }
+                _ => out.push(format!(
+                    "scim target {name:?}: base_url {:?} must be an http(s) URL without credentials, query or fragment",
+                    t.base_url
+                )),
             }
             if t.base_url.starts_with("http://") && !is_loopback_url(&t.base_url) {
-                return Err(format!(
+                out.push(format!(
                     "scim target {name:?}: base_url {:?} must use https outside loopback (the bearer token travels with every request)",
                     t.base_url
                 ));
             }
             if t.token_env.is_empty() || t.token_env.contains(['=', '\0']) {
-                return Err(format!(
+                out.push(format!(
                     "scim target {name:?}: token_env must name an environment variable"
                 ));
             }
             if t.groups.iter().any(|g| g.is_empty()) {
-                return Err(format!("scim target {name:?}: groups has an empty name"));
+                out.push(format!("scim target {name:?}: groups has an empty name"));
             }
         }
-        Ok(())
     }
 
     /// Whether cookies may omit `Secure` (plain-http loopback only).
@@ -980,7 +998,7 @@ mod tests {
         );
         check(
             &target("vc enter", "https://vc.example/scim/v2"),
-            Some("t.toml: scim target name \"vc enter\""),
+            Some("t.toml: scim target \"vc enter\": name"),
         );
         let twice = format!(
             "{}[[scim.targets]]\nname = \"vcenter\"\nbase_url = \"https://b.example\"\ntoken_env = \"T\"\n",

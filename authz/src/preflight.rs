@@ -48,7 +48,7 @@ pub fn client_secret_hash(
 /// Every problem that would stop `serve` with this config and environment,
 /// found without touching the database or writing a file.
 pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = config.problems();
     let url = &config.database.url;
     if !["sqlite:", "postgres:", "postgresql:"]
         .iter()
@@ -185,7 +185,13 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
             return None;
         }
         let header = format!("[{section}]");
-        let start = text.find(&header)?;
+        let Some(start) = text.find(&header) else {
+            // A top-level key (`issuer`, `version`): its own line.
+            return key
+                .is_empty()
+                .then(|| top_level_key(text, section))
+                .flatten();
+        };
         if !key.is_empty()
             && let Some(i) = text[start..].find(&format!("{key} ="))
         {
@@ -194,6 +200,27 @@ pub fn locate(text: &str, problem: &str) -> Option<(usize, usize)> {
         return Some(crate::config::line_col(text, start));
     };
     text.find(&needle).map(|i| crate::config::line_col(text, i))
+}
+
+/// Where `key = …` is written before the first table header.
+fn top_level_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            return None;
+        }
+        if t.strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+        {
+            return Some(crate::config::line_col(
+                text,
+                offset + (line.len() - t.len()),
+            ));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The line of a problem with an array-of-tables entry (`[[header]]`):

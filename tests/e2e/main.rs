@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod callers;
 mod cdp;
+mod cli_truth;
 mod directory;
 mod events;
 mod first_run;

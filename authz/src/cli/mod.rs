@@ -141,10 +141,13 @@ pub(crate) fn load_config(
     serve: bool,
 ) -> Result<Config, CliError> {
     let mut cfg = match file {
-        Some(f) => Config::from_file(f)?,
-        None => Config::demo(listen.unwrap_or("127.0.0.1:8080")),
+        Some(f) => checked_config(f, serve)?,
+        None => {
+            let mut cfg = Config::demo(listen.unwrap_or("127.0.0.1:8080"));
+            cfg.apply_env(&env)?;
+            cfg
+        }
     };
-    cfg.apply_env(&env)?;
     let demo_database = cfg.database.url == crate::config::DatabaseConfig::default().url;
     if file.is_none() && !serve && demo_database && !std::path::Path::new(DEMO_DATA).is_dir() {
         return Err(CliError(format!(
@@ -225,21 +228,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `check-config`: the file parses, and [`crate::preflight::problems`] (the
-/// checks `serve` runs before it creates anything) finds nothing, with the
-/// same environment `serve` would see. Every problem is printed as
-/// `file:line:col: message` (the file's name alone when no line is about it).
-fn check_config(file: &std::path::Path) -> Result<(), CliError> {
-    let mut cfg = Config::from_file(file)?;
-    cfg.apply_env(&env)?;
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let problems = crate::preflight::problems(&cfg, &env);
+/// A config file with the environment's overrides, refused with every
+/// problem printed as `file:line:col: message` when it has any: for `serve`
+/// (`preflight = true`) every check `serve` makes before it writes anything,
+/// for the other commands the file's own values ([`Config::problems`]).
+fn checked_config(file: &std::path::Path, preflight: bool) -> Result<Config, CliError> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    let mut cfg = Config::parse_syntax(&text, &file.display().to_string())?;
+    cfg.override_from_env(&env);
+    let problems = if preflight {
+        crate::preflight::problems(&cfg, &env)
+    } else {
+        cfg.problems()
+    };
     if problems.is_empty() {
-        out!("{}: ok", file.display());
-        return Ok(());
+        return Ok(cfg);
     }
-    for p in &problems {
-        match crate::preflight::locate(&text, p) {
+    let mut located: Vec<_> = problems
+        .iter()
+        .map(|p| (crate::preflight::locate(&text, p), p))
+        .collect();
+    located.sort_by_key(|(at, _)| *at);
+    for (at, p) in located {
+        match at {
             Some((line, col)) => eprintln!("{}:{line}:{col}: {p}", file.display()),
             None => eprintln!("{}: {p}", file.display()),
         }
@@ -249,6 +261,16 @@ fn check_config(file: &std::path::Path) -> Result<(), CliError> {
         file.display(),
         problems.len()
     )))
+}
+
+/// `check-config`: the file parses, and [`crate::preflight::problems`] (the
+/// checks `serve` runs before it creates anything) finds nothing, with the
+/// same environment `serve` would see. Every problem is printed as
+/// `file:line:col: message` (the file's name alone when no line is about it).
+fn check_config(file: &std::path::Path) -> Result<(), CliError> {
+    checked_config(file, true)?;
+    out!("{}: ok", file.display());
+    Ok(())
 }
 
 /// Writes one line of command output; see [`out!`].
