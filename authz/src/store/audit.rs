@@ -119,6 +119,15 @@ impl Store {
     }
 
     /// Appends a record to the chain.
+    ///
+    /// On SQLite the chain head this process wrote last is cached, and a
+    /// record is appended in one statement that inserts only if that head
+    /// is still the newest record (one statement runs under SQLite's write
+    /// lock, so the check and the insert are atomic). When another process
+    /// appended in between (the CLI, a directory sync run), nothing is
+    /// inserted and the record goes through the transaction below, which
+    /// reads the true predecessor. PostgreSQL always takes that path, under
+    /// an advisory lock, because other replicas append all the time.
     pub async fn append_audit(
         &self,
         ts: i64,
@@ -128,7 +137,30 @@ impl Store {
         data: &serde_json::Value,
     ) -> Result<()> {
         let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-        let _guard = self.audit_lock.lock().await;
+        let mut head = self.audit_lock.lock().await;
+        let sqlite = self.backend() == super::Backend::Sqlite;
+        if sqlite && let Some(prev) = head.take() {
+            let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
+            let done = sqlx::query(
+                "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE COALESCE((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), $8) = $6",
+            )
+            .bind(ts)
+            .bind(kind)
+            .bind(actor)
+            .bind(subject)
+            .bind(&data)
+            .bind(&prev)
+            .bind(&hash)
+            .bind(GENESIS)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 1 {
+                *head = Some(hash);
+                return Ok(());
+            }
+        }
         let mut tx = self.begin().await?;
         if self.backend() == super::Backend::Postgres {
             // Other replicas append too: take a transaction-scoped lock so the
@@ -156,6 +188,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if sqlite {
+            *head = Some(hash);
+        }
         Ok(())
     }
 
@@ -293,5 +328,60 @@ impl Store {
                 n += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite(dir: &std::path::Path) -> Store {
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    /// The server and a CLI command (another process, another pool) append
+    /// to one SQLite file in turns and at once: the chain stays one chain,
+    /// whatever head each of them cached.
+    #[tokio::test]
+    async fn two_writers_on_one_sqlite_file_keep_one_chain() {
+        let dir = std::env::temp_dir().join(format!(
+            "tg-audit-{}",
+            crate::secret::random_id(6).replace(['-', '_'], "x")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = sqlite(&dir).await;
+        let cli = sqlite(&dir).await.with_audit_hash(ChainHash::Sm3);
+        let d = serde_json::json!({"n": 1});
+        for (i, who) in [0, 0, 1, 0, 1, 1, 0].into_iter().enumerate() {
+            let s = if who == 0 { &server } else { &cli };
+            s.append_audit(i as i64, "t.turn", "a", "s", &d)
+                .await
+                .unwrap();
+        }
+        let (a, b) = (server.clone(), cli.clone());
+        let run = |s: Store, tag: &'static str| async move {
+            for i in 0..40 {
+                s.append_audit(i, tag, "a", "s", &serde_json::json!({}))
+                    .await
+                    .unwrap();
+            }
+        };
+        tokio::join!(run(a, "t.server"), run(b, "t.cli"));
+        assert_eq!(server.verify_audit().await.unwrap().unwrap(), 87);
+        let (count, _, head) = server.audit_head().await.unwrap();
+        assert_eq!(count, 87);
+        // The last record written by either is the head the next one chains on.
+        server
+            .append_audit(99, "t.last", "a", "s", &d)
+            .await
+            .unwrap();
+        let last = server.audit_records(0, 1000).await.unwrap();
+        assert_eq!(last[87].prev_hash, head);
+        assert_eq!(cli.verify_audit().await.unwrap().unwrap(), 88);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

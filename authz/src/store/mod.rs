@@ -85,9 +85,12 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
     /// Serialises audit appends in this process so the hash chain is computed
-    /// on the true predecessor. PostgreSQL replicas additionally take an
-    /// advisory lock inside the transaction; SQLite has one writer process.
-    audit_lock: Arc<tokio::sync::Mutex<()>>,
+    /// on the true predecessor, and holds (SQLite only) the hash of the
+    /// record this process appended last: a guess at the chain head that
+    /// `append_audit` checks in the same statement that inserts, since the
+    /// CLI may append from another process. PostgreSQL replicas take an
+    /// advisory lock inside the transaction instead.
+    audit_lock: Arc<tokio::sync::Mutex<Option<String>>>,
     /// The hash new audit records are chained with.
     audit_hash: audit::ChainHash,
     /// SCIM targets that user changes are enqueued for, in the change's
@@ -155,7 +158,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
-            audit_lock: Arc::new(tokio::sync::Mutex::new(())),
+            audit_lock: Arc::new(tokio::sync::Mutex::new(None)),
             audit_hash: audit::ChainHash::Sha256,
             scim_targets: Arc::from(Vec::new()),
         })

@@ -151,20 +151,18 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a login interaction's state.
+    /// Stores a login interaction's state, replacing what was stored under
+    /// `id`: one statement, so one round trip and one commit per step.
     pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM interactions WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(data)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -197,4 +195,35 @@ fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
         auth_time: r.try_get(3)?,
         expires_at: r.try_get(4)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storing an interaction again replaces its state and its expiry, in
+    /// one statement.
+    #[tokio::test]
+    async fn an_interaction_stored_again_is_replaced() {
+        let dir = std::env::temp_dir().join(format!(
+            "tg-interactions-{}",
+            crate::secret::random_id(6).replace(['-', '_'], "x")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store.put_interaction("i1", "{\"a\":1}", 100).await.unwrap();
+        store.put_interaction("i1", "{\"a\":2}", 200).await.unwrap();
+        store.put_interaction("i2", "{\"b\":1}", 100).await.unwrap();
+        assert_eq!(
+            store.interaction("i1", 150).await.unwrap().as_deref(),
+            Some("{\"a\":2}")
+        );
+        assert_eq!(store.interaction("i2", 150).await.unwrap(), None);
+        assert!(store.take_interaction("i1").await.unwrap());
+        assert!(!store.take_interaction("i1").await.unwrap());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
