@@ -93,3 +93,98 @@ async fn check_config_and_serve_report_every_surprise_at_its_line() {
         "serve created files for a refused config"
     );
 }
+
+/// `clients add` as an operator types it: a gateway client's access-token
+/// audience and display name are flags, and the checks it shares with
+/// `[[clients]]` in the config file speak of the flags the user typed
+/// (`--vcenter-host`), not of TOML keys.
+#[tokio::test]
+async fn clients_add_speaks_in_flags_and_sets_the_audience() {
+    use base64::Engine;
+    let Some(srv) = tollgate::TestServer::start(tollgate::Db::Sqlite, |_| {}).await else {
+        return;
+    };
+    let dir = temp_dir();
+    let cfg = dir.0.join("cli.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version = 1\nissuer = \"https://id.example\"\n[database]\nurl = \"{}\"\n",
+            srv.config_database_url()
+        ),
+    )
+    .expect("config");
+    let cfg = cfg.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| {
+        let mut all = vec!["clients", "add"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", cfg]);
+        let out = tollgate_in(&dir.0, &all);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    // (arguments, a flag the error must name, a TOML key it must not)
+    let refused: &[(&[&str], &str, &str)] = &[
+        (
+            &["vc", "--profile", "vcenter"],
+            "--vcenter-host",
+            "vcenter_host",
+        ),
+        (
+            &["vc", "--vcenter-host", "vc.example"],
+            "--profile vcenter",
+            "profile = ",
+        ),
+        (
+            &[
+                "pw",
+                "--grant",
+                "password",
+                "--redirect-uri",
+                "https://rp.example/cb",
+            ],
+            "--password-grant",
+            "password_grant",
+        ),
+    ];
+    for (args, flag, key) in refused {
+        let (ok, text) = run(args);
+        assert!(!ok, "{args:?} was accepted: {text}");
+        assert!(
+            text.contains(flag) && !text.contains(key),
+            "{args:?}: {text}"
+        );
+    }
+    let (ok, text) = run(&[
+        "gw",
+        "--grant",
+        "client_credentials",
+        "--access-token-audience",
+        "https://api.example",
+        "--name",
+        "API gateway",
+    ]);
+    assert!(ok, "{text}");
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("client secret (shown once, store it now): "))
+        .expect("the secret is printed");
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", srv.base))
+        .basic_auth("gw", Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("access token");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).expect("a JWT"))
+            .expect("base64url"),
+    )
+    .expect("claims");
+    assert_eq!(claims["aud"], "https://api.example", "{claims}");
+}

@@ -88,6 +88,45 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A client-settings error in the words the user typed: the checks are
+/// shared with `[[clients]]` in the config file and name its keys
+/// (`vcenter_host`); on the command line they are flags (`--vcenter-host`).
+fn flag_names(message: &str) -> String {
+    const FLAGS: [(&str, &str); 13] = [
+        ("vcenter_host", "--vcenter-host"),
+        ("upn_claim", "--upn-claim"),
+        ("groups_claim", "--groups-claim"),
+        ("upn_domain", "--upn-domain"),
+        ("password_grant = true", "--password-grant"),
+        ("password_grant", "--password-grant"),
+        ("profile = \"vcenter\"", "--profile vcenter"),
+        ("id_token_signed_response_alg", "--alg"),
+        ("redirect_uris", "--redirect-uri"),
+        ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
+        ("grant_types", "--grant"),
+        ("access_token_audience", "--access-token-audience"),
+        ("require_pkce = false", "--no-pkce"),
+    ];
+    let mut out = message.to_owned();
+    for (key, flag) in FLAGS {
+        // Whole words only: `redirect_uris` inside `post_logout_redirect_uris`
+        // is not a key of its own.
+        let mut at = 0;
+        while let Some(i) = out[at..].find(key).map(|i| i + at) {
+            let before = out[..i].chars().next_back();
+            let after = out[i + key.len()..].chars().next();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if word(before) || word(after) {
+                at = i + key.len();
+                continue;
+            }
+            out.replace_range(i..i + key.len(), flag);
+            at = i + flag.len();
+        }
+    }
+    out
+}
+
 fn opt(v: Option<i64>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -98,6 +137,9 @@ pub enum ClientsCmd {
     /// Register a client; prints its secret once.
     Add {
         id: String,
+        /// The name users see on the sign-in page ("Sign in to vCenter").
+        #[arg(long)]
+        name: Option<String>,
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         #[arg(long = "post-logout-redirect-uri")]
@@ -139,6 +181,10 @@ pub enum ClientsCmd {
         /// `decide_revokes`, `introspect` (docs/operations.md).
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// The `aud` of this client's access tokens when not its id (a
+        /// gateway client: the API the gateway checks for).
+        #[arg(long)]
+        access_token_audience: Option<String>,
     },
     List {
         /// One JSON array of objects instead of the table.
@@ -155,6 +201,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
     match cmd {
         ClientsCmd::Add {
             id,
+            name,
             redirect_uris,
             post_logout_redirect_uris,
             grants,
@@ -169,6 +216,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             upn_domain,
             password_grant,
             permissions,
+            access_token_audience,
         } => {
             let jwks = match jwks {
                 Some(p) => Some(
@@ -180,6 +228,8 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             let secret = (!public && jwks.is_none()).then(|| crate::secret::random_token(32));
             let c = ClientConfig {
                 id: id.clone(),
+                name,
+                access_token_audience,
                 redirect_uris,
                 post_logout_redirect_uris,
                 grant_types: (!grants.is_empty()).then_some(grants),
@@ -197,8 +247,8 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
                 ..ClientConfig::default()
             };
             let default_alg = Alg::parse(&cfg.keys.default_alg).unwrap_or(Alg::ES256);
-            let settings =
-                ClientSettings::from_config(&c, default_alg, secret.is_some()).map_err(CliError)?;
+            let settings = ClientSettings::from_config(&c, default_alg, secret.is_some())
+                .map_err(|e| CliError(flag_names(&e)))?;
             let row = ClientRow {
                 id: id.clone(),
                 secret_hash: secret.as_ref().map(|s| hash_secret(s.expose())),
