@@ -180,6 +180,29 @@ fn forbidden_uses(src: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `store/` may not import: the layers above it.
+const ABOVE_STORE: &[&str] = &[
+    "crate::login",
+    "crate::http",
+    "crate::oauth",
+    "crate::state",
+];
+
+/// The one import of a layer above that `store/` still has: a client's
+/// settings are `oauth` types (with `Level`, `Permission`, `AuthMethod`)
+/// stored as JSON. Moving them down is the next step; nothing may join it.
+const STORE_KNOWN: &[&str] = &["use crate::oauth::client::ClientSettings;"];
+
+/// The lines of `src` (non-test code) that import from a layer above the store.
+fn store_upward_uses(src: &str) -> Vec<String> {
+    code(src)
+        .lines()
+        .filter(|l| ABOVE_STORE.iter().any(|w| l.contains(w)))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !STORE_KNOWN.contains(&l.as_str()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +308,44 @@ mod tests {
             vec![],
             "login/ must know nothing of axum or AppState"
         );
+    }
+
+    #[test]
+    fn store_imports_nothing_from_above() {
+        let files = rust_files_under(&src_dir("store"));
+        assert!(files.len() > 5, "read src/store");
+        let found: Vec<(String, Vec<String>)> = files
+            .into_iter()
+            .map(|(p, s)| (p, store_upward_uses(&s)))
+            .filter(|(_, uses)| !uses.is_empty())
+            .collect();
+        assert_eq!(
+            found,
+            vec![],
+            "store/ must import nothing from login, http, oauth or state"
+        );
+    }
+
+    #[test]
+    fn store_upward_uses_table() {
+        let cases: Vec<(&str, usize)> = vec![
+            ("use crate::login::ProvenFactor;", 1),
+            ("use crate::oauth::grant::{CodeData, RefreshData};", 1),
+            ("fn f(a: &crate::state::AppState) {}", 1),
+            ("use crate::http::error::PageError;", 1),
+            ("use crate::oauth::client::ClientSettings;", 0),
+            (
+                "use crate::secret::Secret;\n// crate::login in a comment",
+                0,
+            ),
+            (
+                "use super::Store;\n#[cfg(test)]\nuse crate::login::Level;",
+                0,
+            ),
+        ];
+        for (src, want) in cases {
+            assert_eq!(store_upward_uses(src).len(), want, "{src}");
+        }
     }
 
     #[test]
