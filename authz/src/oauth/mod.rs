@@ -12,6 +12,7 @@ pub mod password_grant;
 pub mod pkce;
 pub mod revocation;
 pub mod token;
+pub mod token_response;
 pub mod tokens;
 
 pub use error::OAuthError;

@@ -11,7 +11,7 @@
 use super::OAuthError;
 use super::client_auth::Form;
 use super::grant::{AuthContext, RefreshData};
-use super::token::{Caller, TokenResponse};
+use super::token_response::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
 use crate::login::lockout::{Guard, Refused};

@@ -4,23 +4,10 @@
 use super::OAuthError;
 use super::client_auth::Form;
 use super::grant::RefreshData;
+pub use super::token_response::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::state::AppState;
 use crate::store::{ClientRow, ConsumeCode, UseRefresh};
-use serde::Serialize;
-
-/// The successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    pub scope: String,
-}
 
 fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
     form.get(name)
@@ -34,13 +21,6 @@ fn scopes(s: &str) -> Vec<String> {
         .filter(|x| !x.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// Who is calling the token endpoint: what the password grant scores.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    pub ip: String,
-    pub user_agent: String,
 }
 
 /// Runs the grant named in `form` for an authenticated client.

@@ -4,8 +4,8 @@
 //! in `jti` (`<grant>.<random>`), so revoking a grant also stops its access
 //! tokens at introspection and userinfo.
 
+use super::{CodeData, RefreshData};
 use super::{Result, Store, from_json, to_json};
-use crate::oauth::grant::{CodeData, RefreshData};
 use sqlx::Row;
 
 /// A code found at the token endpoint.

@@ -1,7 +1,7 @@
 //! Browser sessions (single sign-on) and login interactions.
 
+use super::ProvenFactor;
 use super::{Result, Store, from_json, to_json};
-use crate::login::ProvenFactor;
 use sqlx::Row;
 
 /// A browser session: who signed in and with what.
