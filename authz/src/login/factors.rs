@@ -1,6 +1,5 @@
 //! Authentication factors and the `amr` values (RFC 8176) they produce.
 
-
 pub use crate::store::{Method, ProvenFactor};
 
 /// The `amr` values for a set of factors: exactly the methods performed,
