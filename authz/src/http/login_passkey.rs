@@ -31,6 +31,36 @@ pub(super) async fn audit_refusal(
     .await;
 }
 
+/// The JSON body of a passkey call, once it parsed and carried this
+/// interaction's CSRF token; otherwise the refusal, audited
+/// (`passkey.malformed` with `malformed`, `login.csrf_mismatch` naming
+/// `step`) and answered as JSON for the script.
+async fn checked_body(
+    app: &App,
+    ix: &Interaction,
+    body: axum::body::Body,
+    malformed: serde_json::Value,
+    step: &str,
+) -> Result<serde_json::Value, Response> {
+    let Some(body) = read_json(app, body).await else {
+        audit_refusal(app, "passkey.malformed", "anonymous", ix, malformed).await;
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "The request is not valid JSON.",
+        ));
+    };
+    if !crate::secret::ct_eq(str_field(&body, "csrf").as_bytes(), ix.csrf.as_bytes()) {
+        audit_refusal(app, "login.csrf_mismatch", "anonymous", ix, json!(step)).await;
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "The page expired. Reload it and try again.",
+        ));
+    }
+    Ok(body)
+}
+
 /// `POST /login/{id}/passkey/options`: starts an authentication ceremony.
 /// Username-first when the interaction knows the user (step-up), else
 /// discoverable ("Sign in with a passkey").
@@ -44,35 +74,9 @@ pub async fn passkey_options(
         Ok(ix) => ix,
         Err(e) => return e.into_response(),
     };
-    let Some(body) = read_json(&app, body).await else {
-        audit_refusal(
-            &app,
-            "passkey.malformed",
-            "anonymous",
-            &ix,
-            json!("options body"),
-        )
-        .await;
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "The request is not valid JSON.",
-        );
-    };
-    if !crate::secret::ct_eq(str_field(&body, "csrf").as_bytes(), ix.csrf.as_bytes()) {
-        audit_refusal(
-            &app,
-            "login.csrf_mismatch",
-            "anonymous",
-            &ix,
-            json!("passkey options"),
-        )
-        .await;
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "The page expired. Reload it and try again.",
-        );
+    if let Err(resp) = checked_body(&app, &ix, body, json!("options body"), "passkey options").await
+    {
+        return resp;
     }
     let rows = match &ix.user_id {
         Some(uid) => match app.store.passkeys(uid).await {
@@ -119,36 +123,10 @@ pub async fn passkey_finish(
         );
     }
     let now = app.now();
-    let Some(body) = read_json(&app, body).await else {
-        audit_refusal(
-            &app,
-            "passkey.malformed",
-            "anonymous",
-            &ix,
-            json!({"ip": ip}),
-        )
-        .await;
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "The request is not valid JSON.",
-        );
+    let body = match checked_body(&app, &ix, body, json!({"ip": ip}), "passkey").await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
-    if !crate::secret::ct_eq(str_field(&body, "csrf").as_bytes(), ix.csrf.as_bytes()) {
-        audit_refusal(
-            &app,
-            "login.csrf_mismatch",
-            "anonymous",
-            &ix,
-            json!("passkey"),
-        )
-        .await;
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "The page expired. Reload it and try again.",
-        );
-    }
     let state = match app
         .store
         .take_ceremony(str_field(&body, "ceremony"), &ix.id, "authenticate", now)
