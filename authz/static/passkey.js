@@ -1,6 +1,7 @@
 // Tollgate passkeys: the only script. It turns the server's WebAuthn options
 // (base64url strings) into what navigator.credentials expects, and the
-// credential back into JSON. Loaded with script-src 'self'; no inline code.
+// credential back into JSON, and reports the time-zone offset with a sign-in
+// (a risk signal). Loaded with script-src 'self'; no inline code.
 "use strict";
 (function () {
   function toBuf(s) {
@@ -24,6 +25,9 @@
     var e = document.getElementById("passkey-error");
     if (e) { e.textContent = msg; e.hidden = false; }
   }
+  // Minutes east of UTC, a browser signal for the risk score (docs/risk.md).
+  function tzOffset() { return String(-new Date().getTimezoneOffset()); }
+  document.querySelectorAll('input[name="tz"]').forEach(function (i) { i.value = tzOffset(); });
   async function post(url, body) {
     var r = await fetch(url, {
       method: "POST", credentials: "same-origin",
@@ -44,7 +48,7 @@
     var cred = await navigator.credentials.get({ publicKey: pk });
     var r = cred.response;
     await post(btn.dataset.endpoint, {
-      csrf: btn.dataset.csrf, ceremony: start.ceremony,
+      csrf: btn.dataset.csrf, ceremony: start.ceremony, tz: tzOffset(),
       response: {
         id: cred.id, rawId: toB64u(cred.rawId), type: cred.type,
         extensions: cred.getClientExtensionResults(),

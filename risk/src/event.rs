@@ -53,6 +53,12 @@ pub struct LoginEvent {
     /// Round-trip time measured by the front end, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// Client hints, `Accept-Language` and the time-zone offset, when the
+    /// front end recorded them (flat in the JSON: `ch_ua`,
+    /// `ch_ua_platform`, `ch_ua_platform_version`, `ch_ua_mobile`,
+    /// `accept_language`, `tz_offset_min`).
+    #[serde(flatten)]
+    pub signals: crate::signals::BrowserSignals,
 }
 
 impl LoginEvent {

@@ -62,6 +62,9 @@ pub struct Prepared<'g> {
     /// For a gateway request to a sensitive route: the user's burst
     /// counter before it ([`crate::sensitive`]); `None` otherwise.
     pub burst: Option<crate::sensitive::Burst>,
+    /// The browser signals in words, for `device_mismatch`'s text (empty
+    /// when the event carried none).
+    pub signals: crate::signals::Note,
 }
 
 /// The /24 (IPv4) or /48 (IPv6) of an address, as bytes with a family tag.
@@ -143,6 +146,7 @@ pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepa
         ),
         hour: hour_of_week(ev.ts),
         has_device: ev.device_id.is_some(),
+        signals: ev.signals.fingerprint(),
     };
     let vkeys = VelocityKeys {
         user: hash(Level::User, ev.user.as_bytes()),
@@ -164,6 +168,7 @@ pub fn prepare<'g>(ev: &LoginEvent, geo: &'g Geo, lists: &NetworkLists) -> Prepa
         has_device: ev.device_id.is_some(),
         device_observable: true,
         burst: None,
+        signals: crate::signals::Note::of(&ev.signals),
     }
 }
 

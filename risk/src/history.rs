@@ -105,12 +105,24 @@ impl<const N: usize> TopK<N> {
 /// Fingerprints remembered per device slot.
 pub const DEVICE_FPS: usize = 3;
 
+/// Browser-signal fingerprints remembered per device slot.
+pub const DEVICE_SIGS: usize = 2;
+
 /// The 32-bit fingerprint of what a device reports: browser family, OS
 /// family and device type (the coarse levels of the user-agent hierarchy).
 /// 0 means "empty slot", so a real fingerprint is never 0.
 pub fn device_fingerprint(ua_keys: &[u64; 5]) -> u32 {
     let x = ua_keys[2] ^ ua_keys[3].rotate_left(21) ^ ua_keys[4].rotate_left(42);
     ((x ^ (x >> 32)) as u32).max(1)
+}
+
+/// Adds a fingerprint to a device's set, newest first; the oldest falls
+/// off when all are taken. 0 (nothing reported) is never added.
+fn remember<T: Copy + Default + PartialEq, const N: usize>(set: &mut [T; N], fp: T) {
+    if fp != T::default() && !set.contains(&fp) {
+        set.rotate_right(1);
+        set[0] = fp;
+    }
 }
 
 /// Where and when the last admitted login happened (for impossible travel).
@@ -141,6 +153,9 @@ pub struct LevelKeys {
     pub hour: u8,
     /// A device id was presented (absent ids are never recorded).
     pub has_device: bool,
+    /// [`crate::signals::BrowserSignals::fingerprint`]; 0 when the event
+    /// carried no browser signals.
+    pub signals: u16,
 }
 
 /// One user's bounded history. Fixed size; see the module docs.
@@ -176,6 +191,11 @@ pub struct UserHistory {
     /// ([`device_fingerprint`]) that device has reported, so drift is
     /// judged per device, not per user.
     pub device_fps: [[u32; DEVICE_FPS]; 8],
+    /// Per device slot: the browser-signal fingerprints
+    /// ([`crate::signals::BrowserSignals::fingerprint`]) that device has
+    /// sent, all 0 while it never sent any (histories from before signals
+    /// were recorded, browsers scored from traces without them).
+    pub device_sigs: [[u16; DEVICE_SIGS]; 8],
     /// Hour-of-week counts (saturating, halved when one saturates).
     pub hours: [u8; 168],
     /// Last admitted login with a known location.
@@ -199,6 +219,7 @@ impl Default for UserHistory {
             device_type: TopK::default(),
             device: TopK::default(),
             device_fps: [[0; DEVICE_FPS]; 8],
+            device_sigs: [[0; DEVICE_SIGS]; 8],
             hours: [0; 168],
             last: None,
         }
@@ -257,16 +278,12 @@ impl UserHistory {
         self.device_ids *= gamma;
         if keys.has_device {
             let (slot, fresh) = self.device.add(keys.device);
-            let fps = &mut self.device_fps[slot];
             if fresh {
-                *fps = [0; DEVICE_FPS];
+                self.device_fps[slot] = [0; DEVICE_FPS];
+                self.device_sigs[slot] = [0; DEVICE_SIGS];
             }
-            let fp = device_fingerprint(&keys.ua);
-            if !fps.contains(&fp) {
-                // Newest first; the oldest falls off when all are taken.
-                fps.rotate_right(1);
-                fps[0] = fp;
-            }
+            remember(&mut self.device_fps[slot], device_fingerprint(&keys.ua));
+            remember(&mut self.device_sigs[slot], keys.signals);
             self.device_ids += 1.0;
         }
         let h = usize::from(keys.hour) % 168;
@@ -287,6 +304,12 @@ impl UserHistory {
         self.device.slot(device).map(|i| &self.device_fps[i])
     }
 
+    /// The browser-signal fingerprints a known device has sent (`None` when
+    /// the device is not held).
+    pub fn device_signals(&self, device: u64) -> Option<&[u16; DEVICE_SIGS]> {
+        self.device.slot(device).map(|i| &self.device_sigs[i])
+    }
+
     /// Bytes one history occupies in memory (fixed).
     pub const SIZE: usize = std::mem::size_of::<UserHistory>();
 }
@@ -301,10 +324,13 @@ pub trait HistoryStore {
     fn store(&mut self, user: &str, history: UserHistory);
 }
 
-/// In-memory [`HistoryStore`]: one fixed-size history per user.
+/// In-memory [`HistoryStore`]: one fixed-size history per user, boxed.
+/// The box keeps the table's buckets small: a hash map sized for a
+/// million users has about two million buckets, and with the history
+/// inline every one of them (occupied or not) would cost its 1.1 KiB.
 #[derive(Debug, Default)]
 pub struct MemoryHistory {
-    users: HashMap<String, UserHistory>,
+    users: HashMap<String, Box<UserHistory>>,
 }
 
 impl MemoryHistory {
@@ -320,20 +346,20 @@ impl MemoryHistory {
 
     /// A reference without copying, for the in-memory fast path.
     pub fn get(&self, user: &str) -> Option<&UserHistory> {
-        self.users.get(user)
+        self.users.get(user).map(|h| &**h)
     }
 }
 
 impl HistoryStore for MemoryHistory {
     fn load(&self, user: &str) -> Option<UserHistory> {
-        self.users.get(user).copied()
+        self.users.get(user).map(|h| **h)
     }
 
     fn store(&mut self, user: &str, history: UserHistory) {
         if let Some(slot) = self.users.get_mut(user) {
-            *slot = history;
+            **slot = history;
         } else {
-            self.users.insert(user.to_owned(), history);
+            self.users.insert(user.to_owned(), Box::new(history));
         }
     }
 }

@@ -7,11 +7,12 @@
 //! than scoring against garbage).
 
 use crate::error::{Result, RiskError};
-use crate::history::{DEVICE_FPS, LastLogin, TopK, UserHistory};
+use crate::history::{DEVICE_FPS, DEVICE_SIGS, LastLogin, TopK, UserHistory};
 
 /// The encoding version this build writes. Version 1 (before per-device
-/// fingerprints) is still read, with empty fingerprints.
-const VERSION: u8 = 2;
+/// fingerprints) and 2 (before per-device browser signals) are still read,
+/// with what they lack empty.
+const VERSION: u8 = 3;
 
 struct Writer(Vec<u8>);
 
@@ -81,6 +82,9 @@ impl UserHistory {
         for fp in self.device_fps.iter().flatten() {
             w.0.extend_from_slice(&fp.to_le_bytes());
         }
+        for fp in self.device_sigs.iter().flatten() {
+            w.0.extend_from_slice(&fp.to_le_bytes());
+        }
         w.0.extend_from_slice(&self.hours);
         match &self.last {
             None => w.0.push(0),
@@ -100,7 +104,7 @@ impl UserHistory {
     pub fn decode(bytes: &[u8]) -> Result<UserHistory> {
         let mut r = Reader(bytes);
         let [version] = r.take::<1>()?;
-        if version != VERSION && version != 1 {
+        if !(1..=VERSION).contains(&version) {
             return Err(RiskError::Model(format!(
                 "stored history has encoding version {version}; this build reads {VERSION}"
             )));
@@ -120,12 +124,18 @@ impl UserHistory {
             device_type: r.topk()?,
             device: r.topk()?,
             device_fps: [[0; DEVICE_FPS]; 8],
+            device_sigs: [[0; DEVICE_SIGS]; 8],
             hours: [0; 168],
             last: None,
         };
         if version >= 2 {
             for fp in h.device_fps.iter_mut().flatten() {
                 *fp = u32::from_le_bytes(r.take()?);
+            }
+        }
+        if version >= 3 {
+            for fp in h.device_sigs.iter_mut().flatten() {
+                *fp = u16::from_le_bytes(r.take()?);
             }
         }
         h.hours = r.take()?;
@@ -162,6 +172,7 @@ mod tests {
                 device: 99 + i % 2,
                 hour: (i * 7 % 168) as u8,
                 has_device: i % 4 != 0,
+                signals: (i % 3) as u16,
             };
             let last = LastLogin {
                 at: 1_767_225_600 + i as i64,
@@ -179,16 +190,26 @@ mod tests {
         longer.push(0);
         assert!(UserHistory::decode(&longer).is_err());
         let mut other = bytes.clone();
-        let mut v1 = bytes.clone();
-        v1[0] = 1;
-        // A version-1 row is the same without the fingerprints, which
-        // follow the header (13 bytes) and the ten TopKs (12 N + 4 each).
+        assert_ne!(h.device_sigs, [[0; DEVICE_SIGS]; 8]);
+        // A version-2 row is the same without the browser signals, and a
+        // version-1 row also without the fingerprints; both follow the
+        // header (13 bytes) and the ten TopKs (12 N + 4 each).
         let topks: usize = [8, 8, 6, 4, 6, 6, 4, 4, 3, 8]
             .iter()
             .map(|n| 12 * n + 4)
             .sum();
         let at = 13 + topks;
-        v1.drain(at..at + 8 * DEVICE_FPS * 4);
+        let block = 8 * DEVICE_FPS * 4;
+        let mut v2 = bytes.clone();
+        v2[0] = 2;
+        v2.drain(at + block..at + block + 8 * DEVICE_SIGS * 2);
+        let old = UserHistory::decode(&v2).unwrap();
+        assert_eq!(old.device_sigs, [[0; DEVICE_SIGS]; 8]);
+        assert_eq!(old.device_fps, h.device_fps);
+        assert_eq!((old.n, old.device, old.hours), (h.n, h.device, h.hours));
+        let mut v1 = v2.clone();
+        v1[0] = 1;
+        v1.drain(at..at + block);
         let old = UserHistory::decode(&v1).unwrap();
         assert_eq!(old.device_fps, [[0; DEVICE_FPS]; 8]);
         assert_eq!((old.n, old.device, old.hours), (h.n, h.device, h.hours));

@@ -21,6 +21,8 @@
 //! - [`detections`]: named detections (impossible travel, device mismatch,
 //!   account attack, …) that always show and bound the score.
 //! - [`thresholds`]: score bands and the `risk:` policy section.
+//! - [`signals`]: client hints, `Accept-Language`, time-zone offset (hashed
+//!   per device for `device_mismatch`).
 //! - [`sensitive`]: sensitive routes and per-user burst counters
 //!   (`sensitive_burst`).
 //! - [`policy`]: policy files, [`policy::decide()`], checks and what-if (issue 5).
@@ -56,6 +58,7 @@ pub mod replay;
 pub mod schema;
 pub mod scorer;
 pub mod sensitive;
+pub mod signals;
 pub mod simulate;
 pub mod thresholds;
 pub mod train;

@@ -105,6 +105,38 @@ async fn browser_registers_a_passkey_and_signs_in_with_it() {
         !amr.iter().any(|a| a == "pwd"),
         "the passkey alone signed in: {amr:?}"
     );
+    // Both sign-ins (the password form, then the passkey's JSON) carried
+    // the browser's signals to the risk score: the page script's time
+    // zone, its language and the client hints Chromium sends (issue 11).
+    let events: Vec<serde_json::Value> = srv
+        .app
+        .store
+        .audit_records(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "policy.decision" && r.data["point"] == "login")
+        .map(|r| r.data["event"].clone())
+        .collect();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    // As text: an offset of 0 would come back as CDP's unserialisable -0.
+    let browser_tz = b.eval("String(-new Date().getTimezoneOffset())").await;
+    let browser_tz: i64 = browser_tz.as_str().unwrap().parse().unwrap();
+    for e in &events {
+        assert_eq!(e["tz_offset_min"], browser_tz, "{e}");
+        assert!(
+            e["accept_language"].as_str().is_some_and(|l| !l.is_empty()),
+            "{e}"
+        );
+        let hints = &e["client_hints"];
+        assert!(
+            hints["Sec-CH-UA"]
+                .as_str()
+                .is_some_and(|b| b.contains("Chromium")),
+            "{e}"
+        );
+        assert_eq!(hints["Sec-CH-UA-Platform"], "\"Linux\"", "{e}");
+    }
     b.close().await;
 }
 

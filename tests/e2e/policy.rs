@@ -86,9 +86,21 @@ pub(crate) fn browser_at(ip: &str) -> reqwest::Client {
 /// A browser at `ip` with the cookie jar `jar`: the same cookies (device
 /// id, session) from another address.
 fn jar_at(jar: std::sync::Arc<reqwest::cookie::Jar>, ip: &str) -> reqwest::Client {
+    jar_with(jar, ip, &[])
+}
+
+/// [`jar_at`] with more headers on every request (a browser's signals).
+fn jar_with(
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+    ip: &str,
+    extra: &[(&'static str, &str)],
+) -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("x-forwarded-for", ip.parse().unwrap());
     h.insert("user-agent", UA.parse().unwrap());
+    for (name, value) in extra {
+        h.insert(*name, value.parse().unwrap());
+    }
     reqwest::Client::builder()
         .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
@@ -1401,6 +1413,99 @@ async fn stolen_cookie_travels(db: Db, rules: &str, want: &str) {
         kmh > 805.0 && detail.contains("31 min") && detail.contains("own device id"),
         "{detail}"
     );
+}
+
+/// The headers a Chromium on Linux set to Chinese sends with every request.
+const CHROMIUM_ZH: [(&str, &str); 4] = [
+    ("sec-ch-ua", r#""Chromium";v="131", "Not_A Brand";v="24""#),
+    ("sec-ch-ua-platform", "\"Linux\""),
+    ("sec-ch-ua-mobile", "?0"),
+    ("accept-language", "zh-CN,zh;q=0.9"),
+];
+
+/// Alice's device cookie replayed with her exact user agent, from her own
+/// city, by another browser (set to German, no client hints, another time
+/// zone): nothing but the browser signals her Chromium always sent tells
+/// it apart (issue 11). The scorer finds `device_mismatch` itself; the
+/// signals are in the decision's event, the sign-in page asked for them.
+async fn replayed_cookie_from_another_browser(db: Db) {
+    let clock = Clock::manual(crate::agent::unix_now());
+    let Some((srv, _dir)) =
+        server_at(db, vec![repo_policy("default.yaml")], "", clock.clone()).await
+    else {
+        return;
+    };
+    let base = srv.base.clone();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let home = jar_with(jar.clone(), CN, &CHROMIUM_ZH);
+    let mut pk = alice_with_passkey(&srv, &home).await;
+    for _ in 0..3 {
+        sign_in(
+            &home,
+            &base,
+            &authorize_url(&base, "&prompt=login"),
+            "alice",
+            &mut pk,
+        )
+        .await;
+        clock.advance(3600);
+    }
+    let usual = login_decisions(&srv).await.pop().unwrap();
+    assert_eq!(usual["decision"], "allow", "{usual}");
+
+    let thief = jar_with(jar, CN, &[("accept-language", "de-DE,de;q=0.9")]);
+    let (path, html) = open_login(&thief, &base, &authorize_url(&base, "&prompt=login")).await;
+    let page = thief.get(format!("{base}{path}")).send().await.unwrap();
+    let asked = page.headers()["accept-ch"].to_str().unwrap();
+    assert!(asked.contains("Sec-CH-UA-Platform-Version"), "{asked}");
+    assert!(
+        html.contains(r#"name="tz""#),
+        "the form carries the page's time zone"
+    );
+    let r = post_form(
+        &thief,
+        &format!("{base}{path}"),
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("tz", "60"),
+        ],
+    )
+    .await;
+    assert!(!loc(&r).contains("code="), "no code is issued: {}", loc(&r));
+    let records = srv.app.store.audit_records(0, 10_000).await.unwrap();
+    let last = records
+        .iter()
+        .rev()
+        .find(|r| r.kind == "policy.decision" && r.data["point"] == "login")
+        .unwrap();
+    let (event, decision) = (&last.data["event"], &last.data["decision"]);
+    assert_eq!(decision["decision"], "step_up", "{decision}");
+    let mismatch = decision["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "device_mismatch")
+        .unwrap_or_else(|| panic!("device_mismatch missing: {decision}"));
+    let detail = mismatch["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("language de-de") && detail.contains("no client hints"),
+        "{detail}"
+    );
+    assert_eq!(event["accept_language"], "de-DE,de;q=0.9", "{event}");
+    assert_eq!(event["tz_offset_min"], 60, "{event}");
+    assert!(event.get("client_hints").is_none(), "{event}");
+}
+
+#[tokio::test]
+async fn a_cookie_replayed_from_another_browser_steps_up_sqlite() {
+    replayed_cookie_from_another_browser(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_cookie_replayed_from_another_browser_steps_up_postgres() {
+    replayed_cookie_from_another_browser(Db::Postgres).await;
 }
 
 #[tokio::test]

@@ -250,6 +250,8 @@ pub async fn decide_request(
             auth_time: s.auth_time,
         }),
         second_factor: None,
+        // The gateway relays no browser signals: nothing to compare.
+        signals: None,
     };
     let who = Subject {
         login: &req.subject,
@@ -429,6 +431,7 @@ pub async fn check(
         max_age: None,
         session: Some(SessionState { acr, auth_time }),
         second_factor: None,
+        signals: None,
     };
     let who = Subject {
         login: &user.login,

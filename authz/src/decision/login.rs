@@ -42,6 +42,9 @@ pub struct LoginRequest<'a> {
     pub proven: &'a [ProvenFactor],
     /// The user has a factor besides the password, if known.
     pub second_factor: Option<bool>,
+    /// What the browser sent besides its user agent (`None`: not a
+    /// browser request, nothing to compare).
+    pub signals: Option<&'a tollgate_risk::signals::BrowserSignals>,
 }
 
 /// Scores and decides one login for `user` at `now`, counting the attempt.
@@ -79,6 +82,7 @@ pub async fn assess(
             auth_time,
         }),
         second_factor: req.second_factor,
+        signals: req.signals,
         ..Request::default()
     };
     dp.decide(
@@ -189,6 +193,7 @@ pub fn event_of_record(r: &crate::store::AuditRecord) -> Option<LoginEvent> {
             attack_kind: None,
             client: r.data["client"].as_str().map(str::to_owned),
             rtt_ms: None,
+            signals: Default::default(),
         }),
         _ => None,
     }

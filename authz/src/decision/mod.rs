@@ -130,6 +130,8 @@ pub struct Request<'a> {
     /// No device cookie can arrive here (a gateway request without a bound
     /// session): a missing `device_id` is then no evidence.
     pub device_unobservable: bool,
+    /// The browser's signals (sign-in only; `None` elsewhere).
+    pub signals: Option<&'a tollgate_risk::signals::BrowserSignals>,
 }
 
 /// A decision with the event it was made for (for the audit log and for
@@ -325,6 +327,7 @@ impl DecisionPoint {
             attack_kind: None,
             client: req.client.map(str::to_owned),
             rtt_ms: None,
+            signals: req.signals.cloned().unwrap_or_default(),
         };
         let mut p = loaded.scorer.prepare(&event);
         p.device_observable = !req.device_unobservable;
@@ -454,6 +457,7 @@ impl DecisionPoint {
             attack_kind: None,
             client: None,
             rtt_ms: None,
+            signals: Default::default(),
         };
         let p = loaded.scorer.prepare(&event);
         if let Err(e) = self.velocity.observe(&p.vkeys, Some(false), now).await {

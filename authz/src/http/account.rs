@@ -109,6 +109,7 @@ pub(super) async fn sign_in(app: &App, session: Option<SessionRow>) -> Result<Re
         proven: session.map(|s| s.factors).unwrap_or_default(),
         expires_at: now + app.config.login.interaction_ttl,
         risk: None,
+        tz_offset_min: None,
     };
     super::interaction::save(app, &ix).await?;
     let mut resp = see_other(&format!("/login/{}", ix.id));

@@ -112,6 +112,7 @@ async fn authorize(
         requirement,
         expires_at: now + app.config.login.interaction_ttl,
         risk: None,
+        tz_offset_min: None,
     };
     let device = device_cookie(app, headers);
     if let Some(s) = &carry {

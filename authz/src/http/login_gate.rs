@@ -31,6 +31,7 @@ pub(super) async fn gate(
         message: "This account does not exist any more.",
     })?;
     let device = device_hash(app, headers);
+    let signals = super::signals::read(headers, ix.tz_offset_min);
     let addr = ip
         .parse()
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
@@ -43,6 +44,7 @@ pub(super) async fn gate(
         max_age: ix.request.max_age,
         proven: &ix.proven,
         second_factor: Some(enrolled.iter().any(|k| *k != FactorKind::Password)),
+        signals: Some(&signals),
     };
     let made = assess(&app.decisions, &app.store, &user, &req, now).await;
     app.metrics.decision("login", made.decision.outcome.kind());

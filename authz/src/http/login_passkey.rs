@@ -191,6 +191,9 @@ pub async fn passkey_finish(
     if let Err(e) = app.store.touch_passkey(&auth.row, now).await {
         return internal(e);
     }
+    if let Some(tz) = super::signals::tz_field(body.get("tz").and_then(|v| v.as_str())) {
+        ix.tz_offset_min = Some(tz);
+    }
     ix.user_id = Some(user.id.clone());
     ix.login = Some(user.login.clone());
     ix.prove(auth.method, now);

@@ -30,6 +30,9 @@ pub async fn submit(
         .unwrap_or_default();
     let pw = crate::secret::Secret::new(form.get("password").cloned().unwrap_or_default());
     let ip = super::observe::client_ip(&app, peer, &headers);
+    if let Some(tz) = super::signals::tz_field(form.get("tz").map(String::as_str)) {
+        ix.tz_offset_min = Some(tz);
+    }
     if too_fast(&app, &ix.id, &ip) {
         return Err(SLOW_DOWN);
     }

@@ -35,6 +35,7 @@ mod pages;
 mod password_reset;
 mod respond;
 mod session;
+mod signals;
 mod token;
 mod totp_seal;
 mod userinfo;

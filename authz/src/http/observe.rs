@@ -1,11 +1,12 @@
 //! Per-request bookkeeping every route shares: the request id (echoed in
 //! `x-request-id`, in scope for the whole handler so an internal error's
 //! page and log name it), metrics by route and status, security headers,
-//! and the client's IP. A leaf: it imports no other `http` module.
+//! `Accept-CH` on HTML pages, and the client's IP. It imports only the
+//! leaf `signals`.
 
 use crate::state::App;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::net::SocketAddr;
@@ -61,6 +62,16 @@ pub async fn observe(State(app): State<App>, mut req: Request, next: Next) -> Re
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
         "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
     ));
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html {
+        // What the risk scorer may compare per device (`http::signals`).
+        h.insert(
+            HeaderName::from_static("accept-ch"),
+            HeaderValue::from_static(super::signals::ACCEPT_CH),
+        );
+    }
     if status >= 500 {
         tracing::warn!(request_id = %rid, route = %route, status, "request failed");
     }

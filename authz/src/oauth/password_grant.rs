@@ -115,6 +115,8 @@ pub async fn password_grant(
         proven: &proven,
         // Unknown here: rules on it do not match, the stricter reading.
         second_factor: None,
+        // A relying party's server, not a browser: nothing to compare.
+        signals: None,
     };
     let made = assess(&app.decisions, &app.store, &user, &req, now).await;
     app.metrics.decision("login", made.decision.outcome.kind());

@@ -172,21 +172,35 @@ fn impossible_travel(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
 }
 
 /// A known device id now reports a browser family, OS or device type that
-/// this device (not merely this user) never reported.
+/// this device (not merely this user) never reported, or browser signals
+/// (client hints, first language: [`crate::signals`]) other than the ones
+/// it has sent. Signals are compared only when both sides have them: a
+/// device from before they were recorded, or a trace without them, is
+/// judged on its user agent alone.
 fn device_mismatch(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
     if !known_device(i) {
         return None;
     }
-    let fps = i.history?.device_fingerprints(i.p.keys.device)?;
+    let h = i.history?;
+    let fps = h.device_fingerprints(i.p.keys.device)?;
     let fp = device_fingerprint(&i.p.keys.ua);
-    if fps.iter().all(|&x| x == 0) || fps.contains(&fp) {
-        return None;
+    if fps.iter().any(|&x| x != 0) && !fps.contains(&fp) {
+        let detail = format!(
+            "known device id now presented by {}, which this device never reported",
+            i.p.ua.describe()
+        );
+        return Some((Severity::High, detail, 1.0));
     }
-    let detail = format!(
-        "known device id now presented by {}, which this device never reported",
-        i.p.ua.describe()
-    );
-    Some((Severity::High, detail, 1.0))
+    let sigs = h.device_signals(i.p.keys.device)?;
+    let sig = i.p.keys.signals;
+    if sig != 0 && sigs.iter().any(|&x| x != 0) && !sigs.contains(&sig) {
+        let detail = format!(
+            "known device id now sent with {}, which this device never sent",
+            i.p.signals.as_str()
+        );
+        return Some((Severity::High, detail, 1.0));
+    }
+    None
 }
 
 /// Failures on this account within the hour from several addresses

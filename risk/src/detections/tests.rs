@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::geo::mmdb_writer::{MmdbValue, MmdbWriter};
 use crate::policy::{DecisionInput, Outcome, Policy, decide};
 use crate::reasons::Severity;
+use crate::signals::BrowserSignals;
 use crate::{Assessment, Decision, Engine, Geo, LoginEvent, MemoryHistory, MemoryVelocity};
 use crate::{Model, Scorer, Thresholds};
 
@@ -203,6 +204,7 @@ fn event(e: &Ev, ip: String) -> LoginEvent {
         attack_kind: None,
         client: None,
         rtt_ms: None,
+        signals: Default::default(),
     }
 }
 
@@ -439,6 +441,119 @@ fn device_mismatch_is_judged_per_device() {
             want,
             decision,
         );
+    }
+}
+
+/// Like [`replay`], with browser signals on each event.
+fn replay_signed(events: &[(Ev, BrowserSignals)]) -> Assessment {
+    let t = Thresholds::default();
+    let lists = t.network_lists(Path::new(".")).unwrap();
+    let scorer = Scorer::new(Model::builtin(), t, lists, geo()).unwrap();
+    let mut engine = Engine::new(scorer, MemoryHistory::default(), MemoryVelocity::default());
+    let mut last = None;
+    for (k, (e, sig)) in events.iter().enumerate() {
+        let mut ev = event(e, addr(e.2, k));
+        ev.signals = sig.clone();
+        last = Some(engine.step(&ev, ev.ts, |_| true));
+    }
+    last.unwrap()
+}
+
+fn signals(brands: Option<&str>, platform: &str, lang: &str, tz: i16) -> BrowserSignals {
+    BrowserSignals {
+        client_hints: brands.map(|b| {
+            std::collections::BTreeMap::from([
+                ("Sec-CH-UA".to_owned(), b.into()),
+                (
+                    "Sec-CH-UA-Platform".to_owned(),
+                    format!("\"{platform}\"").into(),
+                ),
+                ("Sec-CH-UA-Mobile".to_owned(), "?0".into()),
+            ])
+        }),
+        accept_language: Some(lang.to_owned()),
+        tz_offset_min: Some(tz),
+    }
+}
+
+#[test]
+fn device_mismatch_compares_the_browser_signals_of_the_device() {
+    use Severity::*;
+    const C131: &str = r#""Chromium";v="131", "Not_A Brand";v="24""#;
+    const C132: &str = r#""Not A(Brand";v="8", "Chromium";v="132""#;
+    let home = signals(Some(C131), "Linux", "zh-CN,zh;q=0.9", 480);
+    let at = |m| Ev(m, "bob", FRA, CHROME, Some("d1"), true);
+    // Bob signs in with one Chromium (cookie d1) every day.
+    let habits = |sig: &BrowserSignals| -> Vec<(Ev, BrowserSignals)> {
+        days(6, at(0))
+            .into_iter()
+            .map(|e| (e, sig.clone()))
+            .collect()
+    };
+    let then = |mut v: Vec<(Ev, BrowserSignals)>, sig: BrowserSignals| {
+        v.push((at(5), sig));
+        v
+    };
+    type Case = (&'static str, Vec<(Ev, BrowserSignals)>, Option<Severity>);
+    let cases: Vec<Case> = vec![
+        ("as always", then(habits(&home), home.clone()), None),
+        (
+            "after a browser update (new versions, new GREASE brand)",
+            then(habits(&home), signals(Some(C132), "Linux", "zh-CN,zh", 480)),
+            None,
+        ),
+        (
+            "on a trip: another time zone",
+            then(habits(&home), signals(Some(C131), "Linux", "zh-CN,zh", 60)),
+            None,
+        ),
+        (
+            "d1 and the exact UA replayed from a browser set to German",
+            then(habits(&home), signals(Some(C131), "Linux", "de-DE,de", 60)),
+            Some(High),
+        ),
+        (
+            "d1 and the exact UA replayed by a script without client hints",
+            then(habits(&home), signals(None, "", "zh-CN,zh;q=0.9", 480)),
+            Some(High),
+        ),
+        (
+            "d1 replayed without any Accept-Language",
+            then(habits(&home), signals(Some(C131), "Linux", "", 480)),
+            Some(High),
+        ),
+        (
+            "an event without signals (a trace that never had them)",
+            then(habits(&home), BrowserSignals::default()),
+            None,
+        ),
+        (
+            "a device from before signals were recorded",
+            then(habits(&BrowserSignals::default()), home.clone()),
+            None,
+        ),
+    ];
+    for (name, events, want) in cases {
+        let a = replay_signed(&events);
+        let found = a.reasons.iter().find(|r| r.code == "device_mismatch");
+        assert_eq!(
+            found.map(|r| r.severity.unwrap_or(Low)),
+            want,
+            "{name}: {:#?}",
+            a.reasons
+        );
+        if let Some(r) = found {
+            // The text names what the device sent now.
+            let now = &events.last().unwrap().1;
+            let lang = now.accept_language.as_deref().unwrap_or("");
+            let lang = lang.split(',').next().unwrap().to_ascii_lowercase();
+            assert!(
+                r.detail.contains(&lang) || r.detail.contains("no Accept-Language"),
+                "{name}: {}",
+                r.detail
+            );
+            assert_ne!(a.decision, Decision::Allow, "{name}");
+        }
     }
 }
 

@@ -98,6 +98,7 @@ fn labelled(a: Attempt) -> LoginEvent {
         attack_kind: Some(a.kind.to_owned()),
         client: None,
         rtt_ms: None,
+        signals: Default::default(),
     }
 }
 
@@ -261,5 +262,6 @@ fn legit(
         attack_kind: None,
         client: None,
         rtt_ms: None,
+        signals: Default::default(),
     }
 }

@@ -102,6 +102,7 @@ fn event(
         attack_kind: kind.map(str::to_owned),
         client: None,
         rtt_ms: None,
+        signals: Default::default(),
     }
 }
 
