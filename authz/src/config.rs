@@ -87,6 +87,10 @@ pub struct Config {
     /// docs/operations.md).
     #[serde(default)]
     pub directories: Vec<crate::directory::config::DirectoryConfig>,
+    /// What the pages show of the operator's product (docs/operations.md,
+    /// "Languages and branding").
+    #[serde(default)]
+    pub branding: crate::i18n::branding::BrandingConfig,
     /// Clients declared in the file; synced into the database at start.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -644,6 +648,7 @@ impl Config {
             scim: ScimConfig::default(),
             agent: AgentConfig::default(),
             directories: vec![],
+            branding: Default::default(),
             clients: vec![],
         }
     }

@@ -75,6 +75,9 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
             out.push(e);
         }
     }
+    if let Err(mut p) = crate::i18n::branding::Branding::load(&config.branding) {
+        out.append(&mut p);
+    }
     if let Err(e) = crate::login::password_policy::PasswordPolicy::load(&config.passwords) {
         out.push(format!("[passwords]: {e}"));
     }

@@ -129,6 +129,10 @@ pub async fn start(
         None => None,
     };
     state.tpm_trust = tpm_trust;
+    state.branding = Arc::new(
+        crate::i18n::branding::Branding::load(&state.config.branding)
+            .map_err(|p| StartError::Config(p.join("\n")))?,
+    );
     state.passwords = passwords;
     let app = Arc::new(state);
     app.revocations

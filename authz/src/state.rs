@@ -29,6 +29,8 @@ pub struct AppState {
     /// Which passkeys count as attested (`phrh`); loaded once at start from
     /// `[authenticators] attestation_ca_files`.
     pub attestation: AttestationPolicy,
+    /// `[branding]`, loaded at start (the built-in look by default).
+    pub branding: Arc<crate::i18n::branding::Branding>,
     /// The policy decision point (policy, scorer, risk state).
     pub decisions: DecisionPoint,
     /// SCIM provisioning targets with their tokens (set by `server::start`).
@@ -111,6 +113,7 @@ impl AppState {
             metrics: Metrics::default(),
             urls,
             attestation,
+            branding: Arc::default(),
             decisions,
             scim: Vec::new(),
             directories: Default::default(),

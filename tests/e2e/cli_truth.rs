@@ -49,7 +49,8 @@ async fn check_config_and_serve_report_every_surprise_at_its_line() {
         [[clients]]\nid = \"gw\"\nsecret_env = \"TG_CLI_UNSET\"\ngrant_types = [\"client_credentials\"]\n\n\
         [[clients]]\nid = \"short\"\nsecret_env = \"TG_CLI_SHORT\"\ngrant_types = [\"client_credentials\"]\n\n\
         [[scim.targets]]\nname = \"vc\"\nbase_url = \"not a url\"\ntoken_env = \"TG_CLI_SCIM_TOKEN\"\n\n\
-        [[ssf.receivers]]\nname = \"siem\"\nendpoint = \"http://siem.example/ssf\"\n";
+        [[ssf.receivers]]\nname = \"siem\"\nendpoint = \"http://siem.example/ssf\"\n\n\
+        [branding]\nproduct_name = \"Acme\"\ndefault_language = \"fr\"\nlogo = \"logo.gif\"\n";
     std::fs::write(dir.0.join("tollgate.toml"), text).unwrap();
     let want = [
         (2, "issuer \"http://id.example\" must use https"),
@@ -64,6 +65,14 @@ async fn check_config_and_serve_report_every_surprise_at_its_line() {
             30,
             "endpoint \"http://siem.example/ssf\" must be an https URL",
         ),
+        (
+            34,
+            "branding.default_language \"fr\": expected one of en, zh-CN",
+        ),
+        (
+            35,
+            "branding.logo logo.gif: expected a .png, .svg or .jpg file",
+        ),
     ];
     for args in [
         &["check-config", "tollgate.toml"][..],
@@ -73,7 +82,7 @@ async fn check_config_and_serve_report_every_surprise_at_its_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}: {err}");
         reported_at(&err, "tollgate.toml", &want);
-        assert!(err.contains("9 problem(s)"), "{args:?}: {err}");
+        assert!(err.contains("11 problem(s)"), "{args:?}: {err}");
     }
 
     // The same with a SQLite database in the directory: serve refuses

@@ -225,3 +225,116 @@ async fn pages_negotiate_their_language_and_ignore_bad_hints() {
         }
     }
 }
+
+/// `[branding]` without a rebuild (issue 15): the product name in every
+/// heading and title, Chinese as the default language, an operator's
+/// text for one message, a stylesheet and a logo served to the pages.
+#[tokio::test]
+async fn branding_changes_name_language_texts_and_look_without_a_rebuild() {
+    let dir = tollgate::temp_dir();
+    let messages = dir.0.join("messages");
+    std::fs::create_dir_all(&messages).unwrap();
+    std::fs::write(messages.join("zh-CN.ftl"), "login-submit = 进入系统\n").unwrap();
+    std::fs::write(dir.0.join("brand.css"), "h1 { color: #c8102e; }\n").unwrap();
+    let svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/>";
+    std::fs::write(dir.0.join("logo.svg"), svg).unwrap();
+    let Some(srv) = TestServer::start(Db::Sqlite, |c| {
+        c.branding.product_name = Some("Acme 统一认证".into());
+        c.branding.default_language = Some("zh-CN".into());
+        c.branding.messages_dir = Some(messages.clone());
+        c.branding.stylesheet = Some(dir.0.join("brand.css"));
+        c.branding.logo = Some(dir.0.join("logo.svg"));
+    })
+    .await
+    else {
+        return;
+    };
+    srv.add_client("rp", |_| {}).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    // No Accept-Language: the configured default, not English.
+    let home = http.get(format!("{}/", srv.base)).send().await.unwrap();
+    let html = home.text().await.unwrap();
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    assert!(html.contains("<h1>Acme 统一认证</h1>"), "{html}");
+    assert!(html.contains("<title>Acme 统一认证</title>"), "{html}");
+    assert!(html.contains(r#"href="/branding/style.css""#), "{html}");
+    assert!(html.contains("这是 Acme 统一认证 登录服务"), "{html}");
+    // The sign-in page: the operator's text in Chinese, the built-in one
+    // in English (the override is for zh-CN only); the title names the
+    // product too.
+    let (path, zh) = crate::authenticators::open_login(
+        &http,
+        &srv.base,
+        &crate::authenticators::authorize_url(&srv.base, ""),
+    )
+    .await;
+    assert!(zh.contains(">进入系统</button>"), "{zh}");
+    assert!(zh.contains("· Acme 统一认证</title>"), "{zh}");
+    let en = http
+        .get(format!("{}{path}?lang=en", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        en.contains("<html lang=\"en\">") && en.contains("<h1>Acme 统一认证</h1>"),
+        "{en}"
+    );
+    assert!(!en.contains("进入系统"), "{en}");
+    // The look: the logo rule and the operator's stylesheet, and the logo.
+    let css = http
+        .get(format!("{}/branding/style.css", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    let css = css.text().await.unwrap();
+    assert!(
+        css.contains("url(/branding/logo)") && css.contains("#c8102e"),
+        "{css}"
+    );
+    let logo = http
+        .get(format!("{}/branding/logo", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.status(), 200);
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    assert_eq!(logo.text().await.unwrap(), svg);
+}
+
+/// Without `[branding]` the stylesheet is empty and there is no logo.
+#[tokio::test]
+async fn no_branding_means_the_built_in_look() {
+    let Some(srv) = TestServer::start(Db::Sqlite, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let html = http.get(format!("{}/", srv.base)).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains("<h1>Tollgate</h1>") && html.contains("<html lang=\"en\">"),
+        "{html}"
+    );
+    let css = http
+        .get(format!("{}/branding/style.css", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (css.status().as_u16(), css.text().await.unwrap()),
+        (200, String::new())
+    );
+    let logo = http
+        .get(format!("{}/branding/logo", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.status(), 404);
+}

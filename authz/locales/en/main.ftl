@@ -5,6 +5,8 @@
 
 ## Page frame
 lang = en
+# The product name in every page heading and title ([branding] product_name).
+product-name = Tollgate
 lang-switch-label = Language
 sign-out = Sign out
 cancel = Cancel
@@ -140,7 +142,7 @@ reset-submit = Set password
 logout-heading = Sign out?
 
 ## Landing page and demo
-home-intro = This is the Tollgate sign-in service at
+home-intro = This is the { $product } sign-in service at
 home-account = Your account
 home-account-what = passkeys, one-time passwords, devices.
 home-demo = The demo relying party

@@ -2,6 +2,8 @@
 
 ## Page frame
 lang = zh-CN
+# The product name in every page heading and title ([branding] product_name).
+product-name = Tollgate
 lang-switch-label = 语言
 sign-out = 退出登录
 cancel = 取消
@@ -134,7 +136,7 @@ reset-submit = 设置密码
 logout-heading = 退出登录？
 
 ## Landing page and demo
-home-intro = 这是 Tollgate 登录服务，地址为
+home-intro = 这是 { $product } 登录服务，地址为
 home-account = 您的账户
 home-account-what = 通行密钥、一次性密码、设备。
 home-demo = 演示依赖方

@@ -46,9 +46,15 @@ pub async fn locale(State(app): State<App>, req: Request, next: Next) -> Respons
             ui_locales: ui_locales.as_deref(),
             accept_language: accept_language.as_deref(),
         },
-        i18n::SUPPORTED[0],
+        app.branding.default_language,
     );
-    let mut resp = i18n::scope(locale, chosen.is_some(), next.run(req)).await;
+    let mut resp = i18n::scope(
+        locale,
+        chosen.is_some(),
+        app.branding.clone(),
+        next.run(req),
+    )
+    .await;
     let h = resp.headers_mut();
     if let Some(l) = switched
         && let Ok(v) = HeaderValue::from_str(&jar.set(LANG, l, KEEP))

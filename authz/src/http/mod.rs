@@ -8,6 +8,7 @@ mod account_password;
 mod account_totp;
 mod agent;
 mod authorize;
+mod branding;
 mod ceremony;
 mod cookies;
 mod demo;
@@ -86,6 +87,8 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_main))
         .route("/static/style.css", get(ops::stylesheet))
+        .route("/branding/style.css", get(branding::stylesheet))
+        .route("/branding/logo", get(branding::logo))
         .route("/static/passkey.js", get(respond::passkey_js))
         .route("/login/{id}/totp", post(login_totp::totp_submit))
         .route(

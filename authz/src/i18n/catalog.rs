@@ -100,6 +100,10 @@ fn format(id: &str, args: Option<&FluentArgs>) -> String {
     let locale = super::current();
     let pick = |l: &str| c.bundles.iter().find(|(x, _)| *x == l).map(|(_, b)| b);
     for l in [locale, SUPPORTED[0]] {
+        // The operator's own text (`[branding]`) first.
+        if let Some(text) = super::scope::with_branding(|b| b.message(l, id, args)) {
+            return text;
+        }
         if let Some(b) = pick(l)
             && let Some(pattern) = b.get_message(id).and_then(|m| m.value())
         {
@@ -223,7 +227,7 @@ mod tests {
 
     #[tokio::test]
     async fn english_sentences_are_translated_by_their_catalog_entry() {
-        super::super::scope("zh-CN", false, async {
+        super::super::scope("zh-CN", false, Default::default(), async {
             assert_eq!(t("lang"), "zh-CN");
             assert_eq!(
                 tr("The username or password is incorrect."),

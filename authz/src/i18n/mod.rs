@@ -9,9 +9,12 @@
 //!   embedded), [`t`], [`t_args`], and [`tr`] for English sentences.
 //! - `filters.rs`: the askama filters the templates call; `words.rs`:
 //!   levels and risk reasons in plain words.
+//! - `branding.rs`: `[branding]` — product name, default language,
+//!   message overrides, stylesheet and logo, without a rebuild.
 //!
 //! See docs/operations.md, "Languages".
 
+pub mod branding;
 mod catalog;
 pub mod filters;
 mod scope;

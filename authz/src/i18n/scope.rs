@@ -10,6 +10,9 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::sync::Arc;
+
+use super::branding::Branding;
 
 /// What the middleware negotiated, and whether the user chose it.
 #[derive(Debug, Clone, Copy)]
@@ -19,20 +22,41 @@ struct Current {
     chosen: bool,
 }
 
+/// The request's locale and the server's branding (its message overrides).
+struct Scope {
+    current: Cell<Current>,
+    branding: Arc<Branding>,
+}
+
 tokio::task_local! {
-    static LOCALE: Cell<Current>;
+    static LOCALE: Scope;
 }
 
 /// Runs `f` with `locale` as the request's locale; `chosen` when it is
 /// the user's own choice, which `ui_locales` then does not override.
-pub async fn scope<F: Future>(locale: &'static str, chosen: bool, f: F) -> F::Output {
-    LOCALE.scope(Cell::new(Current { locale, chosen }), f).await
+/// `branding`'s messages take precedence over the catalogs' in `f`.
+pub async fn scope<F: Future>(
+    locale: &'static str,
+    chosen: bool,
+    branding: Arc<Branding>,
+    f: F,
+) -> F::Output {
+    let scope = Scope {
+        current: Cell::new(Current { locale, chosen }),
+        branding,
+    };
+    LOCALE.scope(scope, f).await
+}
+
+/// `f` of the current request's branding; `None` outside a request.
+pub(super) fn with_branding<T>(f: impl FnOnce(&Branding) -> Option<T>) -> Option<T> {
+    LOCALE.try_with(|s| f(&s.branding)).ok().flatten()
 }
 
 /// The locale of the current request; `en` outside one.
 pub fn current() -> &'static str {
     LOCALE
-        .try_with(|c| c.get().locale)
+        .try_with(|s| s.current.get().locale)
         .unwrap_or(super::SUPPORTED[0])
 }
 
@@ -47,10 +71,10 @@ pub fn prefer_ui_locales(ui_locales: Option<&str>) {
     else {
         return;
     };
-    let _ = LOCALE.try_with(|c| {
-        let now = c.get();
+    let _ = LOCALE.try_with(|s| {
+        let now = s.current.get();
         if !now.chosen {
-            c.set(Current { locale: l, ..now });
+            s.current.set(Current { locale: l, ..now });
         }
     });
 }
@@ -62,19 +86,19 @@ mod tests {
     #[tokio::test]
     async fn ui_locales_raise_the_negotiated_locale_but_not_the_users_choice() {
         assert_eq!(current(), "en");
-        let got = scope("en", false, async {
+        let got = scope("en", false, Arc::default(), async {
             prefer_ui_locales(Some("fr zh-Hans"));
             current()
         })
         .await;
         assert_eq!(got, "zh-CN");
-        let kept = scope("en", true, async {
+        let kept = scope("en", true, Arc::default(), async {
             prefer_ui_locales(Some("zh-CN"));
             current()
         })
         .await;
         assert_eq!(kept, "en");
-        let unsupported = scope("zh-CN", false, async {
+        let unsupported = scope("zh-CN", false, Arc::default(), async {
             prefer_ui_locales(Some("fr de"));
             current()
         })

@@ -100,7 +100,7 @@ mod tests {
             "impossible_travel",
             "1450 km/h from Beijing, CN to Frankfurt, DE in 40 min (limit 800 km/h)",
         );
-        let en = super::super::scope("en", false, async {
+        let en = super::super::scope("en", false, Default::default(), async {
             (
                 level("aal2"),
                 level("phr"),
@@ -119,7 +119,7 @@ mod tests {
             ]
         );
         assert_eq!(en.3, ["This sign-in looks unusual"]);
-        let zh = super::super::scope("zh-CN", false, async {
+        let zh = super::super::scope("zh-CN", false, Default::default(), async {
             (
                 level("aal1"),
                 level("aal2"),
