@@ -4,7 +4,7 @@
 
 use super::error::PageError;
 use super::interaction::{client_name, enrolled, load};
-use super::login_finish::unmet_page;
+use super::login_step::unmet_page;
 use super::pages;
 use crate::login::Next;
 use crate::state::App;

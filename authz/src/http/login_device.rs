@@ -135,7 +135,7 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Result<Response, PageError> {
-    let (mut ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
+    let (ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
     let Some(user) = ix.user_id.clone() else {
         return Ok(super::interaction::see_login(&ix.id));
     };
@@ -167,8 +167,6 @@ pub async fn submit(
             _ => render_state(&app, &ix, &enrolled, &user, &o, false).await,
         };
     };
-    let now = app.now();
-    ix.prove(Method::DeviceKey { hardware }, now);
     app.audit(
         "login.factor",
         &user,
@@ -178,5 +176,11 @@ pub async fn submit(
     .await;
     // The same gate as every other factor: an account re-authentication
     // (user known, no decision yet) is decided and audited here too.
-    super::login_finish::advance(&app, ix, &headers, &ip).await
+    let proof = crate::login::flow::Proof::Verified {
+        method: Method::DeviceKey { hardware },
+        user: None,
+    };
+    let origin = super::login_step::origin(&app, &headers, &ip);
+    let flow = super::login_step::flow(&app);
+    super::login_step::render(&app, flow.submit(ix, proof, &origin).await)
 }

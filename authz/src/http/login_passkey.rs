@@ -110,7 +110,7 @@ pub async fn passkey_finish(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let mut ix = match super::interaction::load(&app, &id, &headers).await {
+    let ix = match super::interaction::load(&app, &id, &headers).await {
         Ok(ix) => ix,
         Err(e) => return e.into_response(),
     };
@@ -191,14 +191,14 @@ pub async fn passkey_finish(
     if let Err(e) = app.store.touch_passkey(&auth.row, now).await {
         return internal(e);
     }
-    ix.user_id = Some(user.id.clone());
-    ix.login = Some(user.login.clone());
-    ix.prove(auth.method, now);
-    as_json(
-        super::login_finish::advance(&app, ix, &headers, &ip)
-            .await
-            .into_response(),
-    )
+    let proof = crate::login::flow::Proof::Verified {
+        method: auth.method,
+        user: Some((user.id, user.login)),
+    };
+    let origin = super::login_step::origin(&app, &headers, &ip);
+    let flow = super::login_step::flow(&app);
+    let step = flow.submit(ix, proof, &origin).await;
+    as_json(super::login_step::render(&app, step).into_response())
 }
 
 /// Looks the credential up, checks it belongs to the interaction's user

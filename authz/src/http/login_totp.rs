@@ -78,7 +78,7 @@ pub async fn totp_submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Result<Response, PageError> {
-    let (mut ix, headers, form) = super::interaction::load_form(&app, &id, req, "totp").await?;
+    let (ix, headers, form) = super::interaction::load_form(&app, &id, req, "totp").await?;
     let (Some(user_id), now) = (ix.user_id.clone(), app.now()) else {
         return Ok(super::interaction::see_login(&ix.id));
     };
@@ -132,8 +132,13 @@ pub async fn totp_submit(
                 json!({"factor": how, "device_id": device, "client": ix.request.client_id}),
             )
             .await;
-            ix.prove(Method::Totp, now);
-            super::login_finish::advance(&app, ix, &headers, &ip).await
+            let proof = crate::login::flow::Proof::Verified {
+                method: Method::Totp,
+                user: None,
+            };
+            let origin = super::login_step::origin(&app, &headers, &ip);
+            let flow = super::login_step::flow(&app);
+            super::login_step::render(&app, flow.submit(ix, proof, &origin).await)
         }
         CodeCheck::Wrong | CodeCheck::Replayed => {
             reserved.failed();

@@ -125,7 +125,8 @@ pub async fn password_grant(
         audit_data(&made, "password-grant"),
     )
     .await;
-    crate::decision::effects::announce(app, "login", &user.login, &made.decision).await;
+    crate::decision::effects::announce(app.audit_sink(), "login", &user.login, &made.decision)
+        .await;
     let base = Requirement {
         level: client.settings.default_level,
         max_age: None,
@@ -136,7 +137,8 @@ pub async fn password_grant(
         None => {
             if let Outcome::Deny { revoke: true, .. } = made.decision.outcome {
                 crate::decision::effects::revoke_everything(
-                    app,
+                    app.revoker(),
+                    app.audit_sink(),
                     &user,
                     None,
                     &made.decision.policy_version,
