@@ -154,7 +154,7 @@ async fn authorize(
             "the user must sign in",
         ));
     }
-    if let Err(e) = super::interaction::save(app, &ix).await {
+    if let Err(e) = super::login_step::flow(app).save(&ix).await {
         tracing::error!(error = %e, "cannot store interaction");
         return Ok(redirect_error(
             app,

@@ -1,23 +1,16 @@
-//! The login interaction as the pages see it: stored and loaded by id
-//! (only by the browser that started it), its forms' CSRF check, the
-//! factor kinds its user has enrolled, and the per-IP/per-interaction rate
-//! of unauthenticated POSTs.
+//! The login interaction as the pages see it: loaded by id (only by the
+//! browser that started it), its forms' CSRF check, and the
+//! per-IP/per-interaction rate of unauthenticated POSTs. Saving it and the
+//! factors its user enrolled are `LoginFlow`'s (`login_step::flow`).
 
 use super::cookies;
 use super::error::PageError;
 use super::respond::see_other;
 use crate::login::Interaction;
-use crate::login::interaction::FactorKind;
 use crate::state::App;
-use crate::store::StoreError;
 use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-
-/// Stores the interaction's state (`LoginFlow::save`).
-pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> {
-    super::login_step::flow(app).save(ix).await
-}
 
 /// An interaction that expired, was completed, or never existed.
 pub(super) const GONE: PageError = PageError::NotFound {
@@ -82,12 +75,6 @@ pub(super) async fn load_form(
         });
     }
     Ok((ix, headers, form))
-}
-
-/// The factor kinds the interaction's user can sign in with now
-/// (`LoginFlow::enrolled`). Read once per request and passed on.
-pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Result<Vec<FactorKind>, PageError> {
-    Ok(super::login_step::flow(app).enrolled(ix).await?)
 }
 
 pub(super) use crate::login::flow::client_name;

@@ -3,7 +3,8 @@
 //! It only renders; the steps are decided by `Interaction::next`.
 
 use super::error::PageError;
-use super::interaction::{client_name, enrolled, load};
+use super::interaction::{client_name, load};
+use super::login_step::enrolled;
 use super::login_step::unmet_page;
 use super::pages;
 use crate::login::Next;

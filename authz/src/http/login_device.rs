@@ -139,7 +139,7 @@ pub async fn submit(
     let Some(user) = ix.user_id.clone() else {
         return Ok(super::interaction::see_login(&ix.id));
     };
-    let enrolled = super::interaction::enrolled(&app, &ix).await?;
+    let enrolled = super::login_step::enrolled(&app, &ix).await?;
     if !wants_device(&ix, &enrolled, app.now()) {
         return Ok(super::interaction::see_login(&ix.id));
     }

@@ -34,6 +34,12 @@ pub(super) fn flow(app: &App) -> LoginFlow<'_> {
     }
 }
 
+/// The factor kinds the interaction's user can sign in with now
+/// (`LoginFlow::enrolled`). Read once per request and passed on.
+pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Result<Vec<FactorKind>, PageError> {
+    Ok(flow(app).enrolled(ix).await?)
+}
+
 /// Where this request comes from: client IP, user agent, the device
 /// cookie's hash and the session cookie's hash.
 pub(super) fn origin(app: &App, headers: &HeaderMap, ip: &str) -> Origin {

@@ -90,7 +90,7 @@ pub async fn totp_submit(
     if super::interaction::too_fast(&app, &ix.id, &ip) {
         return Err(super::interaction::SLOW_DOWN);
     }
-    let kinds = match ix.next(&super::interaction::enrolled(&app, &ix).await?, now) {
+    let kinds = match ix.next(&super::login_step::enrolled(&app, &ix).await?, now) {
         Next::Factor(k) => k,
         _ => return Ok(super::interaction::see_login(&ix.id)),
     };
