@@ -28,6 +28,8 @@ pub(super) fn flow(app: &App) -> LoginFlow<'_> {
         login: &app.config.login,
         lockout: app.lockout_policies(),
         directories: &app.directories,
+        master: &app.master,
+        totp: crate::login::totp::Params::from_config(&app.config.authenticators),
         attested_passkeys: app.attestation.enabled(),
         reauth_window: app.config.authenticators.reauth_window,
         now: app.now(),
@@ -97,6 +99,7 @@ impl From<FlowError> for PageError {
     fn from(e: FlowError) -> PageError {
         match e {
             FlowError::Store(e) => e.into(),
+            FlowError::Internal(e) => PageError::internal(e),
             FlowError::NoUser => PageError::BadRequest("No user.".into()),
             FlowError::UserGone => PageError::Forbidden {
                 title: "Sign-in refused",

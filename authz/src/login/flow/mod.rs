@@ -12,6 +12,7 @@
 
 mod finish;
 mod gate;
+mod otp;
 mod password;
 mod reauth;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use crate::oauth::authorize::CodeIssuer;
 use crate::secret::Secret;
 use crate::store::{Audit, Store, StoreError};
 
+pub use otp::open_totp;
 pub use reauth::held_methods;
 
 /// The pseudo-client id of the account pages' own sign-in: no code is
@@ -49,6 +51,10 @@ pub struct LoginFlow<'a> {
     pub login: &'a LoginConfig,
     /// Per-user (or per-factor) and per-IP limits of the attempts guard.
     pub lockout: (LockoutPolicy, LockoutPolicy),
+    /// Opens sealed TOTP secrets and agent OTP seeds.
+    pub master: &'a crate::master_key::MasterKey,
+    /// `[authenticators]` TOTP parameters.
+    pub totp: super::totp::Params,
     /// The password factor's directory backends.
     pub directories: &'a crate::directory::Directories,
     /// Whether attested passkeys exist here (`phrh` reachable), for the
@@ -76,6 +82,9 @@ pub struct Origin {
 pub enum Proof {
     /// Username and password, checked here behind the `user:<login>` guard.
     Password { username: String, password: Secret },
+    /// A one-time code (TOTP, agent OTP or recovery code) for the known
+    /// user, checked here behind the `totp:<login>` guard.
+    Code { code: String },
     /// A factor the HTTP layer already verified with its own ceremony
     /// (one-time code, passkey assertion, device approval), with the user it
     /// identified. It still goes through the same gate, next and finish.
@@ -90,6 +99,8 @@ pub enum Proof {
 pub enum Refusal {
     /// Wrong secret (or another user's): counted by the attempts guard.
     Wrong,
+    /// A one-time code that was right once and is used again.
+    Replayed,
     /// The key or the IP used up its attempts: 429.
     Locked,
     /// The verifier is saturated; the attempt was given back: 503.
@@ -138,6 +149,9 @@ pub enum FlowError {
     /// The user was removed while signing in.
     #[error("the account does not exist any more")]
     UserGone,
+    /// A fault outside the store (a sealed secret that does not open).
+    #[error("{0}")]
+    Internal(String),
     /// Another request completed this interaction first.
     #[error("the sign-in was already completed")]
     AlreadyCompleted,
@@ -171,6 +185,15 @@ impl LoginFlow<'_> {
                         });
                     }
                 }
+            }
+            Proof::Code { code } => {
+                if let Err(why) = self.one_time_code(&ix, &code, origin).await? {
+                    return Ok(Step::Refused {
+                        why,
+                        ix: Box::new(ix),
+                    });
+                }
+                ix.prove(Method::Totp, self.now);
             }
             Proof::Verified { method, user } => {
                 if let Some((id, login)) = user {

@@ -21,6 +21,12 @@ const BOUND_ATTESTED: Method = Method::Passkey {
     attested: true,
 };
 const DEVICE_HW: Method = Method::DeviceKey { hardware: true };
+/// The TOTP secret every TOTP user of these tests holds (RFC 6238's).
+const TOTP_SECRET: &[u8] = b"12345678901234567890";
+/// The recovery code of a TOTP user (recovery hashes are unique).
+fn recovery(login: &str) -> String {
+    format!("rc-{login}")
+}
 const DEVICE_SW: Method = Method::DeviceKey { hardware: false };
 /// `[authenticators] reauth_window` of these tests.
 const WINDOW: i64 = 300;
@@ -89,6 +95,10 @@ enum Entry {
 enum Act {
     /// The password form with this password (the user's login as username).
     Password(&'static str),
+    /// The one-time-code form: `<totp>` is the user's app's code for the
+    /// step's time, `<recovery>` the user's recovery code, anything else
+    /// is sent as written.
+    Code(&'static str),
     /// A factor verified by its own ceremony.
     Verified(Method),
 }
@@ -112,6 +122,7 @@ struct World {
     revocations: RevocationCache,
     login: LoginConfig,
     directories: crate::directory::Directories,
+    master: crate::master_key::MasterKey,
 }
 
 impl World {
@@ -140,6 +151,7 @@ impl World {
             revocations: RevocationCache::default(),
             login: LoginConfig::default(),
             directories: Default::default(),
+            master: crate::master_key::MasterKey::from_material(&[7; 32], "test").unwrap(),
         }
     }
 
@@ -177,6 +189,8 @@ impl World {
                 },
             ),
             directories: &self.directories,
+            master: &self.master,
+            totp: totp_params(),
             attested_passkeys: true,
             reauth_window: WINDOW,
             now,
@@ -209,8 +223,17 @@ impl World {
             match *e {
                 Enroll::Password => {}
                 Enroll::Totp => {
-                    self.store.put_pending_totp(&id, "sealed", 0).await.unwrap();
+                    use base64::Engine;
+                    let sealed = self.master.seal(&format!("totp:{id}"), TOTP_SECRET);
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(sealed);
+                    self.store.put_pending_totp(&id, &b64, 0).await.unwrap();
+                    // The activating code's step.
                     assert!(self.store.use_totp_step(&id, 1).await.unwrap());
+                    let hash = crate::login::totp::recovery_hash(&recovery(login));
+                    self.store
+                        .replace_recovery_codes(&id, &[hash], 0)
+                        .await
+                        .unwrap();
                 }
                 Enroll::Passkey { synced, attested } => self
                     .store
@@ -247,6 +270,10 @@ impl World {
         }
         id
     }
+}
+
+fn totp_params() -> crate::login::totp::Params {
+    crate::login::totp::Params::from_config(&crate::config::AuthenticatorConfig::default())
 }
 
 fn factors(list: &[(Method, i64)]) -> Vec<ProvenFactor> {
@@ -363,6 +390,19 @@ async fn check(w: &World, case: &Case) {
                 username: login.clone(),
                 password: Secret::new(*p),
             },
+            Act::Code("<totp>") => {
+                let p = totp_params();
+                let step = *now / i64::try_from(p.period).unwrap();
+                Proof::Code {
+                    code: crate::login::totp::code_at_step(p, TOTP_SECRET, step),
+                }
+            }
+            Act::Code("<recovery>") => Proof::Code {
+                code: recovery(&login),
+            },
+            Act::Code(c) => Proof::Code {
+                code: c.to_string(),
+            },
             Act::Verified(m) => Proof::Verified {
                 method: *m,
                 user: Some((uid.clone(), login.clone())),
@@ -465,7 +505,7 @@ async fn sign_ins_reach_what_their_factors_prove() {
             entry: client(&["aal2"], None),
             steps: &[
                 (100, Password(PASSWORD), "show:totp"),
-                (130, Verified(Method::Totp), "complete:aal2@100"),
+                (130, Code("<totp>"), "complete:aal2@100"),
             ],
             decided: true,
         },
@@ -481,7 +521,7 @@ async fn sign_ins_reach_what_their_factors_prove() {
             },
             steps: &[
                 (1000, Password(PASSWORD), "show:totp"),
-                (1010, Verified(Method::Totp), "complete:aal2@1000"),
+                (1010, Code("<totp>"), "complete:aal2@1000"),
             ],
             decided: true,
         },
@@ -513,6 +553,44 @@ async fn sign_ins_reach_what_their_factors_prove() {
             steps: &[
                 (5000, Password(PASSWORD), "show:passkey"),
                 (5010, Verified(SYNCED), "complete:phr@5010"),
+            ],
+            decided: true,
+        },
+        // Each one-time code: a wrong one and a replayed step are refused
+        // (the interaction stays), a recovery code proves otp once.
+        Case {
+            name: "wrong then replayed then right code",
+            enroll: &[PW, TOTP],
+            entry: client(&["aal2"], None),
+            steps: &[
+                (100, Password(PASSWORD), "show:totp"),
+                (110, Code("1234567"), "refused:wrong"),
+                // Step 1 was used by the activation: the code of t=30..59.
+                (45, Code("<totp>"), "refused:replayed"),
+                (120, Code("<totp>"), "complete:aal2@100"),
+            ],
+            decided: true,
+        },
+        Case {
+            name: "recovery code is otp",
+            enroll: &[PW, TOTP],
+            entry: client(&["aal2"], None),
+            steps: &[
+                (100, Password(PASSWORD), "show:totp"),
+                (110, Code("<recovery>"), "complete:aal2@100"),
+            ],
+            decided: true,
+        },
+        Case {
+            name: "wrong codes lock the otp key",
+            enroll: &[PW, TOTP],
+            entry: client(&["aal2"], None),
+            steps: &[
+                (100, Password(PASSWORD), "show:totp"),
+                (101, Code("1234567"), "refused:wrong"),
+                (102, Code("7654321"), "refused:wrong"),
+                (103, Code("no-such-code"), "refused:wrong"),
+                (104, Code("<totp>"), "refused:locked"),
             ],
             decided: true,
         },
