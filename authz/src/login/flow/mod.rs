@@ -10,6 +10,7 @@
 //! [`Step::Refused`] (the user's mistake or a busy verifier: a page, not
 //! a fault); faults are [`FlowError`].
 
+mod device;
 mod finish;
 mod gate;
 mod otp;
@@ -85,9 +86,13 @@ pub enum Proof {
     /// A one-time code (TOTP, agent OTP or recovery code) for the known
     /// user, checked here behind the `totp:<login>` guard.
     Code { code: String },
-    /// A factor the HTTP layer already verified with its own ceremony
-    /// (one-time code, passkey assertion, device approval), with the user it
-    /// identified. It still goes through the same gate, next and finish.
+    /// "I approved it on my device": the interaction's approval, consumed
+    /// here once.
+    DeviceApproval,
+    /// A factor the HTTP layer already verified with its own ceremony (a
+    /// passkey assertion: WebAuthn state and JSON stay with its endpoint),
+    /// with the user it identified. It still goes through the same gate,
+    /// next and finish.
     Verified {
         method: Method,
         user: Option<(String, String)>,
@@ -107,6 +112,8 @@ pub enum Refusal {
     Busy,
     /// The directory could not judge; the attempt was given back: 503.
     Unavailable,
+    /// The device has not approved (yet), or the approval was used.
+    Pending,
     /// The form is not usable (an empty or overlong username): 400.
     Malformed,
 }
@@ -195,6 +202,15 @@ impl LoginFlow<'_> {
                 }
                 ix.prove(Method::Totp, self.now);
             }
+            Proof::DeviceApproval => match self.device_approval(&ix, origin).await? {
+                Ok(method) => ix.prove(method, self.now),
+                Err(why) => {
+                    return Ok(Step::Refused {
+                        why,
+                        ix: Box::new(ix),
+                    });
+                }
+            },
             Proof::Verified { method, user } => {
                 if let Some((id, login)) = user {
                     ix.user_id = Some(id);

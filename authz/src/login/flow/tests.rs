@@ -27,7 +27,6 @@ const TOTP_SECRET: &[u8] = b"12345678901234567890";
 fn recovery(login: &str) -> String {
     format!("rc-{login}")
 }
-const DEVICE_SW: Method = Method::DeviceKey { hardware: false };
 /// `[authenticators] reauth_window` of these tests.
 const WINDOW: i64 = 300;
 /// Failed attempts a user key allows before it locks.
@@ -99,6 +98,9 @@ enum Act {
     /// step's time, `<recovery>` the user's recovery code, anything else
     /// is sent as written.
     Code(&'static str),
+    /// "I approved it, continue" — after the user's device approved the
+    /// interaction's challenge (`true`) or before it did (`false`).
+    Device(bool),
     /// A factor verified by its own ceremony.
     Verified(Method),
 }
@@ -270,6 +272,30 @@ impl World {
         }
         id
     }
+
+    /// The user's (first) device approved interaction `ix` at `now`.
+    async fn approve(&self, ix: &str, uid: &str, now: i64) {
+        let device = self.store.devices(Some(uid)).await.unwrap().remove(0);
+        let c = crate::store::ChallengeRow {
+            id: format!("c-{ix}-{now}"),
+            transaction_id: ix.into(),
+            device_id: device.id,
+            nonce: "n".into(),
+            number: "42".into(),
+            origin: "{}".into(),
+            created_at: now,
+            expires_at: now + 120,
+            answered_at: None,
+            outcome: None,
+        };
+        self.store.insert_challenges(&[c.clone()]).await.unwrap();
+        assert!(
+            self.store
+                .answer_challenge(&c.id, "approved", now)
+                .await
+                .unwrap()
+        );
+    }
 }
 
 fn totp_params() -> crate::login::totp::Params {
@@ -403,6 +429,12 @@ async fn check(w: &World, case: &Case) {
             Act::Code(c) => Proof::Code {
                 code: c.to_string(),
             },
+            Act::Device(approved) => {
+                if *approved {
+                    w.approve(&id, &uid, *now).await;
+                }
+                Proof::DeviceApproval
+            }
             Act::Verified(m) => Proof::Verified {
                 method: *m,
                 user: Some((uid.clone(), login.clone())),
@@ -492,7 +524,8 @@ async fn sign_ins_reach_what_their_factors_prove() {
             entry: client(&["phr"], None),
             steps: &[
                 (100, Password(PASSWORD), "show:device"),
-                (110, Verified(DEVICE_SW), "complete:phr@110"),
+                (105, Device(false), "refused:pending"),
+                (110, Device(true), "complete:phr@110"),
             ],
             decided: true,
         },
@@ -648,7 +681,7 @@ async fn sign_ins_reach_what_their_factors_prove() {
                 at: 1000,
                 session: &[(Method::Password, 0), (DEVICE_HW, 0)],
             },
-            steps: &[(1000, Verified(DEVICE_HW), "complete:phrh@1000")],
+            steps: &[(1000, Device(true), "complete:phrh@1000")],
             decided: true,
         },
         // The attempts guard: the limit, then locked even for the right one.
