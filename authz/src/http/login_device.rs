@@ -10,8 +10,8 @@
 use super::error::PageError;
 use super::pages;
 use crate::agent::approval::{self, LoginApproval};
-use crate::login::interaction::FactorKind;
 use crate::login::flow::{Proof, Step};
+use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Next};
 use crate::state::App;
 use axum::extract::{ConnectInfo, Path, Request, State};

@@ -69,7 +69,7 @@ pub async fn submit(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in is unavailable right now. Try again later.",
         )),
-        Refusal::Wrong | Refusal::Replayed | Refusal::Pending => page(
+        Refusal::Wrong | Refusal::Replayed | Refusal::Pending | Refusal::Passkey(_) => page(
             StatusCode::UNAUTHORIZED,
             "The username or password is incorrect.",
         ),

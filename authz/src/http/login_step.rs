@@ -28,6 +28,7 @@ pub(super) fn flow(app: &App) -> LoginFlow<'_> {
         login: &app.config.login,
         lockout: app.lockout_policies(),
         directories: &app.directories,
+        rp_name: &app.config.authenticators.rp_name,
         master: &app.master,
         totp: crate::login::totp::Params::from_config(&app.config.authenticators),
         attested_passkeys: app.attestation.enabled(),

@@ -11,5 +11,9 @@ pub(super) fn open_secret(
     user_id: &str,
     sealed_b64: &str,
 ) -> Result<Vec<u8>, PageError> {
-    Ok(crate::login::flow::open_totp(&app.master, user_id, sealed_b64)?)
+    Ok(crate::login::flow::open_totp(
+        &app.master,
+        user_id,
+        sealed_b64,
+    )?)
 }

@@ -7,6 +7,7 @@ use super::*;
 use crate::cache::RevocationCache;
 use crate::config::PolicyConfig;
 use crate::login::{AuthRequest, Level, ProvenFactor, Requirement};
+use crate::secret::Secret;
 use crate::store::{NewUser, PasskeyRow};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -191,6 +192,7 @@ impl World {
                 },
             ),
             directories: &self.directories,
+            rp_name: "Tollgate",
             master: &self.master,
             totp: totp_params(),
             attested_passkeys: true,
@@ -725,4 +727,62 @@ async fn an_empty_username_is_refused_before_the_guard() {
             ..
         }
     ));
+}
+
+/// A real WebAuthn assertion (a software authenticator) through `submit`:
+/// a discoverable sign-in identifies the user and proves `phr` (synced);
+/// the same user's credential offered to another user's interaction is
+/// refused and audited, and the interaction stays.
+#[tokio::test]
+async fn a_passkey_assertion_goes_through_the_same_gate() {
+    use crate::login::passkey;
+    use crate::login::soft_passkey::SoftPasskey;
+    const ISSUER: &str = "https://issuer.example";
+    let w = World::new().await;
+    let uid = w.user("pk-user", &[PW]).await;
+    let other = w.user("pk-other", &[PW]).await;
+    let rp = passkey::relying_party(ISSUER, "Tollgate").unwrap();
+    let (opts, state) =
+        passkey::start_registration(&rp, &uid, "pk-user", "pk-user", &[], false).unwrap();
+    let (mut key, resp) = SoftPasskey::register(&opts, ISSUER, true).unwrap();
+    let row =
+        passkey::finish_registration(&rp, &state, &resp, &uid, "Key", &Default::default(), 0)
+            .unwrap();
+    w.store.insert_passkey(&row).await.unwrap();
+    let origin = Origin {
+        ip: "203.0.113.10".into(),
+        ..Origin::default()
+    };
+    let assert_once = |key: &mut SoftPasskey| {
+        let (options, state) = passkey::start_authentication(&rp, None).unwrap();
+        let response = key.assert(&options, ISSUER).unwrap();
+        Proof::Passkey { state, response }
+    };
+
+    // Another user's interaction: refused, the credential id audited.
+    let mut foreign = start(&w, &client(&[], None), &other, "pk-foreign").await;
+    foreign.user_id = Some(other.clone());
+    let step = w
+        .flow(90)
+        .submit(foreign, assert_once(&mut key), &origin)
+        .await
+        .unwrap();
+    assert_eq!(said(&w, &step, 90).await, "refused:passkey(\"unknown_credential\")");
+    let audited = w.store.audit_records(0, 10_000).await.unwrap();
+    assert!(audited.iter().any(|r| r.kind == "passkey.failure"
+        && r.data["detail"]["credential"] == row.cred_id.as_str()));
+
+    // Discoverable: the assertion names the user.
+    let ix = start(&w, &client(&["phr"], None), &uid, "pk-user").await;
+    let id = ix.id.clone();
+    let step = w
+        .flow(100)
+        .submit(ix, assert_once(&mut key), &origin)
+        .await
+        .unwrap();
+    assert_eq!(said(&w, &step, 100).await, "complete:phr@100");
+    let audited = w.store.audit_records(0, 10_000).await.unwrap();
+    assert!(audited
+        .iter()
+        .any(|r| r.kind == "policy.decision" && r.data["interaction"] == id.as_str()));
 }
