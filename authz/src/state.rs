@@ -196,6 +196,28 @@ impl AppState {
         }
     }
 
+    /// The sign-in service at this moment, with only the pieces it needs
+    /// (`login::flow`); the pages and the password grant use it.
+    pub fn login_flow(&self) -> crate::login::flow::LoginFlow<'_> {
+        crate::login::flow::LoginFlow {
+            store: &self.store,
+            decisions: &self.decisions,
+            audit: self.audit_sink(),
+            metrics: &self.metrics,
+            revoker: self.revoker(),
+            codes: crate::oauth::authorize::CodeIssuer::of(self),
+            login: &self.config.login,
+            lockout: self.lockout_policies(),
+            directories: &self.directories,
+            rp_name: &self.config.authenticators.rp_name,
+            master: &self.master,
+            totp: crate::login::totp::Params::from_config(&self.config.authenticators),
+            attested_passkeys: self.attestation.enabled(),
+            reauth_window: self.config.authenticators.reauth_window,
+            now: self.now(),
+        }
+    }
+
     /// What a deny with revocation needs: the store, the revocation cache
     /// and the access-token lifetime it reloads over.
     pub fn revoker(&self) -> crate::decision::effects::Revoker<'_> {

@@ -11,30 +11,13 @@ use super::{cookies, pages};
 use crate::login::Interaction;
 use crate::login::flow::{FlowError, LoginFlow, Origin, Step};
 use crate::login::interaction::FactorKind;
-use crate::oauth::authorize::CodeIssuer;
 use crate::state::App;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// The sign-in service of this app, at this request's time.
 pub(super) fn flow(app: &App) -> LoginFlow<'_> {
-    LoginFlow {
-        store: &app.store,
-        decisions: &app.decisions,
-        audit: app.audit_sink(),
-        metrics: &app.metrics,
-        revoker: app.revoker(),
-        codes: CodeIssuer::of(app),
-        login: &app.config.login,
-        lockout: app.lockout_policies(),
-        directories: &app.directories,
-        rp_name: &app.config.authenticators.rp_name,
-        master: &app.master,
-        totp: crate::login::totp::Params::from_config(&app.config.authenticators),
-        attested_passkeys: app.attestation.enabled(),
-        reauth_window: app.config.authenticators.reauth_window,
-        now: app.now(),
-    }
+    app.login_flow()
 }
 
 /// The factor kinds the interaction's user can sign in with now

@@ -33,6 +33,7 @@ use crate::oauth::authorize::CodeIssuer;
 use crate::store::{Audit, Store, StoreError};
 
 pub use otp::open_totp;
+pub use password::Asker;
 pub use reauth::held_methods;
 pub use step::{FlowError, Origin, Proof, Refusal, Step};
 

@@ -1,7 +1,8 @@
 //! The password step: the attempts guard (`user:<login>` and the IP)
 //! before the check, the check on the password factor's backend (argon2
 //! or a directory bind), and what a failure feeds (the risk counters, the
-//! audit log).
+//! audit log). The same check serves the interactive sign-in and the
+//! password grant (`oauth/password_grant.rs`).
 
 use super::{FlowError, LoginFlow, Origin, Refusal};
 use crate::login::Interaction;
@@ -10,12 +11,41 @@ use crate::login::password_check::{self, Outcome};
 use crate::secret::Secret;
 use crate::store::UserRow;
 
+/// Who asks for a password check: the client, and the grant when it is
+/// not the interactive sign-in (it is named in the audit records).
+#[derive(Clone, Copy)]
+pub struct Asker<'a> {
+    pub client: &'a str,
+    pub grant: Option<&'a str>,
+    /// The user the sign-in already knows: a right password of another
+    /// user is wrong.
+    pub expected_user: Option<&'a str>,
+}
+
 impl LoginFlow<'_> {
     /// Checks `username`/`password` for `ix`: the user it names, or why not.
-    /// A right password of another user than the interaction's is wrong.
     pub(super) async fn password(
         &self,
         ix: &Interaction,
+        username: &str,
+        password: Secret,
+        origin: &Origin,
+    ) -> Result<Result<UserRow, Refusal>, FlowError> {
+        let asker = Asker {
+            client: &ix.request.client_id,
+            grant: None,
+            expected_user: ix.user_id.as_deref(),
+        };
+        self.check_password(asker, username, password, origin).await
+    }
+
+    /// The guarded password check: reserve an attempt, verify, and say how
+    /// it ended (a success clears the user's key; a failure stays counted
+    /// and feeds the risk counters; a verifier that could not judge gives
+    /// the attempt back).
+    pub async fn check_password(
+        &self,
+        asker: Asker<'_>,
         username: &str,
         password: Secret,
         origin: &Origin,
@@ -24,19 +54,19 @@ impl LoginFlow<'_> {
             return Ok(Err(Refusal::Malformed));
         }
         let (now, ip) = (self.now, origin.ip.as_str());
+        let with_grant = |mut v: serde_json::Value| {
+            if let Some(g) = asker.grant {
+                v["grant"] = g.into();
+            }
+            v
+        };
         let guard = Guard::new("user", username, ip, self.lockout);
         let reserved = match guard.reserve(self.store, now).await {
             Ok(r) => r,
             Err(Refused::Locked) => {
                 self.metrics.login("locked");
-                self.audit
-                    .record(
-                        "login.locked",
-                        username,
-                        ip,
-                        serde_json::json!({"client": ix.request.client_id}),
-                    )
-                    .await;
+                let data = with_grant(serde_json::json!({"client": asker.client}));
+                self.audit.record("login.locked", username, ip, data).await;
                 return Ok(Err(Refusal::Locked));
             }
             Err(Refused::Store(e)) => return Err(e.into()),
@@ -56,8 +86,8 @@ impl LoginFlow<'_> {
                 return Ok(Err(Refusal::Unavailable));
             }
         };
-        let same_user = ix.user_id.is_none() || user.as_ref().map(|u| &u.id) == ix.user_id.as_ref();
-        let Some(user) = user.filter(|_| same_user) else {
+        let same_user = |u: &UserRow| asker.expected_user.is_none_or(|e| e == u.id);
+        let Some(user) = user.filter(same_user) else {
             reserved.failed();
             self.metrics.login("failure");
             if let Ok(addr) = ip.parse() {
@@ -65,17 +95,11 @@ impl LoginFlow<'_> {
                     .record_failure(username, addr, &origin.user_agent, now)
                     .await;
             }
-            self.audit
-                .record(
-                    "login.failure",
-                    username,
-                    ip,
-                    serde_json::json!({
-                        "client": ix.request.client_id,
-                        "factor": "password",
-                        "user_agent": origin.user_agent}),
-                )
-                .await;
+            let data = with_grant(serde_json::json!({
+                "client": asker.client,
+                "factor": "password",
+                "user_agent": origin.user_agent}));
+            self.audit.record("login.failure", username, ip, data).await;
             return Ok(Err(Refusal::Wrong));
         };
         if let Err(e) = reserved.succeeded().await {

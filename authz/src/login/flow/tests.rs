@@ -745,9 +745,8 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
     let (opts, state) =
         passkey::start_registration(&rp, &uid, "pk-user", "pk-user", &[], false).unwrap();
     let (mut key, resp) = SoftPasskey::register(&opts, ISSUER, true).unwrap();
-    let row =
-        passkey::finish_registration(&rp, &state, &resp, &uid, "Key", &Default::default(), 0)
-            .unwrap();
+    let row = passkey::finish_registration(&rp, &state, &resp, &uid, "Key", &Default::default(), 0)
+        .unwrap();
     w.store.insert_passkey(&row).await.unwrap();
     let origin = Origin {
         ip: "203.0.113.10".into(),
@@ -767,10 +766,15 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
         .submit(foreign, assert_once(&mut key), &origin)
         .await
         .unwrap();
-    assert_eq!(said(&w, &step, 90).await, "refused:passkey(\"unknown_credential\")");
+    assert_eq!(
+        said(&w, &step, 90).await,
+        "refused:passkey(\"unknown_credential\")"
+    );
     let audited = w.store.audit_records(0, 10_000).await.unwrap();
-    assert!(audited.iter().any(|r| r.kind == "passkey.failure"
-        && r.data["detail"]["credential"] == row.cred_id.as_str()));
+    assert!(
+        audited.iter().any(|r| r.kind == "passkey.failure"
+            && r.data["detail"]["credential"] == row.cred_id.as_str())
+    );
 
     // Discoverable: the assertion names the user.
     let ix = start(&w, &client(&["phr"], None), &uid, "pk-user").await;
@@ -782,7 +786,9 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
         .unwrap();
     assert_eq!(said(&w, &step, 100).await, "complete:phr@100");
     let audited = w.store.audit_records(0, 10_000).await.unwrap();
-    assert!(audited
-        .iter()
-        .any(|r| r.kind == "policy.decision" && r.data["interaction"] == id.as_str()));
+    assert!(
+        audited
+            .iter()
+            .any(|r| r.kind == "policy.decision" && r.data["interaction"] == id.as_str())
+    );
 }
