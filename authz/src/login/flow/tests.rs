@@ -290,7 +290,10 @@ impl World {
             answered_at: None,
             outcome: None,
         };
-        self.store.insert_challenges(&[c.clone()]).await.unwrap();
+        self.store
+            .insert_challenges(std::slice::from_ref(&c))
+            .await
+            .unwrap();
         assert!(
             self.store
                 .answer_challenge(&c.id, "approved", now)
