@@ -187,12 +187,47 @@ impl AppState {
 
     /// Writes an audit record; a failure is logged, never shown to the client.
     pub async fn audit(&self, kind: &str, actor: &str, subject: &str, data: serde_json::Value) {
-        if let Err(e) = self
-            .store
-            .append_audit(self.now(), kind, actor, subject, &data)
-            .await
-        {
-            tracing::error!(error = %e, kind, "audit append failed");
+        self.audit_sink().record(kind, actor, subject, data).await;
+    }
+
+    /// The audit log stamped with the current time, for services that take
+    /// only what they need (`login::flow`, `decision::effects`).
+    pub fn audit_sink(&self) -> crate::store::Audit<'_> {
+        crate::store::Audit {
+            store: &self.store,
+            now: self.now(),
+        }
+    }
+
+    /// The sign-in service at this moment, with only the pieces it needs
+    /// (`login::flow`); the pages and the password grant use it.
+    pub fn login_flow(&self) -> crate::login::flow::LoginFlow<'_> {
+        crate::login::flow::LoginFlow {
+            store: &self.store,
+            decisions: &self.decisions,
+            audit: self.audit_sink(),
+            metrics: &self.metrics,
+            revoker: self.revoker(),
+            codes: crate::oauth::authorize::CodeIssuer::of(self),
+            login: &self.config.login,
+            lockout: self.lockout_policies(),
+            directories: &self.directories,
+            rp_name: &self.config.authenticators.rp_name,
+            master: &self.master,
+            totp: crate::login::totp::Params::from_config(&self.config.authenticators),
+            attested_passkeys: self.attestation.enabled(),
+            reauth_window: self.config.authenticators.reauth_window,
+            now: self.now(),
+        }
+    }
+
+    /// What a deny with revocation needs: the store, the revocation cache
+    /// and the access-token lifetime it reloads over.
+    pub fn revoker(&self) -> crate::decision::effects::Revoker<'_> {
+        crate::decision::effects::Revoker {
+            store: &self.store,
+            revocations: &self.revocations,
+            access_ttl: self.config.tokens.access_token_ttl,
         }
     }
 }

@@ -129,21 +129,21 @@ fn current(rows: &[ChallengeRow], now: i64) -> Option<LoginApproval> {
 /// whether its key is hardware-bound, or `None` when not (or no longer)
 /// approved. A device revoked after approving does not count.
 pub async fn consume(
-    app: &App,
+    store: &crate::store::Store,
     transaction_id: &str,
     user_id: &str,
 ) -> Result<Option<(DeviceRow, bool)>, AgentError> {
-    for c in app.store.challenges_of(transaction_id).await? {
+    for c in store.challenges_of(transaction_id).await? {
         if c.outcome.as_deref() != Some("approved") {
             continue;
         }
-        let Some(d) = app.store.device(&c.device_id).await? else {
+        let Some(d) = store.device(&c.device_id).await? else {
             continue;
         };
         if d.revoked_at.is_some() || d.user_id != user_id {
             continue;
         }
-        if app.store.consume_approval(&c.id).await? {
+        if store.consume_approval(&c.id).await? {
             let hardware = key_storage(&d.key_storage) == Some(KeyStorage::Tpm);
             return Ok(Some((d, hardware)));
         }

@@ -7,7 +7,6 @@
 //! only for devices that are not revoked. Lockout is the caller's: the TOTP
 //! step of the login counts failures for both kinds of code together.
 
-use crate::state::App;
 use base64::Engine;
 use tollgate_agent::otp::{self, OtpAlgorithm, OtpParams};
 use tollgate_agent::secret::OtpSeed;
@@ -39,12 +38,17 @@ pub fn params(algorithm: &str) -> Option<OtpParams> {
 
 /// Checks `code` at `now` against every active device of `user_id` that
 /// holds an OTP seed. Errors are internal (store, unsealing).
-pub async fn check(app: &App, user_id: &str, code: &str, now: i64) -> Result<AgentOtp, String> {
+pub async fn check(
+    store: &crate::store::Store,
+    master: &crate::master_key::MasterKey,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<AgentOtp, String> {
     if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(AgentOtp::NoMatch);
     }
-    let devices = app
-        .store
+    let devices = store
         .otp_devices(user_id)
         .await
         .map_err(|e| e.to_string())?;
@@ -56,8 +60,7 @@ pub async fn check(app: &App, user_id: &str, code: &str, now: i64) -> Result<Age
         let sealed = base64::engine::general_purpose::STANDARD
             .decode(&sealed)
             .map_err(|e| format!("device {device_id} OTP seed: {e}"))?;
-        let seed = app
-            .master
+        let seed = master
             .open(&format!("device-otp:{device_id}"), &sealed)
             .map_err(|e| format!("device {device_id} OTP seed: {e}"))?;
         let step = otp::verify(&OtpSeed::new(seed.to_vec()), p, code, now, 1)
@@ -65,8 +68,7 @@ pub async fn check(app: &App, user_id: &str, code: &str, now: i64) -> Result<Age
         if let Some(step) = step {
             let step = i64::try_from(step).map_err(|e| e.to_string())?;
             return Ok(
-                if app
-                    .store
+                if store
                     .use_device_otp_step(&device_id, step)
                     .await
                     .map_err(|e| e.to_string())?

@@ -6,14 +6,12 @@
 //! factor can never be removed. Passkeys are `account_passkeys.rs`, TOTP
 //! and recovery codes `account_totp.rs`, devices `account_devices.rs`.
 
-use super::account_guard::change_requirement;
 use super::error::PageError;
 use super::respond::{see_other, with_script};
-use super::session::{CLIENT, csrf_of, current_session};
+use super::session::{csrf_of, current_session};
 use super::{cookies, pages};
 #[allow(unused_imports)] // used by the templates' `|t` filters
 use crate::i18n::filters;
-use crate::login::{AuthRequest, Interaction, Level, Requirement};
 use crate::state::App;
 use crate::store::{PasskeyRow, SessionRow};
 use askama::Template;
@@ -75,43 +73,7 @@ pub(super) fn view(p: &PasskeyRow) -> PasskeyView {
 /// Starts the account sign-in (or re-authentication when `session` is
 /// given: its factors are carried but none is fresh enough).
 pub(super) async fn sign_in(app: &App, session: Option<SessionRow>) -> Result<Response, PageError> {
-    let now = app.now();
-    let browser = crate::secret::random_token(32);
-    let ix = Interaction {
-        id: crate::secret::random_id(16),
-        csrf: crate::secret::random_id(24),
-        browser: crate::oauth::client::hash_secret(browser.expose()),
-        request: AuthRequest {
-            client_id: CLIENT.into(),
-            redirect_uri: "/account".into(),
-            scope: vec![],
-            state: None,
-            nonce: None,
-            code_challenge: None,
-            prompt_login: false,
-            prompt_none: false,
-            max_age: None,
-            acr_values: vec![],
-            login_hint: None,
-            ui_locales: None,
-            client_name: None,
-        },
-        requirement: match &session {
-            Some(s) => change_requirement(app, &s.user_id).await,
-            None => Requirement {
-                level: Level::Aal1,
-                max_age: None,
-            },
-        },
-        user_id: session.as_ref().map(|s| s.user_id.clone()),
-        login: None,
-        session_id: session.as_ref().map(|s| s.id.clone()),
-        proven: session.map(|s| s.factors).unwrap_or_default(),
-        expires_at: now + app.config.login.interaction_ttl,
-        risk: None,
-        tz_offset_min: None,
-    };
-    super::interaction::save(app, &ix).await?;
+    let (ix, browser) = super::login_step::flow(app).start_account(session).await?;
     let mut resp = see_other(&format!("/login/{}", ix.id));
     let cookie = cookies::Jar::of(app).set(
         cookies::LOGIN,

@@ -6,67 +6,19 @@
 
 use super::error::PageError;
 use super::session::{csrf_of, current_session};
-use crate::login::{Level, Requirement};
+use crate::login::Requirement;
 use crate::state::App;
 use crate::store::{SessionRow, UserRow};
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use serde_json::json;
 
-/// The factors `user_id` holds, each at its strongest: what a change to
-/// them must be re-authenticated with (`login::to_change_factors`).
-pub(super) async fn held_methods(
-    app: &App,
-    user_id: &str,
-) -> Result<Vec<crate::login::Method>, crate::store::StoreError> {
-    use crate::login::Method;
-    let mut held = vec![];
-    if app
-        .store
-        .user(user_id)
-        .await?
-        .is_some_and(|u| u.password_hash.is_some())
-    {
-        held.push(Method::Password);
-    }
-    if app.store.totp(user_id).await?.is_some_and(|t| t.active)
-        || !app.store.otp_devices(user_id).await?.is_empty()
-    {
-        held.push(Method::Totp);
-    }
-    for p in app.store.passkeys(user_id).await? {
-        if !p.suspicious {
-            held.push(Method::Passkey {
-                user_verified: true,
-                backup_eligible: p.backup_eligible,
-                attested: p.attested,
-            });
-        }
-    }
-    for d in app.store.devices(Some(user_id)).await? {
-        if d.revoked_at.is_none() {
-            held.push(Method::DeviceKey {
-                hardware: d.key_storage == "tpm",
-            });
-        }
-    }
-    Ok(held)
-}
-
-/// What a change to `user_id`'s factors needs now. A store error asks for
-/// the strongest level: it fails closed.
+/// What a change to `user_id`'s factors needs now
+/// (`LoginFlow::change_requirement`; fails closed).
 pub(super) async fn change_requirement(app: &App, user_id: &str) -> Requirement {
-    let window = app.config.authenticators.reauth_window;
-    match held_methods(app, user_id).await {
-        Ok(held) => crate::login::to_change_factors(&held, window),
-        Err(e) => {
-            tracing::error!(error = %e, "factor lookup failed");
-            Requirement {
-                level: Level::Phrh,
-                max_age: Some(window),
-            }
-        }
-    }
+    super::login_step::flow(app)
+        .change_requirement(user_id)
+        .await
 }
 
 /// Whether session `s` proved, recently enough, what a change to its

@@ -7,7 +7,7 @@ use super::pages;
 use super::respond::{redirect_error, see_other};
 use super::session::current_session;
 use crate::login::{Interaction, Requirement};
-use crate::oauth::authorize::{AuthorizeError, error_redirect, issue_code, validate};
+use crate::oauth::authorize::{AuthorizeError, error_redirect, validate};
 use crate::state::App;
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -112,18 +112,25 @@ async fn authorize(
         requirement,
         expires_at: now + app.config.login.interaction_ttl,
         risk: None,
-        tz_offset_min: None,
     };
     let device = device_cookie(app, headers);
     if let Some(s) = &carry {
         // A browser session: the policy decides whether it is enough here.
-        let enrolled = super::interaction::enrolled(app, &ix).await?;
-        super::login_gate::gate(app, &mut ix, &enrolled, headers, ip).await?;
+        let flow = super::login_step::flow(app);
+        let enrolled = flow.enrolled(&ix).await?;
+        let origin = super::login_step::origin(app, headers, ip);
+        if flow.gate(&mut ix, &enrolled, &origin).await?.is_some() {
+            return Err(super::login_step::denied(app));
+        }
         if ix.requirement.met_by(&s.factors, now) {
             // Only the factors within max_age speak in the ID token.
             let fresh = ix.requirement.fresh(&s.factors, now);
             return Ok(with_cookie(
-                match issue_code(app, &ix.request, &s.user_id, &s.id, &fresh).await {
+                match flow
+                    .codes
+                    .issue(&ix.request, &s.user_id, &s.id, &fresh)
+                    .await
+                {
                     Ok(url) => see_other(&url),
                     Err(e) => {
                         tracing::error!(error = %e, "cannot issue code");
@@ -147,7 +154,7 @@ async fn authorize(
             "the user must sign in",
         ));
     }
-    if let Err(e) = super::interaction::save(app, &ix).await {
+    if let Err(e) = super::login_step::flow(app).save(&ix).await {
         tracing::error!(error = %e, "cannot store interaction");
         return Ok(redirect_error(
             app,

@@ -63,6 +63,10 @@ pub enum PageError {
     /// Sign in (again) first: a 303 to `to` (`/account`, `/account/reauth`).
     #[error("sign in first at {to}")]
     SignIn { to: &'static str },
+    /// A fault after the sign-in was taken: the client waits, so the
+    /// browser goes back to it (303) with `server_error` at this address.
+    #[error("back to the client")]
+    BackToClient(String),
     /// A fault on our side (500). The cause is logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -85,7 +89,7 @@ impl PageError {
             PageError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Forbidden { .. } | PageError::PolicyDenied { .. } => StatusCode::FORBIDDEN,
             PageError::Conflict { .. } => StatusCode::CONFLICT,
-            PageError::SignIn { .. } => StatusCode::SEE_OTHER,
+            PageError::SignIn { .. } | PageError::BackToClient(_) => StatusCode::SEE_OTHER,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,6 +154,7 @@ impl IntoResponse for PageError {
                 page
             }
             PageError::SignIn { to } => axum::response::Redirect::to(to).into_response(),
+            PageError::BackToClient(to) => super::respond::see_other(&to),
             PageError::Internal(cause) => pages::failed(&cause),
         }
     }

@@ -118,7 +118,7 @@ async fn enforce(
 ) {
     app.metrics.decision(point, d.outcome.kind());
     let subject = user.map_or("unknown", |u| u.login.as_str());
-    crate::decision::effects::announce(app, point, subject, d).await;
+    crate::decision::effects::announce(app.audit_sink(), point, subject, d).await;
     if !matches!(d.outcome, Outcome::Deny { .. }) {
         return;
     }
@@ -132,7 +132,15 @@ async fn enforce(
     )
     .await;
     if let (true, true, Some(u)) = (revoke, caller.may_revoke, user) {
-        crate::decision::effects::revoke_everything(app, u, None, &d.policy_version, now).await;
+        crate::decision::effects::revoke_everything(
+            app.revoker(),
+            app.audit_sink(),
+            u,
+            None,
+            &d.policy_version,
+            now,
+        )
+        .await;
     }
 }
 

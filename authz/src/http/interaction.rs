@@ -1,25 +1,16 @@
-//! The login interaction as the pages see it: stored and loaded by id
-//! (only by the browser that started it), its forms' CSRF check, the
-//! factor kinds its user has enrolled, and the per-IP/per-interaction rate
-//! of unauthenticated POSTs.
+//! The login interaction as the pages see it: loaded by id (only by the
+//! browser that started it), its forms' CSRF check, and the
+//! per-IP/per-interaction rate of unauthenticated POSTs. Saving it and the
+//! factors its user enrolled are `LoginFlow`'s (`login_step::flow`).
 
 use super::cookies;
 use super::error::PageError;
 use super::respond::see_other;
 use crate::login::Interaction;
-use crate::login::interaction::FactorKind;
 use crate::state::App;
-use crate::store::StoreError;
 use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-
-pub(super) async fn save(app: &App, ix: &Interaction) -> Result<(), StoreError> {
-    let data = serde_json::to_string(ix).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    app.store
-        .put_interaction(&ix.id, &data, ix.expires_at)
-        .await
-}
 
 /// An interaction that expired, was completed, or never existed.
 pub(super) const GONE: PageError = PageError::NotFound {
@@ -86,29 +77,7 @@ pub(super) async fn load_form(
     Ok((ix, headers, form))
 }
 
-/// The factor kinds the interaction's user can sign in with now (the
-/// registry's `login::factor::enrolled`); before the user is known, the
-/// password. Read once per request and passed on; a store error is an
-/// error, never "enrolled in nothing".
-pub(super) async fn enrolled(app: &App, ix: &Interaction) -> Result<Vec<FactorKind>, PageError> {
-    match &ix.user_id {
-        None => Ok(vec![FactorKind::Password]),
-        Some(uid) => Ok(crate::login::factor::enrolled(&app.store, uid).await?),
-    }
-}
-
-/// What the pages call the relying party: its display name, else its id.
-/// The account pages' own sign-in is "your account" (an English catalog
-/// text, translated by the templates' `tr`).
-pub(super) fn client_name(ix: &Interaction) -> &str {
-    if ix.request.client_id == super::session::CLIENT {
-        return "your account";
-    }
-    ix.request
-        .client_name
-        .as_deref()
-        .unwrap_or(&ix.request.client_id)
-}
+pub(super) use crate::login::flow::client_name;
 
 /// Whether this unauthenticated sign-in POST is over the per-IP or the
 /// per-interaction rate (`[login] posts_per_*`); counts it either way.

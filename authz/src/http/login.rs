@@ -3,8 +3,9 @@
 //! It only renders; the steps are decided by `Interaction::next`.
 
 use super::error::PageError;
-use super::interaction::{client_name, enrolled, load};
-use super::login_finish::unmet_page;
+use super::interaction::{client_name, load};
+use super::login_step::enrolled;
+use super::login_step::unmet_page;
 use super::pages;
 use crate::login::Next;
 use crate::state::App;

@@ -3,15 +3,16 @@
 //! When the interaction needs a factor and the user has an active agent
 //! device, `offer` shows a two-digit number (creating the challenges);
 //! the user types it on the terminal; "I approved it, continue" posts to
-//! `/login/{id}/device`, which turns the approval into a proven
-//! `DeviceKey` factor once. No JavaScript and no meta refresh: the user
+//! `/login/{id}/device`, where `LoginFlow::submit` (`Proof::DeviceApproval`)
+//! turns the approval into a proven `DeviceKey` factor once. No JavaScript and no meta refresh: the user
 //! presses the button when the agent says it is done.
 
 use super::error::PageError;
 use super::pages;
 use crate::agent::approval::{self, LoginApproval};
+use crate::login::flow::{Proof, Step};
 use crate::login::interaction::FactorKind;
-use crate::login::{Interaction, Method, Next};
+use crate::login::{Interaction, Next};
 use crate::state::App;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -135,11 +136,11 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Result<Response, PageError> {
-    let (mut ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
+    let (ix, headers, form) = super::interaction::load_form(&app, &id, req, "device").await?;
     let Some(user) = ix.user_id.clone() else {
         return Ok(super::interaction::see_login(&ix.id));
     };
-    let enrolled = super::interaction::enrolled(&app, &ix).await?;
+    let enrolled = super::login_step::enrolled(&app, &ix).await?;
     if !wants_device(&ix, &enrolled, app.now()) {
         return Ok(super::interaction::see_login(&ix.id));
     }
@@ -151,32 +152,29 @@ pub async fn submit(
         let o = origin(&app, &ix, peer, &headers);
         return render_state(&app, &ix, &enrolled, &user, &o, true).await;
     }
-    let consumed = approval::consume(&app, &ix.id, &user)
-        .await
-        .map_err(|e| PageError::internal(e.description))?;
-    let Some((device, hardware)) = consumed else {
-        let o = origin(&app, &ix, peer, &headers);
-        return match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
-            Ok(LoginApproval::Pending { number, .. }) => Ok(page(
-                &ix,
-                useful(&ix, &enrolled, app.now()).contains(&FactorKind::Totp),
-                StatusCode::OK,
-                Some(&number),
-                Some("Not approved yet. Type the number on your device, then continue."),
-            )),
-            _ => render_state(&app, &ix, &enrolled, &user, &o, false).await,
-        };
-    };
-    let now = app.now();
-    ix.prove(Method::DeviceKey { hardware }, now);
-    app.audit(
-        "login.factor",
-        &user,
-        &ix.request.client_id,
-        serde_json::json!({"factor": "device", "device_id": device.id, "hardware": hardware, "ip": ip}),
-    )
-    .await;
     // The same gate as every other factor: an account re-authentication
-    // (user known, no decision yet) is decided and audited here too.
-    super::login_finish::advance(&app, ix, &headers, &ip).await
+    // (user known, no decision yet) is decided and audited there too.
+    let flow = super::login_step::flow(&app);
+    let step = flow
+        .submit(
+            ix,
+            Proof::DeviceApproval,
+            &super::login_step::origin(&app, &headers, &ip),
+        )
+        .await;
+    let ix = match step {
+        Ok(Step::Refused { ix, .. }) => ix,
+        step => return super::login_step::render(&app, step),
+    };
+    let o = origin(&app, &ix, peer, &headers);
+    match approval::for_login(&app, &ix.id, &user, &o, false, app.now()).await {
+        Ok(LoginApproval::Pending { number, .. }) => Ok(page(
+            &ix,
+            useful(&ix, &enrolled, app.now()).contains(&FactorKind::Totp),
+            StatusCode::OK,
+            Some(&number),
+            Some("Not approved yet. Type the number on your device, then continue."),
+        )),
+        _ => render_state(&app, &ix, &enrolled, &user, &o, false).await,
+    }
 }

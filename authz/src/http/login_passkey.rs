@@ -2,11 +2,14 @@
 //! step of a sign-in, JSON for the page's script. Every refusal is a 4xx
 //! with an audit record: malformed JSON, a stale or foreign challenge, a
 //! CSRF mismatch, a bad signature, a counter that went backwards (which
-//! also suspends the credential).
+//! also suspends the credential). The assertion is checked by
+//! `LoginFlow::submit` (`Proof::Passkey`); the ceremony state and the JSON
+//! stay here.
 
 use super::ceremony::{begin, internal};
 use super::respond::{as_json, json_error, read_json, str_field};
 use crate::login::Interaction;
+use crate::login::flow::{FlowError, Proof, Refusal, Step};
 use crate::login::passkey::{self, PasskeyError};
 use crate::state::App;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -110,7 +113,7 @@ pub async fn passkey_finish(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let mut ix = match super::interaction::load(&app, &id, &headers).await {
+    let ix = match super::interaction::load(&app, &id, &headers).await {
         Ok(ix) => ix,
         Err(e) => return e.into_response(),
     };
@@ -154,82 +157,34 @@ pub async fn passkey_finish(
         .get("response")
         .map(|v| v.to_string())
         .unwrap_or_default();
-    let outcome = authenticate(&app, &ix, &state, &response).await;
-    let (auth, user) = match outcome {
-        Ok(x) => x,
-        Err((e, cred)) => {
-            if e == PasskeyError::CounterRegression
-                && let Err(err) = app.store.mark_passkey_suspicious(&cred).await
-            {
-                tracing::error!(error = %err, "cannot suspend passkey");
-            }
-            let actor = ix.user_id.clone().unwrap_or_else(|| "anonymous".into());
-            audit_refusal(
-                &app,
-                "passkey.failure",
-                &actor,
-                &ix,
-                json!({"reason": e.code(), "credential": cred, "ip": ip}),
-            )
-            .await;
-            app.metrics.login("failure");
-            return match e {
-                PasskeyError::Malformed => json_error(
-                    StatusCode::BAD_REQUEST,
-                    "malformed",
-                    "The passkey response is not valid.",
-                ),
-                PasskeyError::Internal(m) => internal(m),
-                _ => json_error(
-                    StatusCode::UNAUTHORIZED,
-                    e.code(),
-                    "That passkey could not be verified.",
-                ),
-            };
-        }
-    };
-    if let Err(e) = app.store.touch_passkey(&auth.row, now).await {
-        return internal(e);
-    }
-    if let Some(tz) = super::signals::tz_field(body.get("tz").and_then(|v| v.as_str())) {
-        ix.tz_offset_min = Some(tz);
-    }
-    ix.user_id = Some(user.id.clone());
-    ix.login = Some(user.login.clone());
-    ix.prove(auth.method, now);
-    as_json(
-        super::login_finish::advance(&app, ix, &headers, &ip)
-            .await
-            .into_response(),
-    )
-}
-
-/// Looks the credential up, checks it belongs to the interaction's user
-/// (if known) and to an enabled user, and runs the ceremony. Errors carry
-/// the credential id for the audit record.
-pub(super) async fn authenticate(
-    app: &App,
-    ix: &Interaction,
-    state: &str,
-    response: &str,
-) -> Result<(passkey::Authenticated, crate::store::UserRow), (PasskeyError, String)> {
-    let cred = passkey::response_cred_id(response).map_err(|e| (e, String::new()))?;
-    let fail = |e: PasskeyError| (e, cred.clone());
-    let row = app
-        .store
-        .passkey(&cred)
+    let flow = super::login_step::flow(&app);
+    let mut origin = super::login_step::origin(&app, &headers, &ip);
+    origin.signals.tz_offset_min =
+        super::signals::tz_field(body.get("tz").and_then(|v| v.as_str()));
+    let why = match flow
+        .submit(ix, Proof::Passkey { state, response }, &origin)
         .await
-        .map_err(|e| fail(PasskeyError::Internal(e.to_string())))?
-        .ok_or_else(|| fail(PasskeyError::UnknownCredential))?;
-    if ix.user_id.as_ref().is_some_and(|u| *u != row.user_id) {
-        return Err(fail(PasskeyError::UnknownCredential));
-    }
-    let user = match app.store.user(&row.user_id).await {
-        Ok(Some(u)) if !u.disabled => u,
-        _ => return Err(fail(PasskeyError::UnknownCredential)),
+    {
+        Ok(Step::Refused { why, .. }) => why,
+        // A fault is JSON for the script too.
+        Err(e @ (FlowError::Store(_) | FlowError::Internal(_))) => return internal(e),
+        step => return as_json(super::login_step::render(&app, step).into_response()),
     };
-    let rp = passkey::relying_party(&app.config.issuer, &app.config.authenticators.rp_name)
-        .map_err(fail)?;
-    let auth = passkey::finish_authentication(&rp, state, response, &row).map_err(fail)?;
-    Ok((auth, user))
+    match why {
+        Refusal::Malformed => json_error(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "The passkey response is not valid.",
+        ),
+        Refusal::Passkey(code) => json_error(
+            StatusCode::UNAUTHORIZED,
+            code,
+            "That passkey could not be verified.",
+        ),
+        _ => json_error(
+            StatusCode::UNAUTHORIZED,
+            "refused",
+            "That passkey could not be verified.",
+        ),
+    }
 }

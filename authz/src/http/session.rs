@@ -7,7 +7,7 @@ use crate::store::{SessionRow, StoreError};
 use axum::http::HeaderMap;
 
 /// The pseudo-client id of the account pages' own sign-in.
-pub const CLIENT: &str = "tollgate-account";
+pub const CLIENT: &str = crate::login::flow::ACCOUNT_CLIENT;
 
 /// The live session of this browser, if any, with its user still enabled.
 /// A store error is an error, never "not signed in".

@@ -78,11 +78,6 @@ pub struct Interaction {
     /// The policy decision, made once the user is known.
     #[serde(default)]
     pub risk: Option<crate::decision::login::LoginRisk>,
-    /// Minutes east of UTC, as the sign-in page's script reported with the
-    /// factor that identified the user (a browser signal for the risk
-    /// score, `tollgate_risk::signals`).
-    #[serde(default)]
-    pub tz_offset_min: Option<i16>,
 }
 
 impl Interaction {
@@ -209,7 +204,6 @@ mod tests {
                 .collect(),
             expires_at: 100,
             risk: None,
-            tz_offset_min: None,
         }
     }
 

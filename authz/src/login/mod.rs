@@ -1,10 +1,13 @@
 //! The login interaction: what has been proven, what is still required.
 //!
-//! Logic only; the pages and form handlers live in `http::login`.
+//! Logic only, no HTTP: `flow` is the sign-in as a service (`LoginFlow`:
+//! proof → gate → next → finish, answering a `Step` as data); `http/`
+//! parses the forms and renders the steps (`http::login_step`).
 
 pub mod attestation;
 pub mod factor;
 mod factors;
+pub mod flow;
 pub mod interaction;
 mod levels;
 pub mod lockout;

@@ -222,49 +222,72 @@ pub fn auth_context(factors: &[ProvenFactor], sid: &str) -> AuthContext {
     }
 }
 
-/// Issues a code for a completed login and returns the redirect URL.
-/// `factors` are those within the request's and the policy's `max_age`
-/// (`Requirement::fresh`), so the ID token claims nothing older.
-pub async fn issue_code(
-    app: &AppState,
-    req: &AuthRequest,
-    user_id: &str,
-    session_id: &str,
-    factors: &[ProvenFactor],
-) -> Result<String, crate::store::StoreError> {
-    let now = app.now();
-    let code = crate::secret::random_token(32);
-    let grant_id = crate::secret::random_id(16);
-    let data = CodeData {
-        redirect_uri: req.redirect_uri.clone(),
-        scope: req.scope.clone(),
-        nonce: req.nonce.clone(),
-        code_challenge: req.code_challenge.clone(),
-        auth: auth_context(factors, session_id),
-    };
-    app.store
-        .insert_code(
-            &grant_id,
-            &req.client_id,
-            user_id,
-            Some(session_id),
-            &super::client::hash_secret(code.expose()),
-            &data,
-            now,
-            now + app.config.tokens.code_ttl,
-        )
-        .await?;
-    let mut url = url::Url::parse(&req.redirect_uri)
-        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", code.expose());
-        if let Some(s) = &req.state {
-            q.append_pair("state", s);
+/// What issuing a code needs: the store, the issuer (the `iss` of the
+/// response, RFC 9207), the code lifetime and the time. Not the app state,
+/// so `login::flow` issues codes without knowing it.
+#[derive(Clone, Copy)]
+pub struct CodeIssuer<'a> {
+    pub store: &'a crate::store::Store,
+    pub issuer: &'a str,
+    pub code_ttl: i64,
+    pub now: i64,
+}
+
+impl CodeIssuer<'_> {
+    /// The issuer of this app at this moment.
+    pub fn of(app: &AppState) -> CodeIssuer<'_> {
+        CodeIssuer {
+            store: &app.store,
+            issuer: &app.urls.issuer,
+            code_ttl: app.config.tokens.code_ttl,
+            now: app.now(),
         }
-        q.append_pair("iss", &app.urls.issuer);
     }
-    Ok(url.into())
+
+    /// Issues a code for a completed login and returns the redirect URL.
+    /// `factors` are those within the request's and the policy's `max_age`
+    /// (`Requirement::fresh`), so the ID token claims nothing older.
+    pub async fn issue(
+        &self,
+        req: &AuthRequest,
+        user_id: &str,
+        session_id: &str,
+        factors: &[ProvenFactor],
+    ) -> Result<String, crate::store::StoreError> {
+        let now = self.now;
+        let code = crate::secret::random_token(32);
+        let grant_id = crate::secret::random_id(16);
+        let data = CodeData {
+            redirect_uri: req.redirect_uri.clone(),
+            scope: req.scope.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            auth: auth_context(factors, session_id),
+        };
+        self.store
+            .insert_code(
+                &grant_id,
+                &req.client_id,
+                user_id,
+                Some(session_id),
+                &super::client::hash_secret(code.expose()),
+                &data,
+                now,
+                now + self.code_ttl,
+            )
+            .await?;
+        let mut url = url::Url::parse(&req.redirect_uri)
+            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("code", code.expose());
+            if let Some(s) = &req.state {
+                q.append_pair("state", s);
+            }
+            q.append_pair("iss", self.issuer);
+        }
+        Ok(url.into())
+    }
 }
 
 #[cfg(test)]

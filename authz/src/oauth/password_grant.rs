@@ -2,7 +2,8 @@
 //! parties that insist on it (vCenter's Okta-style wizard asks for it).
 //!
 //! It exists only as a per-client opt-in (`password_grant = true`) and is
-//! a login like any other: the same lockouts, the same risk score and
+//! a login like any other: the same attempts guard and password check
+//! (`LoginFlow::check_password`), the same risk score and
 //! policy decision, the same audit records. Because a password is one
 //! factor, the grant is refused whenever the client or the policy wants
 //! more than `aal1`: the answer is `invalid_grant` saying that interactive
@@ -14,8 +15,7 @@ use super::grant::{AuthContext, RefreshData};
 use super::token_response::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
 use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
-use crate::login::lockout::{Guard, Refused};
-use crate::login::password_check::{self, Outcome as Checked};
+use crate::login::flow::{Asker, Origin, Refusal};
 use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of};
 use crate::state::AppState;
 use crate::store::ClientRow;
@@ -40,61 +40,47 @@ pub async fn password_grant(
             .ok_or_else(|| OAuthError::invalid_request("password is required"))?,
     );
     let scope = requested_scope(client, form)?;
-    let guard = Guard::new("user", username, &caller.ip, app.lockout_policies());
-    let reserved = match guard.reserve(&app.store, now).await {
-        Ok(r) => r,
-        Err(Refused::Locked) => {
-            app.metrics.login("locked");
-            app.audit(
-                "login.locked",
-                username,
-                &caller.ip,
-                serde_json::json!({"client": client.id, "grant": "password"}),
-            )
-            .await;
+    let asker = Asker {
+        client: &client.id,
+        grant: Some("password"),
+        expected_user: None,
+    };
+    let origin = Origin {
+        ip: caller.ip.clone(),
+        user_agent: caller.user_agent.clone(),
+        ..Origin::default()
+    };
+    let flow = app.login_flow();
+    let checked = flow.check_password(asker, username, pw, &origin);
+    let user = match checked.await.map_err(|e| match e {
+        crate::login::flow::FlowError::Store(e) => OAuthError::from(e),
+        e => {
+            tracing::error!(error = %e, "password grant check failed");
+            OAuthError::server_error()
+        }
+    })? {
+        Ok(u) => u,
+        Err(Refusal::Locked) => {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts; try again later",
             ));
         }
-        Err(Refused::Store(e)) => return Err(e.into()),
-    };
-    let checked = password_check::check(&app.store, &app.directories, username, pw, now).await;
-    let user = match checked {
-        Checked::Verified(u) => u,
-        Checked::Busy => {
-            let _ = reserved.unchecked().await;
+        Err(Refusal::Busy) => {
             return Err(OAuthError::temporarily_unavailable(
                 "too many sign-ins at once; retry shortly",
             ));
         }
-        Checked::Unavailable => {
-            let _ = reserved.unchecked().await;
-            app.metrics.login("unavailable");
+        Err(Refusal::Unavailable) => {
             return Err(OAuthError::temporarily_unavailable(
                 "sign-in is unavailable right now; retry later",
             ));
         }
-        Checked::Rejected => {
-            reserved.failed();
-            if let Ok(addr) = caller.ip.parse() {
-                app.decisions
-                    .record_failure(username, addr, &caller.user_agent, now)
-                    .await;
-            }
-            app.metrics.login("failure");
-            app.audit(
-                "login.failure",
-                username,
-                &caller.ip,
-                serde_json::json!({"client": client.id, "factor": "password", "grant": "password", "user_agent": caller.user_agent}),
-            )
-            .await;
+        Err(_) => {
             return Err(OAuthError::invalid_grant(
                 "the username or password is incorrect",
             ));
         }
     };
-    reserved.succeeded().await?;
 
     // A login like any other: scored and decided.
     let proven = [ProvenFactor {
@@ -127,7 +113,8 @@ pub async fn password_grant(
         audit_data(&made, "password-grant"),
     )
     .await;
-    crate::decision::effects::announce(app, "login", &user.login, &made.decision).await;
+    crate::decision::effects::announce(app.audit_sink(), "login", &user.login, &made.decision)
+        .await;
     let base = Requirement {
         level: client.settings.default_level,
         max_age: None,
@@ -138,7 +125,8 @@ pub async fn password_grant(
         None => {
             if let Outcome::Deny { revoke: true, .. } = made.decision.outcome {
                 crate::decision::effects::revoke_everything(
-                    app,
+                    app.revoker(),
+                    app.audit_sink(),
                     &user,
                     None,
                     &made.decision.policy_version,

@@ -8,6 +8,7 @@
 //! transaction; callers never see half of it.
 
 mod audit;
+mod audit_sink;
 mod clients;
 mod device_events;
 mod devices;
@@ -27,6 +28,7 @@ mod user_row;
 mod users;
 
 pub use audit::{AuditRecord, AuditVerifyError, ChainHash, Checkpoint, hex};
+pub use audit_sink::Audit;
 pub use clients::ClientRow;
 pub use device_events::{ChallengeRow, ReceiptRow};
 pub use devices::{DeviceRow, EnrollmentRow, GrantKeyRow};

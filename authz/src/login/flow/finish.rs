@@ -1,0 +1,141 @@
+//! The end of a sign-in: the interaction is taken (once), the session is
+//! recorded or stepped up with a new cookie secret, the login joins the
+//! risk history and is bound to its session, `login.success` is audited
+//! and the code issued.
+
+use super::{ACCOUNT_CLIENT, FlowError, LoginFlow, Origin, Step};
+use crate::login::{Interaction, Level, ProvenFactor, amr_of};
+use crate::store::SessionRow;
+
+impl LoginFlow<'_> {
+    /// Completes the interaction. Past `take_interaction` the client waits:
+    /// a fault is its `server_error` ([`FlowError::Finish`]).
+    pub(super) async fn finish(&self, ix: Interaction, origin: &Origin) -> Result<Step, FlowError> {
+        let now = self.now;
+        let Some(user_id) = ix.user_id.clone() else {
+            return Err(FlowError::NoUser);
+        };
+        let fail = |e: &dyn std::fmt::Display| FlowError::Finish {
+            redirect: crate::oauth::authorize::error_redirect(
+                &ix.request.redirect_uri,
+                ix.request.state.as_deref(),
+                "server_error",
+                "internal error",
+                self.codes.issuer,
+            ),
+            why: e.to_string(),
+        };
+        match self.store.take_interaction(&ix.id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(FlowError::AlreadyCompleted),
+            Err(e) => return Err(fail(&e)),
+        }
+        let factors = merge(&ix.proven);
+        // When the level the factors reach was proven, not the latest proof.
+        let auth_time = Level::reached_at(&factors).map_or(now, |(_, at)| at);
+        let existing = self
+            .browser_session(origin)
+            .await?
+            .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
+        // Whether the session is new or stepped up, its cookie secret is new.
+        let token = crate::secret::random_token(32);
+        let token_hash = crate::oauth::client::hash_secret(token.expose());
+        let session = match existing {
+            Some(mut s) => {
+                s.factors = factors.clone();
+                s.auth_time = auth_time;
+                self.store
+                    .step_up_session(&s, &token_hash)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                s
+            }
+            None => {
+                let s = SessionRow {
+                    id: crate::secret::random_id(16),
+                    user_id: user_id.clone(),
+                    factors: factors.clone(),
+                    auth_time,
+                    expires_at: now + self.login.session_ttl,
+                };
+                self.store
+                    .insert_session(&s, &token_hash, now)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                s
+            }
+        };
+        self.metrics.login("success");
+        if let Some(risk) = &ix.risk {
+            // Passed its decision (and any step-up): the login joins the history.
+            if let Err(e) = self.decisions.learn(self.store, &risk.event, now).await {
+                tracing::error!(error = %e, "cannot update the risk history");
+            }
+            if let Err(e) = self
+                .decisions
+                .bind_session(self.store, &session.id, &risk.event)
+                .await
+            {
+                tracing::error!(error = %e, "cannot bind the login to its session");
+            }
+        }
+        self.audit
+            .record(
+                "login.success",
+                &user_id,
+                &ix.request.client_id,
+                serde_json::json!({
+                    "ip": origin.ip,
+                    "amr": amr_of(&factors),
+                    "acr": Level::reached(&factors).map(|l| l.acr()),
+                    "sid": session.id,
+                    "score": ix.risk.as_ref().map(|r| r.score),
+                    "policy_version": ix.risk.as_ref().map(|r| r.policy_version.as_str())}),
+            )
+            .await;
+        let redirect = if ix.request.client_id == ACCOUNT_CLIENT {
+            // The account pages' own sign-in: no code, back to the page.
+            ix.request.redirect_uri.clone()
+        } else {
+            // Only the factors within max_age speak in the ID token.
+            let fresh = ix.requirement.fresh(&factors, now);
+            self.codes
+                .issue(&ix.request, &user_id, &session.id, &fresh)
+                .await
+                .map_err(|e| fail(&e))?
+        };
+        Ok(Step::Complete {
+            redirect,
+            session_token: token,
+        })
+    }
+
+    /// The live session behind the browser's cookie, with its user still
+    /// enabled. A store error is an error, never "not signed in".
+    async fn browser_session(&self, origin: &Origin) -> Result<Option<SessionRow>, FlowError> {
+        let Some(hash) = &origin.session_hash else {
+            return Ok(None);
+        };
+        let Some(session) = self.store.session_by_token(hash, self.now).await? else {
+            return Ok(None);
+        };
+        let enabled = self
+            .store
+            .user(&session.user_id)
+            .await?
+            .is_some_and(|u| !u.disabled);
+        Ok(enabled.then_some(session))
+    }
+}
+
+/// Keeps the latest proof of each method, so a session's factor list stays small.
+fn merge(proven: &[ProvenFactor]) -> Vec<ProvenFactor> {
+    let mut out: Vec<ProvenFactor> = Vec::new();
+    for f in proven {
+        match out.iter_mut().find(|o| o.method == f.method) {
+            Some(o) => o.at = o.at.max(f.at),
+            None => out.push(*f),
+        }
+    }
+    out
+}
