@@ -9,7 +9,8 @@
 //! - [`duration`], [`cidr`], [`locate`]: small value types and positions.
 //! - [`model`]: the compiled policy (ladder, bands, rules).
 //! - [`conditions`]: rule conditions, matching and implication.
-//! - [`load`]: parsing, merging several files, lists, the version hash.
+//! - [`parse`]: one file's YAML, past a bad entry to the next.
+//! - [`load`]: merging several files, lists, the version hash.
 //! - [`extends`]: the shipped default kept under a set's files unless one says `extends: none`.
 //! - [`decide`]: [`decide()`], [`DecisionInput`], [`Decision`].
 //! - [`check`]: static checks for `tollgate policy check`.
@@ -36,6 +37,7 @@ pub mod html;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod parse;
 pub mod render;
 pub mod whatif;
 
@@ -113,7 +115,7 @@ pub struct Diagnostic {
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
-            Severity::Error => "",
+            Severity::Error => "error: ",
             Severity::Warning => "warning: ",
         };
         write!(
