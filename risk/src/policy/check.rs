@@ -245,7 +245,8 @@ mod tests {
     fn every_mistake_says_what_was_expected() {
         let rule =
             |when: &str| format!("rules_before:\n  - name: a\n    when: {when}\n    deny: true\n");
-        let cases: Vec<(String, Vec<(usize, usize, &str)>)> = vec![
+        type Want = Vec<(usize, usize, &'static str)>;
+        let cases: Vec<(String, Want)> = vec![
             (
                 rule("{country: [cn, \"XX1\"]}"),
                 vec![
