@@ -197,6 +197,11 @@ mod tests {
             "rules_before:\n  - name: a\n    when: {country: [\"@nowhere\"]}\n    deny: true\n",
             &[(3, 22, "unknown country list \"@nowhere\": no country lists")],
         );
+        // A detection's code is a reason too.
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {reasons: [sensitive_burst]}\n    deny: true\n",
+            &[],
+        );
         check_diags(
             "rules_before:\n  - name: a\n    when: {reasons: [impossible_trvel]}\n    deny: true\n",
             &[(

@@ -19,7 +19,7 @@ use super::locate::{self, Pos};
 use super::model::{
     Band, Effect, FactorSet, Ladder, Level, Origin, Rule, Stage, Verdict, default_ladder,
 };
-use super::{Diagnostic, Policy, RISK_REASON_CODES, Severity};
+use super::{Diagnostic, Policy, Severity, known_reason_codes};
 
 /// Reads a file the policy names (list files); injectable for tests.
 pub type ReadFn<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
@@ -563,8 +563,9 @@ fn compile_at(
         }
     };
     let mut reasons_ok = true;
+    let known = known_reason_codes();
     for code in &spec.when.reasons {
-        if !RISK_REASON_CODES.contains(&code.as_str()) {
+        if !known.contains(&code.as_str()) {
             reasons_ok = false;
             let p = cx.entry(fi, "reasons", code, pos.line);
             cx.err(
@@ -573,7 +574,7 @@ fn compile_at(
                 format!(
                     "rule {:?}: unknown risk reason {code:?}: expected one of {} (docs/risk.md)",
                     spec.name,
-                    RISK_REASON_CODES.join(", ")
+                    known.join(", ")
                 ),
             );
         }

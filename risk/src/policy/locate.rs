@@ -59,6 +59,9 @@ pub fn find(text: &str, key: &str, value: Option<&str>, from: usize) -> Option<P
 /// in the block list below it (`- cn`), quoted or not. `None` when the key
 /// or the entry is not found there.
 pub fn entry(text: &str, key: &str, value: &str, from: usize) -> Option<Pos> {
+    if value.is_empty() {
+        return None;
+    }
     let at = find(text, key, None, from)?;
     let lines: Vec<&str> = text.lines().collect();
     let indent = |l: &str| l.len() - l.trim_start().len();
@@ -134,6 +137,7 @@ mod tests {
             ("countries", "KP", Some((3, 7))),
             ("countries", "cn", None),
             ("other", "cn", Some((7, 7))),
+            ("country", "", None),
         ];
         for (key, value, want) in cases {
             let got = entry(text, key, value, 1).map(|p| (p.line, p.col));

@@ -85,6 +85,20 @@ pub const RISK_REASON_CODES: [&str; 22] = [
     "failed_attempt",
 ];
 
+/// Every reason code a rule may test for: the scorer's
+/// ([`RISK_REASON_CODES`]) and the named detections' (`sensitive_burst` is
+/// only a detection), each once, in that order. A code outside it is an
+/// error in a policy: the rule would never fire.
+pub fn known_reason_codes() -> Vec<&'static str> {
+    let mut codes = RISK_REASON_CODES.to_vec();
+    for d in &crate::detections::DETECTIONS {
+        if !codes.contains(&d.code) {
+            codes.push(d.code);
+        }
+    }
+    codes
+}
+
 /// The text of `policies/default.yaml`, which the embedded default runs.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.yaml");
 

@@ -40,12 +40,11 @@ pub fn parse(text: &str) -> (PolicyFile, Vec<(Pos, String)>) {
     if serde_norway::from_str::<serde_norway::Value>(text).is_err() {
         return (PolicyFile::default(), vec![first]);
     }
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = yaml_lines(text);
     let mut file = PolicyFile::default();
     let mut errors = Vec::new();
     for (start, end) in blocks(&lines) {
-        let whole: Vec<usize> = (start..end).collect();
-        let Err(e) = piece(&lines, &whole).map(|f| merge(&mut file, f)) else {
+        let Err(e) = piece(&lines, None, start..end).map(|f| merge(&mut file, f)) else {
             continue;
         };
         let items = items(&lines, start, end);
@@ -58,9 +57,7 @@ pub fn parse(text: &str) -> (PolicyFile, Vec<(Pos, String)>) {
         }
         let key = lines[start].split(':').next().unwrap_or_default();
         for (n, (a, b)) in items.into_iter().enumerate() {
-            let mut keep = vec![start];
-            keep.extend(a..b);
-            match piece(&lines, &keep) {
+            match piece(&lines, Some(start), a..b) {
                 Ok(f) => merge(&mut file, f),
                 // Alone in its piece the item is `[0]`; say which it is.
                 Err((pos, msg)) => errors.push((
@@ -77,11 +74,32 @@ pub fn parse(text: &str) -> (PolicyFile, Vec<(Pos, String)>) {
     (file, errors)
 }
 
-/// The text with only the lines `keep` (0-based) left, parsed.
-fn piece(lines: &[&str], keep: &[usize]) -> Result<PolicyFile, (Pos, String)> {
+/// The lines as YAML counts them (CR LF, CR or LF ends one, YAML 1.2
+/// §5.4), so that a piece rebuilt with LF keeps serde's line numbers.
+fn yaml_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['\r', '\n']) {
+        out.push(&rest[..i]);
+        let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+        rest = &rest[i + skip..];
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The text with only the line `header` and the lines `keep` (0-based)
+/// left, parsed.
+fn piece(
+    lines: &[&str],
+    header: Option<usize>,
+    keep: std::ops::Range<usize>,
+) -> Result<PolicyFile, (Pos, String)> {
     let mut text = String::new();
     for (i, l) in lines.iter().enumerate() {
-        if keep.contains(&i) {
+        if header == Some(i) || keep.contains(&i) {
             text.push_str(l);
         }
         text.push('\n');
@@ -176,6 +194,15 @@ mod tests {
                 (14, "unknown field `levelz`"),
             ]
         );
+    }
+
+    #[test]
+    fn lines_end_as_yaml_ends_them() {
+        let text = "rules_after:\r  - name: a\r\n    whne: 1\n  - name: b\r    deny: true\n";
+        assert_eq!(yaml_lines(text).len(), 5);
+        let (f, errors) = parse(text);
+        assert_eq!(f.rules_after.len(), 1);
+        assert_eq!(errors.iter().map(|e| e.0.line).collect::<Vec<_>>(), [3]);
     }
 
     #[test]
