@@ -115,7 +115,9 @@ pub fn problems(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<St
         ));
     }
     if let Err(e) = crate::decision::DecisionPoint::load(&config.policy) {
-        out.push(format!("[policy]: {e}"));
+        // A policy set's problems come one per line (`file:line:col: …`):
+        // each is a problem of its own, counted and printed as one.
+        out.extend(e.lines().map(|l| format!("[policy]: {l}")));
     }
     out.extend(ca_file_problems(config));
     for t in &config.scim.targets {

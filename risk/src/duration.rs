@@ -64,7 +64,7 @@ impl<'de> Deserialize<'de> for Duration {
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Duration, E> {
                 Duration::parse(s).ok_or_else(|| {
                     E::custom(format!(
-                        "invalid duration {s:?}: expected seconds or a number with s, m, h or d"
+                        "bad duration {s:?}: expected seconds or a number with s, m, h or d, like \"15m\""
                     ))
                 })
             }

@@ -197,3 +197,136 @@ async fn clients_add_speaks_in_flags_and_sets_the_audience() {
     .expect("claims");
     assert_eq!(claims["aud"], "https://api.example", "{claims}");
 }
+
+/// A policy file with many independent mistakes: `policy check` names
+/// every one at the entry's own line and column in one run, saying which
+/// form was expected, and `check-config` on a config that loads it shows
+/// each as a problem of its own.
+#[test]
+fn policy_check_reports_every_mistake_in_one_run() {
+    let dir = temp_dir();
+    let policy = "rules_before:\n\
+        \x20 - name: embargo\n\
+        \x20   when: {country: [cn, \"XX1\"]}\n\
+        \x20   deny: true\n\
+        \x20 - name: admins\n\
+        \x20   when: {group: [admins]}\n\
+        \x20   require: aal9\n\
+        \x20 - name: typo\n\
+        \x20   whne: {client: [x]}\n\
+        \x20   deny: true\n\
+        rules_after:\n\
+        \x20 - name: fresh\n\
+        \x20   require: aal2\n\
+        \x20   max_age: 5x\n\
+        \x20 - name: embargo\n\
+        \x20   when: {reasons: [impossible_trvel], network: [\"@nowhere\"]}\n\
+        \x20   deny: true\n";
+    std::fs::write(dir.0.join("bad.yaml"), policy).unwrap();
+    let want: [(usize, usize, &str); 8] = [
+        (
+            3,
+            22,
+            "bad country entry \"cn\": expected an ISO 3166-1 alpha-2 code in capitals, like \"CN\"",
+        ),
+        (3, 26, "bad country entry \"XX1\""),
+        (
+            7,
+            5,
+            "unknown level \"aal9\": expected one of aal1, aal2, phr, phrh",
+        ),
+        (9, 5, "unknown field `whne`"),
+        (
+            14,
+            14,
+            "bad duration \"5x\": expected seconds or a number with s, m, h or d, like \"15m\"",
+        ),
+        (15, 5, "rule \"embargo\" is defined twice"),
+        (
+            16,
+            22,
+            "unknown risk reason \"impossible_trvel\": expected one of no_history, impossible_travel",
+        ),
+        (16, 51, "unknown network list \"@nowhere\""),
+    ];
+    let out = tollgate_in(&dir.0, &["policy", "check", "bad.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for (line, col, words) in want {
+        let at = format!("bad.yaml:{line}:{col}: error: ");
+        assert!(
+            err.lines().any(|l| l.starts_with(&at) && l.contains(words)),
+            "{at}…{words} in:\n{err}"
+        );
+    }
+    assert!(err.contains("8 problem(s)"), "{err}");
+
+    let config = "version = 1\nissuer = \"https://id.example\"\n\n\
+        [database]\nurl = \"sqlite://./made.db\"\n\n\
+        [policy]\nfiles = [\"bad.yaml\"]\n";
+    std::fs::write(dir.0.join("tollgate.toml"), config).unwrap();
+    let out = tollgate_in(&dir.0, &["check-config", "tollgate.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for (line, col, words) in want {
+        let at = format!("[policy]: bad.yaml:{line}:{col}: error: ");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("tollgate.toml:") && l.contains(&at) && l.contains(words)),
+            "tollgate.toml:…{at}…{words} in:\n{err}"
+        );
+    }
+}
+
+/// A mistyped flag is refused in the flag's own words, with the values it
+/// takes, before anything is written: the SQLite database the config names
+/// is not created.
+#[test]
+fn a_bad_flag_changes_nothing() {
+    let dir = temp_dir();
+    let config = "version = 1\nissuer = \"https://id.example\"\n\n\
+        [database]\nurl = \"sqlite://./made.db\"\n";
+    std::fs::write(dir.0.join("tollgate.toml"), config).unwrap();
+    // (arguments, words the error must hold)
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["keys", "rotate", "--alg", "HS256"],
+            "--alg \"HS256\": expected ES256 or RS256",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--alg",
+                "HS256",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+            ],
+            "--alg \"HS256\": expected ES256 or RS256",
+        ),
+        (
+            &["users", "add", "bob", "--reset-link", "--email", "bob"],
+            "--email \"bob\" is not an address",
+        ),
+        (&["users", "add", "bob"], "--password-stdin"),
+        (
+            &["users", "update", "bob", "--email", "bob"],
+            "--email \"bob\" is not an address",
+        ),
+    ];
+    for (args, words) in cases {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", "tollgate.toml"]);
+        let out = tollgate_in(&dir.0, &all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert!(err.contains(words), "{args:?}: {words} in:\n{err}");
+        let mut left: Vec<String> = std::fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["tollgate.toml"], "{args:?} wrote files");
+    }
+}

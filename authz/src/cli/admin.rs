@@ -34,13 +34,16 @@ pub enum KeysCmd {
     },
 }
 
+/// Each command checks its arguments before it opens the store: opening
+/// creates the database and runs migrations, which a mistyped flag must
+/// not do.
 pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
-    let store = store(cfg).await?;
     match cmd {
         KeysCmd::Rotate { alg, activate_in } => {
             let alg = Alg::parse(&alg)
                 .ok_or_else(|| CliError(format!("--alg {alg:?}: expected ES256 or RS256")))?;
             let master = crate::server::master_key(cfg, &super::env)?;
+            let store = store(cfg).await?;
             let t = now();
             let activates = t + activate_in.unwrap_or(cfg.keys.activation_delay).max(0);
             let row = generate_key(alg, &master, t, activates).map_err(CliError)?;
@@ -64,7 +67,8 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
             );
         }
         KeysCmd::List { json } => {
-            let rows: Vec<Vec<String>> = store
+            let rows: Vec<Vec<String>> = store(cfg)
+                .await?
                 .published_keys(now())
                 .await?
                 .into_iter()
@@ -196,8 +200,8 @@ pub enum ClientsCmd {
     },
 }
 
+/// Like [`keys`]: arguments first, then the store.
 pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
-    let store = store(cfg).await?;
     match cmd {
         ClientsCmd::Add {
             id,
@@ -255,6 +259,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
                 settings,
                 source: "cli".into(),
             };
+            let store = store(cfg).await?;
             let t = now();
             store.insert_client(&row, t).await?;
             store
@@ -266,7 +271,8 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             }
         }
         ClientsCmd::List { json } => {
-            let rows: Vec<Vec<String>> = store
+            let rows: Vec<Vec<String>> = store(cfg)
+                .await?
                 .clients()
                 .await?
                 .into_iter()
@@ -282,6 +288,7 @@ pub async fn clients(cmd: ClientsCmd, cfg: &Config) -> Result<(), CliError> {
             super::table::print(&["id", "source", "grants", "redirect_uris"], &rows, json);
         }
         ClientsCmd::Remove { id } => {
+            let store = store(cfg).await?;
             if !store.remove_client(&id).await? {
                 return Err(CliError(format!("client {id:?} does not exist")));
             }

@@ -91,10 +91,12 @@ pub enum UsersCmd {
     Reset { login: String },
 }
 
+/// Each command checks its arguments before it opens the store: opening
+/// creates the database and runs migrations, which a mistyped flag must
+/// not do.
 pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
     let policy =
         crate::login::password_policy::PasswordPolicy::load(&cfg.passwords).map_err(CliError)?;
-    let store = store(cfg).await?;
     match cmd {
         UsersCmd::Add {
             login,
@@ -108,6 +110,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     "user {login:?} would have no way to sign in: give --password-stdin (the password on standard input) or --reset-link (a one-time link where the user chooses one)"
                 )));
             }
+            check_email(profile.email.as_deref())?;
             let password_hash = if password_stdin {
                 Some(read_new_password(&policy, &login).await?)
             } else {
@@ -121,6 +124,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                 groups: profile.groups,
                 password_hash,
             };
+            let store = store(cfg).await?;
             let t = now();
             let ids = store.insert_users(&[u], t).await?;
             store
@@ -137,6 +141,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             without_passwords,
         } => {
             let users = parse_csv(&file, &policy, without_passwords).await?;
+            let store = store(cfg).await?;
             let t = now();
             let n = users.len();
             store
@@ -155,7 +160,8 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             out!("{n} users imported");
         }
         UsersCmd::List { json } => {
-            let rows: Vec<Vec<String>> = store
+            let rows: Vec<Vec<String>> = store(cfg)
+                .await?
                 .users()
                 .await?
                 .into_iter()
@@ -186,12 +192,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             if no_groups && !groups.is_empty() {
                 return Err(CliError("give --group or --no-groups, not both".into()));
             }
-            if let Some(e) = email
-                .as_deref()
-                .filter(|e| !e.is_empty() && !e.contains('@'))
-            {
-                return Err(CliError(format!("--email {e:?} is not an address")));
-            }
+            check_email(email.as_deref())?;
             let change = crate::store::UserUpdate {
                 display_name: name,
                 email,
@@ -199,6 +200,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                 groups: (no_groups || !groups.is_empty()).then_some(groups),
                 enabled: enable.then_some(true),
             };
+            let store = store(cfg).await?;
             let t = now();
             let u = store.update_user(&login, &change, t).await?;
             store
@@ -213,6 +215,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             out!("user {login} updated");
         }
         UsersCmd::Disable { login } => {
+            let store = store(cfg).await?;
             let u = store.disable_user(&login, now()).await?;
             store
                 .append_audit(
@@ -229,6 +232,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             login,
             keep_sessions,
         } => {
+            let store = store(cfg).await?;
             let u = local_user(&store, &login).await?;
             let hash = read_new_password(&policy, &login).await?;
             let t = now();
@@ -251,12 +255,24 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
             }
         }
         UsersCmd::Reset { login } => {
+            let store = store(cfg).await?;
             let u = local_user(&store, &login).await?;
             let link = issue_reset(&store, cfg, &u.id, &login).await?;
             out!("{link}");
         }
     }
     Ok(())
+}
+
+/// `--email`, when given and not empty (which `users update` reads as
+/// "remove it"), must at least be an address.
+fn check_email(email: Option<&str>) -> Result<(), CliError> {
+    match email.filter(|e| !e.is_empty() && !e.contains('@')) {
+        Some(e) => Err(CliError(format!(
+            "--email {e:?} is not an address: expected user@domain"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check_login(login: &str) -> Result<(), String> {

@@ -187,15 +187,28 @@ mod tests {
         );
         check_diags(
             "rules_before:\n  - name: a\n    when: {network: [10.0.0.0/33]}\n    deny: true\n",
-            &[(3, 12, "not a CIDR")],
+            &[(
+                3,
+                22,
+                "bad network entry \"10.0.0.0/33\": expected a CIDR block",
+            )],
         );
         check_diags(
             "rules_before:\n  - name: a\n    when: {country: [\"@nowhere\"]}\n    deny: true\n",
-            &[(3, 12, "unknown country list")],
+            &[(3, 22, "unknown country list \"@nowhere\": no country lists")],
+        );
+        // A detection's code is a reason too.
+        check_diags(
+            "rules_before:\n  - name: a\n    when: {reasons: [sensitive_burst]}\n    deny: true\n",
+            &[],
         );
         check_diags(
             "rules_before:\n  - name: a\n    when: {reasons: [impossible_trvel]}\n    deny: true\n",
-            &[(3, 12, "unknown risk reason code")],
+            &[(
+                3,
+                22,
+                "unknown risk reason \"impossible_trvel\": expected one of no_history, impossible_travel,",
+            )],
         );
         check_diags(
             "rules_before:\n  - name: a\n    when: {client: [x]}\n    deny: true\n  - name: a\n    allow: true\n  - name: c\n    when: {client: [y]}\n",
@@ -207,10 +220,6 @@ mod tests {
         check_diags(
             "rules_before:\n  - name: a\n    allow: true\n    revoke: true\n",
             &[(4, 5, "`revoke` and `alert` go with `deny`")],
-        );
-        check_diags(
-            "lists:\n  asns:\n    bad: {file: asns.txt}\n",
-            &[(3, 5, "asns.txt:3: bad asns entry \"not-an-asn\"")],
         );
         check_diags(
             "lists:\n  asns:\n    gone: {file: missing.txt}\n",
@@ -226,8 +235,185 @@ mod tests {
         );
         check_diags(
             "levels:\n  - name: one\n    factors: [[pwd]]\n    max_age: 1w\n",
-            &[(4, 14, "invalid duration")],
+            &[(
+                4,
+                14,
+                "bad duration \"1w\": expected seconds or a number with s, m, h or d, like \"15m\"",
+            )],
         );
         check_diags("rules_before: [\n", &[(2, 1, "")]);
+    }
+
+    /// Each mistake an operator makes, at the entry's own line and column,
+    /// saying which form was expected.
+    #[test]
+    fn every_mistake_says_what_was_expected() {
+        let rule =
+            |when: &str| format!("rules_before:\n  - name: a\n    when: {when}\n    deny: true\n");
+        type Want = Vec<(usize, usize, &'static str)>;
+        let cases: Vec<(String, Want)> = vec![
+            (
+                rule("{country: [cn, \"XX1\"]}"),
+                vec![
+                    (
+                        3,
+                        22,
+                        "rule \"a\": bad country entry \"cn\": expected an ISO 3166-1 alpha-2 code in capitals, like \"CN\"",
+                    ),
+                    (
+                        3,
+                        26,
+                        "bad country entry \"XX1\": expected an ISO 3166-1 alpha-2 code in capitals, like \"DE\"",
+                    ),
+                ],
+            ),
+            (
+                "lists:\n  countries:\n    embargoed: [KP, ir]\n".into(),
+                vec![(
+                    3,
+                    21,
+                    "list \"embargoed\": bad countries entry \"ir\": expected an ISO 3166-1 alpha-2 code in capitals, like \"IR\"",
+                )],
+            ),
+            (
+                "lists:\n  networks:\n    corp:\n      - 10.0.0.0/8\n      - 10.0.0.0/33\n".into(),
+                vec![(
+                    5,
+                    9,
+                    "list \"corp\": bad networks entry \"10.0.0.0/33\": expected a CIDR block, like \"10.0.0.0/8\"",
+                )],
+            ),
+            (
+                "rules_after:\n  - name: a\n    require: aal9\n".into(),
+                vec![(
+                    3,
+                    5,
+                    "rule \"a\": unknown level \"aal9\": expected one of aal1, aal2, phr, phrh",
+                )],
+            ),
+            (
+                "rules_after:\n  - name: a\n    require: aal2\n    max_age: 5x\n".into(),
+                vec![(
+                    4,
+                    14,
+                    "bad duration \"5x\": expected seconds or a number with s, m, h or d, like \"15m\"",
+                )],
+            ),
+            (
+                rule("{network: [\"@corp\"]}"),
+                vec![(3, 22, "unknown network list \"@corp\"")],
+            ),
+            (
+                rule("{min_score: 80, max_score: 20}"),
+                vec![(
+                    3,
+                    23,
+                    "bad score range 80–20: expected 0 ≤ min_score ≤ max_score ≤ 100",
+                )],
+            ),
+            (
+                rule("{asn: [AS64500, ASX]}"),
+                vec![(
+                    3,
+                    27,
+                    "bad asn entry \"ASX\": expected an AS number, like 64500 or \"AS64500\"",
+                )],
+            ),
+            (
+                rule("{reasons: [new_device, new_cuntry]}"),
+                vec![(
+                    3,
+                    34,
+                    "unknown risk reason \"new_cuntry\": expected one of no_history, impossible_travel, device_mismatch,",
+                )],
+            ),
+            (
+                "rules_after:\n  - name: a\n    require: aal2\n    colour: red\n".into(),
+                vec![(
+                    4,
+                    5,
+                    "unknown field `colour`, expected one of `name`, `description`, `when`",
+                )],
+            ),
+        ];
+        for (text, want) in &cases {
+            check_diags(text, want);
+        }
+    }
+
+    /// One file with many independent mistakes: one run reports them all,
+    /// each at its own line, and the set does not load.
+    #[test]
+    fn one_run_reports_every_mistake_of_a_file() {
+        let text = "rules_before:
+  - name: embargo
+    when: {country: [cn, \"XX1\"]}
+    deny: true
+  - name: admins
+    when: {group: [admins]}
+    require: aal9
+  - name: typo
+    whne: {client: [x]}
+    deny: true
+  - name: travel
+    when: {reasons: [impossible_trvel]}
+    deny: true
+rules_after:
+  - name: fresh
+    require: aal2
+    max_age: 5x
+  - name: embargo
+    when: {network: [10.0.0.0/33, \"@nowhere\"]}
+    deny: true
+lists:
+  asns:
+    hosting: [64500, ASX]
+";
+        check_diags(
+            text,
+            &[
+                (3, 22, "bad country entry \"cn\""),
+                (3, 26, "bad country entry \"XX1\""),
+                (7, 5, "unknown level \"aal9\""),
+                (9, 5, "rules_before[2]: unknown field `whne`"),
+                (12, 22, "unknown risk reason \"impossible_trvel\""),
+                (17, 14, "rules_after[0].max_age: bad duration \"5x\""),
+                (
+                    18,
+                    5,
+                    "rule \"embargo\" is defined twice (first at line 2:5)",
+                ),
+                (19, 22, "bad network entry \"10.0.0.0/33\""),
+                (19, 35, "unknown network list \"@nowhere\""),
+                (23, 22, "list \"hosting\": bad asns entry \"ASX\""),
+            ],
+        );
+        let none = |_: &Path| -> std::io::Result<Vec<u8>> { Ok(Vec::new()) };
+        assert!(
+            load_sources(&[(PathBuf::from("p.yaml"), text.into())], &none)
+                .0
+                .is_none()
+        );
+    }
+
+    /// A list file's bad entry is reported in that file, at its line.
+    #[test]
+    fn a_list_files_entry_is_reported_in_that_file() {
+        let files = |_: &Path| -> std::io::Result<Vec<u8>> {
+            Ok(b"64500\nAS64501 # ok\nnot-an-asn\n".to_vec())
+        };
+        let src = (
+            PathBuf::from("policies/p.yaml"),
+            "lists:\n  asns:\n    bad: {file: asns.txt}\n".to_owned(),
+        );
+        let got: Vec<String> = check_sources(&[src], &files)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("policies/asns.txt:3:1: error: list \"bad\": bad asns entry \"not-an-asn\": expected an AS number"),
+            "{got:?}"
+        );
     }
 }

@@ -147,52 +147,99 @@ fn window(w: &TimeWindow) -> Result<Window, CondError> {
     })
 }
 
+/// What a country entry must look like, with the entry's own letters in
+/// capitals as the example when it has two.
+pub fn country_form(entry: &str) -> String {
+    let like = if entry.len() == 2 && entry.bytes().all(|b| b.is_ascii_alphabetic()) {
+        entry.to_ascii_uppercase()
+    } else {
+        "DE".to_owned()
+    };
+    format!("expected an ISO 3166-1 alpha-2 code in capitals, like {like:?}")
+}
+
+/// What a network entry must look like.
+pub const NETWORK_FORM: &str = "expected a CIDR block, like \"10.0.0.0/8\" or \"2001:db8::/32\"";
+
+/// What an ASN entry must look like.
+pub const ASN_FORM: &str = "expected an AS number, like 64500 or \"AS64500\"";
+
 fn country_codes(
     items: &[String],
     lists: &Lists,
     key: &'static str,
-) -> Result<Vec<String>, CondError> {
+    errs: &mut Vec<CondError>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for item in items {
         if let Some(name) = list_ref(item) {
-            let l = lists
-                .countries
-                .get(name)
-                .ok_or_else(|| (key, item.clone(), format!("unknown country list {item:?}")))?;
-            out.extend(l.iter().cloned());
+            match lists.countries.get(name) {
+                Some(l) => out.extend(l.iter().cloned()),
+                None => errs.push((
+                    key,
+                    item.clone(),
+                    unknown_list("country", item, lists.countries.keys()),
+                )),
+            }
         } else if is_country(item) {
             out.push(item.clone());
         } else {
-            return Err((
+            errs.push((
                 key,
                 item.clone(),
-                format!("{item:?} is not an upper-case ISO 3166-1 alpha-2 code or @list"),
+                format!(
+                    "bad {key} entry {item:?}: {} or \"@list\"",
+                    country_form(item)
+                ),
             ));
         }
     }
-    Ok(out)
+    out
 }
 
-fn networks(items: &[String], lists: &Lists, key: &'static str) -> Result<Vec<Cidr>, CondError> {
+/// An unknown `@list` reference, naming the lists of that kind there are.
+fn unknown_list<'a>(kind: &str, item: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let mut known: Vec<String> = known.map(|k| format!("@{k}")).collect();
+    known.sort();
+    if known.is_empty() {
+        format!("unknown {kind} list {item:?}: no {kind} lists are defined under `lists:`")
+    } else {
+        format!(
+            "unknown {kind} list {item:?}: expected one of {}",
+            known.join(", ")
+        )
+    }
+}
+
+fn networks(
+    items: &[String],
+    lists: &Lists,
+    key: &'static str,
+    errs: &mut Vec<CondError>,
+) -> Vec<Cidr> {
     let mut out = Vec::new();
     for item in items {
         if let Some(name) = list_ref(item) {
-            let l = lists
-                .networks
-                .get(name)
-                .ok_or_else(|| (key, item.clone(), format!("unknown network list {item:?}")))?;
-            out.extend_from_slice(l);
-        } else {
-            out.push(Cidr::parse(item).ok_or_else(|| {
-                (
+            match lists.networks.get(name) {
+                Some(l) => out.extend_from_slice(l),
+                None => errs.push((
                     key,
                     item.clone(),
-                    format!("{item:?} is not a CIDR block or @list"),
-                )
-            })?);
+                    unknown_list("network", item, lists.networks.keys()),
+                )),
+            }
+        } else {
+            match Cidr::parse(item) {
+                Some(c) => out.push(c),
+                None => errs.push((
+                    key,
+                    item.clone(),
+                    format!("bad {key} entry {item:?}: {NETWORK_FORM} or \"@list\""),
+                )),
+            }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Parses an ASN entry: `64500` or `AS64500`.
@@ -211,37 +258,56 @@ pub fn is_country(s: &str) -> bool {
 }
 
 impl Cond {
-    /// Compiles file conditions against the loaded lists.
-    pub fn compile(c: &Conditions, lists: &Lists) -> Result<Cond, CondError> {
-        let countries = country_codes(&c.country, lists, "country")?;
-        let not_countries = country_codes(&c.not_country, lists, "not_country")?;
+    /// Compiles file conditions against the loaded lists; on failure
+    /// every bad entry, not just the first.
+    pub fn compile(c: &Conditions, lists: &Lists) -> Result<Cond, Vec<CondError>> {
+        let mut errs = Vec::new();
+        let countries = country_codes(&c.country, lists, "country", &mut errs);
+        let not_countries = country_codes(&c.not_country, lists, "not_country", &mut errs);
         let mut asns = Vec::new();
         for item in &c.asn {
             match item {
                 AsnItem::Number(n) => asns.push(*n),
-                AsnItem::Name(s) => {
-                    match list_ref(s) {
-                        Some(name) => asns.extend(lists.asns.get(name).ok_or_else(|| {
-                            ("asn", s.clone(), format!("unknown ASN list {s:?}"))
-                        })?),
-                        None => asns.push(parse_asn(s).ok_or_else(|| {
-                            (
-                                "asn",
-                                s.clone(),
-                                format!("{s:?} is not an AS number or @list"),
-                            )
-                        })?),
-                    }
-                }
+                AsnItem::Name(s) => match list_ref(s) {
+                    Some(name) => match lists.asns.get(name) {
+                        Some(l) => asns.extend(l),
+                        None => {
+                            errs.push(("asn", s.clone(), unknown_list("ASN", s, lists.asns.keys())))
+                        }
+                    },
+                    None => match parse_asn(s) {
+                        Some(a) => asns.push(a),
+                        None => errs.push((
+                            "asn",
+                            s.clone(),
+                            format!("bad asn entry {s:?}: {ASN_FORM} or \"@list\""),
+                        )),
+                    },
+                },
             }
         }
         let score = (c.min_score.unwrap_or(0), c.max_score.unwrap_or(100));
         if score.0 > score.1 || score.1 > 100 {
-            return Err((
+            errs.push((
                 "min_score",
                 score.0.to_string(),
-                "need 0 ≤ min_score ≤ max_score ≤ 100".into(),
+                format!(
+                    "bad score range {}–{}: expected 0 ≤ min_score ≤ max_score ≤ 100",
+                    score.0, score.1
+                ),
             ));
+        }
+        let networks_in = networks(&c.network, lists, "network", &mut errs);
+        let not_networks = networks(&c.not_network, lists, "not_network", &mut errs);
+        let time = match c.time.as_ref().map(window).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        };
+        if !errs.is_empty() {
+            return Err(errs);
         }
         Ok(Cond {
             action: c.action,
@@ -252,12 +318,12 @@ impl Cond {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            networks: networks(&c.network, lists, "network")?,
-            not_networks: networks(&c.not_network, lists, "not_network")?,
+            networks: networks_in,
+            not_networks,
             countries,
             not_countries,
             asns,
-            time: c.time.as_ref().map(window).transpose()?,
+            time,
             device_known: c.device.map(|d| d == DeviceState::Known),
             second_factor: c.second_factor,
             reasons: c.reasons.clone(),

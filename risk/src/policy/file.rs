@@ -370,12 +370,33 @@ pub struct Conditions {
 #[serde(untagged)]
 pub enum ListSource {
     /// Inline entries.
-    Inline(Vec<String>),
+    Inline(Vec<ListEntry>),
     /// `{file: lists/corp.txt}`.
     File {
         /// Path relative to the policy file.
         file: PathBuf,
     },
+}
+
+/// One inline list entry as text. A bare number is taken as its digits:
+/// `asns: {hosting: [64500, AS64501]}` is what an operator writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct ListEntry(pub String);
+
+impl<'de> Deserialize<'de> for ListEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        Ok(ListEntry(match Raw::deserialize(d)? {
+            Raw::Number(n) => n.to_string(),
+            Raw::Text(s) => s,
+        }))
+    }
 }
 
 /// Named lists by type.

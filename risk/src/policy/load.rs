@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::conditions::{Cond, Lists, is_country, parse_asn};
+use super::conditions::{ASN_FORM, Cond, Lists, NETWORK_FORM, country_form, is_country, parse_asn};
 use super::file::{ListSource, PolicyFile, RuleSpec, VerdictSpec};
 use super::locate::{self, Pos};
 use super::model::{
     Band, Effect, FactorSet, Ladder, Level, Origin, Rule, Stage, Verdict, default_ladder,
 };
-use super::{Diagnostic, Policy, RISK_REASON_CODES, Severity};
+use super::{Diagnostic, Policy, Severity, known_reason_codes};
 
 /// Reads a file the policy names (list files); injectable for tests.
 pub type ReadFn<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
@@ -44,25 +44,20 @@ impl Ctx<'_> {
         self.at(file, pos, Severity::Error, message);
     }
 
+    /// Where the entry `value` of the list `key` is, else where `key` is.
+    fn entry(&self, file: usize, key: &str, value: &str, from: usize) -> Pos {
+        let text = &self.sources[file].1;
+        locate::entry(text, key, value, from)
+            .or_else(|| locate::find(text, key, Some(value), from))
+            .unwrap_or_else(|| self.find(file, key, None, from))
+    }
+
     fn find(&self, file: usize, key: &str, value: Option<&str>, from: usize) -> Pos {
         locate::find(&self.sources[file].1, key, value, from).unwrap_or(Pos {
             line: from.max(1),
             col: 1,
         })
     }
-}
-
-fn parse_error_message(e: &serde_norway::Error) -> (Pos, String) {
-    let msg = e.to_string();
-    let pos = e.location().map_or(Pos { line: 1, col: 1 }, |l| Pos {
-        line: l.line(),
-        col: l.column(),
-    });
-    let msg = match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg,
-    };
-    (pos, msg)
 }
 
 fn verdict(
@@ -90,7 +85,10 @@ fn verdict(
                 (
                     "require",
                     Some(name.clone()),
-                    format!("unknown level {name:?} (levels: {})", known.join(", ")),
+                    format!(
+                        "unknown level {name:?}: expected one of {}",
+                        known.join(", ")
+                    ),
                 )
             })?,
             max_age: spec.max_age.map(|d| d.secs()),
@@ -110,7 +108,7 @@ fn list_entries(
     hasher: &mut Sha256,
 ) -> Result<Vec<(usize, String)>, String> {
     match src {
-        ListSource::Inline(v) => Ok(v.iter().map(|s| (0, s.clone())).collect()),
+        ListSource::Inline(v) => Ok(v.iter().map(|s| (0, s.0.clone())).collect()),
         ListSource::File { file } => {
             let path = base.join(file);
             let bytes = read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -142,13 +140,14 @@ pub fn load_sources(
     let mut files: Vec<(usize, PolicyFile)> = Vec::new();
     for (i, (_, text)) in sources.iter().enumerate() {
         hasher.update(text.as_bytes());
-        match serde_norway::from_str::<Option<PolicyFile>>(text) {
-            Ok(f) => files.push((i, f.unwrap_or_default())),
-            Err(e) => {
-                let (pos, msg) = parse_error_message(&e);
-                cx.err(i, pos, msg);
-            }
+        // A file with shape errors still contributes what parsed, so the
+        // checks below report its other mistakes in the same run; the
+        // errors keep the set from loading.
+        let (f, errors) = super::parse::parse(text);
+        for (pos, msg) in errors {
+            cx.err(i, pos, msg);
         }
+        files.push((i, f));
     }
     // Lists.
     let mut lists = Lists::default();
@@ -178,41 +177,39 @@ pub fn load_sources(
                         continue;
                     }
                 };
-                let where_ = |line: usize| match src {
-                    ListSource::File { file } => format!("{}:{line}: ", base.join(file).display()),
-                    ListSource::Inline(_) => String::new(),
-                };
                 for (line, entry) in entries {
-                    let ok = match kind {
+                    let form = match kind {
                         "networks" => crate::cidr::Cidr::parse(&entry)
                             .map(|c| lists.networks.entry(name.clone()).or_default().push(c))
-                            .is_some(),
+                            .ok_or_else(|| NETWORK_FORM.to_owned()),
                         "asns" => parse_asn(&entry)
                             .map(|a| lists.asns.entry(name.clone()).or_default().push(a))
-                            .is_some(),
-                        _ => {
-                            let ok = is_country(&entry);
-                            if ok {
+                            .ok_or_else(|| ASN_FORM.to_owned()),
+                        _ => is_country(&entry)
+                            .then(|| {
                                 lists
                                     .countries
                                     .entry(name.clone())
                                     .or_default()
-                                    .push(entry.clone());
-                            }
-                            ok
-                        }
+                                    .push(entry.clone())
+                            })
+                            .ok_or_else(|| country_form(&entry)),
                     };
-                    if !ok {
-                        let p = if line == 0 {
-                            cx.find(*fi, name, None, 1)
-                        } else {
-                            pos
-                        };
-                        cx.err(
-                            *fi,
-                            p,
-                            format!("list {name:?}: {}bad {kind} entry {entry:?}", where_(line)),
-                        );
+                    let Err(form) = form else { continue };
+                    let message = format!("list {name:?}: bad {kind} entry {entry:?}: {form}");
+                    match src {
+                        // A list file's entry is reported in that file, at its line.
+                        ListSource::File { file } => cx.diags.push(Diagnostic {
+                            file: base.join(file),
+                            line,
+                            col: 1,
+                            severity: Severity::Error,
+                            message,
+                        }),
+                        ListSource::Inline(_) => {
+                            let p = cx.entry(*fi, name, &entry, pos.line);
+                            cx.err(*fi, p, message);
+                        }
                     }
                 }
                 // An empty list still exists.
@@ -467,6 +464,9 @@ pub fn load_sources(
     };
     // Rules.
     let mut rules: Vec<Rule> = Vec::new();
+    // Every rule's name and place, compiled or not: a name is taken even
+    // by a rule with another mistake.
+    let mut names: Vec<(&str, usize, Pos)> = Vec::new();
     for (fi, f) in &files {
         for (stage, key, specs) in [
             (Stage::Before, "rules_before", &f.rules_before),
@@ -474,21 +474,25 @@ pub fn load_sources(
         ] {
             let mut from = locate::section(&sources[*fi].1, key).map_or(1, |p| p.line);
             for spec in specs {
-                if let Some(r) = compile_rule(&mut cx, *fi, stage, spec, &ladder, &lists, &mut from)
-                {
-                    if let Some(prev) = rules.iter().find(|p| p.name == r.name) {
-                        let (pl, pc) = (prev.origin.pos.line, prev.origin.pos.col);
-                        cx.err(
-                            *fi,
-                            r.origin.pos,
-                            format!(
-                                "rule {:?} is defined twice (first at line {pl}:{pc})",
-                                r.name
-                            ),
-                        );
-                    }
-                    rules.push(r);
+                let (pos, rule) =
+                    compile_rule(&mut cx, *fi, stage, spec, &ladder, &lists, &mut from);
+                if let Some((_, pf, p)) = names.iter().find(|n| n.0 == spec.name) {
+                    let file = if pf == fi {
+                        String::new()
+                    } else {
+                        format!("{}:", sources[*pf].0.display())
+                    };
+                    cx.err(
+                        *fi,
+                        pos,
+                        format!(
+                            "rule {:?} is defined twice (first at line {file}{}:{})",
+                            spec.name, p.line, p.col
+                        ),
+                    );
                 }
+                names.push((&spec.name, *fi, pos));
+                rules.extend(rule);
             }
         }
     }
@@ -520,9 +524,22 @@ fn compile_rule(
     ladder: &Ladder,
     lists: &Lists,
     from: &mut usize,
-) -> Option<Rule> {
+) -> (Pos, Option<Rule>) {
     let pos = cx.find(fi, "name", Some(&spec.name), *from);
     *from = pos.line + 1;
+    (pos, compile_at(cx, fi, pos, stage, spec, ladder, lists))
+}
+
+/// The rule written at `pos`, or `None` with its every mistake reported.
+fn compile_at(
+    cx: &mut Ctx<'_>,
+    fi: usize,
+    pos: Pos,
+    stage: Stage,
+    spec: &RuleSpec,
+    ladder: &Ladder,
+    lists: &Lists,
+) -> Option<Rule> {
     let v = match verdict(&spec.verdict(), ladder) {
         Ok(v) => Some(v),
         Err((key, value, msg)) => {
@@ -537,27 +554,33 @@ fn compile_rule(
     };
     let cond = match Cond::compile(&spec.when, lists) {
         Ok(c) => Some(c),
-        Err((key, value, msg)) => {
-            let p = locate::find(&cx.sources[fi].1, key, Some(&value), pos.line)
-                .or_else(|| locate::find(&cx.sources[fi].1, key, None, pos.line))
-                .unwrap_or(pos);
-            cx.err(fi, p, format!("rule {:?}: {msg}", spec.name));
+        Err(errs) => {
+            for (key, value, msg) in errs {
+                let p = cx.entry(fi, key, &value, pos.line);
+                cx.err(fi, p, format!("rule {:?}: {msg}", spec.name));
+            }
             None
         }
     };
+    let mut reasons_ok = true;
+    let known = known_reason_codes();
     for code in &spec.when.reasons {
-        if !RISK_REASON_CODES.contains(&code.as_str()) {
-            let p = cx.find(fi, "reasons", None, pos.line);
-            cx.at(
+        if !known.contains(&code.as_str()) {
+            reasons_ok = false;
+            let p = cx.entry(fi, "reasons", code, pos.line);
+            cx.err(
                 fi,
                 p,
-                Severity::Warning,
                 format!(
-                    "rule {:?}: unknown risk reason code {code:?} (see docs/risk.md)",
-                    spec.name
+                    "rule {:?}: unknown risk reason {code:?}: expected one of {} (docs/risk.md)",
+                    spec.name,
+                    known.join(", ")
                 ),
             );
         }
+    }
+    if !reasons_ok {
+        return None;
     }
     let (verdict, cond) = (v?, cond?);
     Some(Rule {

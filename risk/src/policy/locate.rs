@@ -54,6 +54,48 @@ pub fn find(text: &str, key: &str, value: Option<&str>, from: usize) -> Option<P
     None
 }
 
+/// The position of the list entry `value` under the first `key:` at or
+/// after line `from`: in a flow list on the key's line (`[cn, "XX1"]`) or
+/// in the block list below it (`- cn`), quoted or not. `None` when the key
+/// or the entry is not found there.
+pub fn entry(text: &str, key: &str, value: &str, from: usize) -> Option<Pos> {
+    if value.is_empty() {
+        return None;
+    }
+    let at = find(text, key, None, from)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key_indent = indent(lines[at.line - 1]);
+    let delim = |c: Option<char>| c.is_none_or(|c| " \t[]{},:-\"'".contains(c));
+    for (i, line) in lines.iter().enumerate().skip(at.line - 1) {
+        if i + 1 > at.line && !line.trim().is_empty() && indent(line) <= key_indent {
+            break;
+        }
+        let code = line.split(" #").next().unwrap_or(line);
+        let skip = if i + 1 == at.line {
+            code.char_indices()
+                .nth(at.col - 1 + key.len() + 1)
+                .map_or(code.len(), |(b, _)| b)
+        } else {
+            0
+        };
+        let mut start = skip;
+        while let Some(off) = code[start..].find(value) {
+            let b = start + off;
+            start = b + value.len();
+            let (before, after) = (code[..b].chars().next_back(), code[start..].chars().next());
+            if delim(before) && delim(after) {
+                let quoted = matches!(before, Some('"' | '\''));
+                return Some(Pos {
+                    line: i + 1,
+                    col: code[..b].chars().count() + 1 - usize::from(quoted),
+                });
+            }
+        }
+    }
+    None
+}
+
 /// The position of a top-level section key (`rules_after:`), if present.
 pub fn section(text: &str, key: &str) -> Option<Pos> {
     let pat = format!("{key}:");
@@ -83,5 +125,23 @@ mod tests {
             assert_eq!(got, want, "{key} {value:?}");
         }
         assert_eq!(section(text, "rules_after").map(|p| p.line), Some(3));
+    }
+
+    #[test]
+    fn finds_list_entries_in_flow_and_block_lists() {
+        let text = "- when: {country: [DE, cn, \"XX1\"]}\n  countries:\n    - KP\n    - 'ir'\n  other:\n    - cnx\n    - cn\n";
+        let cases = [
+            ("country", "cn", Some((1, 24))),
+            ("country", "XX1", Some((1, 28))),
+            ("countries", "ir", Some((4, 7))),
+            ("countries", "KP", Some((3, 7))),
+            ("countries", "cn", None),
+            ("other", "cn", Some((7, 7))),
+            ("country", "", None),
+        ];
+        for (key, value, want) in cases {
+            let got = entry(text, key, value, 1).map(|p| (p.line, p.col));
+            assert_eq!(got, want, "{key} {value}");
+        }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`duration`], [`cidr`], [`locate`]: small value types and positions.
 //! - [`model`]: the compiled policy (ladder, bands, rules).
 //! - [`conditions`]: rule conditions, matching and implication.
-//! - [`load`]: parsing, merging several files, lists, the version hash.
+//! - [`parse`]: one file's YAML, past a bad entry to the next.
+//! - [`load`]: merging several files, lists, the version hash.
 //! - [`extends`]: the shipped default kept under a set's files unless one says `extends: none`.
 //! - [`decide`]: [`decide()`], [`DecisionInput`], [`Decision`].
 //! - [`check`]: static checks for `tollgate policy check`.
@@ -36,6 +37,7 @@ pub mod html;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod parse;
 pub mod render;
 pub mod whatif;
 
@@ -83,6 +85,20 @@ pub const RISK_REASON_CODES: [&str; 22] = [
     "failed_attempt",
 ];
 
+/// Every reason code a rule may test for: the scorer's
+/// ([`RISK_REASON_CODES`]) and the named detections' (`sensitive_burst` is
+/// only a detection), each once, in that order. A code outside it is an
+/// error in a policy: the rule would never fire.
+pub fn known_reason_codes() -> Vec<&'static str> {
+    let mut codes = RISK_REASON_CODES.to_vec();
+    for d in &crate::detections::DETECTIONS {
+        if !codes.contains(&d.code) {
+            codes.push(d.code);
+        }
+    }
+    codes
+}
+
 /// The text of `policies/default.yaml`, which the embedded default runs.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.yaml");
 
@@ -113,7 +129,7 @@ pub struct Diagnostic {
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sev = match self.severity {
-            Severity::Error => "",
+            Severity::Error => "error: ",
             Severity::Warning => "warning: ",
         };
         write!(

@@ -358,7 +358,7 @@ fn several_files_merge_and_conflicts_are_reported() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("c.yaml:2:1: `bands` is already set in a.yaml"),
+        err.starts_with("c.yaml:2:1: error: `bands` is already set in a.yaml"),
         "{err}"
     );
 }
