@@ -1357,16 +1357,21 @@ rules_before:
     deny: true
 "#;
 
+/// A server with the shipped default policy and `rules`, on a clock the
+/// test moves by hand.
+async fn on_a_manual_clock(db: Db, rules: &str) -> Option<(TestServer, TempDir, Clock)> {
+    let clock = Clock::manual(crate::agent::unix_now());
+    let (srv, dir) = server_at(db, vec![repo_policy("default.yaml")], rules, clock.clone()).await?;
+    Some((srv, dir, clock))
+}
+
 /// Alice signs in from Beijing with her browser (its `tg_device` cookie),
 /// then the same cookie signs in from Frankfurt 30 minutes later (the
 /// server's clock moved by hand). The scorer itself finds the travel (no
 /// reason is injected): the default policy steps up, a rule naming
 /// `impossible_travel` denies; both audited with the reason.
 async fn stolen_cookie_travels(db: Db, rules: &str, want: &str) {
-    let clock = Clock::manual(crate::agent::unix_now());
-    let Some((srv, _dir)) =
-        server_at(db, vec![repo_policy("default.yaml")], rules, clock.clone()).await
-    else {
+    let Some((srv, _dir, clock)) = on_a_manual_clock(db, rules).await else {
         return;
     };
     let base = srv.base.clone();
@@ -1429,10 +1434,7 @@ const CHROMIUM_ZH: [(&str, &str); 4] = [
 /// it apart (issue 11). The scorer finds `device_mismatch` itself; the
 /// signals are in the decision's event, the sign-in page asked for them.
 async fn replayed_cookie_from_another_browser(db: Db) {
-    let clock = Clock::manual(crate::agent::unix_now());
-    let Some((srv, _dir)) =
-        server_at(db, vec![repo_policy("default.yaml")], "", clock.clone()).await
-    else {
+    let Some((srv, _dir, clock)) = on_a_manual_clock(db, "").await else {
         return;
     };
     let base = srv.base.clone();
@@ -1533,10 +1535,7 @@ async fn a_travel_rule_denies_the_stolen_cookie_postgres() {
 /// session's device stands in for the cookie the gateway never sees), and
 /// challenged when the same token comes from Beijing minutes later.
 async fn gateway_scores_against_the_session(db: Db) {
-    let clock = Clock::manual(crate::agent::unix_now());
-    let Some((srv, _dir)) =
-        server_at(db, vec![repo_policy("default.yaml")], "", clock.clone()).await
-    else {
+    let Some((srv, _dir, clock)) = on_a_manual_clock(db, "").await else {
         return;
     };
     let base = srv.base.clone();
