@@ -108,15 +108,10 @@ async fn browser_registers_a_passkey_and_signs_in_with_it() {
     // Both sign-ins (the password form, then the passkey's JSON) carried
     // the browser's signals to the risk score: the page script's time
     // zone, its language and the client hints Chromium sends (issue 11).
-    let events: Vec<serde_json::Value> = srv
-        .app
-        .store
-        .audit_records(0, 10_000)
+    let events: Vec<serde_json::Value> = crate::policy::login_decision_records(&srv)
         .await
-        .unwrap()
         .into_iter()
-        .filter(|r| r.kind == "policy.decision" && r.data["point"] == "login")
-        .map(|r| r.data["event"].clone())
+        .map(|d| d["event"].clone())
         .collect();
     assert_eq!(events.len(), 2, "{events:#?}");
     // As text: an offset of 0 would come back as CDP's unserialisable -0.

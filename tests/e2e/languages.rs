@@ -274,14 +274,7 @@ async fn branding_changes_name_language_texts_and_look_without_a_rebuild() {
     .await;
     assert!(zh.contains(">进入系统</button>"), "{zh}");
     assert!(zh.contains("· Acme 统一认证</title>"), "{zh}");
-    let en = http
-        .get(format!("{}{path}?lang=en", srv.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = tollgate::get_text(&http, &format!("{}{path}?lang=en", srv.base)).await;
     assert!(
         en.contains("<html lang=\"en\">") && en.contains("<h1>Acme 统一认证</h1>"),
         "{en}"

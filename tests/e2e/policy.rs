@@ -157,8 +157,8 @@ async fn sign_in(
     )
 }
 
-/// The login decisions in the audit log, oldest first.
-async fn login_decisions(srv: &TestServer) -> Vec<Value> {
+/// The audit data (`event`, `decision`) of the login decisions, oldest first.
+pub(crate) async fn login_decision_records(srv: &TestServer) -> Vec<Value> {
     srv.app
         .store
         .audit_records(0, 10_000)
@@ -166,8 +166,14 @@ async fn login_decisions(srv: &TestServer) -> Vec<Value> {
         .unwrap()
         .into_iter()
         .filter(|r| r.kind == "policy.decision" && r.data["point"] == "login")
-        .map(|r| r.data["decision"].clone())
+        .map(|r| r.data)
         .collect()
+}
+
+/// The login decisions in the audit log, oldest first.
+async fn login_decisions(srv: &TestServer) -> Vec<Value> {
+    let records = login_decision_records(srv).await;
+    records.into_iter().map(|d| d["decision"].clone()).collect()
 }
 
 pub(crate) fn reason_codes(decision: &Value) -> Vec<String> {
@@ -1476,13 +1482,8 @@ async fn replayed_cookie_from_another_browser(db: Db) {
     )
     .await;
     assert!(!loc(&r).contains("code="), "no code is issued: {}", loc(&r));
-    let records = srv.app.store.audit_records(0, 10_000).await.unwrap();
-    let last = records
-        .iter()
-        .rev()
-        .find(|r| r.kind == "policy.decision" && r.data["point"] == "login")
-        .unwrap();
-    let (event, decision) = (&last.data["event"], &last.data["decision"]);
+    let last = login_decision_records(&srv).await.pop().unwrap();
+    let (event, decision) = (&last["event"], &last["decision"]);
     assert_eq!(decision["decision"], "step_up", "{decision}");
     let mismatch = decision["reasons"]
         .as_array()
