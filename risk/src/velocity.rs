@@ -79,11 +79,19 @@ impl RecentSet {
 
     /// Distinct items seen in `(now − window, now]`.
     pub fn distinct(&self, now: i64, window: i64) -> u32 {
+        self.recent(now, window).count() as u32
+    }
+
+    /// Distinct items other than `me` seen in `(now − window, now]`.
+    pub fn distinct_except(&self, me: u32, now: i64, window: i64) -> u32 {
+        self.recent(now, window).filter(|(i, _)| *i != me).count() as u32
+    }
+
+    fn recent(&self, now: i64, window: i64) -> impl Iterator<Item = &(u32, u32)> {
         let from = now - window;
         self.items
             .iter()
-            .filter(|(_, t)| *t != 0 && i64::from(*t) > from && i64::from(*t) <= now)
-            .count() as u32
+            .filter(move |(_, t)| *t != 0 && i64::from(*t) > from && i64::from(*t) <= now)
     }
 }
 
@@ -142,7 +150,9 @@ pub struct VelocitySnapshot {
     /// Failures from this IP in the last hour.
     pub ip_failures_1h: u32,
     /// Distinct users that *failed* from this IP in the last hour
-    /// (credential stuffing).
+    /// (credential stuffing), the event's own user left out: a user who
+    /// mistyped a password from here is not another account tried from
+    /// here.
     pub ip_distinct_users_1h: u32,
     /// Attempts from this IP in the last hour.
     pub ip_attempts_1h: u32,
@@ -212,7 +222,9 @@ impl VelocityStore for MemoryVelocity {
             user_distinct_ips_1h: u.partners.distinct(now, WINDOWS[2]),
             ip_attempts_10m: ip.attempts[1].count(now, WINDOWS[1]),
             ip_failures_1h: ip.failures[2].count(now, WINDOWS[2]),
-            ip_distinct_users_1h: ip.partners.distinct(now, WINDOWS[2]),
+            ip_distinct_users_1h: ip
+                .partners
+                .distinct_except(keys.user as u32, now, WINDOWS[2]),
             prefix_failures_1h: p.failures[2].count(now, WINDOWS[2]),
             ip_attempts_1h: ip.attempts[2].count(now, WINDOWS[2]),
             prefix_attempts_1h: p.attempts[2].count(now, WINDOWS[2]),
@@ -339,6 +351,9 @@ mod tests {
             (s.ip_distinct_users_1h, s.ip_attempts_1h, s.ip_failures_1h),
             (0, 20, 0)
         );
+        // The user's own earlier failure from here is not another user.
+        let own = VelocityKeys { user: 105, ..ip };
+        assert_eq!(v.snapshot(&own, 10_030).ip_distinct_users_1h, 15);
         let later = v.snapshot(&ip, 10_000 + 3600 + 60);
         assert_eq!((later.ip_distinct_users_1h, later.ip_failures_1h), (0, 0));
     }

@@ -112,13 +112,14 @@ impl Velocity {
 /// runs alone on the Redis server). ARGV: prefix, now, record (0/1),
 /// success (0/1), then the user, IP, prefix and ASN keys (ASN empty when
 /// unknown), the user's partner (the IP) and the networks' partner (the
-/// user, only on failure, else empty). Returns the ten snapshot fields in
-/// `VelocitySnapshot` order.
+/// user, only on failure, else empty), then the user's own partner id
+/// (left out of the IP's distinct failed users). Returns the ten snapshot
+/// fields in `VelocitySnapshot` order.
 const SCRIPT: &str = r#"
 local p, now = ARGV[1], tonumber(ARGV[2])
 local rec, ok = ARGV[3] == '1', ARGV[4] == '1'
 local user, ip, prefix, asn = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local user_partner, net_partner = ARGV[9], ARGV[10]
+local user_partner, net_partner, me = ARGV[9], ARGV[10], ARGV[11]
 local windows = {60, 600, 3600}
 local keep = 3600 + 600
 
@@ -136,10 +137,16 @@ end
 local function distinct(k, w)
   return redis.call('ZCOUNT', p .. k .. ':partners', '(' .. (now - w), now)
 end
+local function distinct_others(k, w)
+  local n = distinct(k, w)
+  local mine = tonumber(redis.call('ZSCORE', p .. k .. ':partners', me))
+  if mine and mine > now - w and mine <= now then n = n - 1 end
+  return n
+end
 
 local snap = {
   count(user, 'f', 3600), count(user, 'a', 600), distinct(user, 3600),
-  count(ip, 'a', 600), count(ip, 'f', 3600), distinct(ip, 3600),
+  count(ip, 'a', 600), count(ip, 'f', 3600), distinct_others(ip, 3600),
   count(prefix, 'f', 3600), count(ip, 'a', 3600), count(prefix, 'a', 3600),
   0,
 }
@@ -268,7 +275,8 @@ impl RedisVelocity {
                 String::new()
             } else {
                 format!("{:08x}", keys.user as u32)
-            });
+            })
+            .arg(format!("{:08x}", keys.user as u32));
         let fields: Vec<u32> = self.invoke(&inv, &mut conn).await?;
         let &[a, b, c, d, e, f, g, h, i, j] = &fields[..] else {
             return Err(Unavailable(format!(
