@@ -30,7 +30,6 @@ pub async fn password_grant(
     form: &Form,
     caller: &Caller,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = app.now();
     let username = form
         .get("username")
         .map(|s| s.trim())
@@ -52,6 +51,8 @@ pub async fn password_grant(
         password: pw,
     };
     let flow = app.login_flow();
+    // One time for the check, the gate and the tokens.
+    let now = flow.now;
     let signed_in = flow.password_grant(&client.id, client.settings.default_level, proof, &origin);
     let (user, risk) = match signed_in.await.map_err(|e| match e {
         FlowError::Store(e) => OAuthError::from(e),
