@@ -47,7 +47,8 @@ pub enum Gated {
     /// base and the policy's).
     Allowed {
         requirement: Requirement,
-        risk: LoginRisk,
+        /// Boxed: the other answers are a word.
+        risk: Box<LoginRisk>,
     },
     /// The policy needs more than the path's ceiling: audited as
     /// `login.interactive_required`.
@@ -124,7 +125,7 @@ impl LoginFlow<'_> {
         }
         Gated::Allowed {
             requirement,
-            risk: LoginRisk::of(&made),
+            risk: Box::new(LoginRisk::of(&made)),
         }
     }
 
@@ -158,7 +159,7 @@ impl LoginFlow<'_> {
         let revoke = match self.decide(gate, origin).await {
             Gated::Allowed { requirement, risk } => {
                 ix.requirement = requirement;
-                ix.risk = Some(risk);
+                ix.risk = Some(*risk);
                 return Ok(None);
             }
             Gated::Denied { revoke } => revoke,

@@ -18,8 +18,12 @@ const GRANT: &str = "password";
 /// How the grant's sign-in ended.
 #[derive(Debug)]
 pub enum GrantStep {
-    /// Signed in at `aal1`; the login has joined the risk history.
-    Granted { user: UserRow, risk: LoginRisk },
+    /// Signed in at `aal1`; the login has joined the risk history. Boxed:
+    /// the other answers are a word.
+    Granted {
+        user: Box<UserRow>,
+        risk: Box<LoginRisk>,
+    },
     /// The password check refused (wrong, locked, busy, unavailable).
     Refused(Refusal),
     /// The policy denied the login (revoking when it said so).
@@ -79,6 +83,9 @@ impl LoginFlow<'_> {
         {
             tracing::error!(error = %e, "cannot update the risk history");
         }
-        Ok(GrantStep::Granted { user, risk })
+        Ok(GrantStep::Granted {
+            user: Box::new(user),
+            risk,
+        })
     }
 }
