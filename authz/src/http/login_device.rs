@@ -3,13 +3,14 @@
 //! When the interaction needs a factor and the user has an active agent
 //! device, `offer` shows a two-digit number (creating the challenges);
 //! the user types it on the terminal; "I approved it, continue" posts to
-//! `/login/{id}/device`, where `LoginFlow::submit` (`Proof::DeviceApproval`)
+//! `/login/{id}/device`, where `LoginFlow::submit` (`Proof::Device`)
 //! turns the approval into a proven `DeviceKey` factor once. No JavaScript and no meta refresh: the user
 //! presses the button when the agent says it is done.
 
 use super::error::PageError;
 use super::pages;
 use crate::agent::approval::{self, LoginApproval};
+use crate::login::factor::DeviceApproval;
 use crate::login::flow::{Proof, Step};
 use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Next};
@@ -158,7 +159,7 @@ pub async fn submit(
     let step = flow
         .submit(
             ix,
-            Proof::DeviceApproval,
+            Proof::Device(DeviceApproval),
             &super::login_step::origin(&app, &headers, &ip),
         )
         .await;

@@ -9,6 +9,7 @@
 use super::ceremony::{begin, internal};
 use super::respond::{as_json, json_error, read_json, str_field};
 use crate::login::Interaction;
+use crate::login::factor::PasskeyProof;
 use crate::login::flow::{FlowError, Proof, Refusal, Step};
 use crate::login::passkey::{self, PasskeyError};
 use crate::state::App;
@@ -162,7 +163,11 @@ pub async fn passkey_finish(
     origin.signals.tz_offset_min =
         super::signals::tz_field(body.get("tz").and_then(|v| v.as_str()));
     let why = match flow
-        .submit(ix, Proof::Passkey { state, response }, &origin)
+        .submit(
+            ix,
+            Proof::Passkey(PasskeyProof { state, response }),
+            &origin,
+        )
         .await
     {
         Ok(Step::Refused { why, .. }) => why,

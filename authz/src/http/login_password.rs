@@ -7,6 +7,7 @@ use super::interaction::{SLOW_DOWN, client_name, load_form, too_fast};
 use super::login_step::render;
 use super::pages;
 use super::respond::busy;
+use crate::login::factor::PasswordProof;
 use crate::login::flow::{Proof, Refusal, Step};
 use crate::state::App;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -35,10 +36,10 @@ pub async fn submit(
     let flow = super::login_step::flow(&app);
     let mut origin = super::login_step::origin(&app, &headers, &ip);
     origin.signals.tz_offset_min = super::signals::tz_field(form.get("tz").map(String::as_str));
-    let proof = Proof::Password {
+    let proof = Proof::Password(PasswordProof {
         username: username.clone(),
         password: pw,
-    };
+    });
     let (why, ix) = match flow.submit(ix, proof, &origin).await {
         Ok(Step::Refused { why, ix }) => (why, ix),
         step => return render(&app, step),

@@ -1,11 +1,12 @@
 //! `POST /login/{id}/totp`: a one-time code for the identified user — a
 //! TOTP code, an enrolled agent's OTP or a recovery code, all the `otp`
-//! factor. The guard and the check are `LoginFlow::submit`'s (`Proof::Code`);
+//! factor. The guard and the check are `LoginFlow::submit`'s (`Proof::Otp`);
 //! this reads the form and shows the factor page again with what went wrong.
 
 use super::error::PageError;
 use super::factor_page::factor_page;
 use crate::login::Next;
+use crate::login::factor::OtpProof;
 use crate::login::flow::{Proof, Refusal, Step};
 use crate::state::App;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -36,9 +37,9 @@ pub async fn totp_submit(
         Next::Factor(k) => k,
         _ => return Ok(super::interaction::see_login(&ix.id)),
     };
-    let proof = Proof::Code {
+    let proof = Proof::Otp(OtpProof {
         code: form.get("code").cloned().unwrap_or_default(),
-    };
+    });
     let origin = super::login_step::origin(&app, &headers, &ip);
     let flow = super::login_step::flow(&app);
     let (why, ix) = match flow.submit(ix, proof, &origin).await {

@@ -44,6 +44,38 @@ pub enum FactorKind {
     Device,
 }
 
+impl FactorKind {
+    /// Every kind, in the order pages offer them (`factor::REGISTRY` has
+    /// one spec per entry, in this order).
+    pub const ALL: [FactorKind; 4] = [
+        FactorKind::Password,
+        FactorKind::Totp,
+        FactorKind::Passkey,
+        FactorKind::Device,
+    ];
+
+    /// Its place in [`FactorKind::ALL`]. An exhaustive match, so a new
+    /// kind does not compile until it is given one (the next), which is
+    /// where it goes in `ALL`; the check below keeps the two in step.
+    pub const fn position(self) -> usize {
+        match self {
+            FactorKind::Password => 0,
+            FactorKind::Totp => 1,
+            FactorKind::Passkey => 2,
+            FactorKind::Device => 3,
+        }
+    }
+}
+
+// `ALL` lists each kind once, each at its `position`.
+const _: () = {
+    let mut i = 0;
+    while i < FactorKind::ALL.len() {
+        assert!(FactorKind::ALL[i].position() == i);
+        i += 1;
+    }
+};
+
 /// What the interaction needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -116,7 +148,8 @@ impl Interaction {
     }
 }
 
-fn kind_of(m: Method) -> FactorKind {
+/// The kind of factor a proven method is a proof of.
+pub(crate) fn kind_of(m: Method) -> FactorKind {
     match m {
         Method::Password => FactorKind::Password,
         Method::Totp => FactorKind::Totp,
@@ -125,18 +158,9 @@ fn kind_of(m: Method) -> FactorKind {
     }
 }
 
-/// The strongest proof a kind of factor can give.
+/// The strongest proof a kind of factor can give (its spec's).
 fn best_case(k: FactorKind) -> Method {
-    match k {
-        FactorKind::Password => Method::Password,
-        FactorKind::Totp => Method::Totp,
-        FactorKind::Passkey => Method::Passkey {
-            user_verified: true,
-            backup_eligible: false,
-            attested: true,
-        },
-        FactorKind::Device => Method::DeviceKey { hardware: true },
-    }
+    crate::login::factor::spec(k).best_case
 }
 
 /// Whether proving `k` now, followed by the user's other enrolled factors,

@@ -2,9 +2,12 @@
 //! parties that insist on it (vCenter's Okta-style wizard asks for it).
 //!
 //! It exists only as a per-client opt-in (`password_grant = true`) and is
-//! a login like any other: the same attempts guard and password check
-//! (`LoginFlow::check_password`), the same risk score and
-//! policy decision, the same audit records. Because a password is one
+//! a login like any other: `LoginFlow::password_grant` runs the same
+//! attempts guard and password check as a sign-in, then the same gate
+//! (`LoginFlow::decide`: risk score, policy decision, `policy.decision`
+//! audit, deny and revoke) with the grant's `aal1` ceiling. This file
+//! only reads the form, maps the outcome to RFC 6749 errors and mints the
+//! tokens. Because a password is one
 //! factor, the grant is refused whenever the client or the policy wants
 //! more than `aal1`: the answer is `invalid_grant` saying that interactive
 //! sign-in is required, and the user signs in through `/authorize`.
@@ -14,12 +17,11 @@ use super::client_auth::Form;
 use super::grant::{AuthContext, RefreshData};
 use super::token_response::{Caller, TokenResponse};
 use super::tokens::{access_token, id_token};
-use crate::decision::login::{LoginRequest, LoginRisk, assess, audit_data, requirement_after};
-use crate::login::flow::{Asker, Origin, Refusal};
-use crate::login::{Level, Method, ProvenFactor, Requirement, amr_of};
+use crate::login::factor::PasswordProof;
+use crate::login::flow::{FlowError, GrantStep, Origin, Refusal};
+use crate::login::{Level, Method, ProvenFactor, amr_of};
 use crate::state::AppState;
 use crate::store::ClientRow;
-use tollgate_risk::policy::Outcome;
 
 /// Runs the grant for an authenticated client that opted in.
 pub async fn password_grant(
@@ -28,7 +30,6 @@ pub async fn password_grant(
     form: &Form,
     caller: &Caller,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = app.now();
     let username = form
         .get("username")
         .map(|s| s.trim())
@@ -40,122 +41,63 @@ pub async fn password_grant(
             .ok_or_else(|| OAuthError::invalid_request("password is required"))?,
     );
     let scope = requested_scope(client, form)?;
-    let asker = Asker {
-        client: &client.id,
-        grant: Some("password"),
-        expected_user: None,
-    };
     let origin = Origin {
         ip: caller.ip.clone(),
         user_agent: caller.user_agent.clone(),
         ..Origin::default()
     };
+    let proof = PasswordProof {
+        username: username.to_owned(),
+        password: pw,
+    };
     let flow = app.login_flow();
-    let checked = flow.check_password(asker, username, pw, &origin);
-    let user = match checked.await.map_err(|e| match e {
-        crate::login::flow::FlowError::Store(e) => OAuthError::from(e),
+    // One time for the check, the gate and the tokens.
+    let now = flow.now;
+    let signed_in = flow.password_grant(&client.id, client.settings.default_level, proof, &origin);
+    let (user, risk) = match signed_in.await.map_err(|e| match e {
+        FlowError::Store(e) => OAuthError::from(e),
         e => {
             tracing::error!(error = %e, "password grant check failed");
             OAuthError::server_error()
         }
     })? {
-        Ok(u) => u,
-        Err(Refusal::Locked) => {
+        GrantStep::Granted { user, risk } => (user, risk),
+        GrantStep::Refused(Refusal::Locked) => {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts; try again later",
             ));
         }
-        Err(Refusal::Busy) => {
+        GrantStep::Refused(Refusal::Busy) => {
             return Err(OAuthError::temporarily_unavailable(
                 "too many sign-ins at once; retry shortly",
             ));
         }
-        Err(Refusal::Unavailable) => {
+        GrantStep::Refused(Refusal::Unavailable) => {
             return Err(OAuthError::temporarily_unavailable(
                 "sign-in is unavailable right now; retry later",
             ));
         }
-        Err(_) => {
+        GrantStep::Refused(_) => {
             return Err(OAuthError::invalid_grant(
                 "the username or password is incorrect",
             ));
         }
-    };
-
-    // A login like any other: scored and decided.
-    let proven = [ProvenFactor {
-        method: Method::Password,
-        at: now,
-    }];
-    let ip = caller
-        .ip
-        .parse()
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let req = LoginRequest {
-        client: &client.id,
-        ip,
-        user_agent: &caller.user_agent,
-        device_hash: None,
-        acr_values: &[],
-        max_age: None,
-        proven: &proven,
-        // Unknown here: rules on it do not match, the stricter reading.
-        second_factor: None,
-        // A relying party's server, not a browser: nothing to compare.
-        signals: None,
-    };
-    let made = assess(&app.decisions, &app.store, &user, &req, now).await;
-    app.metrics.decision("login", made.decision.outcome.kind());
-    app.audit(
-        "policy.decision",
-        &user.login,
-        &client.id,
-        audit_data(&made, "password-grant"),
-    )
-    .await;
-    crate::decision::effects::announce(app.audit_sink(), "login", &user.login, &made.decision)
-        .await;
-    let base = Requirement {
-        level: client.settings.default_level,
-        max_age: None,
-    };
-    let policy = app.decisions.current();
-    let required = match requirement_after(base, &made.decision, &policy.policy) {
-        Some(r) => r,
-        None => {
-            if let Outcome::Deny { revoke: true, .. } = made.decision.outcome {
-                crate::decision::effects::revoke_everything(
-                    app.revoker(),
-                    app.audit_sink(),
-                    &user,
-                    None,
-                    &made.decision.policy_version,
-                    now,
-                )
-                .await;
-            }
-            app.metrics.login("denied");
+        GrantStep::Denied => {
             return Err(OAuthError::invalid_grant(
                 "the sign-in was refused by the security policy",
             ));
         }
+        GrantStep::Interactive { required } => {
+            return Err(OAuthError::invalid_grant(format!(
+                "interactive sign-in is required: this sign-in needs {} (more than a password); use the authorization code flow",
+                required.acr()
+            )));
+        }
     };
-    if required.level > Level::Aal1 {
-        app.audit(
-            "login.interactive_required",
-            &user.login,
-            &client.id,
-            serde_json::json!({"required": required.level.acr(), "grant": "password"}),
-        )
-        .await;
-        return Err(OAuthError::invalid_grant(format!(
-            "interactive sign-in is required: this sign-in needs {} (more than a password); use the authorization code flow",
-            required.level.acr()
-        )));
-    }
-    if let Err(e) = app.decisions.learn(&app.store, &made.event, now).await {
-        tracing::error!(error = %e, "cannot update the risk history");
-    }
+    let proven = [ProvenFactor {
+        method: Method::Password,
+        at: now,
+    }];
     let auth = AuthContext {
         acr: Level::Aal1.acr().to_owned(),
         amr: amr_of(&proven).into_iter().map(str::to_owned).collect(),
@@ -222,8 +164,8 @@ pub async fn password_grant(
             "amr": auth.amr,
             "acr": auth.acr,
             "grant": "password",
-            "score": LoginRisk::of(&made).score,
-            "policy_version": &*made.decision.policy_version,
+            "score": risk.score,
+            "policy_version": risk.policy_version,
         }),
     )
     .await;

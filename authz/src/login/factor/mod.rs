@@ -1,8 +1,13 @@
-//! The factor registry: one file per factor, each declaring its [`Spec`]
-//! (kind, `amr`, the level it can prove, how it is verified and enrolled)
-//! and `enrolled`, whether a user holds it now. Adding a factor is one file
-//! here plus its template fragment (docs/ARCHITECTURE.md, "Adding a
-//! factor").
+//! The factor registry: one file per factor holding everything `login/`
+//! knows of it — its [`Spec`] (kind, `amr`, the level it can prove, how it
+//! is verified and enrolled), `enrolled` (whether a user holds it now), its
+//! proof type (what the form carries) and its verification
+//! (`LoginFlow::verify_<name>`: attempts guard when the secret is
+//! guessable, check, audit), answering one [`Proven`] or a
+//! [`Refusal`](crate::login::flow::Refusal). `LoginFlow::submit` dispatches
+//! a `Proof` into it and takes every factor the same way on. Adding a
+//! factor is one file here plus its template fragment (docs/ARCHITECTURE.md,
+//! "Adding a factor").
 //!
 //! Like all of `login/`, this knows nothing of axum or the app state: it
 //! takes the [`Store`] it reads.
@@ -12,9 +17,25 @@ pub mod otp;
 pub mod passkey;
 pub mod password;
 
+pub use device::DeviceApproval;
+pub use otp::{OtpProof, open_totp};
+pub use passkey::PasskeyProof;
+pub use password::{Asker, PasswordProof};
+
 use super::interaction::FactorKind;
 use super::{Level, Method};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UserRow};
+
+/// What a factor's verification proved: the one outcome every factor
+/// answers, so the flow proves and advances them all the same way.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    pub method: Method,
+    /// The user the proof identified (a first factor: password, a
+    /// discoverable passkey); `None` when the interaction already knew
+    /// them (a second factor checks against that user).
+    pub user: Option<UserRow>,
+}
 
 /// What a factor is, declared once in its file.
 #[derive(Debug)]
@@ -32,11 +53,20 @@ pub struct Spec {
     pub enrolled: &'static str,
 }
 
-/// Every factor, in the order a page offers them.
-pub const REGISTRY: [&Spec; 4] = [&password::SPEC, &otp::SPEC, &passkey::SPEC, &device::SPEC];
+/// Every factor, in the order a page offers them: [`FactorKind::ALL`]'s
+/// specs, so the registry cannot miss a kind.
+pub const REGISTRY: [&Spec; FactorKind::ALL.len()] = {
+    let mut specs = [&password::SPEC; FactorKind::ALL.len()];
+    let mut i = 0;
+    while i < specs.len() {
+        specs[i] = spec(FactorKind::ALL[i]);
+        i += 1;
+    }
+    specs
+};
 
-/// The spec of `kind`.
-pub fn spec(kind: FactorKind) -> &'static Spec {
+/// The spec of `kind`: the registry's one line per factor.
+pub const fn spec(kind: FactorKind) -> &'static Spec {
     match kind {
         FactorKind::Password => &password::SPEC,
         FactorKind::Totp => &otp::SPEC,
@@ -50,24 +80,28 @@ pub fn spec(kind: FactorKind) -> &'static Spec {
 /// "enrolled in nothing".
 pub async fn enrolled(store: &Store, user_id: &str) -> Result<Vec<FactorKind>, StoreError> {
     let mut kinds = vec![];
-    if password::enrolled(store, user_id).await? {
-        kinds.push(FactorKind::Password);
-    }
-    if otp::enrolled(store, user_id).await? {
-        kinds.push(FactorKind::Totp);
-    }
-    if passkey::enrolled(store, user_id).await? {
-        kinds.push(FactorKind::Passkey);
-    }
-    if device::enrolled(store, user_id).await? {
-        kinds.push(FactorKind::Device);
+    for kind in FactorKind::ALL {
+        if holds(store, user_id, kind).await? {
+            kinds.push(kind);
+        }
     }
     Ok(kinds)
+}
+
+/// Whether `user_id` holds a factor of `kind` now (its file's `enrolled`).
+async fn holds(store: &Store, user_id: &str, kind: FactorKind) -> Result<bool, StoreError> {
+    match kind {
+        FactorKind::Password => password::enrolled(store, user_id).await,
+        FactorKind::Totp => otp::enrolled(store, user_id).await,
+        FactorKind::Passkey => passkey::enrolled(store, user_id).await,
+        FactorKind::Device => device::enrolled(store, user_id).await,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::login::flow::Proof;
     use crate::login::{ProvenFactor, amr_of};
 
     /// Each spec agrees with the ladder and the `amr` mapping: its best
@@ -89,14 +123,37 @@ mod tests {
             }
             assert_eq!(spec(s.kind).kind, s.kind);
         }
-        let kinds: Vec<FactorKind> = REGISTRY.iter().map(|s| s.kind).collect();
-        for k in [
-            FactorKind::Password,
-            FactorKind::Totp,
-            FactorKind::Passkey,
-            FactorKind::Device,
-        ] {
-            assert!(kinds.contains(&k), "{k:?} has no spec");
+    }
+
+    /// A proof of `kind`, as its form would send it. An exhaustive match:
+    /// a new `FactorKind` does not compile until it has a `Proof` variant
+    /// (and `Proof::kind`, `LoginFlow::submit`, `spec` and `holds` are
+    /// exhaustive matches too, so none of them can miss it either).
+    fn proof_of(kind: FactorKind) -> Proof {
+        match kind {
+            FactorKind::Password => Proof::Password(PasswordProof {
+                username: "u".into(),
+                password: crate::secret::Secret::new("p"),
+            }),
+            FactorKind::Totp => Proof::Otp(OtpProof { code: "1".into() }),
+            FactorKind::Passkey => Proof::Passkey(PasskeyProof {
+                state: "{}".into(),
+                response: "{}".into(),
+            }),
+            FactorKind::Device => Proof::Device(DeviceApproval),
+        }
+    }
+
+    /// Every kind is in the registry once, at its place, with a spec of
+    /// its own and a proof that `submit` dispatches as that kind.
+    #[test]
+    fn every_factor_kind_is_registered_with_its_proof() {
+        assert_eq!(REGISTRY.len(), FactorKind::ALL.len());
+        for (i, k) in FactorKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.position(), i);
+            assert_eq!(REGISTRY[i].kind, k, "REGISTRY[{i}] is not {k:?}");
+            assert_eq!(spec(k).kind, k);
+            assert_eq!(proof_of(k).kind(), k, "the proof of {k:?}");
         }
     }
 }

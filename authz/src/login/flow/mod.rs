@@ -3,19 +3,17 @@
 //! data, which `http/` renders as a page, a redirect with cookies, or JSON.
 //!
 //! Inside [`LoginFlow::submit`], every factor goes the same way: attempts
-//! guard → verify → prove → policy gate → next → finish. The gate
+//! guard → verify (in the factor's own file, `login/factor/<name>.rs`) →
+//! prove → policy gate → next → finish. The gate
 //! (`gate.rs`) is the one place a login is decided and audited as
 //! `policy.decision`; the finish (`finish.rs`) the one place a session is
 //! recorded and a code issued. Factor checks that refuse a proof answer
 //! [`Step::Refused`] (the user's mistake or a busy verifier: a page, not
 //! a fault); faults are [`FlowError`].
 
-mod device;
 mod finish;
 mod gate;
-mod otp;
-mod passkey;
-mod password;
+mod grant;
 mod reauth;
 mod step;
 #[cfg(test)]
@@ -24,7 +22,7 @@ mod tests;
 use super::interaction::FactorKind;
 use super::lockout::LockoutPolicy;
 use super::unmet::HowToFix;
-use super::{Interaction, Method, Next};
+use super::{Interaction, Next};
 use crate::config::LoginConfig;
 use crate::decision::DecisionPoint;
 use crate::decision::effects::Revoker;
@@ -32,8 +30,9 @@ use crate::metrics::Metrics;
 use crate::oauth::authorize::CodeIssuer;
 use crate::store::{Audit, Store, StoreError};
 
-pub use otp::open_totp;
-pub use password::Asker;
+pub use super::factor::open_totp;
+pub use gate::{Gate, Gated};
+pub use grant::GrantStep;
 pub use reauth::held_methods;
 pub use step::{FlowError, Origin, Proof, Refusal, Step};
 
@@ -74,71 +73,37 @@ pub struct LoginFlow<'a> {
 }
 
 impl LoginFlow<'_> {
-    /// One step: the proof is checked (behind its attempts guard when it is
-    /// a guessable secret), proven, and the sign-in advances.
+    /// One step: the proof is checked by its factor (behind its attempts
+    /// guard when it is a guessable secret), proven, and the sign-in
+    /// advances. One arm per factor; every factor goes on the same way.
     pub async fn submit(
         &self,
         mut ix: Interaction,
         proof: Proof,
         origin: &Origin,
     ) -> Result<Step, FlowError> {
-        match proof {
-            Proof::Password { username, password } => {
-                match self.password(&ix, &username, password, origin).await? {
-                    Ok(user) => {
-                        ix.user_id = Some(user.id);
-                        ix.login = Some(user.login);
-                        ix.prove(Method::Password, self.now);
-                    }
-                    Err(why) => {
-                        return Ok(Step::Refused {
-                            why,
-                            ix: Box::new(ix),
-                        });
-                    }
-                }
+        let verified = match proof {
+            Proof::Password(p) => self.verify_password(&ix, p, origin).await?,
+            Proof::Otp(p) => self.verify_otp(&ix, p, origin).await?,
+            Proof::Passkey(p) => self.verify_passkey(&ix, p, origin).await?,
+            Proof::Device(p) => self.verify_device(&ix, p, origin).await?,
+            #[cfg(test)]
+            Proof::Verified(p) => Ok(p),
+        };
+        let proven = match verified {
+            Ok(p) => p,
+            Err(why) => {
+                return Ok(Step::Refused {
+                    why,
+                    ix: Box::new(ix),
+                });
             }
-            Proof::Code { code } => {
-                if let Err(why) = self.one_time_code(&ix, &code, origin).await? {
-                    return Ok(Step::Refused {
-                        why,
-                        ix: Box::new(ix),
-                    });
-                }
-                ix.prove(Method::Totp, self.now);
-            }
-            Proof::Passkey { state, response } => {
-                match self.passkey(&ix, &state, &response, origin).await? {
-                    Ok((method, user)) => {
-                        ix.user_id = Some(user.id);
-                        ix.login = Some(user.login);
-                        ix.prove(method, self.now);
-                    }
-                    Err(why) => {
-                        return Ok(Step::Refused {
-                            why,
-                            ix: Box::new(ix),
-                        });
-                    }
-                }
-            }
-            Proof::DeviceApproval => match self.device_approval(&ix, origin).await? {
-                Ok(method) => ix.prove(method, self.now),
-                Err(why) => {
-                    return Ok(Step::Refused {
-                        why,
-                        ix: Box::new(ix),
-                    });
-                }
-            },
-            Proof::Verified { method, user } => {
-                if let Some((id, login)) = user {
-                    ix.user_id = Some(id);
-                    ix.login = Some(login);
-                }
-                ix.prove(method, self.now);
-            }
+        };
+        if let Some(user) = proven.user {
+            ix.user_id = Some(user.id);
+            ix.login = Some(user.login);
         }
+        ix.prove(proven.method, self.now);
         self.advance(ix, origin).await
     }
 

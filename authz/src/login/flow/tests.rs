@@ -6,7 +6,8 @@
 use super::*;
 use crate::cache::RevocationCache;
 use crate::config::PolicyConfig;
-use crate::login::{AuthRequest, Level, ProvenFactor, Requirement};
+use crate::login::factor::{DeviceApproval, OtpProof, PasskeyProof, PasswordProof, Proven};
+use crate::login::{AuthRequest, Level, Method, ProvenFactor, Requirement};
 use crate::secret::Secret;
 use crate::store::{NewUser, PasskeyRow};
 
@@ -418,33 +419,33 @@ async fn check(w: &World, case: &Case) {
     };
     for (i, (now, act, want)) in case.steps.iter().enumerate() {
         let proof = match act {
-            Act::Password(p) => Proof::Password {
+            Act::Password(p) => Proof::Password(PasswordProof {
                 username: login.clone(),
                 password: Secret::new(*p),
-            },
+            }),
             Act::Code("<totp>") => {
                 let p = totp_params();
                 let step = *now / i64::try_from(p.period).unwrap();
-                Proof::Code {
+                Proof::Otp(OtpProof {
                     code: crate::login::totp::code_at_step(p, TOTP_SECRET, step),
-                }
+                })
             }
-            Act::Code("<recovery>") => Proof::Code {
+            Act::Code("<recovery>") => Proof::Otp(OtpProof {
                 code: recovery(&login),
-            },
-            Act::Code(c) => Proof::Code {
+            }),
+            Act::Code(c) => Proof::Otp(OtpProof {
                 code: c.to_string(),
-            },
+            }),
             Act::Device(approved) => {
                 if *approved {
                     w.approve(&id, &uid, *now).await;
                 }
-                Proof::DeviceApproval
+                Proof::Device(DeviceApproval)
             }
-            Act::Verified(m) => Proof::Verified {
+            Act::Verified(m) => Proof::Verified(Proven {
                 method: *m,
-                user: Some((uid.clone(), login.clone())),
-            },
+                user: w.store.user(&uid).await.unwrap(),
+            }),
         };
         let step = w.flow(*now).submit(ix, proof, &origin).await.unwrap();
         let got = said(w, &step, *now).await;
@@ -715,10 +716,10 @@ async fn sign_ins_reach_what_their_factors_prove() {
 async fn an_empty_username_is_refused_before_the_guard() {
     let w = World::new().await;
     let ix = start(&w, &client(&[], None), "", "nobody").await;
-    let proof = Proof::Password {
+    let proof = Proof::Password(PasswordProof {
         username: String::new(),
         password: Secret::new(PASSWORD),
-    };
+    });
     let step = w
         .flow(100)
         .submit(ix, proof, &Origin::default())
@@ -759,7 +760,7 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
     let assert_once = |key: &mut SoftPasskey| {
         let (options, state) = passkey::start_authentication(&rp, None).unwrap();
         let response = key.assert(&options, ISSUER).unwrap();
-        Proof::Passkey { state, response }
+        Proof::Passkey(PasskeyProof { state, response })
     };
 
     // Another user's interaction: refused, the credential id audited.
@@ -795,4 +796,131 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
             .iter()
             .any(|r| r.kind == "policy.decision" && r.data["interaction"] == id.as_str())
     );
+}
+
+/// The password grant is decided by the same gate as a sign-in: the
+/// policy's deny (with revocation) and its step-up reach the grant as
+/// `Denied` and `Interactive`, each with a `policy.decision` record of the
+/// same shape as an interactive login's, and the client's own default
+/// above `aal1` also stops it; only an `aal1` login is granted.
+#[tokio::test]
+async fn the_password_grant_is_decided_by_the_same_gate() {
+    let w = World::new().await;
+    let login = "grant-user";
+    let uid = w.user(login, &[PW]).await;
+    let origin = Origin {
+        ip: "203.0.113.20".into(),
+        user_agent: "vcenter-sso/8.0".into(),
+        ..Origin::default()
+    };
+    let proof = |password: &str| PasswordProof {
+        username: login.into(),
+        password: Secret::new(password),
+    };
+    let grant = async |client: &str, level: Level, password: &str, now: i64| -> String {
+        let flow = w.flow(now);
+        let step = flow.password_grant(client, level, proof(password), &origin);
+        match step.await.unwrap() {
+            GrantStep::Granted { user, risk } => {
+                format!("granted:{}:{}", user.id == uid, risk.outcome)
+            }
+            GrantStep::Refused(why) => format!("refused:{why:?}"),
+            GrantStep::Denied => "denied".into(),
+            GrantStep::Interactive { required } => format!("interactive:{}", required.acr()),
+        }
+    };
+
+    // The interactive login the grant's records are compared with.
+    let ix = start(
+        &w,
+        &Entry::Client {
+            client: "blocked",
+            acr: &[],
+            max_age: None,
+            carried: &[],
+        },
+        &uid,
+        login,
+    )
+    .await;
+    let step = w
+        .flow(100)
+        .submit(ix, Proof::Password(proof(PASSWORD)), &origin)
+        .await
+        .unwrap();
+    assert_eq!(said(&w, &step, 100).await, "denied:revoke=true");
+    let interactive = decisions(&w.store).await.remove(0);
+
+    // A wrong password never reaches the gate.
+    assert_eq!(
+        grant("rp", Level::Aal1, "guess", 200).await,
+        "refused:Wrong"
+    );
+    assert_eq!(decisions(&w.store).await.len(), 1);
+
+    // The policy's deny, with its revocation.
+    assert_eq!(grant("blocked", Level::Aal1, PASSWORD, 300).await, "denied");
+    let records = w.store.audit_records(0, 10_000).await.unwrap();
+    let revoked = records.iter().filter(|r| r.kind == "policy.revoked");
+    assert_eq!(
+        revoked.count(),
+        2,
+        "the sign-in's and the grant's deny revoke"
+    );
+    let denied = decisions(&w.store).await.remove(1);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&denied.data), keys(&interactive.data));
+    assert_eq!(
+        keys(&denied.data["decision"]),
+        keys(&interactive.data["decision"])
+    );
+    assert_eq!(denied.data["point"], "login");
+    assert_eq!(denied.data["interaction"], "password-grant");
+    assert_eq!(
+        (denied.actor.as_str(), denied.subject.as_str()),
+        (login, "blocked")
+    );
+    assert_eq!(
+        denied.data["decision"]["outcome"],
+        interactive.data["decision"]["outcome"]
+    );
+    assert_eq!(denied.data["event"]["ip"], "203.0.113.20");
+
+    // The policy's step-up (`admins-need-phr`) is more than a password.
+    assert_eq!(
+        grant("admin-app", Level::Aal1, PASSWORD, 400).await,
+        "interactive:phr"
+    );
+    let stepped = decisions(&w.store).await.remove(2);
+    assert_eq!(keys(&stepped.data), keys(&interactive.data));
+    let records = w.store.audit_records(0, 10_000).await.unwrap();
+    let asked = records
+        .iter()
+        .find(|r| r.kind == "login.interactive_required")
+        .expect("the step-up is audited");
+    assert_eq!(asked.data["required"], "phr");
+    assert_eq!(asked.data["grant"], "password");
+
+    // The client's default above aal1, and an aal1 login that is granted.
+    assert_eq!(
+        grant("rp", Level::Aal2, PASSWORD, 500).await,
+        "interactive:aal2"
+    );
+    assert_eq!(
+        grant("rp", Level::Aal1, PASSWORD, 600).await,
+        "granted:true:allow"
+    );
+    assert_eq!(decisions(&w.store).await.len(), 5);
+}
+
+/// The `policy.decision` records, oldest first.
+async fn decisions(store: &Store) -> Vec<crate::store::AuditRecord> {
+    let all = store.audit_records(0, 10_000).await.unwrap();
+    all.into_iter()
+        .filter(|r| r.kind == "policy.decision")
+        .collect()
 }
