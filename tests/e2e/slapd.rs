@@ -39,7 +39,7 @@ attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID'
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
 	MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ objectGUID ) )
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
-	MUST cn MAY ( member $ description $ sAMAccountName $ objectGUID ) )
+	MUST cn MAY ( member $ description $ distinguishedName $ sAMAccountName $ objectGUID ) )
 objectclass ( 1.2.840.113556.1.3.30 NAME 'computer' SUP top AUXILIARY )
 ";
 
