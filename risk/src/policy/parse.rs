@@ -308,7 +308,8 @@ mod tests {
         let block = "rules_after:\n  - {name: a, whne: {}, deny: true}\n  - name: b\n    deny: true\n  - name: c\n    max_age: 5x\n    require: aal2\n";
         let flow = "rules_after: [{name: a, whne: {}, deny: true},\n  {name: b, deny: true}, {name: c,\n    max_age: 5x, require: aal2}]\n";
         let whne = "rules_after[0]: unknown field `whne`";
-        let dur = "rules_after[2].max_age: bad duration \"5x\": expected seconds or a number with s";
+        let dur =
+            "rules_after[2].max_age: bad duration \"5x\": expected seconds or a number with s";
         let (names, got) = shape_errors(block);
         assert_eq!(names, ["b"]);
         assert_eq!(got, [(2, 15, whne.into()), (6, 14, dur.into())]);
