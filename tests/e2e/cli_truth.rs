@@ -314,6 +314,96 @@ fn a_bad_flag_changes_nothing() {
             &["users", "update", "bob", "--email", "bob"],
             "--email \"bob\" is not an address",
         ),
+        (
+            &["users", "add", "bob", "--reset-link", "--upn", "bob"],
+            "--upn \"bob\": expected user@domain",
+        ),
+        (
+            &["users", "update", "bob", "--upn", "@corp.example"],
+            "--upn \"@corp.example\": expected user@domain",
+        ),
+        (
+            &["users", "add", "bob", "--reset-link", "--group", ""],
+            "--group \"\": expected a group name",
+        ),
+        (
+            &["users", "update", "bob", "--name", " "],
+            "--name \" \": expected the user's display name",
+        ),
+        (
+            &["clients", "add", "wiki", "--grant", "implicit"],
+            "--grant \"implicit\": expected one of authorization_code, refresh_token, client_credentials, password",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--permission",
+                "everything",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+            ],
+            "--permission \"everything\": expected one of decide, decide_revokes, introspect",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--profile",
+                "okta",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+            ],
+            "--profile \"okta\": expected vcenter",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--redirect-uri",
+                "wiki.example/cb",
+            ],
+            "--redirect-uri \"wiki.example/cb\": relative URL",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+                "--post-logout-redirect-uri",
+                "https://wiki.example/out#x",
+            ],
+            "--post-logout-redirect-uri \"https://wiki.example/out#x\": must not have a fragment",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "wiki",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+                "--upn-claim",
+                "sub",
+            ],
+            "--upn-claim \"sub\": a claim name",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "gw",
+                "--grant",
+                "client_credentials",
+                "--access-token-audience",
+                "",
+            ],
+            "--access-token-audience \"\": the API's identifier",
+        ),
     ];
     for (args, words) in cases {
         let mut all = args.to_vec();

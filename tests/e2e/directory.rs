@@ -551,6 +551,71 @@ async fn directory_over_ldaps_trusts_only_its_ca_file() {
     assert_eq!(sign_in(&other, "tess", "tess-pw").await.0, 503);
 }
 
+/// StartTLS on the plain `ldap://` port of a slapd that refuses every
+/// operation there without TLS (`security tls=1`): without `start_tls` the
+/// service bind is refused, so a sync and a sign-in that work with it
+/// prove the connection was upgraded; with a CA that did not sign the
+/// server's certificate the directory is unavailable (503), never a wrong
+/// password.
+#[tokio::test]
+async fn directory_over_start_tls_upgrades_and_trusts_only_its_ca_file() {
+    if !have_slapd() || !tollgate::have_tool("/usr/bin/openssl", "openssl") {
+        return;
+    }
+    let ldap = Slapd::start_requiring_tls(Shape::OpenLdap);
+    ldap.add(&openldap_user("tess", "tess-pw"));
+    let ca = ldap.ca_file().display().to_string();
+
+    // Plain on the same port: refused by the server, so unavailable.
+    let plain = entry(&ldap, &ldap.url(), serde_json::json!({}));
+    let Some(srv) = server(Db::Sqlite, vec![plain], |_| {}).await else {
+        return;
+    };
+    let err = sync(&srv, false).await.unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Unavailable(u) if u.reason.contains("rc 13")),
+        "{err}"
+    );
+    assert_eq!(sign_in(&srv, "tess", "tess-pw").await.0, 503);
+
+    // StartTLS with the server's CA.
+    let upgraded = entry(
+        &ldap,
+        &ldap.url(),
+        serde_json::json!({"allow_plain": false, "start_tls": true, "ca_file": ca}),
+    );
+    let Some(srv) = server(Db::Sqlite, vec![upgraded], |_| {}).await else {
+        return;
+    };
+    assert_eq!(sync(&srv, false).await.expect("sync").changes.len(), 1);
+    assert!(signed_in(&sign_in(&srv, "tess", "tess-pw").await));
+    assert_eq!(sign_in(&srv, "tess", "wrong").await.0, 401);
+
+    // StartTLS with another CA: the handshake fails, sign-in unavailable.
+    let other = tollgate::temp_dir();
+    crate::tls_front::test_certs(&other.0);
+    let wrong_ca = entry(
+        &ldap,
+        &ldap.url(),
+        serde_json::json!({
+            "allow_plain": false,
+            "start_tls": true,
+            "ca_file": other.0.join("ca.pem").display().to_string(),
+        }),
+    );
+    let Some(srv) = server(Db::Sqlite, vec![wrong_ca], |_| {}).await else {
+        return;
+    };
+    let err = sync(&srv, false).await.unwrap_err();
+    assert!(matches!(err, SyncError::Unavailable(_)), "{err}");
+    assert_eq!(sign_in(&srv, "tess", "tess-pw").await.0, 503);
+    assert_eq!(
+        sign_in(&srv, "tess", "wrong").await.0,
+        503,
+        "never a wrong password"
+    );
+}
+
 /// Sign-ins through the directory per second: authorize, the login page,
 /// the password POST (search + bind as the user against slapd on loopback,
 /// risk score, policy decision) and the code, with 16 browsers at once.

@@ -215,10 +215,23 @@ fn target(base: &str) -> ScimTargetConfig {
 
 /// vCenter's identity broker reads VMware's `ws1b` extension: AD users
 /// and groups from slapd (AD-shaped) reach a scim2-server that serves the
-/// ws1b schemas (tests/support/ws1b-*.json) with it, and a membership
-/// changed in the directory reaches the SCIM group after the next sync.
+/// ws1b schemas (tests/support/ws1b-*.json) with it; the group carries
+/// its `distinguishedName` and `description`; a membership and a
+/// description changed in the directory reach the SCIM group after the
+/// next sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
+    ws1b_from_the_directory(Db::Sqlite).await;
+}
+
+/// The same on PostgreSQL (the group facts and the outbox are one SQL
+/// text for both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension_on_postgres() {
+    ws1b_from_the_directory(Db::Postgres).await;
+}
+
+async fn ws1b_from_the_directory(db: Db) {
     use crate::slapd::{Shape, Slapd, ad_group, ad_user, have_slapd};
     if !have_slapd() {
         return;
@@ -232,12 +245,23 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
         0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56,
         0x78,
     ];
+    // The group's distinguishedName differs from its entry DN here (an OU
+    // the entry is not under), so what vCenter gets can only come from the
+    // attribute; slapd returns DN values in its pretty form (attribute
+    // types lower case), hence GROUP_DN as stored.
+    const GROUP_DN_SET: &str = "CN=VC Admins,OU=Security Groups,DC=corp,DC=example";
+    const GROUP_DN: &str = "cn=VC Admins,ou=Security Groups,dc=corp,dc=example";
     let ldap = Slapd::start(Shape::ActiveDirectory, false);
     ldap.add(&format!(
         "{}{}{}",
         ad_user("dave", "dave-pw", GUID),
         ad_user("erin", "erin-pw", [2; 16]),
         ad_group("VC Admins", &["dave"])
+    ));
+    ldap.modify(&format!(
+        "dn: cn=VC Admins,ou=groups,dc=corp,dc=example\nchangetype: modify\n\
+         add: description\ndescription: vSphere administrators\n-\n\
+         add: distinguishedName\ndistinguishedName: {GROUP_DN_SET}\n"
     ));
     let dir = temp_dir();
     let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
@@ -255,8 +279,12 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
     )
     .await;
     let base = scim.base.clone();
-    let entry = crate::directory::entry(&ldap, &ldap.url(), serde_json::json!({}));
-    let srv = TestServer::start(Db::Sqlite, move |c| {
+    let entry = crate::directory::entry(
+        &ldap,
+        &ldap.url(),
+        serde_json::json!({ "group_base": "ou=groups,dc=corp,dc=example" }),
+    );
+    let Some(srv) = TestServer::start(db, move |c| {
         c.directories = vec![entry];
         c.scim.targets = vec![ScimTargetConfig {
             profile: ScimProfile::Vcenter,
@@ -264,7 +292,9 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
         }];
     })
     .await
-    .expect("sqlite server");
+    else {
+        return;
+    };
     crate::directory::sync(&srv, false).await.expect("sync");
     let id = async |login: &str| {
         srv.app
@@ -297,7 +327,16 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
         (members(&g) == ids(&[&d])).then_some(g)
     })
     .await;
-    assert_eq!(g[WS1B_GROUP]["domain"], "corp.example", "{g}");
+    // What the SCIM server stored for the group.
+    assert_eq!(
+        g[WS1B_GROUP],
+        serde_json::json!({
+            "domain": "corp.example",
+            "distinguishedName": GROUP_DN,
+            "description": "vSphere administrators",
+        }),
+        "{g}"
+    );
 
     // Erin joins VC Admins in the directory: after the next sync the SCIM
     // group has her too.
@@ -314,6 +353,24 @@ async fn directory_users_and_groups_reach_vcenter_with_the_ws1b_extension() {
         (members(&g) == ids(&[&d, &e])).then_some(())
     })
     .await;
+
+    // Only the description changes in the directory: the next sync sends
+    // it (no membership changed, so only the extension can carry it).
+    ldap.modify(
+        "dn: cn=VC Admins,ou=groups,dc=corp,dc=example\nchangetype: modify\n\
+         replace: description\ndescription: vCenter operators\n",
+    );
+    let report = crate::directory::sync(&srv, false)
+        .await
+        .expect("third sync");
+    assert_eq!(report.groups_changed, vec!["VC Admins"]);
+    let g = eventually("the new description", 20, async || {
+        let g = scim.group("VC Admins").await?;
+        (g[WS1B_GROUP]["description"] == "vCenter operators").then_some(g)
+    })
+    .await;
+    assert_eq!(g[WS1B_GROUP]["distinguishedName"], GROUP_DN, "{g}");
+    assert_eq!(members(&g), ids(&[&d, &e]), "{g}");
 }
 
 /// vCenter's SCIM endpoint has a certificate from its own CA (VMCA): the

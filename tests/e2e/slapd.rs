@@ -39,7 +39,7 @@ attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID'
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
 	MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ objectGUID ) )
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top STRUCTURAL
-	MUST cn MAY ( member $ description $ sAMAccountName $ objectGUID ) )
+	MUST cn MAY ( member $ description $ distinguishedName $ sAMAccountName $ objectGUID ) )
 objectclass ( 1.2.840.113556.1.3.30 NAME 'computer' SUP top AUXILIARY )
 ";
 
@@ -49,6 +49,8 @@ pub(crate) struct Slapd {
     pub(crate) port: u16,
     /// The `ldaps://` port when started with TLS.
     pub(crate) tls_port: Option<u16>,
+    /// `security tls=1`: the plain port answers only StartTLS.
+    require_tls: bool,
     pub(crate) shape: Shape,
     dir: TempDir,
 }
@@ -71,6 +73,18 @@ impl Slapd {
     /// A fresh directory of `shape` with its base entries and service
     /// account (`cn=svc,<suffix>`, password [`DIRECTORY_PASSWORD`]).
     pub(crate) fn start(shape: Shape, tls: bool) -> Slapd {
+        Slapd::start_with(shape, tls, false)
+    }
+
+    /// With TLS, and `security tls=1`: on the plain `ldap://` port every
+    /// operation but StartTLS is refused (`confidentialityRequired`), so a
+    /// client that binds there has upgraded the connection. The test's own
+    /// edits go over `ldaps://`.
+    pub(crate) fn start_requiring_tls(shape: Shape) -> Slapd {
+        Slapd::start_with(shape, true, true)
+    }
+
+    fn start_with(shape: Shape, tls: bool, require_tls: bool) -> Slapd {
         let dir = temp_dir();
         let d = dir.0.display().to_string();
         std::fs::create_dir_all(dir.0.join("db")).expect("db dir");
@@ -87,8 +101,9 @@ impl Slapd {
         };
         let tls_conf = if tls {
             crate::tls_front::test_certs(&dir.0);
+            let security = if require_tls { "security tls=1\n" } else { "" };
             format!(
-                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/srv.pem\nTLSCertificateKeyFile {d}/srv.key\n"
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/srv.pem\nTLSCertificateKeyFile {d}/srv.key\n{security}"
             )
         } else {
             String::new()
@@ -110,6 +125,7 @@ impl Slapd {
             child: None,
             port: free_port(),
             tls_port: tls.then(free_port),
+            require_tls,
             shape,
             dir,
         };
@@ -176,8 +192,15 @@ impl Slapd {
         if add {
             cmd.arg("-a");
         }
+        let url = match self.tls_port {
+            Some(p) if self.require_tls => {
+                cmd.env("LDAPTLS_CACERT", self.ca_file());
+                format!("ldaps://127.0.0.1:{p}")
+            }
+            _ => self.url(),
+        };
         let mut child = cmd
-            .args(["-x", "-H", &self.url(), "-D"])
+            .args(["-x", "-H", &url, "-D"])
             .arg(format!("cn=admin,{}", self.suffix()))
             .args(["-w", ADMIN_PW])
             .stdin(Stdio::piped())

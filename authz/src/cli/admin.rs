@@ -96,7 +96,7 @@ pub async fn keys(cmd: KeysCmd, cfg: &Config) -> Result<(), CliError> {
 /// shared with `[[clients]]` in the config file and name its keys
 /// (`vcenter_host`); on the command line they are flags (`--vcenter-host`).
 fn flag_names(message: &str) -> String {
-    const FLAGS: [(&str, &str); 13] = [
+    const FLAGS: [(&str, &str); 15] = [
         ("vcenter_host", "--vcenter-host"),
         ("upn_claim", "--upn-claim"),
         ("groups_claim", "--groups-claim"),
@@ -104,6 +104,8 @@ fn flag_names(message: &str) -> String {
         ("password_grant = true", "--password-grant"),
         ("password_grant", "--password-grant"),
         ("profile = \"vcenter\"", "--profile vcenter"),
+        ("profile", "--profile"),
+        ("permissions", "--permission"),
         ("id_token_signed_response_alg", "--alg"),
         ("redirect_uris", "--redirect-uri"),
         ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
@@ -119,7 +121,9 @@ fn flag_names(message: &str) -> String {
         while let Some(i) = out[at..].find(key).map(|i| i + at) {
             let before = out[..i].chars().next_back();
             let after = out[i + key.len()..].chars().next();
-            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            // `-` too: a flag already put in (`--profile`) is not a key.
+            let word =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
             if word(before) || word(after) {
                 at = i + key.len();
                 continue;

@@ -110,7 +110,7 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
                     "user {login:?} would have no way to sign in: give --password-stdin (the password on standard input) or --reset-link (a one-time link where the user chooses one)"
                 )));
             }
-            check_email(profile.email.as_deref())?;
+            check_profile(&profile)?;
             let password_hash = if password_stdin {
                 Some(read_new_password(&policy, &login).await?)
             } else {
@@ -179,20 +179,20 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
         }
         UsersCmd::Update {
             login,
-            profile:
-                ProfileArgs {
-                    name,
-                    email,
-                    upn,
-                    groups,
-                },
+            profile,
             no_groups,
             enable,
         } => {
+            check_profile(&profile)?;
+            let ProfileArgs {
+                name,
+                email,
+                upn,
+                groups,
+            } = profile;
             if no_groups && !groups.is_empty() {
                 return Err(CliError("give --group or --no-groups, not both".into()));
             }
-            check_email(email.as_deref())?;
             let change = crate::store::UserUpdate {
                 display_name: name,
                 email,
@@ -264,15 +264,41 @@ pub async fn users(cmd: UsersCmd, cfg: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `--email`, when given and not empty (which `users update` reads as
-/// "remove it"), must at least be an address.
-fn check_email(email: Option<&str>) -> Result<(), CliError> {
-    match email.filter(|e| !e.is_empty() && !e.contains('@')) {
-        Some(e) => Err(CliError(format!(
-            "--email {e:?} is not an address: expected user@domain"
-        ))),
-        None => Ok(()),
+/// The profile flags, each error naming the flag as typed. `--email` and
+/// `--upn`, when given and not empty (which `users update` reads as
+/// "remove it"), must be `user@domain`; a name and a group are never empty.
+fn check_profile(p: &ProfileArgs) -> Result<(), CliError> {
+    let bad = |v: &str| v.chars().any(char::is_control);
+    if let Some(n) = &p.name
+        && (n.trim().is_empty() || bad(n))
+    {
+        return Err(CliError(format!(
+            "--name {n:?}: expected the user's display name, not empty"
+        )));
     }
+    if let Some(e) = p.email.as_deref().filter(|e| !e.is_empty())
+        && (!e.contains('@') || bad(e))
+    {
+        return Err(CliError(format!(
+            "--email {e:?} is not an address: expected user@domain"
+        )));
+    }
+    if let Some(u) = p.upn.as_deref().filter(|u| !u.is_empty()) {
+        let shaped = u
+            .rsplit_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && !domain.is_empty());
+        if !shaped || bad(u) || u.contains(char::is_whitespace) {
+            return Err(CliError(format!(
+                "--upn {u:?}: expected user@domain (what vCenter matches)"
+            )));
+        }
+    }
+    if let Some(g) = p.groups.iter().find(|g| g.trim().is_empty() || bad(g)) {
+        return Err(CliError(format!(
+            "--group {g:?}: expected a group name, not empty"
+        )));
+    }
+    Ok(())
 }
 
 fn check_login(login: &str) -> Result<(), String> {

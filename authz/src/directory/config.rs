@@ -135,7 +135,7 @@ impl DirectoryConfig {
             {
                 match (u.scheme(), self.start_tls, self.allow_plain) {
                     ("ldaps", true, _) => bad(format!(
-                        "url {:?}: start_tls is for ldap:// URLs; ldaps:// is TLS already",
+                        "start_tls = true: for ldap:// URLs only; {:?} is TLS already (drop start_tls, or use ldap:// with it)",
                         self.url
                     )),
                     ("ldap", false, false) => bad(format!(
@@ -249,7 +249,9 @@ mod tests {
         );
         check(
             "url = \"ldaps://dc1.corp.example\"\nstart_tls = true",
-            &["url \"ldaps://dc1.corp.example\": start_tls"],
+            &[
+                "start_tls = true: for ldap:// URLs only; \"ldaps://dc1.corp.example\" is TLS already",
+            ],
         );
         check(
             "url = \"https://dc1.corp.example\"",

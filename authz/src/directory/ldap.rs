@@ -5,12 +5,14 @@
 //! sign-in the directory could not judge is never a wrong password. Only
 //! a bind answered `invalidCredentials` (49) is a wrong password.
 
-use super::mapping::{DirectoryRecord, Entry, group_index, to_record, with_memberships};
+use super::mapping::{
+    DirectoryGroup, DirectoryRecord, Entry, GroupIndex, group_index, member_of_groups, to_record,
+    with_memberships,
+};
 use super::{Directory, Unavailable};
 use crate::secret::Secret;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Entries per page of a listing (AD's default MaxPageSize is 1000).
@@ -37,6 +39,9 @@ pub enum SignIn {
 pub struct Listing {
     pub users: Vec<DirectoryRecord>,
     pub skipped: Vec<String>,
+    /// Every group with its DN and description (from the group search, or
+    /// the users' `memberOf` DNs without one).
+    pub groups: Vec<DirectoryGroup>,
 }
 
 impl Directory {
@@ -135,17 +140,17 @@ impl Directory {
         Ok(out)
     }
 
-    /// Group names by DN and memberships, when `group_base` is set.
+    /// The groups under `group_base`, when it is set.
     async fn groups(
         &self,
         ldap: &mut Ldap,
         filter: &str,
-    ) -> Result<Option<(HashMap<String, String>, HashMap<String, Vec<String>>)>, Unavailable> {
+    ) -> Result<Option<GroupIndex>, Unavailable> {
         let Some(base) = &self.config.group_base else {
             return Ok(None);
         };
         let m = &self.mapping;
-        let attrs = vec![m.group_name.clone(), m.group_member.clone()];
+        let attrs = m.group_attributes();
         let entries = self.search(ldap, base, filter, attrs).await?;
         Ok(Some(group_index(&entries, m)))
     }
@@ -165,15 +170,21 @@ impl Directory {
             .await?;
         let _ = ldap.unbind().await;
         let mut listing = Listing::default();
+        if groups.is_none() {
+            listing.groups = member_of_groups(&entries, m);
+        }
         for e in entries {
             let e = match &groups {
-                Some((_, members)) => with_memberships(e, m, members),
+                Some(g) => with_memberships(e, m, &g.members),
                 None => e,
             };
-            match to_record(&e, m, groups.as_ref().map(|g| &g.0)) {
+            match to_record(&e, m, groups.as_ref().map(|g| &g.names)) {
                 Ok(r) => listing.users.push(r),
                 Err(why) => listing.skipped.push(why),
             }
+        }
+        if let Some(g) = groups {
+            listing.groups = g.groups;
         }
         Ok(listing)
     }
@@ -217,10 +228,10 @@ impl Directory {
         );
         let groups = self.groups(&mut ldap, &member_filter).await?;
         let entry = match &groups {
-            Some((_, members)) => with_memberships(entry, m, members),
+            Some(g) => with_memberships(entry, m, &g.members),
             None => entry,
         };
-        let record = to_record(&entry, m, groups.as_ref().map(|g| &g.0))
+        let record = to_record(&entry, m, groups.as_ref().map(|g| &g.names))
             .map_err(|why| self.unavailable(format!("unusable entry: {why}")))?;
         let bound = ldap
             .with_timeout(self.timeout())

@@ -8,7 +8,7 @@
 //! it instead of guessing.
 
 use super::config::{DirectoryConfig, Preset};
-pub use crate::store::DirectoryRecord;
+pub use crate::store::{DirectoryGroup, DirectoryRecord};
 use std::collections::HashMap;
 
 /// How a directory says an account is disabled.
@@ -48,6 +48,11 @@ pub struct Mapping {
     pub group_filter: String,
     pub group_name: String,
     pub group_member: String,
+    /// The attribute holding a group's DN (AD's `distinguishedName`);
+    /// `None`: the entry's DN.
+    pub group_dn: Option<String>,
+    /// A group's description (vCenter shows it).
+    pub group_description: String,
 }
 
 impl Mapping {
@@ -69,6 +74,8 @@ impl Mapping {
                 group_filter: "(objectClass=group)".into(),
                 group_name: "cn".into(),
                 group_member: "member".into(),
+                group_dn: Some("distinguishedName".into()),
+                group_description: "description".into(),
             },
             Preset::Openldap => Mapping {
                 login: "uid".into(),
@@ -83,6 +90,8 @@ impl Mapping {
                 group_filter: "(objectClass=groupOfNames)".into(),
                 group_name: "cn".into(),
                 group_member: "member".into(),
+                group_dn: None,
+                group_description: "description".into(),
             },
         };
         let a = &c.attributes;
@@ -131,6 +140,17 @@ impl Mapping {
             DisabledRule::Flag(a) | DisabledRule::Present(a) => v.push(a.clone()),
             DisabledRule::Never => {}
         }
+        v
+    }
+
+    /// The attributes a group search asks for.
+    pub fn group_attributes(&self) -> Vec<String> {
+        let mut v = vec![
+            self.group_name.clone(),
+            self.group_member.clone(),
+            self.group_description.clone(),
+        ];
+        v.extend(self.group_dn.clone());
         v
     }
 
@@ -308,14 +328,19 @@ pub fn to_record(
     })
 }
 
-/// Group entries as `lowercased DN → name`, and each group's members
-/// (lowercased DNs), for directories whose users carry no `memberOf`.
-pub fn group_index(
-    groups: &[Entry],
-    m: &Mapping,
-) -> (HashMap<String, String>, HashMap<String, Vec<String>>) {
-    let mut names = HashMap::new();
-    let mut members: HashMap<String, Vec<String>> = HashMap::new();
+/// What a group search found: names by lowercased DN, each member's
+/// groups (member DN lowercased → group DNs), and the groups themselves.
+#[derive(Debug, Default)]
+pub struct GroupIndex {
+    pub names: HashMap<String, String>,
+    pub members: HashMap<String, Vec<String>>,
+    pub groups: Vec<DirectoryGroup>,
+}
+
+/// Group entries indexed, for directories whose users carry no `memberOf`
+/// and for the groups' own DN and description.
+pub fn group_index(groups: &[Entry], m: &Mapping) -> GroupIndex {
+    let mut index = GroupIndex::default();
     for g in groups {
         let Some(name) = g
             .first(&m.group_name)
@@ -325,14 +350,44 @@ pub fn group_index(
             continue;
         };
         for member in g.values(&m.group_member) {
-            members
+            index
+                .members
                 .entry(member.to_lowercase())
                 .or_default()
                 .push(g.dn.clone());
         }
-        names.insert(g.dn.to_lowercase(), name);
+        index.names.insert(g.dn.to_lowercase(), name.clone());
+        let dn = m
+            .group_dn
+            .as_deref()
+            .and_then(|a| g.first(a))
+            .unwrap_or(&g.dn);
+        index.groups.push(DirectoryGroup {
+            name,
+            dn: dn.to_owned(),
+            description: g.first(&m.group_description).map(str::to_owned),
+        });
     }
-    (names, members)
+    index
+}
+
+/// The groups named by users' `member_of` DNs, for a directory without a
+/// group search: the DN is known, a description is not.
+pub fn member_of_groups(users: &[Entry], m: &Mapping) -> Vec<DirectoryGroup> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for dn in users.iter().flat_map(|e| e.values(&m.member_of)) {
+        if let Some(name) = first_rdn_value(dn) {
+            by_name.entry(name).or_insert_with(|| dn.trim().to_owned());
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, dn)| DirectoryGroup {
+            name,
+            dn,
+            description: None,
+        })
+        .collect()
 }
 
 /// Adds to `e` the `member_of` values the group search found for it, so a
@@ -512,16 +567,82 @@ mod tests {
             ),
             entry("cn=empty,ou=groups,dc=x", &[("cn", &["empty"])], &[]),
         ];
-        let (names, members) = group_index(&groups, &ol);
+        let index = group_index(&groups, &ol);
         let alice = entry(
             "uid=alice,ou=people,dc=x",
             &[("uid", &["alice"]), ("entryUUID", &["u-1"])],
             &[],
         );
-        let alice = with_memberships(alice, &ol, &members);
-        let got = to_record(&alice, &ol, Some(&names)).unwrap();
+        let alice = with_memberships(alice, &ol, &index.members);
+        let got = to_record(&alice, &ol, Some(&index.names)).unwrap();
         assert_eq!(got.groups, vec!["ops"]);
-        assert_eq!(names.len(), 2);
+        assert_eq!(index.names.len(), 2);
+    }
+
+    #[test]
+    fn groups_keep_their_dn_and_description() {
+        // AD: the DN from distinguishedName, as AD writes it.
+        let ad = mapping("active_directory", "group_base = \"ou=groups,dc=x\"");
+        let g = entry(
+            "cn=vc admins,ou=groups,dc=x",
+            &[
+                ("cn", &["VC Admins"]),
+                ("distinguishedName", &["CN=VC Admins,OU=Groups,DC=x"]),
+                ("description", &["vSphere administrators"]),
+            ],
+            &[],
+        );
+        let bare = entry("cn=ops,ou=groups,dc=x", &[("cn", &["ops"])], &[]);
+        assert_eq!(
+            group_index(&[g.clone(), bare.clone()], &ad).groups,
+            vec![
+                DirectoryGroup {
+                    name: "VC Admins".into(),
+                    dn: "CN=VC Admins,OU=Groups,DC=x".into(),
+                    description: Some("vSphere administrators".into()),
+                },
+                DirectoryGroup {
+                    name: "ops".into(),
+                    dn: "cn=ops,ou=groups,dc=x".into(),
+                    description: None,
+                },
+            ]
+        );
+        // OpenLDAP: the entry's own DN, whatever attributes it carries.
+        let ol = mapping("openldap", "group_base = \"ou=groups,dc=x\"");
+        assert_eq!(
+            group_index(&[g], &ol).groups[0].dn,
+            "cn=vc admins,ou=groups,dc=x"
+        );
+        assert!(ad.group_attributes().contains(&"description".to_string()));
+        assert!(
+            ad.group_attributes()
+                .contains(&"distinguishedName".to_string())
+        );
+        // Without a group search: the memberOf DNs, once per name.
+        let users = [
+            entry(
+                "uid=a,dc=x",
+                &[("memberOf", &["cn=ops,ou=g,dc=x", "cn=dev,ou=g,dc=x"])],
+                &[],
+            ),
+            entry("uid=b,dc=x", &[("memberOf", &["CN=ops,OU=g,DC=x"])], &[]),
+        ];
+        assert_eq!(
+            member_of_groups(&users, &ol),
+            vec![
+                DirectoryGroup {
+                    name: "dev".into(),
+                    dn: "cn=dev,ou=g,dc=x".into(),
+                    description: None,
+                },
+                DirectoryGroup {
+                    name: "ops".into(),
+                    dn: "cn=ops,ou=g,dc=x".into(),
+                    description: None,
+                },
+            ]
+        );
     }
 
     #[test]

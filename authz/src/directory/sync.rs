@@ -240,6 +240,8 @@ pub struct Report {
     pub failed: Vec<String>,
     /// Directory entries that are not usable users, each with why.
     pub skipped: Vec<String>,
+    /// Groups whose DN or description changed (queued for SCIM targets).
+    pub groups_changed: Vec<String>,
 }
 
 /// Why a sync did not run to the end.
@@ -293,6 +295,11 @@ async fn sync(
         report.changes = changes;
         return Ok(report);
     }
+    // Groups first, so a group created at this sync reaches a SCIM
+    // target with its DN and description in its first request.
+    report.groups_changed = store
+        .directory_groups_write(dir.name(), &listing.groups, now)
+        .await?;
     for c in changes {
         match apply(store, dir.name(), &c, now).await {
             Ok(_) => report.changes.push(c),

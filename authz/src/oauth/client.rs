@@ -173,7 +173,7 @@ fn apply_profile(c: &ClientConfig) -> Result<ClientConfig, String> {
             c.groups_claim.get_or_insert_with(|| "groups".to_owned());
         }
         Some(other) => {
-            return Err(format!("{who}: unknown profile {other:?} (known: vcenter)"));
+            return Err(format!("{who}: profile {other:?}: expected vcenter"));
         }
     }
     Ok(c)
@@ -233,7 +233,8 @@ impl ClientSettings {
         for g in &grant_types {
             if !GRANT_TYPES.contains(&g.as_str()) {
                 return Err(format!(
-                    "{who}: unknown grant type {g:?} (expected one of {GRANT_TYPES:?})"
+                    "{who}: grant_types {g:?}: expected one of {}",
+                    GRANT_TYPES.join(", ")
                 ));
             }
         }
@@ -294,13 +295,12 @@ impl ClientSettings {
             }
             None => None,
         };
-        for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-            let parsed =
-                url::Url::parse(u).map_err(|e| format!("{who}: redirect URI {u:?}: {e}"))?;
+        let uris = c.redirect_uris.iter().map(|u| ("redirect_uris", u));
+        let logout = c.post_logout_redirect_uris.iter();
+        for (key, u) in uris.chain(logout.map(|u| ("post_logout_redirect_uris", u))) {
+            let parsed = url::Url::parse(u).map_err(|e| format!("{who}: {key} {u:?}: {e}"))?;
             if parsed.fragment().is_some() {
-                return Err(format!(
-                    "{who}: redirect URI {u:?} must not have a fragment"
-                ));
+                return Err(format!("{who}: {key} {u:?}: must not have a fragment"));
             }
         }
         if grant_types.iter().any(|g| g == "authorization_code") && c.redirect_uris.is_empty() {
@@ -314,7 +314,11 @@ impl ClientSettings {
             })?,
             None => default_alg,
         };
-        for name in [&c.upn_claim, &c.groups_claim].into_iter().flatten() {
+        let claims = [
+            ("upn_claim", &c.upn_claim),
+            ("groups_claim", &c.groups_claim),
+        ];
+        for (key, name) in claims.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))) {
             const RESERVED: &[&str] = &[
                 "iss",
                 "sub",
@@ -334,7 +338,7 @@ impl ClientSettings {
             ];
             if name.is_empty() || RESERVED.contains(&name.as_str()) {
                 return Err(format!(
-                    "{who}: claim name {name:?} is empty or a registered ID-token claim"
+                    "{who}: {key} {name:?}: a claim name, not empty and not a registered ID-token claim"
                 ));
             }
         }
@@ -351,7 +355,7 @@ impl ClientSettings {
             let known: Vec<&str> = Permission::ALL.iter().map(|(n, _)| *n).collect();
             let parsed = Permission::parse(p).ok_or_else(|| {
                 format!(
-                    "{who}: unknown permission {p:?} (known: {})",
+                    "{who}: permissions {p:?}: expected one of {}",
                     known.join(", ")
                 )
             })?;
@@ -366,6 +370,13 @@ impl ClientSettings {
         }
         if !permissions.is_empty() && method == AuthMethod::None {
             return Err(format!("{who}: a public client cannot hold permissions"));
+        }
+        if let Some(a) = &c.access_token_audience
+            && (a.trim().is_empty() || a.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "{who}: access_token_audience {a:?}: the API's identifier, not empty"
+            ));
         }
         let require_pkce = c.require_pkce.unwrap_or(true);
         if !require_pkce && method == AuthMethod::None {
@@ -432,7 +443,9 @@ mod tests {
             (
                 cfg(|c| c.grant_types = Some(vec!["implicit".into()])),
                 true,
-                Err("unknown grant type"),
+                Err(
+                    "grant_types \"implicit\": expected one of authorization_code, refresh_token, client_credentials, password",
+                ),
             ),
             (
                 cfg(|c| c.token_endpoint_auth_method = Some("client_secret_jwt".into())),
@@ -506,7 +519,7 @@ mod tests {
             (
                 cfg(|c| c.profile = Some("okta".into())),
                 true,
-                Err("unknown profile"),
+                Err("profile \"okta\": expected vcenter"),
             ),
             (
                 cfg(|c| {

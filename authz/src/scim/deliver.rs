@@ -6,8 +6,8 @@
 use super::Target;
 use super::client::{Failure, ScimClient};
 use super::mapping::{
-    DirectoryFacts, add_ws1b_group, add_ws1b_user, group_resource, membership_patch, user_name,
-    user_resource,
+    DirectoryFacts, WS1B_GROUP, add_extension, add_ws1b_user, group_pushed, group_resource,
+    membership_patch, parse_group_pushed, user_name, user_resource, ws1b_group,
 };
 use crate::config::ScimProfile;
 use crate::secret::sha256;
@@ -185,25 +185,38 @@ impl Deliverer<'_> {
                 upns.push(user_name(&u).to_owned());
             }
         }
+        let ws1b = if self.target.profile == ScimProfile::Vcenter {
+            let facts = self.store.directory_group(name).await?;
+            let upns: Vec<&str> = upns.iter().map(String::as_str).collect();
+            Some(ws1b_group(&upns, facts.as_ref()))
+        } else {
+            None
+        };
         let group_body = |want: &[String]| {
             let mut body = group_resource(name, want);
-            if self.target.profile == ScimProfile::Vcenter {
-                let upns: Vec<&str> = upns.iter().map(String::as_str).collect();
-                add_ws1b_group(&mut body, &upns);
+            if let Some(ext) = &ws1b {
+                add_extension(&mut body, WS1B_GROUP, ext.clone());
             }
             body
         };
         want.sort();
         want.dedup();
-        let pushed = serde_json::to_string(&want).unwrap_or_else(|_| "[]".into());
+        let pushed = group_pushed(&want, ws1b.as_ref());
         if let Some(h) = self.store.scim_resource(t, ScimKind::Group, name).await? {
-            let had: Vec<String> = serde_json::from_str(&h.pushed).unwrap_or_default();
-            let result = match membership_patch(&had, &want) {
-                None => return Ok("unchanged"),
-                Some(p) if self.patch => self.client.patch("/Groups", &h.remote_id, &p).await,
-                Some(_) => {
-                    let body = group_body(&want);
-                    self.client.replace("/Groups", &h.remote_id, &body).await
+            let (had, had_ws1b) = parse_group_pushed(&h.pushed);
+            let result = if had_ws1b != ws1b {
+                // The extension changed (a new description): the whole group.
+                self.client
+                    .replace("/Groups", &h.remote_id, &group_body(&want))
+                    .await
+            } else {
+                match membership_patch(&had, &want) {
+                    None => return Ok("unchanged"),
+                    Some(p) if self.patch => self.client.patch("/Groups", &h.remote_id, &p).await,
+                    Some(_) => {
+                        let body = group_body(&want);
+                        self.client.replace("/Groups", &h.remote_id, &body).await
+                    }
                 }
             };
             match result {

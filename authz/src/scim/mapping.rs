@@ -2,7 +2,7 @@
 //! PATCH operations of a membership change (RFC 7644 §3.5.2). Pure: no
 //! HTTP, no database.
 
-use crate::store::UserRow;
+use crate::store::{DirectoryGroup, UserRow};
 use serde_json::{Value, json};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -89,9 +89,15 @@ pub fn add_ws1b_user(r: &mut Value, u: &UserRow, dir: Option<DirectoryFacts<'_>>
 }
 
 /// Adds the `ws1b` Group extension to `r` (a [`group_resource`]).
-/// `domain`: the UPN suffix most of its members share (ties: the first in
-/// sort order), so vCenter files the group with its users.
-pub fn add_ws1b_group(r: &mut Value, member_upns: &[&str]) {
+pub fn add_ws1b_group(r: &mut Value, member_upns: &[&str], dir: Option<&DirectoryGroup>) {
+    add_extension(r, WS1B_GROUP, ws1b_group(member_upns, dir));
+}
+
+/// The `ws1b` Group extension. `domain`: the UPN suffix most of its
+/// members share (ties: the first in sort order), so vCenter files the
+/// group with its users; for a directory's group also its
+/// `distinguishedName` and `description`.
+pub fn ws1b_group(member_upns: &[&str], dir: Option<&DirectoryGroup>) -> Value {
     let mut domains: Vec<&str> = member_upns.iter().filter_map(|u| upn_domain(u)).collect();
     domains.sort_unstable();
     let mut best: Option<(&str, usize)> = None;
@@ -104,10 +110,54 @@ pub fn add_ws1b_group(r: &mut Value, member_upns: &[&str]) {
     if let Some((d, _)) = best {
         ext["domain"] = json!(d);
     }
-    add_extension(r, WS1B_GROUP, ext);
+    if let Some(g) = dir {
+        ext["distinguishedName"] = json!(g.dn);
+        if let Some(text) = &g.description {
+            ext["description"] = json!(text);
+        }
+    }
+    ext
 }
 
-fn add_extension(r: &mut Value, schema: &str, ext: Value) {
+/// What was pushed of a group, as `scim_resources.pushed` keeps it: the
+/// member ids, and for a vCenter target the `ws1b` extension too, so a
+/// changed DN or description is sent even when no member changed. Without
+/// an extension it is the JSON list of ids alone (the older form).
+pub fn group_pushed(members: &[String], ws1b: Option<&Value>) -> String {
+    let v = match ws1b {
+        Some(ext) => json!({ "members": members, "ws1b": ext }),
+        None => json!(members),
+    };
+    v.to_string()
+}
+
+/// The inverse of [`group_pushed`]: member ids and the extension pushed
+/// (`None` when none was, or the row is of the older form). Unreadable
+/// text reads as nothing pushed, so the next delivery sends it all.
+pub fn parse_group_pushed(text: &str) -> (Vec<String>, Option<Value>) {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) => (
+            o.get("members").map(member_values).unwrap_or_default(),
+            o.get("ws1b").cloned(),
+        ),
+        Ok(list @ Value::Array(_)) => (member_values(&list), None),
+        _ => (Vec::new(), None),
+    }
+}
+
+fn member_values(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Adds extension `schema` with value `ext` to resource `r`.
+pub fn add_extension(r: &mut Value, schema: &str, ext: Value) {
     if let Some(schemas) = r["schemas"].as_array_mut() {
         schemas.push(json!(schema));
     }
@@ -263,12 +313,54 @@ mod tests {
         add_ws1b_group(
             &mut g,
             &["a@corp.example", "b@lab.example", "c@corp.example", "local"],
+            None,
         );
         assert_eq!(g["schemas"], json!([GROUP_SCHEMA, WS1B_GROUP]));
         assert_eq!(g[WS1B_GROUP], json!({ "domain": "corp.example" }));
         let mut g = group_resource("x", &[]);
-        add_ws1b_group(&mut g, &["local"]);
+        add_ws1b_group(&mut g, &["local"], None);
         assert_eq!(g[WS1B_GROUP], json!({}));
+    }
+
+    #[test]
+    fn a_directory_group_carries_its_dn_and_description() {
+        let facts = DirectoryGroup {
+            name: "VC Admins".into(),
+            dn: "CN=VC Admins,OU=Groups,DC=corp,DC=example".into(),
+            description: Some("vSphere administrators".into()),
+        };
+        let mut g = group_resource("VC Admins", &[]);
+        add_ws1b_group(&mut g, &["a@corp.example"], Some(&facts));
+        assert_eq!(
+            g[WS1B_GROUP],
+            json!({
+                "domain": "corp.example",
+                "distinguishedName": "CN=VC Admins,OU=Groups,DC=corp,DC=example",
+                "description": "vSphere administrators",
+            })
+        );
+        let bare = DirectoryGroup {
+            description: None,
+            ..facts
+        };
+        let mut g = group_resource("VC Admins", &[]);
+        add_ws1b_group(&mut g, &[], Some(&bare));
+        assert_eq!(
+            g[WS1B_GROUP],
+            json!({ "distinguishedName": "CN=VC Admins,OU=Groups,DC=corp,DC=example" })
+        );
+    }
+
+    #[test]
+    fn what_was_pushed_of_a_group_reads_back() {
+        let ids = vec!["r1".to_string(), "r2".to_string()];
+        let ext = json!({ "description": "old" });
+        let both = group_pushed(&ids, Some(&ext));
+        assert_eq!(parse_group_pushed(&both), (ids.clone(), Some(ext)));
+        // Without an extension: the list alone, as rows written before 0018.
+        assert_eq!(group_pushed(&ids, None), r#"["r1","r2"]"#);
+        assert_eq!(parse_group_pushed(r#"["r1","r2"]"#), (ids, None));
+        assert_eq!(parse_group_pushed("garbage"), (vec![], None));
     }
 
     #[test]

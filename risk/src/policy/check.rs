@@ -396,6 +396,35 @@ lists:
         );
     }
 
+    /// The same mistakes written flow-style (`[{…}, {…}]`, inline maps)
+    /// are all reported too, each at its own line:col.
+    #[test]
+    fn one_run_reports_every_mistake_of_a_flow_style_file() {
+        let text = "rules_before: [{name: embargo, when: {country: [cn]}, deny: true},
+  {name: admins, when: {group: [admins]}, require: aal9},
+  {name: typo, whne: {client: [x]}, deny: true}]
+rules_after: [{name: fresh, require: aal2, max_age: 5x},
+  {name: embargo, when: {network: [\"@nowhere\"]}, deny: true}]
+lists: {asns: {hosting: [64500, ASX]}}
+";
+        check_diags(
+            text,
+            &[
+                (1, 49, "bad country entry \"cn\""),
+                (2, 43, "unknown level \"aal9\""),
+                (3, 16, "rules_before[2]: unknown field `whne`"),
+                (4, 53, "rules_after[0].max_age: bad duration \"5x\""),
+                (
+                    5,
+                    4,
+                    "rule \"embargo\" is defined twice (first at line 1:17)",
+                ),
+                (5, 36, "unknown network list \"@nowhere\""),
+                (6, 33, "list \"hosting\": bad asns entry \"ASX\""),
+            ],
+        );
+    }
+
     /// A list file's bad entry is reported in that file, at its line.
     #[test]
     fn a_list_files_entry_is_reported_in_that_file() {

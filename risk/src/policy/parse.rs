@@ -8,8 +8,11 @@
 //! `rules_after`) item by item: the bad item is skipped with its error and
 //! the good ones load, so the semantic checks still see the rest. Each
 //! piece is the original text with every other line blanked, so serde's
-//! line and column are the file's own. Only block-style sections split
-//! into items; a flow-style section reports its first error.
+//! line and column are the file's own. A flow-style section
+//! (`rules_after: [{…}, {…}]`) splits the same way: each piece keeps the
+//! section's `key: [`, one item and a closing `]` where its separator was,
+//! every other character blanked, so both styles report the same errors
+//! at the same places.
 
 use super::file::PolicyFile;
 use super::locate::Pos;
@@ -51,13 +54,29 @@ pub fn parse(text: &str) -> (PolicyFile, Vec<(Pos, String)>) {
         let splits = ["levels:", "bands:", "rules_before:", "rules_after:"]
             .iter()
             .any(|k| lines[start].starts_with(k));
-        if !splits || items.is_empty() {
+        if !splits {
             errors.push(e);
             continue;
         }
         let key = lines[start].split(':').next().unwrap_or_default();
-        for (n, (a, b)) in items.into_iter().enumerate() {
-            match piece(&lines, Some(start), a..b) {
+        let pieces: Vec<Result<PolicyFile, (Pos, String)>> = if items.is_empty() {
+            let from = offset(text, lines[start]);
+            let to = lines.get(end).map_or(text.len(), |l| offset(text, l));
+            let Some((open, flow)) = flow_items(text, from + key.len() + 1, to) else {
+                errors.push(e);
+                continue;
+            };
+            flow.into_iter()
+                .map(|(a, b)| flow_piece(text, from..open + 1, a..b))
+                .collect()
+        } else {
+            items
+                .into_iter()
+                .map(|(a, b)| piece(&lines, Some(start), a..b))
+                .collect()
+        };
+        for (n, p) in pieces.into_iter().enumerate() {
+            match p {
                 Ok(f) => merge(&mut file, f),
                 // Alone in its piece the item is `[0]`; say which it is.
                 Err((pos, msg)) => errors.push((
@@ -109,6 +128,82 @@ fn piece(
         .map_err(|e| error_message(&e))
 }
 
+/// Where `line` (a slice of `text`) starts in `text`.
+fn offset(text: &str, line: &str) -> usize {
+    line.as_ptr() as usize - text.as_ptr() as usize
+}
+
+/// The items of a flow sequence that is the value starting at byte `from`
+/// (after `key:`), up to `to`: the `[`'s offset and each item's byte range
+/// (its separator, `,` or `]`, right after it). `None` when the value is
+/// not a flow sequence. Quotes, nesting and comments are followed so a `,`
+/// inside `{…}` or `"…"` does not split.
+fn flow_items(text: &str, from: usize, to: usize) -> Option<(usize, Vec<(usize, usize)>)> {
+    let value = text.get(from..to)?;
+    let lead = value.len() - value.trim_start().len();
+    if !value[lead..].starts_with('[') {
+        return None;
+    }
+    let open = from + lead;
+    let mut items = Vec::new();
+    let (mut depth, mut item_start) = (0usize, open + 1);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    let mut chars = text[open..to].char_indices().map(|(i, c)| (open + i, c));
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n' && c != '\r',
+            (Some('"'), '\\') => {
+                chars.next();
+            }
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') | (None, ',') if depth == 1 => {
+                if !text[item_start..i].trim().is_empty() {
+                    items.push((item_start, i));
+                }
+                item_start = i + 1;
+                if c != ',' {
+                    return Some((open, items));
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
+}
+
+/// The text with only `head` (`key: [`) and `item` left and a `]` at the
+/// item's separator, every other character a space (line ends kept, so
+/// serde's line and column stay the file's), parsed.
+fn flow_piece(
+    text: &str,
+    head: std::ops::Range<usize>,
+    item: std::ops::Range<usize>,
+) -> Result<PolicyFile, (Pos, String)> {
+    let piece: String = text
+        .char_indices()
+        .map(|(i, c)| {
+            if head.contains(&i) || item.contains(&i) || c == '\n' || c == '\r' {
+                c
+            } else if i == item.end {
+                ']'
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    serde_norway::from_str::<Option<PolicyFile>>(&piece)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| error_message(&e))
+}
+
 /// Top-level sections as `[start, end)` line ranges: a section starts at a
 /// line with a key in column 1 and runs to the next one.
 fn blocks(lines: &[&str]) -> Vec<(usize, usize)> {
@@ -117,7 +212,9 @@ fn blocks(lines: &[&str]) -> Vec<(usize, usize)> {
             let l = lines[i];
             l.chars()
                 .next()
-                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-' && c != '.')
+                // Not a key: a comment, an item, a document marker, or
+                // a flow collection's continuation (`]` closing a section).
+                .is_some_and(|c| !c.is_whitespace() && !"#-.[]{},".contains(c))
         })
         .collect();
     starts
@@ -192,6 +289,43 @@ mod tests {
                     "rules_after[2].max_age: bad duration \"5x\": expected seconds or a number with s"
                 ),
                 (14, "unknown field `levelz`"),
+            ]
+        );
+    }
+
+    fn shape_errors(text: &str) -> (Vec<String>, Vec<(usize, usize, String)>) {
+        let (f, errors) = parse(text);
+        let names = f.rules_after.iter().chain(&f.rules_before);
+        let got = errors
+            .into_iter()
+            .map(|(p, m)| (p.line, p.col, m.split(',').next().unwrap_or("").to_owned()))
+            .collect();
+        (names.map(|r| r.name.clone()).collect(), got)
+    }
+
+    #[test]
+    fn flow_sections_report_every_item_like_block_sections() {
+        let block = "rules_after:\n  - {name: a, whne: {}, deny: true}\n  - name: b\n    deny: true\n  - name: c\n    max_age: 5x\n    require: aal2\n";
+        let flow = "rules_after: [{name: a, whne: {}, deny: true},\n  {name: b, deny: true}, {name: c,\n    max_age: 5x, require: aal2}]\n";
+        let whne = "rules_after[0]: unknown field `whne`";
+        let dur =
+            "rules_after[2].max_age: bad duration \"5x\": expected seconds or a number with s";
+        let (names, got) = shape_errors(block);
+        assert_eq!(names, ["b"]);
+        assert_eq!(got, [(2, 15, whne.into()), (6, 14, dur.into())]);
+        let (names, got) = shape_errors(flow);
+        assert_eq!(names, ["b"]);
+        assert_eq!(got, [(1, 25, whne.into()), (3, 14, dur.into())]);
+        // Spread over lines, `]` in column 1, a comment with a comma, a
+        // quoted comma, and a flow section after it.
+        let flow = "rules_before: [ # a, b\n  {name: x, whne: 1},\n  {name: \"y, z\", deny: true},\n]\nbands: [{up_to: 100, allow: true}, {up_to: 1x0}]\n";
+        let (names, got) = shape_errors(flow);
+        assert_eq!(names, ["y, z"]);
+        assert_eq!(
+            got,
+            [
+                (2, 13, "rules_before[0]: unknown field `whne`".into()),
+                (5, 44, "bands[1].up_to: invalid type: string \"1x0\"".into()),
             ]
         );
     }
