@@ -389,11 +389,15 @@ fn policy_what_if_replays_a_trace_through_two_policies() {
         assert!(!page.contains(external), "{external} in the HTML report");
     }
     // Groups come from a directory: only the one admin's decisions change.
-    let admins = Policy::from_yaml(
-        "admins.yaml",
+    // The file is loaded as `serve` loads it, on top of the shipped
+    // default, so the baseline's own rules (first-login) stay in force.
+    let admins_file = dir.join("admins.yaml");
+    std::fs::write(
+        &admins_file,
         "rules_after:\n  - name: admins-need-phr\n    when: {group: [admins]}\n    require: phr\n",
     )
     .unwrap();
+    let admins = Policy::load(&[admins_file]).unwrap();
     let users_json =
         r#"{"user00001": {"groups": ["admins"], "attributes": {"employment": "staff"}}}"#;
     std::fs::write(dir.join("users.json"), users_json).unwrap();
@@ -407,9 +411,11 @@ fn policy_what_if_replays_a_trace_through_two_policies() {
     );
     assert_eq!(r.users_affected, 1, "{}", render::table(&r));
     assert_eq!(r.top_users[0].user, "user00001");
+    // Every event the rule fired on changed (the admin's first login is
+    // still the first-login rule's, which comes first).
     assert_eq!(
         r.candidate.rules_fired.get("admins-need-phr"),
-        Some(&r.top_users[0].events)
+        Some(&r.top_users[0].changed)
     );
     assert!(
         r.transitions.iter().all(|t| t.to == "step_up:phr"),
