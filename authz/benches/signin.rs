@@ -217,7 +217,12 @@ redirect_uris = ["{REDIRECT}"]
                 "TOLLGATE_MASTER_KEY",
                 base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
             )
-            .env("TOLLGATE_LOG", "warn")
+            // `TOLLGATE_LOG=sqlx::query=debug` traces what one sign-in asks of
+            // the store.
+            .env(
+                "TOLLGATE_LOG",
+                std::env::var("TOLLGATE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .current_dir(&self.dir);
         c
     }

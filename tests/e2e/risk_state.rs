@@ -7,6 +7,7 @@ use crate::policy::{API, DE, reason_codes as codes, server_with};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use tollgate::{Db, SECRET, TestServer};
+use tollgate_authz::decision::login::{LoginRisk, ScoredAgainst};
 use tollgate_authz::decision::{DecisionPoint, Request, Subject};
 
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -51,7 +52,9 @@ async fn sign_in_at(
         .decide(who, &r, history.as_ref(), false, record, now)
         .await;
     if record {
-        dp.learn(&srv.app.store, &made.event, now).await.unwrap();
+        // As a sign-in completes: learning from the history it was scored against.
+        let risk = LoginRisk::of(&made, ScoredAgainst(history));
+        dp.learn(&srv.app.store, &risk, now).await.unwrap();
     }
     made.logit
 }

@@ -27,7 +27,17 @@ pub struct LoginRisk {
     /// for the step-up page's plain-words explanation (`i18n::words`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<(String, String)>,
+    /// The history the login was scored against, for learning from it
+    /// when the sign-in completes in the same request (a passkey, a
+    /// password alone): one read of `risk_history` instead of two. Never
+    /// stored with the interaction; a later request reads the history anew.
+    #[serde(skip)]
+    pub scored_against: Option<ScoredAgainst>,
 }
+
+/// The history (`None`: the user had none) a login was scored against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredAgainst(pub Option<tollgate_risk::UserHistory>);
 
 /// The request's part of a login decision.
 pub struct LoginRequest<'a> {
@@ -47,14 +57,15 @@ pub struct LoginRequest<'a> {
     pub signals: Option<&'a tollgate_risk::signals::BrowserSignals>,
 }
 
-/// Scores and decides one login for `user` at `now`, counting the attempt.
+/// Scores and decides one login for `user` at `now`, counting the attempt;
+/// with the history it was scored against.
 pub async fn assess(
     dp: &DecisionPoint,
     store: &Store,
     user: &UserRow,
     req: &LoginRequest<'_>,
     now: i64,
-) -> Made {
+) -> (Made, ScoredAgainst) {
     let history = dp.history(store, &user.login).await;
     let flagged = match req.device_hash {
         Some(d) => store.device_flagged(d).await.unwrap_or_else(|e| {
@@ -85,19 +96,21 @@ pub async fn assess(
         signals: req.signals,
         ..Request::default()
     };
-    dp.decide(
-        Subject {
-            login: &user.login,
-            groups: &user.groups,
-            attributes: &attributes,
-        },
-        &r,
-        history.as_ref(),
-        flagged,
-        true,
-        now,
-    )
-    .await
+    let made = dp
+        .decide(
+            Subject {
+                login: &user.login,
+                groups: &user.groups,
+                attributes: &attributes,
+            },
+            &r,
+            history.as_ref(),
+            flagged,
+            true,
+            now,
+        )
+        .await;
+    (made, ScoredAgainst(history))
 }
 
 /// The attributes a policy can test (`when: {attribute: {...}}`).
@@ -145,8 +158,8 @@ pub fn requirement_after(base: Requirement, d: &Decision, policy: &Policy) -> Op
 }
 
 impl LoginRisk {
-    /// What the interaction keeps of `made`.
-    pub fn of(made: &Made) -> LoginRisk {
+    /// What the interaction keeps of `made`, scored against `history`.
+    pub fn of(made: &Made, history: ScoredAgainst) -> LoginRisk {
         LoginRisk {
             event: made.event.clone(),
             score: made.decision.score,
@@ -159,6 +172,7 @@ impl LoginRisk {
                 .filter(|r| r.source == tollgate_risk::policy::ReasonSource::Risk)
                 .map(|r| (r.code.clone(), r.detail.clone()))
                 .collect(),
+            scored_against: Some(history),
         }
     }
 }
@@ -390,5 +404,29 @@ mod tests {
         let d = tollgate_risk::policy::decide(&p, &input, now);
         let r = requirement_after(req(Level::Aal1, None), &d, &p).unwrap();
         assert_eq!(r.level, Level::Aal2);
+    }
+
+    /// The history a login was scored against serves the completion in
+    /// the same request only: it is never written into the interaction,
+    /// so a completion in a later request reads the history anew.
+    #[test]
+    fn the_scored_history_never_travels_with_the_interaction() {
+        let event: LoginEvent = serde_json::from_value(serde_json::json!({
+            "ts": "2026-01-01T00:00:00Z", "user": "alice", "ip": "198.51.100.7",
+            "user_agent": "UA", "success": true}))
+        .unwrap();
+        let risk = LoginRisk {
+            event,
+            score: 12,
+            outcome: "allow".into(),
+            policy_version: "sha256:x".into(),
+            reasons: vec![],
+            scored_against: Some(ScoredAgainst(Some(tollgate_risk::UserHistory::default()))),
+        };
+        let stored = serde_json::to_value(&risk).unwrap();
+        assert!(stored.get("scored_against").is_none(), "{stored}");
+        let back: LoginRisk = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.scored_against, None);
+        assert_eq!((back.score, back.event), (12, risk.event));
     }
 }

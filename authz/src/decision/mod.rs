@@ -465,23 +465,26 @@ impl DecisionPoint {
         }
     }
 
-    /// Binds what an admitted login knew (hashed device id, address, time)
-    /// to its session, so gateway requests with the session's tokens are
-    /// scored against it.
-    pub async fn bind_session(
-        &self,
-        store: &crate::store::Store,
-        session_id: &str,
-        event: &LoginEvent,
-    ) -> Result<(), crate::store::StoreError> {
-        let c = SessionContext {
+    /// What an admitted login knew (hashed device id, address, time), to
+    /// be bound to its session so gateway requests with the session's
+    /// tokens are scored against it. The session's own write stores it
+    /// (`Store::insert_session`, `Store::step_up_session`): one statement.
+    pub fn context_of(event: &LoginEvent) -> SessionContext {
+        SessionContext {
             device: event.device_id.clone(),
             ip: event.ip,
             at: event.unix(),
-        };
-        store.set_session_context(session_id, &c).await?;
-        lock(&self.contexts).insert(session_id.to_owned(), (Some(c), event.unix()));
-        Ok(())
+        }
+    }
+
+    /// Caches the context just stored with session `session_id`.
+    pub fn bound(&self, session_id: &str, c: SessionContext) {
+        let at = c.at;
+        let mut m = lock(&self.contexts);
+        if m.len() >= HISTORY_CACHE {
+            m.clear();
+        }
+        m.insert(session_id.to_owned(), (Some(c), at));
     }
 
     /// The context bound to `user_id`'s live session `session_id`: cached
@@ -557,16 +560,23 @@ impl DecisionPoint {
     }
 
     /// Adds an admitted login to the user's history (after the login
-    /// completed: allowed, or passed its step-up).
+    /// completed: allowed, or passed its step-up). `risk.scored_against`,
+    /// when the login was scored in this request, saves reading the
+    /// history again.
     pub async fn learn(
         &self,
         store: &crate::store::Store,
-        event: &LoginEvent,
+        risk: &login::LoginRisk,
         now: i64,
     ) -> Result<(), crate::store::StoreError> {
+        let event = &risk.event;
         let loaded = self.current();
         let p = loaded.scorer.prepare(event);
-        let mut h = self.history(store, &event.user).await.unwrap_or_default();
+        let known = match risk.scored_against {
+            Some(login::ScoredAgainst(h)) => h,
+            None => self.history(store, &event.user).await,
+        };
+        let mut h = known.unwrap_or_default();
         loaded.scorer.learn(&p, &mut h);
         store.put_risk_history(&event.user, &h, now).await?;
         lock(&self.histories).insert(event.user.clone(), (Some(h), now));

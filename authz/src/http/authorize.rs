@@ -117,9 +117,13 @@ async fn authorize(
     if let Some(s) = &carry {
         // A browser session: the policy decides whether it is enough here.
         let flow = super::login_step::flow(app);
-        let enrolled = flow.enrolled(&ix).await?;
+        let (user, enrolled) = flow.known(&ix).await?;
         let origin = super::login_step::origin(app, headers, ip);
-        if flow.gate(&mut ix, &enrolled, &origin).await?.is_some() {
+        if flow
+            .gate(&mut ix, user.as_ref(), &enrolled, &origin)
+            .await?
+            .is_some()
+        {
             return Err(super::login_step::denied(app));
         }
         if ix.requirement.met_by(&s.factors, now) {

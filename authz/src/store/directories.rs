@@ -6,7 +6,7 @@
 //! and — when the user becomes disabled — the end of its sessions and
 //! grants. A user without an account row is local and never touched.
 
-use super::user_row::{COLUMNS, UserRow, user_from_row};
+use super::user_row::{COLUMNS, UserRow, columns_as, qualified, user_from_row};
 use super::{Result, Store, StoreError};
 use sqlx::Row;
 
@@ -98,18 +98,35 @@ impl Store {
         row.map(|r| account_from_row(&r, 0)).transpose()
     }
 
+    /// The user named `login` and, when a directory owns them, their
+    /// account: where the password is checked, in one statement.
+    pub async fn user_by_login_with_account(
+        &self,
+        login: &str,
+    ) -> Result<Option<(UserRow, Option<AccountRow>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {}, {} FROM users u LEFT JOIN directory_accounts a ON a.user_id = u.id \
+             WHERE u.login = $1",
+            columns_as("u"),
+            qualified(ACCOUNT_COLUMNS, "a")
+        ))
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let n = COLUMNS.split(", ").count();
+        let owned: Option<String> = r.try_get(n)?;
+        let account = match owned {
+            Some(_) => Some(account_from_row(&r, n)?),
+            None => None,
+        };
+        Ok(Some((user_from_row(&r)?, account)))
+    }
+
     /// Every user `directory` owns, with its account.
     pub async fn directory_accounts(&self, directory: &str) -> Result<Vec<(UserRow, AccountRow)>> {
-        let cols: String = COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let acols: String = ACCOUNT_COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = columns_as("u");
+        let acols = qualified(ACCOUNT_COLUMNS, "a");
         let rows = sqlx::query(&format!(
             "SELECT {cols}, {acols} FROM directory_accounts a JOIN users u ON u.id = a.user_id \
              WHERE a.directory = $1 ORDER BY u.login"

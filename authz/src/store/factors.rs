@@ -1,6 +1,7 @@
 //! Authenticators: passkeys, TOTP factors, recovery codes, and the state of
 //! WebAuthn ceremonies between the two requests of each.
 
+use super::user_row::{COLUMNS, UserRow, columns_as, qualified, user_from_row};
 use super::{Result, Store, StoreError};
 use sqlx::Row;
 
@@ -77,15 +78,21 @@ impl Store {
         rows.iter().map(passkey_from_row).collect()
     }
 
-    /// One passkey by credential id.
-    pub async fn passkey(&self, cred_id: &str) -> Result<Option<PasskeyRow>> {
+    /// One passkey by credential id, with its owner (one statement: the
+    /// assertion needs both).
+    pub async fn passkey(&self, cred_id: &str) -> Result<Option<(PasskeyRow, UserRow)>> {
+        let keys = qualified(PASSKEY_COLUMNS, "p");
+        let users = columns_as("u");
         let row = sqlx::query(&format!(
-            "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE cred_id = $1"
+            "SELECT {users}, {keys} FROM passkeys p JOIN users u ON u.id = p.user_id \
+             WHERE p.cred_id = $1"
         ))
         .bind(cred_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| passkey_from_row(&r)).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let n = COLUMNS.split(", ").count();
+        Ok(Some((passkey_from_row_at(&r, n)?, user_from_row(&r)?)))
     }
 
     /// Records a successful use: the new counter, flags and serialised key.
@@ -282,46 +289,82 @@ impl Store {
         kind: &str,
         now: i64,
     ) -> Result<Option<String>> {
+        // One statement: another owner's or kind's ceremony stays (it is
+        // not ours to use up); ours is gone once taken, expired or not.
         let row = sqlx::query(
-            "SELECT owner, kind, state, expires_at FROM webauthn_ceremonies WHERE id = $1",
+            "DELETE FROM webauthn_ceremonies WHERE id = $1 AND owner = $2 AND kind = $3 \
+             RETURNING state, expires_at",
         )
         .bind(id)
+        .bind(owner)
+        .bind(kind)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let (o, k, state, exp): (String, String, String, i64) = (
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        );
-        if o != owner || k != kind {
-            return Ok(None);
-        }
-        let r = sqlx::query("DELETE FROM webauthn_ceremonies WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok((r.rows_affected() == 1 && exp > now).then_some(state))
+        let (state, exp): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok((exp > now).then_some(state))
     }
 }
 
 fn passkey_from_row(r: &sqlx::any::AnyRow) -> Result<PasskeyRow> {
-    let flag = |i: usize| -> Result<bool> { Ok(r.try_get::<i64, _>(i)? != 0) };
-    let transports: String = r.try_get(7)?;
+    passkey_from_row_at(r, 0)
+}
+
+/// A passkey whose [`PASSKEY_COLUMNS`] start at column `at`.
+fn passkey_from_row_at(r: &sqlx::any::AnyRow, at: usize) -> Result<PasskeyRow> {
+    let flag = |i: usize| -> Result<bool> { Ok(r.try_get::<i64, _>(at + i)? != 0) };
+    let transports: String = r.try_get(at + 7)?;
     Ok(PasskeyRow {
-        cred_id: r.try_get(0)?,
-        user_id: r.try_get(1)?,
-        passkey: r.try_get(2)?,
-        counter: r.try_get(3)?,
-        aaguid: r.try_get(4)?,
+        cred_id: r.try_get(at)?,
+        user_id: r.try_get(at + 1)?,
+        passkey: r.try_get(at + 2)?,
+        counter: r.try_get(at + 3)?,
+        aaguid: r.try_get(at + 4)?,
         backup_eligible: flag(5)?,
         backup_state: flag(6)?,
         transports: super::from_json(&transports, "passkey transports")?,
-        name: r.try_get(8)?,
+        name: r.try_get(at + 8)?,
         suspicious: flag(9)?,
-        created_at: r.try_get(10)?,
-        last_used_at: r.try_get(11)?,
+        created_at: r.try_get(at + 10)?,
+        last_used_at: r.try_get(at + 11)?,
         attested: flag(12)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_stores::stores;
+
+    /// A ceremony is taken once, by its owner, for its kind, before it
+    /// expires; a wrong owner or kind leaves it for the right one. On both
+    /// backends.
+    #[tokio::test]
+    async fn a_ceremony_is_taken_once_by_its_owner() {
+        for (s, _dir) in stores(&[]).await {
+            s.put_ceremony("c-1", "ix-1", "authenticate", "state-1", 200)
+                .await
+                .unwrap();
+            s.put_ceremony("c-2", "ix-2", "register", "state-2", 150)
+                .await
+                .unwrap();
+            // (id, owner, kind, now, expected)
+            let table: &[(&str, &str, &str, i64, Option<&str>)] = &[
+                ("c-1", "ix-other", "authenticate", 100, None),
+                ("c-1", "ix-1", "register", 100, None),
+                ("c-1", "ix-1", "authenticate", 100, Some("state-1")),
+                ("c-1", "ix-1", "authenticate", 100, None),
+                ("c-2", "ix-2", "register", 150, None),
+                ("c-2", "ix-2", "register", 140, None),
+                ("no-such", "ix-1", "authenticate", 100, None),
+            ];
+            for (i, &(id, owner, kind, now, want)) in table.iter().enumerate() {
+                let got = s.take_ceremony(id, owner, kind, now).await.unwrap();
+                assert_eq!(
+                    got.as_deref(),
+                    want,
+                    "row {i}: {id} {owner} {kind} at {now}"
+                );
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod events;
 mod factors;
 mod grant_data;
 mod grants;
+mod holdings;
 mod keys;
 mod lockout;
 mod password_resets;
@@ -25,6 +26,8 @@ mod proof;
 mod risk;
 mod scim;
 mod sessions;
+#[cfg(test)]
+mod test_stores;
 mod user_row;
 mod users;
 
@@ -39,6 +42,7 @@ pub use events::{DeliveryRow, IntentRow, NewDelivery};
 pub use factors::{PasskeyRow, TotpRow};
 pub use grant_data::{AuthContext, CodeData, RefreshData};
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
+pub use holdings::Holdings;
 pub use keys::KeyRow;
 pub use lockout::{AttemptLimits, AttemptState};
 pub use proof::{Method, ProvenFactor};

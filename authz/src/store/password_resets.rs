@@ -82,11 +82,7 @@ impl Store {
     /// The user a reset link would reset, if it is unused, unexpired and
     /// the user is enabled. Reads only: showing the form uses nothing up.
     pub async fn password_reset_user(&self, token_hash: &str, now: i64) -> Result<Option<UserRow>> {
-        let cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = super::user_row::columns_as("u");
         let row = sqlx::query(&format!(
             "SELECT {cols} FROM password_resets r JOIN users u ON u.id = r.user_id \
              WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND u.disabled = 0"

@@ -30,16 +30,6 @@ pub struct SessionContext {
 }
 
 impl Store {
-    /// Binds the latest login's context to a session.
-    pub async fn set_session_context(&self, session_id: &str, c: &SessionContext) -> Result<()> {
-        sqlx::query("UPDATE sessions SET risk_context = $1 WHERE id = $2")
-            .bind(to_json(c))
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The context of `user_id`'s live session `session_id`, if it has one.
     pub async fn session_context(
         &self,
@@ -64,11 +54,18 @@ impl Store {
             .transpose()
     }
 
-    /// Creates a session; `token_hash` is the hex SHA-256 of the cookie secret.
-    pub async fn insert_session(&self, s: &SessionRow, token_hash: &str, now: i64) -> Result<()> {
+    /// Creates a session; `token_hash` is the hex SHA-256 of the cookie
+    /// secret, `context` what its login knew (when it was scored).
+    pub async fn insert_session(
+        &self,
+        s: &SessionRow,
+        token_hash: &str,
+        context: Option<&SessionContext>,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
+             risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&s.id)
         .bind(token_hash)
@@ -77,6 +74,7 @@ impl Store {
         .bind(s.auth_time)
         .bind(now)
         .bind(s.expires_at)
+        .bind(context.map(to_json))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -87,13 +85,22 @@ impl Store {
     /// before the level rose stops working (session fixation, a cookie
     /// copied at aal1 never carries the stepped-up level). The session id
     /// (`sid` of its grants) stays.
-    pub async fn step_up_session(&self, s: &SessionRow, token_hash: &str) -> Result<()> {
+    /// `context`, the stepped-up login's own (when it was scored), replaces
+    /// the one bound before.
+    pub async fn step_up_session(
+        &self,
+        s: &SessionRow,
+        token_hash: &str,
+        context: Option<&SessionContext>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE sessions SET factors = $1, auth_time = $2, token_hash = $3 WHERE id = $4",
+            "UPDATE sessions SET factors = $1, auth_time = $2, token_hash = $3, \
+             risk_context = COALESCE($4, risk_context) WHERE id = $5",
         )
         .bind(to_json(&s.factors))
         .bind(s.auth_time)
         .bind(token_hash)
+        .bind(context.map(to_json))
         .bind(&s.id)
         .execute(&self.pool)
         .await?;

@@ -26,6 +26,21 @@ pub struct UserRow {
 pub(super) const COLUMNS: &str =
     "id, login, display_name, email, upn, group_names, disabled, password_hash";
 
+/// [`COLUMNS`] of the `users` table under the alias `t` (`u.id, u.login,
+/// …`), for queries that join it.
+pub(super) fn columns_as(t: &str) -> String {
+    qualified(COLUMNS, t)
+}
+
+/// A column list (`"a, b"`) under the table alias `t` (`"t.a, t.b"`).
+pub(super) fn qualified(columns: &str, t: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{t}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRow> {
     let groups: String = r.try_get(5)?;
     let disabled: i64 = r.try_get(6)?;

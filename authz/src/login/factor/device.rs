@@ -10,7 +10,7 @@ use super::{Proven, Spec};
 use crate::login::flow::{FlowError, LoginFlow, Origin, Refusal};
 use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Level, Method};
-use crate::store::{Store, StoreError};
+use crate::store::{Holdings, UserRow};
 
 pub const SPEC: Spec = Spec {
     kind: FactorKind::Device,
@@ -21,13 +21,9 @@ pub const SPEC: Spec = Spec {
     enrolled: "an enrollment code from /account/devices, then tollgate-agent enroll",
 };
 
-/// Whether `user_id` has an agent device that is not revoked.
-pub async fn enrolled(store: &Store, user_id: &str) -> Result<bool, StoreError> {
-    Ok(store
-        .devices(Some(user_id))
-        .await?
-        .iter()
-        .any(|d| d.revoked_at.is_none()))
+/// Whether the user has an agent device that is not revoked.
+pub fn enrolled(_user: &UserRow, h: &Holdings) -> bool {
+    h.devices
 }
 
 /// "I approved it on my device": the proof is the interaction's approval,

@@ -24,7 +24,7 @@ pub use password::{Asker, PasswordProof};
 
 use super::interaction::FactorKind;
 use super::{Level, Method};
-use crate::store::{Store, StoreError, UserRow};
+use crate::store::{Holdings, Store, StoreError, UserRow};
 
 /// What a factor's verification proved: the one outcome every factor
 /// answers, so the flow proves and advances them all the same way.
@@ -75,26 +75,44 @@ pub const fn spec(kind: FactorKind) -> &'static Spec {
     }
 }
 
-/// The factor kinds `user_id` can sign in with now, in registry order.
-/// Read once per request and passed on; a store error is an error, never
-/// "enrolled in nothing".
-pub async fn enrolled(store: &Store, user_id: &str) -> Result<Vec<FactorKind>, StoreError> {
-    let mut kinds = vec![];
-    for kind in FactorKind::ALL {
-        if holds(store, user_id, kind).await? {
-            kinds.push(kind);
-        }
-    }
-    Ok(kinds)
+/// The user `user_id` and the factor kinds they can sign in with now, in
+/// registry order: one read ([`Store::user_holdings`]) per request, passed
+/// on. `None`: no such user. A store error is an error, never "enrolled in
+/// nothing".
+pub async fn user_enrolled(
+    store: &Store,
+    user_id: &str,
+) -> Result<Option<(UserRow, Vec<FactorKind>)>, StoreError> {
+    Ok(store.user_holdings(user_id).await?.map(|(user, h)| {
+        let kinds = enrolled_of(&user, &h);
+        (user, kinds)
+    }))
 }
 
-/// Whether `user_id` holds a factor of `kind` now (its file's `enrolled`).
-async fn holds(store: &Store, user_id: &str, kind: FactorKind) -> Result<bool, StoreError> {
+/// The factor kinds `user_id` can sign in with now ([`user_enrolled`]);
+/// nothing for a user that is gone.
+pub async fn enrolled(store: &Store, user_id: &str) -> Result<Vec<FactorKind>, StoreError> {
+    Ok(user_enrolled(store, user_id)
+        .await?
+        .map(|(_, kinds)| kinds)
+        .unwrap_or_default())
+}
+
+/// The kinds `user` holds given what the store holds of them.
+pub fn enrolled_of(user: &UserRow, h: &Holdings) -> Vec<FactorKind> {
+    FactorKind::ALL
+        .into_iter()
+        .filter(|&kind| holds(user, h, kind))
+        .collect()
+}
+
+/// Whether the user holds a factor of `kind` now (its file's `enrolled`).
+fn holds(user: &UserRow, h: &Holdings, kind: FactorKind) -> bool {
     match kind {
-        FactorKind::Password => password::enrolled(store, user_id).await,
-        FactorKind::Totp => otp::enrolled(store, user_id).await,
-        FactorKind::Passkey => passkey::enrolled(store, user_id).await,
-        FactorKind::Device => device::enrolled(store, user_id).await,
+        FactorKind::Password => password::enrolled(user, h),
+        FactorKind::Totp => otp::enrolled(user, h),
+        FactorKind::Passkey => passkey::enrolled(user, h),
+        FactorKind::Device => device::enrolled(user, h),
     }
 }
 

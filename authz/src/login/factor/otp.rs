@@ -13,7 +13,7 @@ use crate::login::flow::{FlowError, LoginFlow, Origin, Refusal};
 use crate::login::interaction::FactorKind;
 use crate::login::lockout::{Guard, Refused};
 use crate::login::{Interaction, Level, Method, totp};
-use crate::store::{Store, StoreError};
+use crate::store::{Holdings, UserRow};
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -25,13 +25,10 @@ pub const SPEC: Spec = Spec {
     enrolled: "/account/totp (activated by one valid code), or an enrolled agent device",
 };
 
-/// Whether `user_id` has an active TOTP secret or an agent that shows
+/// Whether the user has an active TOTP secret or an agent that shows
 /// OTPs.
-pub async fn enrolled(store: &Store, user_id: &str) -> Result<bool, StoreError> {
-    if store.totp(user_id).await?.is_some_and(|t| t.active) {
-        return Ok(true);
-    }
-    Ok(!store.otp_devices(user_id).await?.is_empty())
+pub fn enrolled(_user: &UserRow, h: &Holdings) -> bool {
+    h.totp_active || h.otp_devices
 }
 
 /// A one-time code as typed: which kind it is (TOTP, agent OTP, recovery

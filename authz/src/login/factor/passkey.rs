@@ -14,7 +14,7 @@ use crate::login::flow::{FlowError, LoginFlow, Origin, Refusal};
 use crate::login::interaction::FactorKind;
 use crate::login::passkey::{self, Authenticated, PasskeyError};
 use crate::login::{Interaction, Level, Method};
-use crate::store::{Store, StoreError, UserRow};
+use crate::store::{Holdings, UserRow};
 use serde_json::json;
 
 pub const SPEC: Spec = Spec {
@@ -30,9 +30,9 @@ pub const SPEC: Spec = Spec {
     enrolled: "/account/passkeys (WebAuthn registration, attestation per policy)",
 };
 
-/// Whether `user_id` has a passkey that is not suspended.
-pub async fn enrolled(store: &Store, user_id: &str) -> Result<bool, StoreError> {
-    Ok(store.passkeys(user_id).await?.iter().any(|p| !p.suspicious))
+/// Whether the user has a passkey that is not suspended.
+pub fn enrolled(_user: &UserRow, h: &Holdings) -> bool {
+    h.passkeys
 }
 
 /// A WebAuthn assertion (`response`, JSON) for the ceremony `state` the
@@ -94,19 +94,15 @@ impl LoginFlow<'_> {
     ) -> Result<(Authenticated, UserRow), (PasskeyError, String)> {
         let cred = passkey::response_cred_id(response).map_err(|e| (e, String::new()))?;
         let fail = |e: PasskeyError| (e, cred.clone());
-        let row = self
+        let (row, user) = self
             .store
             .passkey(&cred)
             .await
             .map_err(|e| fail(PasskeyError::Internal(e.to_string())))?
             .ok_or_else(|| fail(PasskeyError::UnknownCredential))?;
-        if ix.user_id.as_ref().is_some_and(|u| *u != row.user_id) {
+        if ix.user_id.as_ref().is_some_and(|u| *u != row.user_id) || user.disabled {
             return Err(fail(PasskeyError::UnknownCredential));
         }
-        let user = match self.store.user(&row.user_id).await {
-            Ok(Some(u)) if !u.disabled => u,
-            _ => return Err(fail(PasskeyError::UnknownCredential)),
-        };
         let rp = passkey::relying_party(self.codes.issuer, self.rp_name).map_err(fail)?;
         let auth = passkey::finish_authentication(&rp, state, response, &row).map_err(fail)?;
         Ok((auth, user))

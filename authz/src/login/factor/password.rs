@@ -14,7 +14,7 @@ use crate::login::lockout::{Guard, Refused};
 use crate::login::password_check::{self, Outcome};
 use crate::login::{Interaction, Level, Method};
 use crate::secret::Secret;
-use crate::store::{AccountRow, Store, StoreError, UserRow};
+use crate::store::{AccountRow, Holdings, Store, StoreError, UserRow};
 
 pub const SPEC: Spec = Spec {
     kind: FactorKind::Password,
@@ -40,26 +40,17 @@ pub enum Backend {
 
 /// The backend that checks `login`'s password.
 pub async fn backend(store: &Store, login: &str) -> Result<Backend, StoreError> {
-    let Some(user) = store.user_by_login(login).await? else {
-        return Ok(Backend::Unknown);
-    };
-    Ok(match store.directory_account(&user.id).await? {
-        Some(account) => Backend::Directory { user, account },
-        None => Backend::Local(user),
+    Ok(match store.user_by_login_with_account(login).await? {
+        None => Backend::Unknown,
+        Some((user, Some(account))) => Backend::Directory { user, account },
+        Some((user, None)) => Backend::Local(user),
     })
 }
 
-/// Whether `user_id` signs in with a password: a local hash, or a
-/// directory that owns the user.
-pub async fn enrolled(store: &Store, user_id: &str) -> Result<bool, StoreError> {
-    if store
-        .user(user_id)
-        .await?
-        .is_some_and(|u| u.password_hash.is_some())
-    {
-        return Ok(true);
-    }
-    Ok(store.directory_account(user_id).await?.is_some())
+/// Whether `user` signs in with a password: a local hash, or a directory
+/// that owns the user.
+pub fn enrolled(user: &UserRow, h: &Holdings) -> bool {
+    user.password_hash.is_some() || h.directory_account
 }
 
 /// Username and password, as the form or the grant sent them.

@@ -1,7 +1,7 @@
 //! The end of a sign-in: the interaction is taken (once), the session is
-//! recorded or stepped up with a new cookie secret, the login joins the
-//! risk history and is bound to its session, `login.success` is audited
-//! and the code issued.
+//! recorded or stepped up with a new cookie secret and, in the same write,
+//! bound to what the login knew; the login joins the risk history,
+//! `login.success` is audited and the code issued.
 
 use super::{ACCOUNT_CLIENT, FlowError, LoginFlow, Origin, Step};
 use crate::login::{Interaction, Level, ProvenFactor, amr_of};
@@ -37,6 +37,11 @@ impl LoginFlow<'_> {
             .browser_session(origin)
             .await?
             .filter(|s| Some(&s.id) == ix.session_id.as_ref() && s.user_id == user_id);
+        // Stored with the session's own write, for the gateway's scoring.
+        let context = ix
+            .risk
+            .as_ref()
+            .map(|r| crate::decision::DecisionPoint::context_of(&r.event));
         // Whether the session is new or stepped up, its cookie secret is new.
         let token = crate::secret::random_token(32);
         let token_hash = crate::oauth::client::hash_secret(token.expose());
@@ -45,7 +50,7 @@ impl LoginFlow<'_> {
                 s.factors = factors.clone();
                 s.auth_time = auth_time;
                 self.store
-                    .step_up_session(&s, &token_hash)
+                    .step_up_session(&s, &token_hash, context.as_ref())
                     .await
                     .map_err(|e| fail(&e))?;
                 s
@@ -59,24 +64,20 @@ impl LoginFlow<'_> {
                     expires_at: now + self.login.session_ttl,
                 };
                 self.store
-                    .insert_session(&s, &token_hash, now)
+                    .insert_session(&s, &token_hash, context.as_ref(), now)
                     .await
                     .map_err(|e| fail(&e))?;
                 s
             }
         };
         self.metrics.login("success");
+        if let Some(c) = context {
+            self.decisions.bound(&session.id, c);
+        }
         if let Some(risk) = &ix.risk {
             // Passed its decision (and any step-up): the login joins the history.
-            if let Err(e) = self.decisions.learn(self.store, &risk.event, now).await {
+            if let Err(e) = self.decisions.learn(self.store, risk, now).await {
                 tracing::error!(error = %e, "cannot update the risk history");
-            }
-            if let Err(e) = self
-                .decisions
-                .bind_session(self.store, &session.id, &risk.event)
-                .await
-            {
-                tracing::error!(error = %e, "cannot bind the login to its session");
             }
         }
         self.audit

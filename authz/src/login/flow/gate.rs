@@ -81,7 +81,7 @@ impl LoginFlow<'_> {
             second_factor: gate.second_factor,
             signals: origin.signals.present().then_some(&origin.signals),
         };
-        let made = assess(self.decisions, self.store, user, &req, now).await;
+        let (made, history) = assess(self.decisions, self.store, user, &req, now).await;
         self.metrics.decision("login", made.decision.outcome.kind());
         self.audit
             .record(
@@ -125,7 +125,7 @@ impl LoginFlow<'_> {
         }
         Gated::Allowed {
             requirement,
-            risk: Box::new(LoginRisk::of(&made)),
+            risk: Box::new(LoginRisk::of(&made, history)),
         }
     }
 
@@ -136,15 +136,17 @@ impl LoginFlow<'_> {
     pub async fn gate(
         &self,
         ix: &mut Interaction,
+        user: Option<&UserRow>,
         enrolled: &[FactorKind],
         origin: &Origin,
     ) -> Result<Option<Step>, FlowError> {
-        let Some(uid) = ix.user_id.clone() else {
+        if ix.user_id.is_none() {
             return Ok(None);
-        };
-        let user = self.store.user(&uid).await?.ok_or(FlowError::UserGone)?;
+        }
+        // Read with `enrolled`, in this request (`LoginFlow::known`).
+        let user = user.ok_or(FlowError::UserGone)?;
         let gate = Gate {
-            user: &user,
+            user,
             client: &ix.request.client_id,
             reference: &ix.id,
             acr_values: &ix.request.acr_values,

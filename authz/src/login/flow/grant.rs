@@ -76,11 +76,7 @@ impl LoginFlow<'_> {
             Gated::Beyond { required } => return Ok(GrantStep::Interactive { required }),
             Gated::Denied { .. } => return Ok(GrantStep::Denied),
         };
-        if let Err(e) = self
-            .decisions
-            .learn(self.store, &risk.event, self.now)
-            .await
-        {
+        if let Err(e) = self.decisions.learn(self.store, &risk, self.now).await {
             tracing::error!(error = %e, "cannot update the risk history");
         }
         Ok(GrantStep::Granted {

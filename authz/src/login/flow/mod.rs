@@ -28,7 +28,7 @@ use crate::decision::DecisionPoint;
 use crate::decision::effects::Revoker;
 use crate::metrics::Metrics;
 use crate::oauth::authorize::CodeIssuer;
-use crate::store::{Audit, Store, StoreError};
+use crate::store::{Audit, Store, StoreError, UserRow};
 
 pub use super::factor::open_totp;
 pub use gate::{Gate, Gated};
@@ -111,11 +111,12 @@ impl LoginFlow<'_> {
     /// decided), then the interaction's next step — saved for its page, or
     /// finished.
     pub async fn advance(&self, mut ix: Interaction, origin: &Origin) -> Result<Step, FlowError> {
-        // Once for this request: the gate and the next step read the same list.
-        let enrolled = self.enrolled(&ix).await?;
+        // Once for this request: the gate and the next step read the same
+        // user and list.
+        let (user, enrolled) = self.known(&ix).await?;
         if ix.risk.is_none()
             && ix.user_id.is_some()
-            && let Some(denied) = self.gate(&mut ix, &enrolled, origin).await?
+            && let Some(denied) = self.gate(&mut ix, user.as_ref(), &enrolled, origin).await?
         {
             return Ok(denied);
         }
@@ -171,10 +172,22 @@ impl LoginFlow<'_> {
     /// registry's `factor::enrolled`); before the user is known, the
     /// password. A store error is an error, never "enrolled in nothing".
     pub async fn enrolled(&self, ix: &Interaction) -> Result<Vec<FactorKind>, StoreError> {
-        match &ix.user_id {
-            None => Ok(vec![FactorKind::Password]),
-            Some(uid) => super::factor::enrolled(self.store, uid).await,
-        }
+        Ok(self.known(ix).await?.1)
+    }
+
+    /// [`LoginFlow::enrolled`] with the user row it was read with (one
+    /// statement): `None` before the user is known, or once they are gone.
+    pub async fn known(
+        &self,
+        ix: &Interaction,
+    ) -> Result<(Option<UserRow>, Vec<FactorKind>), StoreError> {
+        let Some(uid) = &ix.user_id else {
+            return Ok((None, vec![FactorKind::Password]));
+        };
+        Ok(match super::factor::user_enrolled(self.store, uid).await? {
+            Some((user, kinds)) => (Some(user), kinds),
+            None => (None, vec![]),
+        })
     }
 }
 

@@ -737,7 +737,8 @@ async fn an_empty_username_is_refused_before_the_guard() {
 /// A real WebAuthn assertion (a software authenticator) through `submit`:
 /// a discoverable sign-in identifies the user and proves `phr` (synced);
 /// the same user's credential offered to another user's interaction is
-/// refused and audited, and the interaction stays.
+/// refused and audited, and the interaction stays; once its owner is
+/// disabled it is refused too.
 #[tokio::test]
 async fn a_passkey_assertion_goes_through_the_same_gate() {
     use crate::login::passkey;
@@ -795,6 +796,19 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
         audited
             .iter()
             .any(|r| r.kind == "policy.decision" && r.data["interaction"] == id.as_str())
+    );
+
+    // Its owner disabled: the same passkey proves nothing.
+    w.store.disable_user("pk-user", 110).await.unwrap();
+    let ix = start(&w, &client(&["phr"], None), &uid, "pk-user").await;
+    let step = w
+        .flow(110)
+        .submit(ix, assert_once(&mut key), &origin)
+        .await
+        .unwrap();
+    assert_eq!(
+        said(&w, &step, 110).await,
+        "refused:passkey(\"unknown_credential\")"
     );
 }
 
