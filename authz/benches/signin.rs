@@ -6,6 +6,8 @@
 //! cargo bench -p tollgate-authz --bench signin            # both kinds, 10 s each
 //! SECS=20 CONC=32 KIND=passkey cargo bench -p tollgate-authz --bench signin
 //! DATABASE=postgres://postgres@127.0.0.1/bench cargo bench -p tollgate-authz --bench signin
+//! POOL=4 BIN=/path/to/tollgate cargo bench -p tollgate-authz --bench signin  # another pool, binary
+//! TOLLGATE_LOG=sqlx::query=debug KIND=passkey CONC=1 SECS=2 cargo bench …   # every statement
 //! ```
 //!
 //! One sign-in is what a browser and a relying party do: `GET /authorize`
@@ -191,7 +193,8 @@ id = "rp"
 secret_env = "BENCH_RP_SECRET"
 redirect_uris = ["{REDIRECT}"]
 "#,
-                pool = (conc / 2).clamp(4, 16),
+                // `POOL=4`: another `[database] max_connections`.
+                pool = env_or("POOL", (conc / 2).clamp(4, 16)),
                 policy = policy.display()
             ),
         )
