@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn directory_problems_name_their_line() {
-        let text = "version = 1\nissuer = \"https://id.example\"\n\n[[directories]]\nname = \"corp\"\nurl = \"ldap://dc1.corp.example\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"CORP_PW\"\npreset = \"active_directory\"\nuser_base = \"dc=corp\"\n\n[[directories]]\nname = \"lab\"\nurl = \"ldaps://lab\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"LAB_PW\"\npreset = \"openldap\"\nuser_base = \"dc=lab\"\nuser_filter = \"(uid=\"\nstart_tls = true\n";
+        let text = "version = 1\nissuer = \"https://id.example\"\n\n[[directories]]\nname = \"corp\"\nurl = \"ldap://dc1.corp.example\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"CORP_PW\"\npreset = \"active_directory\"\nuser_base = \"dc=corp\"\n\n[[directories]]\nname = \"lab\"\nurl = \"ldaps://lab\"\nbind_dn = \"cn=svc\"\nbind_password_env = \"LAB_PW\"\npreset = \"openldap\"\nuser_base = \"dc=lab\"\nuser_filter = \"(uid=\"\nstart_tls = true\ngroup_prefix = \"lab admins\"\n";
         let cfg = Config::parse(text, "t.toml").unwrap();
         let env = |k: &str| match k {
             "TOLLGATE_MASTER_KEY" => {
@@ -320,6 +320,7 @@ mod tests {
             (19, "user_filter \"(uid=\": not an LDAP filter"),
             // StartTLS on an ldaps:// URL: at the start_tls line, not the url's.
             (20, "start_tls = true: for ldap:// URLs only"),
+            (21, "group_prefix \"lab admins\": use 1-32 letters"),
         ] {
             assert!(
                 located
@@ -328,7 +329,7 @@ mod tests {
                 "line {line} {words:?} in {located:?}"
             );
         }
-        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(found.len(), 5, "{found:?}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub(crate) fn entry(ldap: &Slapd, url: &str, extra: serde_json::Value) -> Direct
 
 /// A server with `dirs`, client `rp`, the allow-all policy (no step-up)
 /// and 3 failed attempts per user before the lock.
-async fn server(
+pub(crate) async fn server(
     db: Db,
     dirs: Vec<DirectoryConfig>,
     tweak: impl FnOnce(&mut tollgate_authz::config::Config),
@@ -64,10 +64,21 @@ async fn server(
 
 pub(crate) async fn sync(srv: &TestServer, dry_run: bool) -> Result<Report, SyncError> {
     let dir = srv.app.directories.iter().next().expect("a directory");
-    run_once(&srv.app.store, dir, dry_run, srv.app.now(), |n| n).await
+    sync_dir(srv, dir.name(), dry_run).await
 }
 
-async fn user(srv: &TestServer, login: &str) -> UserRow {
+/// Syncs the directory named `name` (of all the server has configured).
+pub(crate) async fn sync_dir(
+    srv: &TestServer,
+    name: &str,
+    dry_run: bool,
+) -> Result<Report, SyncError> {
+    let dirs = &srv.app.directories;
+    let dir = dirs.get(name).expect("a configured directory");
+    run_once(&srv.app.store, dirs, dir, dry_run, srv.app.now(), |n| n).await
+}
+
+pub(crate) async fn user(srv: &TestServer, login: &str) -> UserRow {
     srv.app
         .store
         .user_by_login(login)
@@ -77,7 +88,7 @@ async fn user(srv: &TestServer, login: &str) -> UserRow {
 }
 
 /// Signs in on a fresh browser; (status of the password POST, Location).
-async fn sign_in(srv: &TestServer, login: &str, password: &str) -> (u16, String) {
+pub(crate) async fn sign_in(srv: &TestServer, login: &str, password: &str) -> (u16, String) {
     sign_in_with(&browser(), srv, login, password).await
 }
 
@@ -101,7 +112,7 @@ async fn sign_in_with(
     (r.status().as_u16(), loc(&r))
 }
 
-fn signed_in((status, location): &(u16, String)) -> bool {
+pub(crate) fn signed_in((status, location): &(u16, String)) -> bool {
     *status == 303 && location.starts_with("https://rp.example/cb?code=")
 }
 

@@ -14,6 +14,7 @@ mod callers;
 mod cdp;
 mod cli_truth;
 mod directory;
+mod directory_groups;
 mod events;
 mod first_run;
 mod freshness;

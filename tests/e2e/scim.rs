@@ -371,6 +371,55 @@ async fn ws1b_from_the_directory(db: Db) {
     .await;
     assert_eq!(g[WS1B_GROUP]["distinguishedName"], GROUP_DN, "{g}");
     assert_eq!(members(&g), ids(&[&d, &e]), "{g}");
+
+    // Behind Tollgate's back the target's group gets another description
+    // (its members stay): `scim sync --dry-run`'s plan lists exactly that,
+    // old → new, and changes nothing; the real sync puts it back.
+    let mut stale = g.clone();
+    stale[WS1B_GROUP]["description"] = "stale text".into();
+    let put = reqwest::Client::new()
+        .put(format!(
+            "{}/Groups/{}",
+            scim.base,
+            g["id"].as_str().unwrap()
+        ))
+        .bearer_auth(SCIM_TOKEN)
+        .json(&stale)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    let t = tollgate_authz::scim::target(&srv.app.config.scim.targets[0], &|k| {
+        (k == SCIM_TOKEN_ENV).then(|| SCIM_TOKEN.to_string())
+    })
+    .expect("target");
+    let w = tollgate_authz::scim::worker::TargetWorker::new(t, Duration::from_secs(5)).unwrap();
+    let plan = tollgate_authz::scim::plan::plan(&srv.app.store, &w.target, &w.client)
+        .await
+        .expect("plan");
+    let shown: Vec<String> = plan.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec!["update group VC Admins: ws1b description \"stale text\" → \"vCenter operators\""]
+    );
+    assert_eq!(
+        scim.group("VC Admins").await.unwrap()[WS1B_GROUP]["description"],
+        "stale text",
+        "the dry run changed nothing"
+    );
+    assert_eq!(srv.app.store.scim_status(TARGET).await.unwrap().pending, 0);
+    tollgate_authz::scim::plan::apply(&srv.app.store, TARGET, &plan, srv.app.now())
+        .await
+        .expect("apply");
+    eventually("the description put back", 20, async || {
+        let g = scim.group("VC Admins").await?;
+        (g[WS1B_GROUP]["description"] == "vCenter operators").then_some(())
+    })
+    .await;
+    let again = tollgate_authz::scim::plan::plan(&srv.app.store, &w.target, &w.client)
+        .await
+        .expect("plan");
+    assert!(again.is_empty(), "{again:?}");
 }
 
 /// vCenter's SCIM endpoint has a certificate from its own CA (VMCA): the

@@ -28,26 +28,22 @@ fn add_vcenter_client(srv: &TestServer, dir: &std::path::Path, id: &str, extra: 
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(tollgate::tollgate_bin())
-        .args([
-            "clients",
-            "add",
-            id,
-            "--profile",
-            "vcenter",
-            "--vcenter-host",
-            HOST,
-        ])
-        .args(extra)
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = tollgate::succeeded(
+        std::process::Command::new(tollgate::tollgate_bin())
+            .args([
+                "clients",
+                "add",
+                id,
+                "--profile",
+                "vcenter",
+                "--vcenter-host",
+                HOST,
+            ])
+            .args(extra)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap(),
     );
     text.lines()
         .find_map(|l| l.strip_prefix("client secret (shown once, store it now): "))

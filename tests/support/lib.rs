@@ -541,6 +541,18 @@ pub fn write_geo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathB
     (c, a)
 }
 
+/// The stdout of a `tollgate` command that must have succeeded (else the
+/// test fails with its stdout and stderr).
+pub fn succeeded(out: std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// The `tollgate` binary, built once per test process. Cargo hands
 /// `CARGO_BIN_EXE_*` only to a package's own tests, so this runs `cargo
 /// build -p tollgate-authz --bin tollgate` into the same target directory

@@ -69,11 +69,21 @@ pub async fn run(cmd: DirectoriesCmd, cfg: &Config) -> Result<(), CliError> {
                 .filter(|d| directory.as_deref().is_none_or(|n| n == d.name()))
             {
                 let every = d.config.sync_interval;
-                match run_once(&store, d, dry_run, now, |n| now + retry_after(n, every)).await {
+                match run_once(&store, &dirs, d, dry_run, now, |n| {
+                    now + retry_after(n, every)
+                })
+                .await
+                {
                     Ok(report) => {
                         let verb = if dry_run { "would " } else { "" };
+                        for c in &report.groups {
+                            out!("{}: {verb}{c}", d.name());
+                        }
                         for c in &report.changes {
                             out!("{}: {verb}{c}", d.name());
+                        }
+                        for c in &report.conflicts {
+                            out!("{}: warning: {c}", d.name());
                         }
                         for f in &report.failed {
                             out!("{}: not applied: {f}", d.name());
@@ -84,7 +94,7 @@ pub async fn run(cmd: DirectoriesCmd, cfg: &Config) -> Result<(), CliError> {
                         out!(
                             "{}: {} change(s){}",
                             d.name(),
-                            report.changes.len(),
+                            report.changes.len() + report.groups.len(),
                             if dry_run {
                                 ", dry run: nothing was changed"
                             } else {

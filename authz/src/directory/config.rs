@@ -47,6 +47,13 @@ pub struct DirectoryConfig {
     /// Which entries under `group_base` are groups; default from the preset.
     #[serde(default)]
     pub group_filter: Option<String>,
+    /// Put in front of every group name this directory provides
+    /// (`"corp-"`: the directory's "vcenter-admins" is "corp-vcenter-admins"
+    /// here), so two directories with groups of one name can both be used:
+    /// a group name belongs to the directory that first provided it, and
+    /// another directory's group of that name is skipped with a warning.
+    #[serde(default)]
+    pub group_prefix: Option<String>,
     /// Attribute names overriding the preset's.
     #[serde(default)]
     pub attributes: AttributeOverrides,
@@ -165,6 +172,17 @@ impl DirectoryConfig {
         if matches!(&self.group_base, Some(b) if b.trim().is_empty()) {
             bad("group_base: empty; leave it out to take groups from memberOf".into());
         }
+        if let Some(p) = &self.group_prefix
+            && (p.is_empty()
+                || p.len() > 32
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+        {
+            bad(format!(
+                "group_prefix {p:?}: use 1-32 letters, digits, '-', '_', '.' or ':'"
+            ));
+        }
         for (key, filter) in [
             ("user_filter", &self.user_filter),
             ("group_filter", &self.group_filter),
@@ -278,6 +296,15 @@ mod tests {
             &["attributes.login \"uid)(x=*\""],
         );
         check("url = \"ldaps://dc1\"\ntimeout = 0", &["timeout = 0"]);
+        check("url = \"ldaps://dc1\"\ngroup_prefix = \"corp-\"", &[]);
+        check(
+            "url = \"ldaps://dc1\"\ngroup_prefix = \"\"",
+            &["group_prefix \"\": use 1-32 letters"],
+        );
+        check(
+            "url = \"ldaps://dc1\"\ngroup_prefix = \"corp admins \"",
+            &["group_prefix \"corp admins \": use 1-32 letters"],
+        );
         check(
             "url = \"ldap://dc1\"\ngroup_base = \"\"\ntimeout = 0",
             &["url", "group_base: empty", "timeout = 0"],

@@ -53,6 +53,8 @@ pub struct Mapping {
     pub group_dn: Option<String>,
     /// A group's description (vCenter shows it).
     pub group_description: String,
+    /// `group_prefix`: in front of every group name (empty: none).
+    pub group_prefix: String,
 }
 
 impl Mapping {
@@ -76,6 +78,7 @@ impl Mapping {
                 group_member: "member".into(),
                 group_dn: Some("distinguishedName".into()),
                 group_description: "description".into(),
+                group_prefix: String::new(),
             },
             Preset::Openldap => Mapping {
                 login: "uid".into(),
@@ -92,6 +95,7 @@ impl Mapping {
                 group_member: "member".into(),
                 group_dn: None,
                 group_description: "description".into(),
+                group_prefix: String::new(),
             },
         };
         let a = &c.attributes;
@@ -122,7 +126,15 @@ impl Mapping {
         if let Some(f) = &c.group_filter {
             m.group_filter.clone_from(f);
         }
+        if let Some(p) = &c.group_prefix {
+            m.group_prefix.clone_from(p);
+        }
         m
+    }
+
+    /// The name a directory group has here: with `group_prefix`.
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.group_prefix)
     }
 
     /// The attributes a user search asks for (operational ones such as
@@ -310,8 +322,9 @@ pub fn to_record(
         .values(&m.member_of)
         .iter()
         .filter_map(|dn| match group_names {
+            // (names from a group search carry the prefix already)
             Some(names) => names.get(&dn.to_lowercase()).cloned(),
-            None => first_rdn_value(dn),
+            None => first_rdn_value(dn).map(|n| m.group(&n)),
         })
         .collect();
     groups.sort();
@@ -346,6 +359,7 @@ pub fn group_index(groups: &[Entry], m: &Mapping) -> GroupIndex {
             .first(&m.group_name)
             .map(str::to_owned)
             .or_else(|| first_rdn_value(&g.dn))
+            .map(|n| m.group(&n))
         else {
             continue;
         };
@@ -377,7 +391,9 @@ pub fn member_of_groups(users: &[Entry], m: &Mapping) -> Vec<DirectoryGroup> {
     let mut by_name = std::collections::BTreeMap::new();
     for dn in users.iter().flat_map(|e| e.values(&m.member_of)) {
         if let Some(name) = first_rdn_value(dn) {
-            by_name.entry(name).or_insert_with(|| dn.trim().to_owned());
+            by_name
+                .entry(m.group(&name))
+                .or_insert_with(|| dn.trim().to_owned());
         }
     }
     by_name
@@ -643,6 +659,46 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// `group_prefix` reaches every group name the directory provides: a
+    /// user's groups with and without a group search, and the groups
+    /// themselves (their DN stays the directory's).
+    #[test]
+    fn the_group_prefix_is_on_every_group_name() {
+        let user = || {
+            entry(
+                "uid=alice,ou=people,dc=x",
+                &[
+                    ("uid", &["alice"]),
+                    ("entryUUID", &["u-1"]),
+                    ("memberOf", &["cn=ops,ou=groups,dc=x"]),
+                ],
+                &[],
+            )
+        };
+        for (extra, want) in [("", "ops"), ("group_prefix = \"lab-\"", "lab-ops")] {
+            let ol = mapping("openldap", extra);
+            assert_eq!(to_record(&user(), &ol, None).unwrap().groups, vec![want]);
+            let groups = member_of_groups(&[user()], &ol);
+            assert_eq!(groups[0].name, want, "{extra}");
+            assert_eq!(groups[0].dn, "cn=ops,ou=groups,dc=x");
+            let ol = mapping(
+                "openldap",
+                &format!("group_base = \"ou=groups,dc=x\"\n{extra}"),
+            );
+            let index = group_index(
+                &[entry(
+                    "cn=ops,ou=groups,dc=x",
+                    &[("cn", &["ops"]), ("member", &["uid=alice,ou=people,dc=x"])],
+                    &[],
+                )],
+                &ol,
+            );
+            assert_eq!(index.groups[0].name, want, "{extra}");
+            let got = to_record(&user(), &ol, Some(&index.names)).unwrap();
+            assert_eq!(got.groups, vec![want], "{extra}");
+        }
     }
 
     #[test]

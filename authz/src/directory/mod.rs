@@ -5,6 +5,8 @@
 //!   `openldap` (pure, table-tested).
 //! - [`ldap`] — the wire: connect (ldaps, StartTLS, or plain when allowed),
 //!   service bind, paged searches, the password bind as the user.
+//! - [`groups`] — which directory owns a group name, and the group
+//!   changes of a sync (pure, table-tested).
 //! - [`sync`] — compare a listing with the accounts a directory owns and
 //!   apply the difference (`plan` is pure); the scheduled worker; the
 //!   just-in-time update at sign-in.
@@ -17,6 +19,7 @@
 //! it is never read as a wrong password or as users that went away.
 
 pub mod config;
+pub mod groups;
 pub mod ldap;
 pub mod mapping;
 pub mod sync;

@@ -7,9 +7,16 @@
 //! and the next run finishes the rest. A listing that is not complete is
 //! never planned from (see `ldap.rs`), so a directory going down mid-sync
 //! disables nobody. [`run`] is the scheduled worker.
+//!
+//! The directory's groups are planned first (`groups.rs`): a group name
+//! another configured directory owns is a conflict, and is taken off this
+//! directory's users before their changes are planned. The group changes
+//! are written in one transaction before any user; a dry run plans the
+//! same and writes nothing.
 
-use super::Directory;
+use super::groups::{self, Conflict, GroupChange, GroupChangeKind, without_conflicts};
 use super::mapping::DirectoryRecord;
+use super::{Directories, Directory};
 use crate::store::{AccountRow, AccountWrite, Store, StoreError, UserRow};
 use std::collections::HashMap;
 
@@ -240,8 +247,15 @@ pub struct Report {
     pub failed: Vec<String>,
     /// Directory entries that are not usable users, each with why.
     pub skipped: Vec<String>,
-    /// Groups whose DN or description changed (queued for SCIM targets).
+    /// Directory groups created, changed, claimed or removed (planned,
+    /// for a dry run; written otherwise).
+    pub groups: Vec<GroupChange>,
+    /// The names of `groups` once written (queued for SCIM targets);
+    /// empty for a dry run.
     pub groups_changed: Vec<String>,
+    /// Groups this directory lists that another configured directory
+    /// owns: skipped, so their members do not get them from this one.
+    pub conflicts: Vec<Conflict>,
 }
 
 /// Why a sync did not run to the end.
@@ -256,15 +270,18 @@ pub enum SyncError {
 }
 
 /// Lists, plans and (unless `dry_run`) applies; records the outcome in
-/// `directory_state` (a dry run records nothing).
+/// `directory_state` (a dry run records nothing). `dirs` is every
+/// configured directory: a group name owned by one of the others is not
+/// this directory's (see `groups.rs`).
 pub async fn run_once(
     store: &Store,
+    dirs: &Directories,
     dir: &Directory,
     dry_run: bool,
     now: i64,
     retry: impl Fn(i64) -> i64,
 ) -> Result<Report, SyncError> {
-    let result = sync(store, dir, dry_run, now).await;
+    let result = sync(store, dirs, dir, dry_run, now).await;
     if !dry_run {
         match &result {
             Ok(_) => store.directory_sync_succeeded(dir.name(), now).await?,
@@ -280,15 +297,27 @@ pub async fn run_once(
 
 async fn sync(
     store: &Store,
+    dirs: &Directories,
     dir: &Directory,
     dry_run: bool,
     now: i64,
 ) -> Result<Report, SyncError> {
     let listing = dir.list().await?;
     let linked = linked(store, dir.name()).await?;
-    let changes = plan(&listing.users, &linked).map_err(SyncError::Refused)?;
+    let rows = store.directory_groups_owned().await?;
+    let configured: Vec<&str> = dirs.iter().map(|d| d.name()).collect();
+    let group_plan = groups::plan(dir.name(), &listing.groups, &rows, &configured);
+    let refused = group_plan.refused();
+    let users: Vec<DirectoryRecord> = listing
+        .users
+        .into_iter()
+        .map(|r| without_conflicts(r, &refused))
+        .collect();
+    let changes = plan(&users, &linked).map_err(SyncError::Refused)?;
     let mut report = Report {
         skipped: listing.skipped,
+        groups: group_plan.changes,
+        conflicts: group_plan.conflicts,
         ..Report::default()
     };
     if dry_run {
@@ -297,9 +326,47 @@ async fn sync(
     }
     // Groups first, so a group created at this sync reaches a SCIM
     // target with its DN and description in its first request.
-    report.groups_changed = store
-        .directory_groups_write(dir.name(), &listing.groups, now)
+    let (removes, writes): (Vec<&GroupChange>, Vec<&GroupChange>) = report
+        .groups
+        .iter()
+        .partition(|c| c.kind == GroupChangeKind::Remove);
+    let writes: Vec<_> = writes
+        .iter()
+        .map(|c| (c.group.clone(), c.owner.clone()))
+        .collect();
+    let removes: Vec<String> = removes.iter().map(|c| c.group.name.clone()).collect();
+    store
+        .directory_groups_apply(dir.name(), &writes, &removes, now)
         .await?;
+    report.groups_changed = report.groups.iter().map(|c| c.group.name.clone()).collect();
+    let actor = format!("directory:{}", dir.name());
+    for c in report
+        .groups
+        .iter()
+        .filter(|c| c.kind == GroupChangeKind::Claim)
+    {
+        store
+            .append_audit(
+                now,
+                "directory.group_claimed",
+                &actor,
+                &c.group.name,
+                &serde_json::json!({"from": c.owner, "directory": dir.name()}),
+            )
+            .await?;
+    }
+    for c in &report.conflicts {
+        tracing::warn!(directory = dir.name(), group = %c.group, owner = %c.owner, "{c}");
+        store
+            .append_audit(
+                now,
+                "directory.group_conflict",
+                &actor,
+                &c.group,
+                &serde_json::json!({"owner": c.owner, "directory": c.directory}),
+            )
+            .await?;
+    }
     for c in changes {
         match apply(store, dir.name(), &c, now).await {
             Ok(_) => report.changes.push(c),
@@ -371,8 +438,10 @@ pub async fn run(app: crate::state::App, mut stop: tokio::sync::watch::Receiver<
                     continue;
                 }
             }
-            let result =
-                run_once(&app.store, dir, false, now, |n| now + retry_after(n, every)).await;
+            let result = run_once(&app.store, &app.directories, dir, false, now, |n| {
+                now + retry_after(n, every)
+            })
+            .await;
             let next = match &result {
                 Ok(report) => {
                     if !report.changes.is_empty() || !report.failed.is_empty() {

@@ -58,7 +58,7 @@ pub async fn check(
                 return Outcome::Unavailable;
             };
             let linked = Linked { user, account };
-            directory_sign_in(store, dir, Some(linked), login, &password, now)
+            directory_sign_in(store, directories, dir, Some(linked), login, &password, now)
                 .await
                 .unwrap_or(Outcome::Rejected)
         }
@@ -66,7 +66,7 @@ pub async fn check(
         Backend::Unknown => {
             for dir in directories.iter() {
                 if let Some(outcome) =
-                    directory_sign_in(store, dir, None, login, &password, now).await
+                    directory_sign_in(store, directories, dir, None, login, &password, now).await
                 {
                     return outcome;
                 }
@@ -97,6 +97,7 @@ async fn local(user: UserRow, password: Secret) -> Outcome {
 /// of it (the next directory may have it).
 async fn directory_sign_in(
     store: &Store,
+    directories: &Directories,
     dir: &crate::directory::Directory,
     linked: Option<Linked>,
     login: &str,
@@ -125,6 +126,27 @@ async fn directory_sign_in(
     if record.is_none() && linked.is_none() {
         return None;
     }
+    // A group name another configured directory owns is not this one's
+    // to give (as at sync, `directory::groups`).
+    let record = match record {
+        Some(mut r) => {
+            let mut kept = Vec::with_capacity(r.groups.len());
+            for g in std::mem::take(&mut r.groups) {
+                match store.directory_group_owner(&g).await {
+                    Ok(Some(owner)) if owner != dir.name() && directories.get(&owner).is_some() => {
+                    }
+                    Ok(_) => kept.push(g),
+                    Err(e) => {
+                        tracing::error!(error = %e, "directory group lookup failed");
+                        return Some(Outcome::Unavailable);
+                    }
+                }
+            }
+            r.groups = kept;
+            Some(r)
+        }
+        None => None,
+    };
     // A login typed here that the directory renamed: the account is found
     // by its stable id, not created twice.
     let linked = match (&record, linked) {

@@ -119,6 +119,30 @@ pub fn ws1b_group(member_upns: &[&str], dir: Option<&DirectoryGroup>) -> Value {
     ext
 }
 
+/// How a target's `ws1b` Group extension (`have`; `None`: it has none)
+/// differs from the one Tollgate sends (`want`, from [`ws1b_group`]),
+/// old → new, for `tollgate scim sync`: a DN or description changed in
+/// the directory is a change even when no member did.
+pub fn ws1b_group_differences(want: &Value, have: Option<&Value>) -> Vec<String> {
+    let text = |v: Option<&Value>, key: &str| match v.and_then(|v| v.get(key)) {
+        None | Some(Value::Null) => "(none)".to_string(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => other.to_string(),
+    };
+    let mut out = Vec::new();
+    for (key, label) in [
+        ("domain", "ws1b domain"),
+        ("distinguishedName", "ws1b distinguishedName"),
+        ("description", "ws1b description"),
+    ] {
+        let (had, now) = (text(have, key), text(Some(want), key));
+        if had != now {
+            out.push(format!("{label} {had} → {now}"));
+        }
+    }
+    out
+}
+
 /// What was pushed of a group, as `scim_resources.pushed` keeps it: the
 /// member ids, and for a vCenter target the `ws1b` extension too, so a
 /// changed DN or description is sent even when no member changed. Without
@@ -320,6 +344,59 @@ mod tests {
         let mut g = group_resource("x", &[]);
         add_ws1b_group(&mut g, &["local"], None);
         assert_eq!(g[WS1B_GROUP], json!({}));
+    }
+
+    /// (what Tollgate sends, what the target has, the differences shown).
+    #[test]
+    fn ws1b_group_differences_name_old_and_new() {
+        let want = json!({
+            "domain": "corp.example",
+            "distinguishedName": "cn=vc,dc=corp",
+            "description": "vCenter operators",
+        });
+        let cases: Vec<(Value, Option<Value>, Vec<&str>)> = vec![
+            (want.clone(), Some(want.clone()), vec![]),
+            (
+                want.clone(),
+                Some(json!({
+                    "domain": "corp.example",
+                    "distinguishedName": "cn=vc,dc=corp",
+                    "description": "vSphere administrators",
+                })),
+                vec!["ws1b description \"vSphere administrators\" → \"vCenter operators\""],
+            ),
+            (
+                want.clone(),
+                Some(json!({
+                    "domain": "corp.example",
+                    "distinguishedName": "cn=vc,ou=old,dc=corp",
+                    "description": "vCenter operators",
+                    "extra": "the target's own",
+                })),
+                vec!["ws1b distinguishedName \"cn=vc,ou=old,dc=corp\" → \"cn=vc,dc=corp\""],
+            ),
+            (
+                json!({ "domain": "corp.example" }),
+                Some(json!({ "domain": "corp.example", "description": "old" })),
+                vec!["ws1b description \"old\" → (none)"],
+            ),
+            (
+                want.clone(),
+                None,
+                vec![
+                    "ws1b domain (none) → \"corp.example\"",
+                    "ws1b distinguishedName (none) → \"cn=vc,dc=corp\"",
+                    "ws1b description (none) → \"vCenter operators\"",
+                ],
+            ),
+        ];
+        for (want, have, shown) in cases {
+            assert_eq!(
+                ws1b_group_differences(&want, have.as_ref()),
+                shown,
+                "{want} / {have:?}"
+            );
+        }
     }
 
     #[test]

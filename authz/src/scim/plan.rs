@@ -9,7 +9,9 @@
 
 use super::Target;
 use super::client::{Failure, ScimClient};
-use super::mapping::{member_ids, user_differences, user_name};
+use super::mapping::{
+    WS1B_GROUP, member_ids, user_differences, user_name, ws1b_group, ws1b_group_differences,
+};
 use crate::store::{ScimKind, ScimResourceRow, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -153,13 +155,20 @@ pub async fn plan(
         if !target.group_in_scope(&g) {
             continue;
         }
-        let mut want: Vec<String> = store
+        let members: Vec<crate::store::UserRow> = store
             .users_in_group(&g)
             .await?
             .into_iter()
             .filter(|u| will_exist.contains(&u.id))
-            .map(|u| u.id)
             .collect();
+        // For vCenter the extension is compared too (what delivery PUTs).
+        let ws1b = if target.profile == crate::config::ScimProfile::Vcenter {
+            let upns: Vec<&str> = members.iter().map(user_name).collect();
+            Some(ws1b_group(&upns, store.directory_group(&g).await?.as_ref()))
+        } else {
+            None
+        };
+        let mut want: Vec<String> = members.into_iter().map(|u| u.id).collect();
         want.sort();
         let known = store.scim_resource(t, ScimKind::Group, &g).await?;
         let have = remote(
@@ -183,7 +192,14 @@ pub async fn plan(
                     })
                     .collect();
                 has.sort();
-                (has != want).then(|| Action::Update(vec!["members".into()]))
+                let mut what = Vec::new();
+                if has != want {
+                    what.push("members".to_string());
+                }
+                if let Some(ext) = &ws1b {
+                    what.extend(ws1b_group_differences(ext, h.get(WS1B_GROUP)));
+                }
+                (!what.is_empty()).then_some(Action::Update(what))
             }
         };
         if let Some(action) = action {

@@ -144,15 +144,7 @@ mod tests {
     /// of a counter: window, lock, lock served, window over.
     #[tokio::test]
     async fn reservations_count_lock_and_start_over() {
-        let dir = std::env::temp_dir().join(format!(
-            "tg-attempts-{}",
-            crate::secret::random_id(6).replace(['-', '_'], "x")
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, dir) = Store::scratch("attempts").await;
         let cases = [
             (1000, true),
             (1001, true),

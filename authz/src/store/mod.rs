@@ -114,6 +114,23 @@ static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 impl Store {
+    /// A migrated SQLite store in a fresh directory under the system temp
+    /// directory (`tg-NAME-…`), for unit tests; the directory is returned
+    /// for the test's own files.
+    #[cfg(test)]
+    pub(crate) async fn scratch(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "tg-{name}-{}",
+            crate::secret::random_id(6).replace(['-', '_'], "x")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`). A SQLite file
     /// and its folder are created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {

@@ -212,15 +212,7 @@ mod tests {
     /// one statement.
     #[tokio::test]
     async fn an_interaction_stored_again_is_replaced() {
-        let dir = std::env::temp_dir().join(format!(
-            "tg-interactions-{}",
-            crate::secret::random_id(6).replace(['-', '_'], "x")
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, dir) = Store::scratch("interactions").await;
         store.put_interaction("i1", "{\"a\":1}", 100).await.unwrap();
         store.put_interaction("i1", "{\"a\":2}", 200).await.unwrap();
         store.put_interaction("i2", "{\"b\":1}", 100).await.unwrap();

@@ -131,15 +131,7 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let dir = std::env::temp_dir().join(format!(
-            "tg-flow-{}",
-            crate::secret::random_id(6).replace(['-', '_'], "x")
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, dir) = Store::scratch("flow").await;
         let policy = dir.join("test.yaml");
         std::fs::write(&policy, TEST_POLICY).unwrap();
         let decisions = DecisionPoint::load(&PolicyConfig {
