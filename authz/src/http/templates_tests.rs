@@ -193,3 +193,36 @@ async fn a_template_failing_at_request_time_is_a_500_page_not_a_panic() {
     let body = String::from_utf8(body.to_vec()).unwrap();
     assert!(body.contains("<h2>Something went wrong</h2>"), "{body}");
 }
+
+/// The variables of each page in docs/operations.md's table are exactly
+/// those its context has (nested fields, in parentheses, aside).
+#[test]
+fn the_docs_list_each_pages_variables() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md"),
+    )
+    .unwrap();
+    let mut rows = 0;
+    for (name, ctx) in samples() {
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("{name} not in the docs' table"));
+        let vars = row.rsplit('|').nth(1).unwrap();
+        let mut depth = 0;
+        let top: String = vars
+            .chars()
+            .filter(|c| {
+                depth += (*c == '(') as i32 - (*c == ')') as i32;
+                depth == 0 && *c != ')'
+            })
+            .collect();
+        let mut documented: Vec<&str> = top.split('`').skip(1).step_by(2).collect();
+        let mut actual: Vec<String> = ctx.try_iter().unwrap().map(|k| k.to_string()).collect();
+        documented.sort();
+        actual.sort();
+        assert_eq!(documented, actual, "{name}");
+        rows += 1;
+    }
+    assert!(rows >= 13);
+}
