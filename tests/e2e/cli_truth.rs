@@ -8,7 +8,7 @@ use tollgate::{temp_dir, tollgate_bin};
 
 /// Runs `tollgate ARGS` in `dir` with a controlled environment: no master
 /// key, no database override, `TG_CLI_SHORT` set to a too-short secret.
-fn tollgate_in(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn tollgate_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(tollgate_bin())
         .args(args)
         .current_dir(dir)

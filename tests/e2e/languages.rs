@@ -226,6 +226,21 @@ async fn pages_negotiate_their_language_and_ignore_bad_hints() {
     }
 }
 
+/// A server with `[branding]` as `tweak` sets it and client `rp`, and a
+/// browser-like client (cookies, no redirects followed).
+async fn branded(
+    tweak: impl FnOnce(&mut tollgate_authz::i18n::branding::BrandingConfig),
+) -> Option<(TestServer, reqwest::Client)> {
+    let srv = TestServer::start(Db::Sqlite, |c| tweak(&mut c.branding)).await?;
+    srv.add_client("rp", |_| {}).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    Some((srv, http))
+}
+
 /// `[branding]` without a rebuild (issue 15): the product name in every
 /// heading and title, Chinese as the default language, an operator's
 /// text for one message, a stylesheet and a logo served to the pages.
@@ -238,23 +253,17 @@ async fn branding_changes_name_language_texts_and_look_without_a_rebuild() {
     std::fs::write(dir.0.join("brand.css"), "h1 { color: #c8102e; }\n").unwrap();
     let svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/>";
     std::fs::write(dir.0.join("logo.svg"), svg).unwrap();
-    let Some(srv) = TestServer::start(Db::Sqlite, |c| {
-        c.branding.product_name = Some("Acme 统一认证".into());
-        c.branding.default_language = Some("zh-CN".into());
-        c.branding.messages_dir = Some(messages.clone());
-        c.branding.stylesheet = Some(dir.0.join("brand.css"));
-        c.branding.logo = Some(dir.0.join("logo.svg"));
+    let Some((srv, http)) = branded(|b| {
+        b.product_name = Some("Acme 统一认证".into());
+        b.default_language = Some("zh-CN".into());
+        b.messages_dir = Some(messages.clone());
+        b.stylesheet = Some(dir.0.join("brand.css"));
+        b.logo = Some(dir.0.join("logo.svg"));
     })
     .await
     else {
         return;
     };
-    srv.add_client("rp", |_| {}).await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
     // No Accept-Language: the configured default, not English.
     let home = http.get(format!("{}/", srv.base)).send().await.unwrap();
     let html = home.text().await.unwrap();
@@ -330,4 +339,103 @@ async fn no_branding_means_the_built_in_look() {
         .await
         .unwrap();
     assert_eq!(logo.status(), 404);
+}
+
+/// `[branding] templates_dir` (issue 15): an operator's `login.html`
+/// replaces the sign-in page's HTML without a rebuild — also when the
+/// page is shown again with an error, escaped like the built-in one —
+/// while every other page stays built-in; a broken override stops both
+/// `check-config` and `serve` with `file:line`, every problem at once.
+#[tokio::test]
+async fn templates_dir_replaces_a_page_and_a_broken_one_stops_the_start() {
+    let dir = tollgate::temp_dir();
+    let good = dir.0.join("templates");
+    std::fs::create_dir_all(&good).unwrap();
+    let built_in = include_str!("../../authz/templates/login.html");
+    let banner = "{% block content %}\n<p id=\"corp-banner\">Acme staff only</p>";
+    assert!(built_in.contains("{% block content %}"));
+    std::fs::write(
+        good.join("login.html"),
+        built_in.replace("{% block content %}", banner),
+    )
+    .unwrap();
+    let Some((srv, http)) = branded(|b| b.templates_dir = Some(good.clone())).await else {
+        return;
+    };
+    let (path, html) = crate::authenticators::open_login(
+        &http,
+        &srv.base,
+        &crate::authenticators::authorize_url(&srv.base, ""),
+    )
+    .await;
+    assert!(
+        html.contains("<p id=\"corp-banner\">Acme staff only</p>"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"passkey-signin\"") && html.contains("<h1>Tollgate</h1>"));
+    let csrf = crate::authenticators::data_csrf(&html);
+    let again = crate::authenticators::post_form(
+        &http,
+        &format!("{}{path}", srv.base),
+        &[
+            ("csrf", csrf.as_str()),
+            ("username", "<script>x</script>"),
+            ("password", "wrong"),
+        ],
+    )
+    .await;
+    let again = again.text().await.unwrap();
+    assert!(
+        again.contains("id=\"corp-banner\"") && again.contains("id=\"form-error\""),
+        "{again}"
+    );
+    assert!(
+        again.contains("value=\"&lt;script&gt;x&lt;/script&gt;\""),
+        "{again}"
+    );
+    assert!(!again.contains("<script>x"), "{again}");
+    let home = tollgate::get_text(&http, &format!("{}/", srv.base)).await;
+    assert!(
+        home.contains("<h1>Tollgate</h1>") && !home.contains("corp-banner"),
+        "{home}"
+    );
+
+    // Broken, every problem reported at once: an unknown filter at line
+    // 3, a base that does not parse at line 2, a typo'd file name.
+    let broken = dir.0.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("login.html"),
+        "{% extends \"base.html\" %}\n{% block content %}\n<p>{{ username|shout }}</p>\n{% endblock %}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        broken.join("base.html"),
+        "<!doctype html>\n<title>{{ }}</title>\n{% block content %}{% endblock %}\n",
+    )
+    .unwrap();
+    std::fs::write(broken.join("logn.html"), "<p>typo</p>\n").unwrap();
+    std::fs::write(
+        dir.0.join("tollgate.toml"),
+        "version = 1\nissuer = \"https://id.example\"\n\n[branding]\ntemplates_dir = \"broken\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["check-config", "tollgate.toml"][..],
+        &["serve", "--config", "tollgate.toml"][..],
+    ] {
+        let out = crate::cli_truth::tollgate_in(&dir.0, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        for want in [
+            "broken/base.html:2: syntax error",
+            "broken/login.html:3: unknown filter: filter shout is unknown",
+            "broken/logn.html: not a template name",
+        ] {
+            assert!(
+                err.lines().any(|l| l.contains(want)),
+                "{args:?} {want}: {err}"
+            );
+        }
+    }
 }

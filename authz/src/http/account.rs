@@ -10,16 +10,14 @@ use super::error::PageError;
 use super::respond::{see_other, with_script};
 use super::session::{csrf_of, current_session};
 use super::{cookies, pages};
-#[allow(unused_imports)] // used by the templates' `|t` filters
-use crate::i18n::filters;
 use crate::state::App;
 use crate::store::{PasskeyRow, SessionRow};
-use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 /// One passkey as the account page lists it.
+#[derive(serde::Serialize)]
 pub struct PasskeyView {
     pub id: String,
     pub name: String,
@@ -29,8 +27,7 @@ pub struct PasskeyView {
     pub suspicious: bool,
 }
 
-#[derive(Template)]
-#[template(path = "account.html")]
+#[derive(serde::Serialize)]
 pub struct AccountPage<'a> {
     pub login: &'a str,
     pub csrf: &'a str,
@@ -39,6 +36,34 @@ pub struct AccountPage<'a> {
     pub recovery_left: i64,
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
+}
+
+impl pages::Page for AccountPage<'_> {
+    const TEMPLATE: &'static str = "account.html";
+    fn samples() -> Vec<Self> {
+        [true, false]
+            .map(|f| AccountPage {
+                login: "alice",
+                csrf: "csrf-sample",
+                passkeys: if f {
+                    vec![PasskeyView {
+                        id: "credential-sample".into(),
+                        name: "Laptop".into(),
+                        kind: "synced",
+                        created: "2026-01-01 09:00 UTC".into(),
+                        last_used: "never".into(),
+                        suspicious: true,
+                    }]
+                } else {
+                    vec![]
+                },
+                totp: f,
+                recovery_left: 10,
+                notice: pages::opt(f, "Passkey renamed."),
+                error: pages::opt(f, "You cannot remove your last way to sign in."),
+            })
+            .into()
+    }
 }
 
 pub(super) fn date(t: i64) -> String {

@@ -10,19 +10,15 @@ use super::pages;
 use super::respond::see_other;
 use super::session::{CLIENT, csrf_of, current_session};
 use super::totp_seal::open_secret;
-#[allow(unused_imports)] // used by the templates' `|t` filters
-use crate::i18n::filters;
 use crate::login::totp;
 use crate::state::App;
 use crate::store::UserRow;
-use askama::Template;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-#[derive(Template)]
-#[template(path = "totp_enroll.html")]
+#[derive(serde::Serialize)]
 pub struct TotpEnrollPage<'a> {
     pub csrf: &'a str,
     pub uri: &'a str,
@@ -31,10 +27,36 @@ pub struct TotpEnrollPage<'a> {
     pub error: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "recovery.html")]
+impl pages::Page for TotpEnrollPage<'_> {
+    const TEMPLATE: &'static str = "totp_enroll.html";
+    fn samples() -> Vec<Self> {
+        [true, false]
+            .map(|f| TotpEnrollPage {
+                csrf: "csrf-sample",
+                uri: "otpauth://totp/Tollgate:alice?secret=ABCD&issuer=Tollgate",
+                secret: "ABCD",
+                qr: "data:image/svg+xml;base64,PHN2Zy8+",
+                error: pages::opt(
+                    f,
+                    "That code is not correct. Enter the current code from your app.",
+                ),
+            })
+            .into()
+    }
+}
+
+#[derive(serde::Serialize)]
 pub struct RecoveryPage {
     pub codes: Vec<String>,
+}
+
+impl pages::Page for RecoveryPage {
+    const TEMPLATE: &'static str = "recovery.html";
+    fn samples() -> Vec<Self> {
+        vec![RecoveryPage {
+            codes: vec!["abcd-efgh".into(), "ijkl-mnop".into()],
+        }]
+    }
 }
 
 /// A QR code as an SVG data URI (server-side, no script; CSP allows `data:` images).
@@ -64,10 +86,18 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
-#[derive(Template)]
-#[template(path = "totp_start.html")]
+#[derive(serde::Serialize)]
 pub struct TotpStartPage<'a> {
     pub csrf: &'a str,
+}
+
+impl pages::Page for TotpStartPage<'_> {
+    const TEMPLATE: &'static str = "totp_start.html";
+    fn samples() -> Vec<Self> {
+        vec![TotpStartPage {
+            csrf: "csrf-sample",
+        }]
+    }
 }
 
 /// `GET /account/totp`: the button that asks for a key. A GET changes

@@ -4,19 +4,15 @@
 use super::error::PageError;
 use super::pages;
 use super::respond::with_script;
-#[allow(unused_imports)] // used by the templates' `|t` filters
-use crate::i18n::filters;
 use crate::login::interaction::FactorKind;
 use crate::login::{Interaction, Next};
 use crate::state::App;
-use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 /// "Confirm it's you" / "This action needs a stronger sign-in": only the
 /// factors that can still reach the required level.
-#[derive(Template)]
-#[template(path = "factor.html")]
+#[derive(serde::Serialize)]
 pub struct FactorPage<'a> {
     pub id: &'a str,
     pub csrf: &'a str,
@@ -31,6 +27,36 @@ pub struct FactorPage<'a> {
     /// Why the risk decision asks for more, in plain words (empty when it
     /// did not).
     pub reasons: Vec<String>,
+}
+
+impl pages::Page for FactorPage<'_> {
+    const TEMPLATE: &'static str = "factor.html";
+    /// Step-up with every factor, an error and reasons; a first sign-in
+    /// with a passkey only (the error outside the code form); and none.
+    fn samples() -> Vec<Self> {
+        let page = |step_up, all: bool, passkey, error| FactorPage {
+            id: "ix-sample",
+            csrf: "csrf-sample",
+            client_name: "Sample app",
+            login: "alice",
+            step_up,
+            required: "aal2",
+            password: all,
+            totp: all,
+            passkey,
+            error,
+            reasons: if all {
+                vec!["a new device".into()]
+            } else {
+                vec![]
+            },
+        };
+        vec![
+            page(true, true, true, Some("That code is not correct.")),
+            page(false, false, true, Some("That code is not correct.")),
+            page(false, false, false, None),
+        ]
+    }
 }
 
 /// Renders the factor page for `kinds`.

@@ -2,19 +2,27 @@
 //! where to go (their account, discovery) instead of a blank 404.
 
 use super::pages;
-#[allow(unused_imports)] // used by the templates' `|t` filters
-use crate::i18n::filters;
 use crate::state::App;
-use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
+#[derive(serde::Serialize)]
+pub(super) struct HomePage<'a> {
     issuer: &'a str,
     demo: bool,
+}
+
+impl pages::Page for HomePage<'_> {
+    const TEMPLATE: &'static str = "home.html";
+    fn samples() -> Vec<Self> {
+        [true, false]
+            .map(|demo| HomePage {
+                issuer: "https://login.example",
+                demo,
+            })
+            .into()
+    }
 }
 
 pub async fn show(State(app): State<App>) -> Response {

@@ -31,11 +31,15 @@ mod logout;
 mod observe;
 pub use observe::RequestId;
 mod ops;
+pub mod page_samples;
 mod pages;
 mod password_reset;
 mod respond;
 mod session;
 mod signals;
+pub mod templates;
+#[cfg(test)]
+mod templates_tests;
 mod token;
 mod totp_seal;
 mod userinfo;

@@ -8,23 +8,33 @@
 
 use super::error::PageError;
 use super::pages;
-#[allow(unused_imports)] // used by the templates' `|t` filters
-use crate::i18n::filters;
 use crate::secret::Secret;
 use crate::state::App;
-use askama::Template;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::net::SocketAddr;
 
-#[derive(Template)]
-#[template(path = "password_reset.html")]
-struct ResetPage<'a> {
+#[derive(serde::Serialize)]
+pub(super) struct ResetPage<'a> {
     token: &'a str,
     login: &'a str,
     min_length: usize,
     error: Option<&'a str>,
+}
+
+impl pages::Page for ResetPage<'_> {
+    const TEMPLATE: &'static str = "password_reset.html";
+    fn samples() -> Vec<Self> {
+        [true, false]
+            .map(|f| ResetPage {
+                token: "token-sample",
+                login: "alice",
+                min_length: 15,
+                error: pages::opt(f, "The two passwords are not the same."),
+            })
+            .into()
+    }
 }
 
 const GONE: PageError = PageError::Gone {

@@ -1,7 +1,8 @@
 //! What the pages show of the operator's own product (`[branding]`,
 //! issue 15), changed without a rebuild: the product name, the default
 //! language, any message of the catalogs (override files per locale), a
-//! stylesheet and a logo. The HTML structure stays the compiled templates'.
+//! stylesheet, a logo, and any page's HTML (template files replacing the
+//! built-in ones, `http/templates.rs`).
 //!
 //! Loaded once at start ([`Branding::load`], every problem at once, each
 //! naming its file and line) and carried per request in the locale scope,
@@ -32,6 +33,11 @@ pub struct BrandingConfig {
     /// A PNG, SVG or JPEG served at `/branding/logo` and shown before the
     /// product name.
     pub logo: Option<PathBuf>,
+    /// A directory of templates named like the built-in ones
+    /// (`login.html`, `base.html`, …) that replace them; the others stay
+    /// built-in. Checked at start: a name that is not a template's, a
+    /// syntax error or a failing sample render is a start-up problem.
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// The loaded branding; [`Branding::default`] is the built-in look.
@@ -44,6 +50,8 @@ pub struct Branding {
     pub logo: Option<(&'static str, Vec<u8>)>,
     /// `default_language`, already checked.
     pub default_language: &'static str,
+    /// The pages' templates: built-in, or with `templates_dir`'s in place.
+    pub templates: crate::http::templates::Templates,
 }
 
 impl Default for Branding {
@@ -53,6 +61,7 @@ impl Default for Branding {
             css: String::new(),
             logo: None,
             default_language: super::SUPPORTED[0],
+            templates: Default::default(),
         }
     }
 }
@@ -62,6 +71,7 @@ impl std::fmt::Debug for Branding {
         f.debug_struct("Branding")
             .field("overrides", &self.overrides.len())
             .field("logo", &self.logo.as_ref().map(|(t, b)| (t, b.len())))
+            .field("templates", &self.templates)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +155,15 @@ impl Branding {
             match std::fs::read_to_string(css) {
                 Ok(text) => b.css.push_str(&text),
                 Err(e) => problems.push(format!("branding.stylesheet {}: {e}", css.display())),
+            }
+        }
+        if let Some(dir) = &c.templates_dir {
+            match crate::http::templates::Templates::load(
+                dir,
+                &crate::http::page_samples::samples(),
+            ) {
+                Ok(t) => b.templates = t,
+                Err(mut p) => problems.append(&mut p),
             }
         }
         if problems.is_empty() {
@@ -266,6 +285,7 @@ mod tests {
             messages_dir: Some(dir.clone()),
             stylesheet: Some(dir.join("missing.css")),
             logo: Some(dir.join("logo.gif")),
+            templates_dir: Some(dir.join("no-such-dir")),
         };
         let problems = Branding::load(&c).unwrap_err();
         let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
@@ -277,6 +297,7 @@ mod tests {
             "en.ftl:2:",
             "missing.css",
             "logo.gif: expected a .png, .svg or .jpg file",
+            "branding.templates_dir ",
         ] {
             assert!(has(needle), "{needle} not in {problems:#?}");
         }

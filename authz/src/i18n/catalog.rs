@@ -36,7 +36,8 @@ fn load() -> Catalogs {
     for (locale, source) in SOURCES {
         let lang = locale.parse().unwrap_or_default();
         let mut b = FluentBundle::new_concurrent(vec![lang]);
-        // No Unicode isolation marks: the pages are HTML, escaped by askama.
+        // No Unicode isolation marks: the pages are HTML, escaped by the
+        // template engine (`http/templates.rs`).
         b.set_use_isolating(false);
         let res = FluentResource::try_new(source.to_string()).unwrap_or_else(|(res, errors)| {
             tracing::error!(locale, ?errors, "catalog has syntax errors");

@@ -7,10 +7,11 @@
 //!   layer's middleware, raised by an interaction's `ui_locales`.
 //! - `catalog.rs`: the Fluent catalogs (`authz/locales/*/main.ftl`,
 //!   embedded), [`t`], [`t_args`], and [`tr`] for English sentences.
-//! - `filters.rs`: the askama filters the templates call; `words.rs`:
+//! - `filters.rs`: the filters the templates call; `words.rs`:
 //!   levels and risk reasons in plain words.
 //! - `branding.rs`: `[branding]` — product name, default language,
-//!   message overrides, stylesheet and logo, without a rebuild.
+//!   message overrides, stylesheet, logo and templates (the engine is
+//!   `http/templates.rs`), without a rebuild.
 //!
 //! See docs/operations.md, "Languages".
 
@@ -21,7 +22,7 @@ mod scope;
 pub mod words;
 
 pub use catalog::{t, t_args, tr};
-pub use scope::{current, prefer_ui_locales, scope};
+pub use scope::{branding, current, prefer_ui_locales, scope};
 
 /// The locales the shipped catalogs cover, the first the fallback.
 pub const SUPPORTED: [&str; 2] = ["en", "zh-CN"];

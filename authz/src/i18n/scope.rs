@@ -53,6 +53,12 @@ pub(super) fn with_branding<T>(f: impl FnOnce(&Branding) -> Option<T>) -> Option
     LOCALE.try_with(|s| f(&s.branding)).ok().flatten()
 }
 
+/// The current request's server branding (its templates); `None`
+/// outside a request.
+pub fn branding() -> Option<Arc<Branding>> {
+    LOCALE.try_with(|s| s.branding.clone()).ok()
+}
+
 /// The locale of the current request; `en` outside one.
 pub fn current() -> &'static str {
     LOCALE
