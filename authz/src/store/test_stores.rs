@@ -4,18 +4,12 @@
 
 use super::Store;
 
-/// A migrated SQLite store, and a PostgreSQL one when the server is up
-/// (required under CI=true, as in the end-to-end harness).
+/// A migrated SQLite store ([`Store::scratch`]), and a PostgreSQL one when
+/// the server is up (required under CI=true, as in the end-to-end
+/// harness); user changes are enqueued for the SCIM `targets`.
 pub async fn stores(targets: &[&str]) -> Vec<(Store, std::path::PathBuf)> {
     let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
-    let dir = std::env::temp_dir().join(format!(
-        "tg-store-{}",
-        crate::secret::random_id(6).replace(['-', '_'], "x")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/t.db", dir.display());
-    let s = Store::connect(&url, 2).await.unwrap();
-    s.migrate().await.unwrap();
+    let (s, dir) = Store::scratch("store").await;
     let mut out = vec![(s.with_scim_targets(names.clone()), dir)];
     use sqlx::Connection;
     // The same PostgreSQL the e2e tests use (`.ci/test` may point it elsewhere).
