@@ -99,17 +99,11 @@ pub async fn enroll_code(
     // Enrolling a device binds a factor: the policy asks aal2 of users who
     // already have a second factor, and lets a user with none get a first
     // one with the password (`device-enrollment*` rules, docs/policy.md).
-    let active_device = app
-        .store
-        .devices(Some(&user.id))
+    // An active device is the `Device` kind: one read of what the user holds.
+    let second_factor = crate::login::factor::enrolled(&app.store, &user.id)
         .await?
         .iter()
-        .any(|d| d.revoked_at.is_none());
-    let second_factor = active_device
-        || crate::login::factor::enrolled(&app.store, &user.id)
-            .await?
-            .iter()
-            .any(|k| *k != crate::login::interaction::FactorKind::Password);
+        .any(|k| *k != crate::login::interaction::FactorKind::Password);
     let attributes = crate::decision::login::user_attributes(&user);
     let history = app
         .decisions
