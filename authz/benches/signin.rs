@@ -86,6 +86,18 @@ fn main() {
     println!("server peak RSS: {}", server.peak_rss());
 }
 
+/// CPU seconds (user + system) process `pid` (or `self`) has used so far.
+fn process_cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    // Fields 14 and 15 (utime, stime) in clock ticks, after the `(comm)`.
+    stat.and_then(|s| {
+        let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+        let ticks: f64 = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
+    })
+    .unwrap_or(0.0)
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -329,15 +341,7 @@ redirect_uris = ["{REDIRECT}"]
     /// CPU seconds (user + system) the server process has used so far.
     fn cpu_secs(&self) -> f64 {
         let pid = self.child.lock().unwrap().as_ref().map(Child::id);
-        let stat = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok());
-        // Fields 14 and 15 (utime, stime) in clock ticks, after the `(comm)`.
-        stat.and_then(|s| {
-            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
-            let ticks: f64 =
-                rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
+        pid.map_or(0.0, |p| process_cpu_secs(&p.to_string()))
     }
 
     fn peak_rss(&self) -> String {
@@ -554,6 +558,9 @@ struct Report {
     secs: f64,
     /// CPU seconds the server used during the run.
     server_cpu: f64,
+    /// CPU seconds the load generator (this process) used during the run:
+    /// what the same cores could not give the server.
+    client_cpu: f64,
     load: String,
 }
 
@@ -567,10 +574,11 @@ impl Report {
             format!(", {:.0} % of the argon2 rate", 100.0 * rate / c)
         });
         println!(
-            "{what}: {rate:.1}/s{vs}  ({} ok, {} failed, server CPU {:.2} ms per sign-in, p50 {:.1} ms, p99 {:.1} ms, load average after {})",
+            "{what}: {rate:.1}/s{vs}  ({} ok, {} failed, server CPU {:.2} ms and load generator CPU {:.2} ms per sign-in, p50 {:.1} ms, p99 {:.1} ms, load average after {})",
             self.ok,
             self.failed.len(),
             1e3 * self.server_cpu / self.ok.max(1) as f64,
+            1e3 * self.client_cpu / self.ok.max(1) as f64,
             pct(0.5).copied().unwrap_or(0.0),
             pct(0.99).copied().unwrap_or(0.0),
             self.load
@@ -600,6 +608,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let cpu_before = server.cpu_secs();
+    let own_before = process_cpu_secs("self");
     let mut tasks = tokio::task::JoinSet::new();
     for u in users {
         let (http, u, server) = (http.clone(), u.clone(), server.clone());
@@ -626,6 +635,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
         latencies_ms: Vec::new(),
         secs: 0.0,
         server_cpu: 0.0,
+        client_cpu: 0.0,
         load: String::new(),
     };
     while let Some(r) = tasks.join_next().await {
@@ -636,6 +646,7 @@ async fn run(server: &Arc<Server>, users: &[Arc<BenchUser>], kind: Kind, secs: u
     }
     report.secs = start.elapsed().as_secs_f64();
     report.server_cpu = server.cpu_secs() - cpu_before;
+    report.client_cpu = process_cpu_secs("self") - own_before;
     report.load = loadavg();
     report
 }

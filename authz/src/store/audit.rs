@@ -141,6 +141,9 @@ impl Store {
         let sqlite = self.backend() == super::Backend::Sqlite;
         if sqlite && let Some(prev) = head.take() {
             let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
+            // The turn ends with this statement: the fallback below takes
+            // it again with its transaction.
+            let turn = self.turn().await;
             let done = sqlx::query(
                 "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
                  SELECT $1, $2, $3, $4, $5, $6, $7 \
@@ -156,6 +159,7 @@ impl Store {
             .bind(GENESIS)
             .execute(&self.pool)
             .await?;
+            drop(turn);
             if done.rows_affected() == 1 {
                 *head = Some(hash);
                 return Ok(());

@@ -97,6 +97,7 @@ impl Store {
 
     /// Records a successful use: the new counter, flags and serialised key.
     pub async fn touch_passkey(&self, p: &PasskeyRow, now: i64) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query(
             "UPDATE passkeys SET passkey = $1, counter = $2, backup_state = $3, last_used_at = $4 \
              WHERE cred_id = $5",
@@ -265,6 +266,7 @@ impl Store {
         state: &str,
         expires_at: i64,
     ) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO webauthn_ceremonies (id, owner, kind, state, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -291,6 +293,7 @@ impl Store {
     ) -> Result<Option<String>> {
         // One statement: another owner's or kind's ceremony stays (it is
         // not ours to use up); ours is gone once taken, expired or not.
+        let _turn = self.turn().await;
         let row = sqlx::query(
             "DELETE FROM webauthn_ceremonies WHERE id = $1 AND owner = $2 AND kind = $3 \
              RETURNING state, expires_at",

@@ -124,6 +124,7 @@ impl Store {
     /// four round trips. Anything else (an unknown code, a replay) takes
     /// the transaction below, which tells them apart.
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeCode> {
+        let turn = self.turn().await;
         let won = sqlx::query(
             "UPDATE auth_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL \
              RETURNING grant_id, client_id, \
@@ -136,6 +137,8 @@ impl Store {
         .bind(code_hash)
         .fetch_optional(&self.pool)
         .await?;
+        // The transaction below takes the turn again.
+        drop(turn);
         if let Some(r) = won {
             let revoked_at: Option<i64> = r.try_get(6)?;
             if revoked_at.is_some() {
@@ -303,7 +306,7 @@ impl Store {
 }
 
 async fn revoke_grant_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     grant_id: &str,
     reason: &str,
     now: i64,
@@ -312,7 +315,7 @@ async fn revoke_grant_in(
         .bind(now)
         .bind(reason)
         .bind(grant_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -65,6 +65,7 @@ impl Store {
         now: i64,
         limits: AttemptLimits,
     ) -> Result<AttemptState> {
+        let _turn = self.turn().await;
         let row = sqlx::query(RESERVE)
             .bind(key)
             .bind(now)
@@ -82,6 +83,7 @@ impl Store {
     /// Gives back one reserved attempt that did not check a secret (or that
     /// succeeded on a shared key such as an IP). Never unlocks a key.
     pub async fn release_attempt(&self, key: &str) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query(
             "UPDATE login_failures SET count = count - 1 \
              WHERE key = $1 AND count > 0 AND locked_until = 0",
@@ -94,6 +96,7 @@ impl Store {
 
     /// Forgets a counter (after a successful check of that key's secret).
     pub async fn clear_failures(&self, key: &str) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
             .execute(&self.pool)

@@ -30,6 +30,7 @@ mod sessions;
 mod test_stores;
 mod user_row;
 mod users;
+mod write_turn;
 
 pub use audit::{AuditRecord, AuditVerifyError, ChainHash, Checkpoint, hex};
 pub use audit_sink::Audit;
@@ -53,6 +54,7 @@ pub use users::{NewUser, UserRow, UserUpdate};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::sync::Arc;
+use write_turn::{Turn, WriteTurn, WriteTx};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +110,16 @@ pub struct Store {
     /// SCIM targets that user changes are enqueued for, in the change's
     /// own transaction (see `scim.rs`).
     scim_targets: Arc<[String]>,
+    /// SQLite's writers queue here rather than in its busy handler.
+    write_turn: WriteTurn,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged
+/// on its way out of the pool (HikariCP's `aliveBypassWindowMs` is 500 ms).
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Store {
     /// A migrated SQLite store in a fresh directory under the system temp
@@ -169,6 +177,22 @@ impl Store {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
+            // sqlx pings every connection it hands out by default: one more
+            // hop to SQLite's worker thread, or one more network round trip
+            // to PostgreSQL, per statement (a sign-in makes about twenty).
+            // A SQLite connection is in process and cannot be hung up on;
+            // a PostgreSQL one is checked only after it sat idle, as
+            // HikariCP does, so one cut by a restart or a failover is
+            // replaced before use rather than failing a request.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -190,6 +214,10 @@ impl Store {
             audit_lock: Arc::new(tokio::sync::Mutex::new(None)),
             audit_hash: audit::ChainHash::Sha256,
             scim_targets: Arc::from(Vec::new()),
+            write_turn: match backend {
+                Backend::Sqlite => WriteTurn::queued(),
+                Backend::Postgres => WriteTurn::none(),
+            },
         })
     }
 
@@ -197,11 +225,21 @@ impl Store {
     /// write lock is taken at the start (waiting up to the busy timeout),
     /// so a transaction that reads before it writes can never fail with
     /// `SQLITE_BUSY_SNAPSHOT` because another writer committed in between.
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
+    /// It holds this process's write turn until it ends (`write_turn.rs`).
+    pub(crate) async fn begin(&self) -> Result<WriteTx> {
+        let turn = self.write_turn.take().await;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTx::new(tx, turn))
+    }
+
+    /// Waits for this process's turn to write one statement outside a
+    /// transaction (SQLite; at once on PostgreSQL). Hold it across the
+    /// statement: `let _turn = self.turn().await;`.
+    pub(crate) async fn turn(&self) -> Turn {
+        self.write_turn.take().await
     }
 
     /// Applies pending migrations for this backend.

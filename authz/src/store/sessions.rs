@@ -63,6 +63,7 @@ impl Store {
         context: Option<&SessionContext>,
         now: i64,
     ) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
              risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -161,6 +162,7 @@ impl Store {
     /// Stores a login interaction's state, replacing what was stored under
     /// `id`: one statement, so one round trip and one commit per step.
     pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -185,6 +187,7 @@ impl Store {
 
     /// Removes an interaction; returns whether it was there (so finishing one twice fails).
     pub async fn take_interaction(&self, id: &str) -> Result<bool> {
+        let _turn = self.turn().await;
         let r = sqlx::query("DELETE FROM interactions WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
