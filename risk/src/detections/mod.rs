@@ -145,9 +145,9 @@ fn known_device(i: &Inputs<'_, '_>) -> bool {
 /// Speed from the last admitted login above the policy's limit, beyond
 /// both accuracy radii. A network the user already uses (the same IP or
 /// /24: VPN on/off; the same AS located only coarsely, for a phone or a
-/// tablet: roaming) and the
-/// organisation's egress are not travel. With the user's
-/// own device id it is a stolen cookie or session: `high`, never relaxed.
+/// tablet: roaming) and the organisation's egress are not travel. With
+/// the user's own device id it is a stolen cookie or session: `high`,
+/// never relaxed.
 fn impossible_travel(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
     let t = i.f.travel?;
     let limit = i.thresholds.impossible_travel_kmh;
