@@ -16,7 +16,7 @@ use crate::history::{LastLogin, LevelKeys, UserHistory};
 use crate::model::{Model, backoff_llr};
 use crate::thresholds::Thresholds;
 use crate::travel::{Fix, Travel, travel};
-use crate::ua::UserAgent;
+use crate::ua::{DeviceType, UserAgent};
 use crate::velocity::{VelocityKeys, VelocitySnapshot};
 
 pub use crate::schema::{FEATURES, NUM_FEATURES, idx};
@@ -206,15 +206,23 @@ pub const COARSE_KM: u16 = 100;
 
 /// Whether a jump to this network is habit rather than travel: the user
 /// already uses this IP or /24 (VPN on/off), or this AS while the address
-/// is only coarsely located (a roaming phone that geolocates at home). A
+/// is only coarsely located *and the browser is a phone's or a tablet's*
+/// (a roaming phone, or a phone between its carrier's CGNAT pools, which
+/// geolocate at the carrier's hub rather than where the phone is). A
 /// familiar AS with a precise location is *not* enough: a national
 /// broadband operator spans the whole country, and a stolen cookie
 /// replayed from its line in another city 3,000 km away is exactly what
-/// `impossible_travel` is for.
-pub fn habitual_jump(net_known: Option<usize>, accuracy_km: u16) -> bool {
+/// `impossible_travel` is for. Nor is a coarse pool for a desktop browser:
+/// desktops do not roam between a carrier's pools, so a desktop's cookie
+/// (its user agent is the device's own, or `device_mismatch` shows) turning
+/// up on a carrier pool far from where it just logged in is travel. A
+/// laptop tethered to a phone pays a step-up for it.
+pub fn habitual_jump(net_known: Option<usize>, accuracy_km: u16, device: DeviceType) -> bool {
     match net_known {
         Some(0 | 1) => true,
-        Some(2) => accuracy_km >= COARSE_KM,
+        Some(2) => {
+            accuracy_km >= COARSE_KM && matches!(device, DeviceType::Mobile | DeviceType::Tablet)
+        }
         _ => false,
     }
 }
@@ -379,7 +387,8 @@ pub fn extract(
             at: now,
         };
         let t = travel(from, to, thresholds.travel_min_km);
-        if t.kmh > thresholds.impossible_travel_kmh && !habitual_jump(net_known, p.geo.accuracy_km)
+        if t.kmh > thresholds.impossible_travel_kmh
+            && !habitual_jump(net_known, p.geo.accuracy_km, p.ua.device)
         {
             v[idx::TRAVEL] = 1.0;
             v[idx::TRAVEL_EXCESS] = (t.kmh / thresholds.impossible_travel_kmh).ln();
@@ -521,6 +530,33 @@ mod tests {
             assert_eq!(f.values[idx::DEVICE_KNOWN_IP], 0.0, "{ip}");
             assert!(f.values[idx::NET] < 0.0, "{ip}: {:?}", f.values);
             assert_eq!(f.values[idx::NET_UNKNOWN_DEVICE], 0.0, "{ip}");
+        }
+    }
+
+    #[test]
+    fn habitual_jump_is_the_users_own_network_or_a_phone_on_its_carrier() {
+        use DeviceType::*;
+        // (finest network level the user knows, accuracy km, form factor, excused)
+        let cases = [
+            (Some(0), 10, Desktop, true), // the user's own address (VPN off)
+            (Some(1), 10, Desktop, true), // the user's own /24
+            (Some(2), 10, Mobile, false), // a national operator's precise line
+            (Some(2), 500, Mobile, true), // a phone on its carrier's hub pool
+            (Some(2), 500, Tablet, true),
+            (Some(2), 100, Mobile, true),
+            (Some(2), 99, Mobile, false),
+            // A desktop browser does not roam between a carrier's pools.
+            (Some(2), 500, Desktop, false),
+            (Some(2), 500, Bot, false),
+            (Some(3), 500, Mobile, false), // only the country
+            (None, 500, Mobile, false),
+        ];
+        for (known, acc, dev, want) in cases {
+            assert_eq!(
+                habitual_jump(known, acc, dev),
+                want,
+                "{known:?} {acc} {dev:?}"
+            );
         }
     }
 

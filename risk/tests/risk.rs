@@ -89,12 +89,19 @@ fn accuracy_on_a_held_out_trace() {
 /// generator (`tollgate_risk::heldout`: its own world, people, browsers
 /// and attackers), scored under the shipped default policy. The targets
 /// are issue 11's; docs/risk.md has the full-size run.
-#[test]
-fn held_out_generator_meets_the_targets_under_the_default_policy() {
-    use tollgate_risk::heldout::{HeldoutConfig, KINDS, generate};
-    let dir = workdir("heldout");
-    let mut cfg = HeldoutConfig::new(240, 28, 3);
-    cfg.attacks_per_kind = 200;
+/// `tollgate risk eval` of the built-in model under the shipped default
+/// policy on a held-out generator's trace.
+fn held_out_report(
+    name: &str,
+    users: usize,
+    days: u32,
+    seed: u64,
+    attacks_per_kind: usize,
+) -> tollgate_risk::eval::Report {
+    use tollgate_risk::heldout::{HeldoutConfig, generate};
+    let dir = workdir(name);
+    let mut cfg = HeldoutConfig::new(users, days, seed);
+    cfg.attacks_per_kind = attacks_per_kind;
     let sim = generate(&cfg).unwrap();
     sim.write(&dir.join("events.jsonl")).unwrap();
     let events: Vec<_> = sim
@@ -114,6 +121,13 @@ fn held_out_generator_meets_the_targets_under_the_default_policy() {
     let scored = replay(s, &events, HistoryRule::Decisions);
     let report = evaluate(&events, &scored).unwrap();
     println!("{}", report.table());
+    report
+}
+
+#[test]
+fn held_out_generator_meets_the_targets_under_the_default_policy() {
+    use tollgate_risk::heldout::KINDS;
+    let report = held_out_report("heldout", 240, 28, 3, 200);
     // Issue 11's targets are AUC ≥ 0.99, ≥ 99.5 % caught, ≤ 1 % of legit
     // stepped up at 99.5 % TPR per kind and ≤ 1.5 % overall. Where the
     // scorer does not meet them yet (docs/risk.md, "Held-out evaluation"),
@@ -127,8 +141,8 @@ fn held_out_generator_meets_the_targets_under_the_default_policy() {
         ("cookie_theft", 0.99, 0.01),
         ("brute_force", 0.99, 0.01),
         ("spraying", 0.99, 0.01),
-        ("targeted", 0.985, 0.06), // targets 0.99 and 0.01: missed
-        ("stuffing", 0.99, 0.03),  // target 0.01: missed
+        ("targeted", 0.985, 0.056), // targets 0.99 and 0.01: missed (5.25 %)
+        ("stuffing", 0.99, 0.025),  // target 0.01: missed (2.17 %)
     ];
     assert_eq!(rows.map(|r| r.0), KINDS);
     for (kind, auc, fpr) in rows {
@@ -150,10 +164,46 @@ fn held_out_generator_meets_the_targets_under_the_default_policy() {
     // several browsers and cookie churn from a new address, which is what
     // a targeted attacker looks like too).
     assert!(
-        report.legit_stepped_up <= 0.07,
+        report.legit_stepped_up <= 0.065, // 6.04 %
         "legit stepped up {}",
         report.legit_stepped_up
     );
+}
+
+/// Cookie thefts through a carrier's coarsely located pool (seed 33, the
+/// trace of docs/risk.md's breakdown): a desktop browser's stolen cookie
+/// replayed from the victim's own carrier 2,700 km away 43 minutes after
+/// the victim's login was excused as a roaming phone and scored like the
+/// victim; at 99.5 % TPR it stepped up 28.6 % of legitimate logins. A
+/// coarse pool of the user's AS now excuses a jump only for a phone or a
+/// tablet (`features::habitual_jump`).
+#[test]
+fn held_out_cookie_thefts_through_a_carrier_pool_are_caught() {
+    let report = held_out_report("heldout-carrier", 300, 28, 33, 250);
+    let row = report
+        .kinds
+        .iter()
+        .find(|k| k.kind == "cookie_theft")
+        .unwrap();
+    assert!(row.attacks >= 200, "only {} thefts", row.attacks);
+    assert!(
+        row.caught_at_thresholds >= 0.995,
+        "caught {}",
+        row.caught_at_thresholds
+    );
+    assert!(row.auc >= 0.997, "ROC AUC {}", row.auc); // 0.9979 (was 0.9945)
+    // 2.09 % (was 28.56 %): the one theft left has the victim's previous
+    // login on a 500 km pool, 547 km away (docs/risk.md).
+    assert!(
+        row.model_fpr[0] <= 0.025,
+        "legit stepped up at 99.5 % TPR {}",
+        row.model_fpr[0]
+    );
+    assert!(
+        report.legit_stepped_up <= 0.07,
+        "legit stepped up {}",
+        report.legit_stepped_up
+    ); // 6.59 %
 }
 
 #[test]

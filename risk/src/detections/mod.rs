@@ -134,7 +134,7 @@ fn has_history(i: &Inputs<'_, '_>) -> bool {
 /// The network is one the user already uses in a way that explains a
 /// jump ([`crate::features::habitual_jump`]).
 fn familiar_network(i: &Inputs<'_, '_>) -> bool {
-    crate::features::habitual_jump(i.f.net_known, i.p.geo.accuracy_km)
+    crate::features::habitual_jump(i.f.net_known, i.p.geo.accuracy_km, i.p.ua.device)
 }
 
 /// The device id was presented and is in the user's history.
@@ -144,9 +144,10 @@ fn known_device(i: &Inputs<'_, '_>) -> bool {
 
 /// Speed from the last admitted login above the policy's limit, beyond
 /// both accuracy radii. A network the user already uses (the same IP or
-/// /24: VPN on/off; the same AS located only coarsely: roaming) and the
-/// organisation's egress are not travel. With the user's
-/// own device id it is a stolen cookie or session: `high`, never relaxed.
+/// /24: VPN on/off; the same AS located only coarsely, for a phone or a
+/// tablet: roaming) and the organisation's egress are not travel. With
+/// the user's own device id it is a stolen cookie or session: `high`,
+/// never relaxed.
 fn impossible_travel(i: &Inputs<'_, '_>) -> Option<(Severity, String, f64)> {
     let t = i.f.travel?;
     let limit = i.thresholds.impossible_travel_kmh;

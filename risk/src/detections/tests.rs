@@ -134,6 +134,7 @@ const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML,
 const CHROME_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0 Safari/537.36";
 const FIREFOX_WIN: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
 
 /// Monday 2026-03-02 08:00 UTC.
 const T0: i64 = 1_772_438_400;
@@ -360,14 +361,30 @@ fn impossible_travel_with_and_without_the_users_device() {
             "a roaming phone: the user's carrier, another coarsely located pool",
             with(
                 with(
-                    days(5, Ev(0, "alice", MOBILE_BJ, CHROME, d1, true)),
+                    days(5, Ev(0, "alice", MOBILE_BJ, PHONE, d1, true)),
+                    &days(2, Ev(0, "alice", FRA, PHONE, d1, true)),
+                ),
+                &[
+                    Ev(0, "alice", FRA, PHONE, d1, true),
+                    Ev(30, "alice", MOBILE_SH, PHONE, d1, true),
+                ],
+            ),
+            Thresholds::default(),
+            None,
+            None,
+        ),
+        (
+            "a desktop's cookie on the user's carrier, a pool far from where it just logged in",
+            with(
+                with(
+                    days(5, Ev(0, "alice", MOBILE_BJ, PHONE, Some("p1"), true)),
                     &days(2, fra(0, d1)),
                 ),
                 &[fra(0, d1), Ev(30, "alice", MOBILE_SH, CHROME, d1, true)],
             ),
             Thresholds::default(),
-            None,
-            None,
+            Some(High),
+            Some(StepUp),
         ),
         (
             "the organisation's egress is never travel",
