@@ -184,6 +184,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
+        let _turn = self.turn().await;
         let mut conn = self.pool.acquire().await?;
         refresh_row(&mut conn, grant_id, token_hash, data, now, expires_at).await
     }
