@@ -42,7 +42,16 @@ impl WriteTurn {
     /// timeout and fails, as it did before this queue, instead of waiting
     /// for itself forever.
     pub(crate) async fn take(&self) -> Turn {
-        self.take_within(GIVE_UP).await
+        let turn = self.take_within(GIVE_UP).await;
+        if turn.is_none() && self.0.is_some() {
+            // A writer held its turn for the whole busy timeout: a write
+            // waiting inside another, or a stuck statement. Worth a look.
+            tracing::warn!(
+                waited_secs = GIVE_UP.as_secs(),
+                "store: no write turn within the busy timeout; writing without one"
+            );
+        }
+        turn
     }
 
     async fn take_within(&self, limit: std::time::Duration) -> Turn {
