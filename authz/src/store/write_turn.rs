@@ -56,6 +56,11 @@ impl WriteTurn {
 
     async fn take_within(&self, limit: std::time::Duration) -> Turn {
         let m = self.0.as_ref()?;
+        // Free turn: no timer to arm (the queue is fair, so this never
+        // jumps ahead of a waiting writer).
+        if let Ok(turn) = m.clone().try_lock_owned() {
+            return Some(turn);
+        }
         tokio::time::timeout(limit, m.clone().lock_owned())
             .await
             .ok()
