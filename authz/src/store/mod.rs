@@ -117,6 +117,10 @@ pub struct Store {
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// How long a SQLite write waits for the lock (`PRAGMA busy_timeout`), and
+/// for its turn in this process (`write_turn.rs`).
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged
 /// on its way out of the pool (HikariCP's `aliveBypassWindowMs` is 500 ms).
 const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
@@ -199,7 +203,10 @@ impl Store {
                         // WAL lets readers proceed during a write; the busy
                         // timeout turns writer contention into waiting, not errors.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute(
+                            format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis()).as_str(),
+                        )
+                        .await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
@@ -227,7 +234,7 @@ impl Store {
     /// `SQLITE_BUSY_SNAPSHOT` because another writer committed in between.
     /// It holds this process's write turn until it ends (`write_turn.rs`).
     pub(crate) async fn begin(&self) -> Result<WriteTx> {
-        let turn = self.write_turn.take().await;
+        let turn = self.turn().await;
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// As `PRAGMA busy_timeout` (`store/mod.rs`).
-const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(5);
+/// The busy timeout: as long as SQLite itself would wait for the lock.
+const GIVE_UP: std::time::Duration = super::BUSY_TIMEOUT;
 
 /// The queue, shared by every clone of a `Store`.
 #[derive(Clone, Debug)]
