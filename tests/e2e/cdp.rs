@@ -101,6 +101,19 @@ pub async fn launch() -> Option<Browser> {
 
 impl Browser {
     async fn send(&mut self, method: &str, params: Value, session: bool) -> Value {
+        match self.try_send(method, params, session).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method} failed: {e}"),
+        }
+    }
+
+    /// The command's result, or the error CDP answered with.
+    async fn try_send(
+        &mut self,
+        method: &str,
+        params: Value,
+        session: bool,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -124,10 +137,10 @@ impl Browser {
         })
         .await
         .unwrap_or_else(|_| panic!("no answer to {method}"));
-        if let Some(e) = answer.get("error") {
-            panic!("{method} failed: {e}");
+        match answer.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(answer["result"].clone()),
         }
-        answer["result"].clone()
     }
 
     /// A browser-level command.
@@ -165,7 +178,16 @@ impl Browser {
             let expr = format!(
                 "(() => {{ try {{ return !!({cond}); }} catch (_) {{ return false; }} }})()"
             );
-            if self.eval(&expr).await == json!(true) {
+            // A page that is navigating away answers "Inspected target
+            // navigated or closed": not yet, ask again.
+            let r = self
+                .try_send(
+                    "Runtime.evaluate",
+                    json!({"expression": expr, "returnByValue": true}),
+                    true,
+                )
+                .await;
+            if r.is_ok_and(|r| r["result"]["value"] == json!(true)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
