@@ -141,26 +141,24 @@ impl Store {
         let sqlite = self.backend() == super::Backend::Sqlite;
         if sqlite && let Some(prev) = head.take() {
             let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
-            // The turn ends with this statement: the fallback below takes
-            // it again with its transaction.
-            let turn = self.turn().await;
-            let done = sqlx::query(
-                "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7 \
-                 WHERE COALESCE((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), $8) = $6",
-            )
-            .bind(ts)
-            .bind(kind)
-            .bind(actor)
-            .bind(subject)
-            .bind(&data)
-            .bind(&prev)
-            .bind(&hash)
-            .bind(GENESIS)
-            .execute(&self.pool)
-            .await?;
-            drop(turn);
-            if done.rows_affected() == 1 {
+            let done = self
+                .write(
+                    sqlx::query(
+                        "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7 \
+                         WHERE COALESCE((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), $8) = $6",
+                    )
+                    .bind(ts)
+                    .bind(kind.to_owned())
+                    .bind(actor.to_owned())
+                    .bind(subject.to_owned())
+                    .bind(data.clone())
+                    .bind(prev.clone())
+                    .bind(hash.clone())
+                    .bind(GENESIS),
+                )
+                .await?;
+            if done == 1 {
                 *head = Some(hash);
                 return Ok(());
             }

@@ -97,17 +97,17 @@ impl Store {
 
     /// Records a successful use: the new counter, flags and serialised key.
     pub async fn touch_passkey(&self, p: &PasskeyRow, now: i64) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "UPDATE passkeys SET passkey = $1, counter = $2, backup_state = $3, last_used_at = $4 \
-             WHERE cred_id = $5",
+        self.write(
+            sqlx::query(
+                "UPDATE passkeys SET passkey = $1, counter = $2, backup_state = $3, last_used_at = $4 \
+                 WHERE cred_id = $5",
+            )
+            .bind(p.passkey.clone())
+            .bind(p.counter)
+            .bind(p.backup_state as i64)
+            .bind(now)
+            .bind(p.cred_id.clone()),
         )
-        .bind(&p.passkey)
-        .bind(p.counter)
-        .bind(p.backup_state as i64)
-        .bind(now)
-        .bind(&p.cred_id)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -266,17 +266,17 @@ impl Store {
         state: &str,
         expires_at: i64,
     ) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "INSERT INTO webauthn_ceremonies (id, owner, kind, state, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+        self.write(
+            sqlx::query(
+                "INSERT INTO webauthn_ceremonies (id, owner, kind, state, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id.to_owned())
+            .bind(owner.to_owned())
+            .bind(kind.to_owned())
+            .bind(state.to_owned())
+            .bind(expires_at),
         )
-        .bind(id)
-        .bind(owner)
-        .bind(kind)
-        .bind(state)
-        .bind(expires_at)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -293,16 +293,17 @@ impl Store {
     ) -> Result<Option<String>> {
         // One statement: another owner's or kind's ceremony stays (it is
         // not ours to use up); ours is gone once taken, expired or not.
-        let _turn = self.turn().await;
-        let row = sqlx::query(
-            "DELETE FROM webauthn_ceremonies WHERE id = $1 AND owner = $2 AND kind = $3 \
-             RETURNING state, expires_at",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(kind)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .write_returning(
+                sqlx::query(
+                    "DELETE FROM webauthn_ceremonies WHERE id = $1 AND owner = $2 AND kind = $3 \
+                     RETURNING state, expires_at",
+                )
+                .bind(id.to_owned())
+                .bind(owner.to_owned())
+                .bind(kind.to_owned()),
+            )
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (state, exp): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
         Ok((exp > now).then_some(state))

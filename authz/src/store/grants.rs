@@ -69,17 +69,16 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        grant_row(&mut tx, grant_id, client_id, user_id, session_id, now).await?;
-        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(code_hash)
-            .bind(grant_id)
-            .bind(client_id)
-            .bind(to_json(data))
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        self.write_atomic(vec![
+            grant_insert(grant_id, client_id, user_id, session_id, now),
+            sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(code_hash.to_owned())
+                .bind(grant_id.to_owned())
+                .bind(client_id.to_owned())
+                .bind(to_json(data))
+                .bind(expires_at),
+        ])
+        .await?;
         Ok(())
     }
 
@@ -124,21 +123,20 @@ impl Store {
     /// four round trips. Anything else (an unknown code, a replay) takes
     /// the transaction below, which tells them apart.
     pub async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeCode> {
-        let turn = self.turn().await;
-        let won = sqlx::query(
-            "UPDATE auth_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL \
-             RETURNING grant_id, client_id, \
-             (SELECT g.user_id FROM grants g WHERE g.id = auth_codes.grant_id), \
-             (SELECT g.session_id FROM grants g WHERE g.id = auth_codes.grant_id), \
-             data, expires_at, \
-             (SELECT g.revoked_at FROM grants g WHERE g.id = auth_codes.grant_id)",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        // The transaction below takes the turn again.
-        drop(turn);
+        let won = self
+            .write_returning(
+                sqlx::query(
+                    "UPDATE auth_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL \
+                     RETURNING grant_id, client_id, \
+                     (SELECT g.user_id FROM grants g WHERE g.id = auth_codes.grant_id), \
+                     (SELECT g.session_id FROM grants g WHERE g.id = auth_codes.grant_id), \
+                     data, expires_at, \
+                     (SELECT g.revoked_at FROM grants g WHERE g.id = auth_codes.grant_id)",
+                )
+                .bind(now)
+                .bind(code_hash.to_owned()),
+            )
+            .await?;
         if let Some(r) = won {
             let revoked_at: Option<i64> = r.try_get(6)?;
             if revoked_at.is_some() {
@@ -184,9 +182,9 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let _turn = self.turn().await;
-        let mut conn = self.pool.acquire().await?;
-        refresh_row(&mut conn, grant_id, token_hash, data, now, expires_at).await
+        self.write(refresh_insert(grant_id, token_hash, data, now, expires_at))
+            .await?;
+        Ok(())
     }
 
     /// Looks a refresh token up without changing anything.
@@ -329,15 +327,26 @@ async fn grant_row(
     session_id: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO grants (id, client_id, user_id, session_id, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(grant_id)
-        .bind(client_id)
-        .bind(user_id)
-        .bind(session_id)
-        .bind(now)
+    grant_insert(grant_id, client_id, user_id, session_id, now)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The statement that creates a grant, with owned binds.
+fn grant_insert(
+    grant_id: &str,
+    client_id: &str,
+    user_id: &str,
+    session_id: Option<&str>,
+    now: i64,
+) -> super::writer::Stmt {
+    sqlx::query("INSERT INTO grants (id, client_id, user_id, session_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(grant_id.to_owned())
+        .bind(client_id.to_owned())
+        .bind(user_id.to_owned())
+        .bind(session_id.map(str::to_owned))
+        .bind(now)
 }
 
 async fn refresh_row(
@@ -348,15 +357,26 @@ async fn refresh_row(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token_hash)
-        .bind(grant_id)
-        .bind(to_json(data))
-        .bind(now)
-        .bind(expires_at)
+    refresh_insert(grant_id, token_hash, data, now, expires_at)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The statement that stores a refresh token, with owned binds.
+fn refresh_insert(
+    grant_id: &str,
+    token_hash: &str,
+    data: &RefreshData,
+    now: i64,
+    expires_at: i64,
+) -> super::writer::Stmt {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, data, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(token_hash.to_owned())
+        .bind(grant_id.to_owned())
+        .bind(to_json(data))
+        .bind(now)
+        .bind(expires_at)
 }
 
 #[cfg(test)]

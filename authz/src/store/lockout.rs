@@ -65,15 +65,17 @@ impl Store {
         now: i64,
         limits: AttemptLimits,
     ) -> Result<AttemptState> {
-        let _turn = self.turn().await;
-        let row = sqlx::query(RESERVE)
-            .bind(key)
-            .bind(now)
-            .bind(limits.window)
-            .bind(limits.max)
-            .bind(limits.lockout)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = self
+            .write_returning(
+                sqlx::query(RESERVE)
+                    .bind(key.to_owned())
+                    .bind(now)
+                    .bind(limits.window)
+                    .bind(limits.max)
+                    .bind(limits.lockout),
+            )
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         Ok(AttemptState {
             count: row.try_get(0)?,
             locked_until: row.try_get(1)?,
@@ -83,23 +85,20 @@ impl Store {
     /// Gives back one reserved attempt that did not check a secret (or that
     /// succeeded on a shared key such as an IP). Never unlocks a key.
     pub async fn release_attempt(&self, key: &str) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "UPDATE login_failures SET count = count - 1 \
-             WHERE key = $1 AND count > 0 AND locked_until = 0",
+        self.write(
+            sqlx::query(
+                "UPDATE login_failures SET count = count - 1 \
+                 WHERE key = $1 AND count > 0 AND locked_until = 0",
+            )
+            .bind(key.to_owned()),
         )
-        .bind(key)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     /// Forgets a counter (after a successful check of that key's secret).
     pub async fn clear_failures(&self, key: &str) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
-            .execute(&self.pool)
+        self.write(sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key.to_owned()))
             .await?;
         Ok(())
     }

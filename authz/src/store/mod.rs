@@ -31,6 +31,7 @@ mod test_stores;
 mod user_row;
 mod users;
 mod write_turn;
+mod writer;
 
 pub use audit::{AuditRecord, AuditVerifyError, ChainHash, Checkpoint, hex};
 pub use audit_sink::Audit;
@@ -112,6 +113,9 @@ pub struct Store {
     scim_targets: Arc<[String]>,
     /// SQLite's writers queue here rather than in its busy handler.
     write_turn: WriteTurn,
+    /// SQLite's single-statement writes run here (`writer.rs`); `None` on
+    /// PostgreSQL and for an in-memory database.
+    writer: Option<writer::Writer>,
 }
 
 static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -120,6 +124,18 @@ static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 /// How long a SQLite write waits for the lock (`PRAGMA busy_timeout`), and
 /// for its turn in this process (`write_turn.rs`).
 pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Every SQLite connection's settings: WAL lets readers proceed during a
+/// write; the busy timeout turns contention with another process (the CLI)
+/// into waiting, not errors.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute(format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis()).as_str())
+        .await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    Ok(())
+}
 
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged
 /// on its way out of the pool (HikariCP's `aliveBypassWindowMs` is 500 ms).
@@ -179,6 +195,20 @@ impl Store {
                 });
             }
         }
+        let write_turn = match backend {
+            Backend::Sqlite => WriteTurn::queued(),
+            Backend::Postgres => WriteTurn::none(),
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if backend == Backend::Sqlite && !in_memory {
+            Some(
+                writer::Writer::start(&url, write_turn.clone()).map_err(|e| {
+                    StoreError::Conflict(format!("cannot start the SQLite writer: {e}"))
+                })?,
+            )
+        } else {
+            None
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             // sqlx pings every connection it hands out by default: one more
@@ -200,15 +230,7 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers proceed during a write; the busy
-                        // timeout turns writer contention into waiting, not errors.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(
-                            format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis()).as_str(),
-                        )
-                        .await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        sqlite_pragmas(conn).await?;
                     }
                     Ok(())
                 })
@@ -221,10 +243,8 @@ impl Store {
             audit_lock: Arc::new(tokio::sync::Mutex::new(None)),
             audit_hash: audit::ChainHash::Sha256,
             scim_targets: Arc::from(Vec::new()),
-            write_turn: match backend {
-                Backend::Sqlite => WriteTurn::queued(),
-                Backend::Postgres => WriteTurn::none(),
-            },
+            write_turn,
+            writer,
         })
     }
 
@@ -242,11 +262,55 @@ impl Store {
         Ok(WriteTx::new(tx, turn))
     }
 
-    /// Waits for this process's turn to write one statement outside a
-    /// transaction (SQLite; at once on PostgreSQL). Hold it across the
-    /// statement: `let _turn = self.turn().await;`.
+    /// Waits for this process's turn to write (SQLite; at once on
+    /// PostgreSQL): what the writer thread takes for each run, and the
+    /// pool's writes where there is no writer thread.
     pub(crate) async fn turn(&self) -> Turn {
         self.write_turn.take().await
+    }
+
+    /// Runs one write statement and returns the rows it changed: on
+    /// SQLite's writer thread (`writer.rs`), else on the pool.
+    pub(crate) async fn write(&self, stmt: writer::Stmt) -> Result<u64> {
+        match &self.writer {
+            Some(w) => Ok(w.execute(stmt).await?),
+            None => {
+                let _turn = self.turn().await;
+                Ok(stmt.execute(&self.pool).await?.rows_affected())
+            }
+        }
+    }
+
+    /// Runs write statements in one transaction (all or none) and returns
+    /// the rows each changed, the same way as [`Store::write`].
+    pub(crate) async fn write_atomic(&self, stmts: Vec<writer::Stmt>) -> Result<Vec<u64>> {
+        match &self.writer {
+            Some(w) => Ok(w.atomic(stmts).await?),
+            None => {
+                let mut tx = self.begin().await?;
+                let mut changed = Vec::with_capacity(stmts.len());
+                for stmt in stmts {
+                    changed.push(stmt.execute(&mut *tx).await?.rows_affected());
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+        }
+    }
+
+    /// Runs one write statement with `RETURNING` and returns its row, if
+    /// any, the same way as [`Store::write`].
+    pub(crate) async fn write_returning(
+        &self,
+        stmt: writer::Stmt,
+    ) -> Result<Option<sqlx::any::AnyRow>> {
+        match &self.writer {
+            Some(w) => Ok(w.fetch_optional(stmt).await?),
+            None => {
+                let _turn = self.turn().await;
+                Ok(stmt.fetch_optional(&self.pool).await?)
+            }
+        }
     }
 
     /// Applies pending migrations for this backend.

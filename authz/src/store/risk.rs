@@ -43,15 +43,15 @@ impl Store {
 
     /// Replaces the user's risk history.
     pub async fn put_risk_history(&self, login: &str, h: &UserHistory, now: i64) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "INSERT INTO risk_history (user_login, data, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_login) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        self.write(
+            sqlx::query(
+                "INSERT INTO risk_history (user_login, data, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_login) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            )
+            .bind(login.to_owned())
+            .bind(STANDARD.encode(h.encode()))
+            .bind(now),
         )
-        .bind(login)
-        .bind(STANDARD.encode(h.encode()))
-        .bind(now)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }

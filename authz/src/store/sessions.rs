@@ -63,20 +63,20 @@ impl Store {
         context: Option<&SessionContext>,
         now: i64,
     ) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
-             risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        self.write(
+            sqlx::query(
+                "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
+                 risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(s.id.clone())
+            .bind(token_hash.to_owned())
+            .bind(s.user_id.clone())
+            .bind(to_json(&s.factors))
+            .bind(s.auth_time)
+            .bind(now)
+            .bind(s.expires_at)
+            .bind(context.map(to_json)),
         )
-        .bind(&s.id)
-        .bind(token_hash)
-        .bind(&s.user_id)
-        .bind(to_json(&s.factors))
-        .bind(s.auth_time)
-        .bind(now)
-        .bind(s.expires_at)
-        .bind(context.map(to_json))
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -162,15 +162,15 @@ impl Store {
     /// Stores a login interaction's state, replacing what was stored under
     /// `id`: one statement, so one round trip and one commit per step.
     pub async fn put_interaction(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query(
-            "INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        self.write(
+            sqlx::query(
+                "INSERT INTO interactions (id, data, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            )
+            .bind(id.to_owned())
+            .bind(data.to_owned())
+            .bind(expires_at),
         )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -187,12 +187,10 @@ impl Store {
 
     /// Removes an interaction; returns whether it was there (so finishing one twice fails).
     pub async fn take_interaction(&self, id: &str) -> Result<bool> {
-        let _turn = self.turn().await;
-        let r = sqlx::query("DELETE FROM interactions WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+        let n = self
+            .write(sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id.to_owned()))
             .await?;
-        Ok(r.rows_affected() == 1)
+        Ok(n == 1)
     }
 }
 
