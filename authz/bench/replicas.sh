@@ -43,6 +43,8 @@ url = "$PG/$db"
 max_connections = 16
 [gateway]
 decide_per_subject_per_minute = 0
+[metrics]
+public = true
 $( [ "$2" = yes ] && printf '[state]\nredis = "%s"\nkey_prefix = "bench%s:"\n' "$REDIS" "$$" )
 [[clients]]
 id = "bench"
@@ -142,6 +144,32 @@ run() { # $1 = label, $2 = base URL
   printf '%s\n  client_credentials: %s\n  /v1/decide (login):  %s\n' "$1" "${tok#RESULT }" "${dec#RESULT }"
 }
 
+# The Redis round trip apart from the decision: p50 and p99 of the
+# replica's `tollgate_state_round_trip_seconds` histogram (linear within a
+# bucket, as Prometheus's histogram_quantile), over the decisions just run.
+round_trips() { # $1 = base URL
+  curl -sf "$1/metrics" | python3 -c '
+import sys
+b = []
+for l in sys.stdin:
+    if l.startswith("tollgate_state_round_trip_seconds_bucket"):
+        le = l.split("le=\"")[1].split("\"")[0]
+        b.append((float("inf") if le == "+Inf" else float(le), float(l.split()[-1])))
+b.sort()
+total = b[-1][1] if b else 0
+def q(p):
+    lo, below = 0.0, 0.0
+    for le, n in b:
+        if n >= p * total:
+            if le == float("inf"):
+                return lo
+            return lo + (le - lo) * (p * total - below) / max(n - below, 1)
+        lo, below = le, n
+    return lo
+print("  Redis round trip (per decision, %d calls): p50 %.0f us  p99 %.0f us" % (total, q(0.5) * 1e6, q(0.99) * 1e6))
+'
+}
+
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 p1=$(free_port); p2=$(free_port)
 start_replicas "$work/plain.toml" "$p1"
@@ -149,6 +177,7 @@ run "1 replica, PostgreSQL, velocity in memory, direct" "http://127.0.0.1:$p1"
 stop_all
 start_replicas "$work/redis.toml" "$p1"
 run "1 replica, PostgreSQL + Redis, direct" "http://127.0.0.1:$p1"
+round_trips "http://127.0.0.1:$p1"
 start_nginx "$p1"
 run "1 replica, PostgreSQL + Redis, behind nginx" "http://127.0.0.1:$LB"
 stop_all

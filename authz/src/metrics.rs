@@ -67,6 +67,8 @@ pub struct Metrics {
     /// Round trips to the shared velocity state (Redis) that failed; each
     /// one's decision followed `risk.state_unavailable`.
     pub state_unavailable: Gauge,
+    /// How long the round trips to the shared velocity state (Redis) took.
+    pub state_round_trip: Histogram,
     /// SCIM changes not yet delivered (parked failures excluded), per target.
     pub scim_pending: Family<ScimTarget, Gauge>,
     /// SCIM deliveries by target and outcome.
@@ -81,6 +83,12 @@ pub struct DeliveryLabels {
     pub channel: &'static str,
     /// `delivered` or `failed`.
     pub outcome: &'static str,
+}
+
+/// 50 µs .. about 110 ms in steps of 1.5×: a Redis round trip on the same
+/// host is tens of microseconds, across a network a millisecond or two.
+pub fn round_trip_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.00005, 1.5, 20))
 }
 
 fn latency_histogram() -> Histogram {
@@ -135,6 +143,12 @@ impl Default for Metrics {
             "Decisions made without the shared velocity state (Redis unreachable), since start",
             state_unavailable.clone(),
         );
+        let state_round_trip = round_trip_histogram();
+        registry.register(
+            "state_round_trip_seconds",
+            "Round trips to the shared velocity state (Redis) that were answered, by duration",
+            state_round_trip.clone(),
+        );
         let event_deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "event_deliveries",
@@ -166,6 +180,7 @@ impl Default for Metrics {
             policy_reload_failures,
             policy_stale,
             state_unavailable,
+            state_round_trip,
         }
     }
 }

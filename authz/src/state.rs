@@ -93,12 +93,14 @@ impl AppState {
         master: MasterKey,
         keyring: Keyring,
         attestation: AttestationPolicy,
-        decisions: DecisionPoint,
+        mut decisions: DecisionPoint,
     ) -> AppState {
         let urls = Urls::new(&config.issuer);
         let decide_limits = crate::decision::limit::SubjectLimiter::new(
             config.gateway.decide_per_subject_per_minute,
         );
+        let metrics = Metrics::default();
+        decisions.share_round_trips(metrics.state_round_trip.clone());
         AppState {
             decide_limits,
             metrics_token: None,
@@ -110,7 +112,7 @@ impl AppState {
             clients: ClientCache::default(),
             revocations: RevocationCache::default(),
             verified: VerifiedTokens::default(),
-            metrics: Metrics::default(),
+            metrics,
             urls,
             attestation,
             branding: Arc::default(),

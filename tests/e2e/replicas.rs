@@ -394,6 +394,13 @@ async fn decisions_follow_state_unavailable_while_redis_is_away() {
         .find_map(|l| l.strip_prefix("tollgate_state_unavailable "))
         .and_then(|v| v.trim().parse::<u64>().ok());
     assert!(unavailable >= Some(1), "{metrics}");
+    // The decision made while Redis answered is in the round-trip
+    // histogram; the ones that failed are not.
+    let answered = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tollgate_state_round_trip_seconds_count "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(answered >= Some(1), "{metrics}");
 
     let _own = OwnRedis::start(port);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -224,6 +224,17 @@ impl DecisionPoint {
         self
     }
 
+    /// Has the Redis round trips observed into `histogram` (the metrics'
+    /// `state_round_trip_seconds`); nothing with counters in memory.
+    pub fn share_round_trips(
+        &mut self,
+        histogram: prometheus_client::metrics::histogram::Histogram,
+    ) {
+        if let Velocity::Redis(r) = &mut self.velocity {
+            r.round_trips = histogram;
+        }
+    }
+
     /// Where the velocity counters live.
     pub fn velocity(&self) -> &Velocity {
         &self.velocity

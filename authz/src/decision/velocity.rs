@@ -190,6 +190,10 @@ pub struct RedisVelocity {
     failed_at: AtomicI64,
     /// Round trips that failed (exported as a metric).
     pub failures: AtomicU64,
+    /// How long each answered round trip took, in seconds: the metrics'
+    /// `state_round_trip_seconds` once the server shares it
+    /// ([`crate::decision::DecisionPoint::share_round_trips`]).
+    pub round_trips: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl RedisVelocity {
@@ -207,6 +211,7 @@ impl RedisVelocity {
             prefix: prefix.to_owned(),
             failed_at: AtomicI64::new(i64::MIN),
             failures: AtomicU64::new(0),
+            round_trips: crate::metrics::round_trip_histogram(),
         })
     }
 
@@ -245,9 +250,13 @@ impl RedisVelocity {
         record: Option<bool>,
         now: i64,
     ) -> Result<VelocitySnapshot, Unavailable> {
+        let started = std::time::Instant::now();
         let result = self.round_trip(keys, record, now).await;
-        if result.is_err() {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+        match &result {
+            Ok(_) => self.round_trips.observe(started.elapsed().as_secs_f64()),
+            Err(_) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
         }
         result
     }
