@@ -113,8 +113,9 @@ pub struct Store {
     scim_targets: Arc<[String]>,
     /// SQLite's writers queue here rather than in its busy handler.
     write_turn: WriteTurn,
-    /// SQLite's single-statement writes run here (`writer.rs`); `None` on
-    /// PostgreSQL and for an in-memory database.
+    /// SQLite's hot-path writes (one statement, or a few in one
+    /// transaction) run here (`writer.rs`); `None` on PostgreSQL and for an
+    /// in-memory database.
     writer: Option<writer::Writer>,
 }
 
