@@ -580,6 +580,21 @@ impl DecisionPoint {
         risk: &login::LoginRisk,
         now: i64,
     ) -> Result<(), crate::store::StoreError> {
+        let (learning, stmt) = self.learning(store, risk, now).await;
+        store.write(stmt).await?;
+        self.learned(learning);
+        Ok(())
+    }
+
+    /// [`DecisionPoint::learn`] in two halves, for a write that commits the
+    /// history with others (the end of a sign-in): the statement that
+    /// stores the new history, and what to remember once it committed.
+    pub(crate) async fn learning(
+        &self,
+        store: &crate::store::Store,
+        risk: &login::LoginRisk,
+        now: i64,
+    ) -> (Learning, crate::store::Stmt) {
         let event = &risk.event;
         let loaded = self.current();
         let p = loaded.scorer.prepare(event);
@@ -589,10 +604,29 @@ impl DecisionPoint {
         };
         let mut h = known.unwrap_or_default();
         loaded.scorer.learn(&p, &mut h);
-        store.put_risk_history(&event.user, &h, now).await?;
-        lock(&self.histories).insert(event.user.clone(), (Some(h), now));
-        Ok(())
+        let stmt = crate::store::risk_history_put(&event.user, &h, now);
+        (
+            Learning {
+                user: event.user.clone(),
+                history: h,
+                now,
+            },
+            stmt,
+        )
     }
+
+    /// The second half: the committed history is the cached one.
+    pub(crate) fn learned(&self, l: Learning) {
+        lock(&self.histories).insert(l.user, (Some(l.history), l.now));
+    }
+}
+
+/// A login's new risk history, written and not yet cached
+/// ([`DecisionPoint::learning`]).
+pub(crate) struct Learning {
+    user: String,
+    history: tollgate_risk::UserHistory,
+    now: i64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

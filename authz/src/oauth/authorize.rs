@@ -254,6 +254,21 @@ impl CodeIssuer<'_> {
         session_id: &str,
         factors: &[ProvenFactor],
     ) -> Result<String, crate::store::StoreError> {
+        let (stmts, redirect) = self.prepare(req, user_id, session_id, factors)?;
+        self.store.write_atomic(stmts).await?;
+        Ok(redirect)
+    }
+
+    /// What [`CodeIssuer::issue`] writes (the grant and its code, to commit
+    /// together, here with the rest of a sign-in's end) and the redirect URL
+    /// that is the client's once they are written.
+    pub(crate) fn prepare(
+        &self,
+        req: &AuthRequest,
+        user_id: &str,
+        session_id: &str,
+        factors: &[ProvenFactor],
+    ) -> Result<(Vec<crate::store::Stmt>, String), crate::store::StoreError> {
         let now = self.now;
         let code = crate::secret::random_token(32);
         let grant_id = crate::secret::random_id(16);
@@ -264,18 +279,16 @@ impl CodeIssuer<'_> {
             code_challenge: req.code_challenge.clone(),
             auth: auth_context(factors, session_id),
         };
-        self.store
-            .insert_code(
-                &grant_id,
-                &req.client_id,
-                user_id,
-                Some(session_id),
-                &super::client::hash_secret(code.expose()),
-                &data,
-                now,
-                now + self.code_ttl,
-            )
-            .await?;
+        let stmts = crate::store::code_insert(
+            &grant_id,
+            &req.client_id,
+            user_id,
+            Some(session_id),
+            &super::client::hash_secret(code.expose()),
+            &data,
+            now,
+            now + self.code_ttl,
+        );
         let mut url = url::Url::parse(&req.redirect_uri)
             .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
         {
@@ -286,7 +299,7 @@ impl CodeIssuer<'_> {
             }
             q.append_pair("iss", self.issuer);
         }
-        Ok(url.into())
+        Ok((stmts, url.into()))
     }
 }
 

@@ -6,6 +6,7 @@
 //! `sm3:<hex>`, a SHA-256 one as bare hex: each record names its own
 //! algorithm, so switching algorithms never breaks an existing chain.
 
+use super::writer::Stmt;
 use super::{Result, Store, StoreError};
 use crate::secret::sha256;
 use sqlx::Row;
@@ -136,34 +137,90 @@ impl Store {
         subject: &str,
         data: &serde_json::Value,
     ) -> Result<()> {
+        self.append_audit_with(ts, kind, actor, subject, data, Vec::new())
+            .await?;
+        Ok(())
+    }
+
+    /// Appends a record and runs `stmts` in the same transaction (all or
+    /// none); returns the rows each statement changed. The end of a sign-in
+    /// writes its session, risk history, grant and code this way, with its
+    /// `login.success`: one transaction and, on SQLite, one trip to the
+    /// writer's connection (`script.rs`) instead of one per statement.
+    ///
+    /// When the cached head was stale (another process appended), the
+    /// statements have committed without the record, which then takes the
+    /// transaction path on its own, as [`Store::append_audit`] does.
+    pub(crate) async fn append_audit_with(
+        &self,
+        ts: i64,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        data: &serde_json::Value,
+        stmts: Vec<Stmt>,
+    ) -> Result<Vec<u64>> {
         let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
         let mut head = self.audit_lock.lock().await;
         let sqlite = self.backend() == super::Backend::Sqlite;
+        let mut stmts = Some(stmts);
         if sqlite && let Some(prev) = head.take() {
             let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
-            let done = self
-                .write(
-                    sqlx::query(
-                        "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7 \
-                         WHERE COALESCE((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), $8) = $6",
-                    )
-                    .bind(ts)
-                    .bind(kind.to_owned())
-                    .bind(actor.to_owned())
-                    .bind(subject.to_owned())
-                    .bind(data.clone())
-                    .bind(prev.clone())
-                    .bind(hash.clone())
-                    .bind(GENESIS),
-                )
-                .await?;
+            let record = sqlx::query(
+                "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE COALESCE((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), $8) = $6",
+            )
+            .bind(ts)
+            .bind(kind.to_owned())
+            .bind(actor.to_owned())
+            .bind(subject.to_owned())
+            .bind(data.clone())
+            .bind(prev.clone())
+            .bind(hash.clone())
+            .bind(GENESIS);
+            let mut all = stmts.take().unwrap_or_default();
+            let (changed, done) = if all.is_empty() {
+                (Vec::new(), self.write(record).await?)
+            } else {
+                all.push(record);
+                let mut changed = self.write_atomic(all).await?;
+                let done = changed.pop().unwrap_or(0);
+                (changed, done)
+            };
             if done == 1 {
                 *head = Some(hash);
-                return Ok(());
+                return Ok(changed);
             }
+            // The statements are in; the record goes the slow way, alone.
+            self.append_audit_slowly(&mut head, ts, kind, actor, subject, &data, Vec::new())
+                .await?;
+            return Ok(changed);
         }
+        let stmts = stmts.take().unwrap_or_default();
+        self.append_audit_slowly(&mut head, ts, kind, actor, subject, &data, stmts)
+            .await
+    }
+
+    /// The transaction path: reads the true predecessor (on PostgreSQL
+    /// under an advisory lock, because other replicas append all the time)
+    /// and commits the record with `stmts`.
+    #[allow(clippy::too_many_arguments)]
+    async fn append_audit_slowly(
+        &self,
+        head: &mut Option<String>,
+        ts: i64,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        data: &str,
+        stmts: Vec<Stmt>,
+    ) -> Result<Vec<u64>> {
         let mut tx = self.begin().await?;
+        let mut changed = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            changed.push(stmt.execute(&mut *tx).await?.rows_affected());
+        }
         if self.backend() == super::Backend::Postgres {
             // Other replicas append too: take a transaction-scoped lock so the
             // predecessor read below is the real last record.
@@ -176,7 +233,7 @@ impl Store {
             .await?
             .map(|r| r.get(0))
             .unwrap_or_else(|| GENESIS.to_string());
-        let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
+        let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, data);
         sqlx::query(
             "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -184,16 +241,16 @@ impl Store {
         .bind(kind)
         .bind(actor)
         .bind(subject)
-        .bind(&data)
+        .bind(data)
         .bind(&prev)
         .bind(&hash)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        if sqlite {
+        if self.backend() == super::Backend::Sqlite {
             *head = Some(hash);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Records with `id > after`, oldest first, at most `limit`.
@@ -337,6 +394,15 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn temp_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tg-audit-{}",
+            crate::secret::random_id(6).replace(['-', '_'], "x")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     async fn sqlite(dir: &std::path::Path) -> Store {
         let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()), 2)
             .await
@@ -350,11 +416,7 @@ mod tests {
     /// whatever head each of them cached.
     #[tokio::test]
     async fn two_writers_on_one_sqlite_file_keep_one_chain() {
-        let dir = std::env::temp_dir().join(format!(
-            "tg-audit-{}",
-            crate::secret::random_id(6).replace(['-', '_'], "x")
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir();
         let server = sqlite(&dir).await;
         let cli = sqlite(&dir).await.with_audit_hash(ChainHash::Sm3);
         let d = serde_json::json!({"n": 1});
@@ -384,6 +446,78 @@ mod tests {
         let last = server.audit_records(0, 1000).await.unwrap();
         assert_eq!(last[87].prev_hash, head);
         assert_eq!(cli.verify_audit().await.unwrap().unwrap(), 88);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn put(id: &str) -> Stmt {
+        sqlx::query("INSERT INTO interactions (id, data, expires_at) VALUES ($1, 'x', 1)")
+            .bind(id.to_owned())
+    }
+
+    async fn interactions(s: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM interactions")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The end of a sign-in's write: the record and its statements commit
+    /// together or not at all, and the chain stays whole either way, on
+    /// both backends and whether the cached head is fresh (the one-trip
+    /// script) or missing (the transaction path).
+    #[tokio::test]
+    async fn a_record_and_its_statements_are_all_or_none() {
+        for (s, _) in crate::store::test_stores::stores(&[]).await {
+            let d = serde_json::json!({});
+            s.append_audit(1, "t.first", "a", "s", &d).await.unwrap();
+            let changed = s
+                .append_audit_with(2, "t.with", "a", "s", &d, vec![put("i1"), put("i2")])
+                .await
+                .unwrap();
+            assert_eq!(changed, vec![1, 1], "{:?}", s.backend());
+            // The second statement breaks the primary key: nothing is left.
+            let e = s
+                .append_audit_with(3, "t.broken", "a", "s", &d, vec![put("i3"), put("i1")])
+                .await;
+            assert!(e.is_err(), "{:?}", s.backend());
+            assert_eq!(interactions(&s).await, 2, "{:?}: half a write", s.backend());
+            // The failure dropped the cached head: the next goes the slow way.
+            s.append_audit_with(4, "t.after", "a", "s", &d, vec![put("i4")])
+                .await
+                .unwrap();
+            assert_eq!(interactions(&s).await, 3);
+            let kinds: Vec<String> = s
+                .audit_records(0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.kind)
+                .collect();
+            assert_eq!(kinds, ["t.first", "t.with", "t.after"], "{:?}", s.backend());
+            assert_eq!(s.verify_audit().await.unwrap().unwrap(), 3);
+        }
+    }
+
+    /// Another process appended since this one cached its head: the
+    /// statements still commit, and the record is chained on the real head.
+    #[tokio::test]
+    async fn a_stale_head_still_commits_the_statements_and_chains_the_record() {
+        let dir = temp_dir();
+        let server = sqlite(&dir).await;
+        let cli = sqlite(&dir).await;
+        let d = serde_json::json!({});
+        server
+            .append_audit(1, "t.server", "a", "s", &d)
+            .await
+            .unwrap();
+        cli.append_audit(2, "t.cli", "a", "s", &d).await.unwrap();
+        let changed = server
+            .append_audit_with(3, "t.with", "a", "s", &d, vec![put("i1")])
+            .await
+            .unwrap();
+        assert_eq!(changed, vec![1]);
+        assert_eq!(interactions(&server).await, 1);
+        assert_eq!(server.verify_audit().await.unwrap().unwrap(), 3);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

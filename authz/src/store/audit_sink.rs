@@ -23,4 +23,20 @@ impl Audit<'_> {
             tracing::error!(error = %e, kind, "audit append failed");
         }
     }
+
+    /// Appends one record together with `stmts`, all or none
+    /// ([`Store::append_audit_with`]). Unlike [`Audit::record`] a failure is
+    /// the caller's: the statements did not commit either.
+    pub(crate) async fn record_with(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: &str,
+        data: serde_json::Value,
+        stmts: Vec<super::Stmt>,
+    ) -> super::Result<Vec<u64>> {
+        self.store
+            .append_audit_with(self.now, kind, actor, subject, &data, stmts)
+            .await
+    }
 }

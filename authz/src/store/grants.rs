@@ -56,32 +56,6 @@ pub enum UseRefresh {
 }
 
 impl Store {
-    /// Creates a grant and its code in one transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_code(
-        &self,
-        grant_id: &str,
-        client_id: &str,
-        user_id: &str,
-        session_id: Option<&str>,
-        code_hash: &str,
-        data: &CodeData,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        self.write_atomic(vec![
-            grant_insert(grant_id, client_id, user_id, session_id, now),
-            sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(code_hash.to_owned())
-                .bind(grant_id.to_owned())
-                .bind(client_id.to_owned())
-                .bind(to_json(data))
-                .bind(expires_at),
-        ])
-        .await?;
-        Ok(())
-    }
-
     /// Creates a grant with no code (the password grant without refresh).
     pub async fn insert_grant(
         &self,
@@ -379,6 +353,31 @@ fn refresh_insert(
         .bind(expires_at)
 }
 
+/// A grant and its code: two statements to commit together
+/// ([`Store::write_atomic`]), at the end of a sign-in with the rest of its
+/// writes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn code_insert(
+    grant_id: &str,
+    client_id: &str,
+    user_id: &str,
+    session_id: Option<&str>,
+    code_hash: &str,
+    data: &CodeData,
+    now: i64,
+    expires_at: i64,
+) -> Vec<super::writer::Stmt> {
+    vec![
+        grant_insert(grant_id, client_id, user_id, session_id, now),
+        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, client_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(code_hash.to_owned())
+            .bind(grant_id.to_owned())
+            .bind(client_id.to_owned())
+            .bind(to_json(data))
+            .bind(expires_at),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,9 +412,18 @@ mod tests {
                 ..NewUser::default()
             }];
             let uid = s.insert_users(&users, 10).await.unwrap().remove(0);
-            s.insert_code("g-1", "rp", &uid, None, "h-1", &data(), 100, 160)
-                .await
-                .unwrap();
+            s.write_atomic(super::code_insert(
+                "g-1",
+                "rp",
+                &uid,
+                None,
+                "h-1",
+                &data(),
+                100,
+                160,
+            ))
+            .await
+            .unwrap();
             let races: Vec<_> = (0..40)
                 .map(|_| {
                     let s = s.clone();
@@ -449,9 +457,18 @@ mod tests {
             assert_eq!(s.grants_revoked_since(0).await.unwrap(), vec!["g-1"]);
 
             // A grant revoked before its code is presented.
-            s.insert_code("g-2", "rp", &uid, None, "h-2", &data(), 100, 160)
-                .await
-                .unwrap();
+            s.write_atomic(super::code_insert(
+                "g-2",
+                "rp",
+                &uid,
+                None,
+                "h-2",
+                &data(),
+                100,
+                160,
+            ))
+            .await
+            .unwrap();
             s.revoke_grant("g-2", "signed out", 102).await.unwrap();
             assert!(matches!(
                 s.consume_code("h-2", 103).await.unwrap(),

@@ -25,6 +25,7 @@ mod password_resets;
 mod proof;
 mod risk;
 mod scim;
+mod script;
 mod sessions;
 #[cfg(test)]
 mod test_stores;
@@ -43,14 +44,18 @@ pub use directory_groups::DirectoryGroup;
 pub use events::{DeliveryRow, IntentRow, NewDelivery};
 pub use factors::{PasskeyRow, TotpRow};
 pub use grant_data::{AuthContext, CodeData, RefreshData};
+pub(crate) use grants::code_insert;
 pub use grants::{CodeRow, ConsumeCode, RefreshRow, UseRefresh};
 pub use holdings::Holdings;
 pub use keys::KeyRow;
 pub use lockout::{AttemptLimits, AttemptState};
 pub use proof::{Method, ProvenFactor};
+pub(crate) use risk::risk_history_put;
 pub use scim::{OutboxRow, RowEnd, ScimKind, ScimResourceRow, ScimTargetStatus};
 pub use sessions::{SessionContext, SessionRow};
+pub(crate) use sessions::{session_insert, session_step_up};
 pub use users::{NewUser, UserRow, UserUpdate};
+pub(crate) use writer::Stmt;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

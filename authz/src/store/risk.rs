@@ -43,16 +43,7 @@ impl Store {
 
     /// Replaces the user's risk history.
     pub async fn put_risk_history(&self, login: &str, h: &UserHistory, now: i64) -> Result<()> {
-        self.write(
-            sqlx::query(
-                "INSERT INTO risk_history (user_login, data, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_login) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            )
-            .bind(login.to_owned())
-            .bind(STANDARD.encode(h.encode()))
-            .bind(now),
-        )
-        .await?;
+        self.write(risk_history_put(login, h, now)).await?;
         Ok(())
     }
 
@@ -172,4 +163,16 @@ impl Store {
         tx.commit().await?;
         Ok((sessions, grants))
     }
+}
+
+/// The statement of [`Store::put_risk_history`], for a write that commits
+/// it with others (the end of a sign-in).
+pub(crate) fn risk_history_put(login: &str, h: &UserHistory, now: i64) -> super::writer::Stmt {
+    sqlx::query(
+        "INSERT INTO risk_history (user_login, data, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_login) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+    )
+    .bind(login.to_owned())
+    .bind(STANDARD.encode(h.encode()))
+    .bind(now)
 }

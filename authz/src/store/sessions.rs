@@ -1,6 +1,7 @@
 //! Browser sessions (single sign-on) and login interactions.
 
 use super::ProvenFactor;
+use super::writer::Stmt;
 use super::{Result, Store, from_json, to_json};
 use sqlx::Row;
 
@@ -63,21 +64,8 @@ impl Store {
         context: Option<&SessionContext>,
         now: i64,
     ) -> Result<()> {
-        self.write(
-            sqlx::query(
-                "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
-                 risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(s.id.clone())
-            .bind(token_hash.to_owned())
-            .bind(s.user_id.clone())
-            .bind(to_json(&s.factors))
-            .bind(s.auth_time)
-            .bind(now)
-            .bind(s.expires_at)
-            .bind(context.map(to_json)),
-        )
-        .await?;
+        self.write(session_insert(s, token_hash, context, now))
+            .await?;
         Ok(())
     }
 
@@ -94,17 +82,7 @@ impl Store {
         token_hash: &str,
         context: Option<&SessionContext>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE sessions SET factors = $1, auth_time = $2, token_hash = $3, \
-             risk_context = COALESCE($4, risk_context) WHERE id = $5",
-        )
-        .bind(to_json(&s.factors))
-        .bind(s.auth_time)
-        .bind(token_hash)
-        .bind(context.map(to_json))
-        .bind(&s.id)
-        .execute(&self.pool)
-        .await?;
+        self.write(session_step_up(s, token_hash, context)).await?;
         Ok(())
     }
 
@@ -203,6 +181,45 @@ fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
         auth_time: r.try_get(3)?,
         expires_at: r.try_get(4)?,
     })
+}
+
+/// The statement of [`Store::insert_session`], for a write that commits
+/// it with others (the end of a sign-in).
+pub(crate) fn session_insert(
+    s: &SessionRow,
+    token_hash: &str,
+    context: Option<&SessionContext>,
+    now: i64,
+) -> Stmt {
+    sqlx::query(
+        "INSERT INTO sessions (id, token_hash, user_id, factors, auth_time, created_at, expires_at, \
+         risk_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.id.clone())
+    .bind(token_hash.to_owned())
+    .bind(s.user_id.clone())
+    .bind(to_json(&s.factors))
+    .bind(s.auth_time)
+    .bind(now)
+    .bind(s.expires_at)
+    .bind(context.map(to_json))
+}
+
+/// The statement of [`Store::step_up_session`], likewise.
+pub(crate) fn session_step_up(
+    s: &SessionRow,
+    token_hash: &str,
+    context: Option<&SessionContext>,
+) -> Stmt {
+    sqlx::query(
+        "UPDATE sessions SET factors = $1, auth_time = $2, token_hash = $3, \
+         risk_context = COALESCE($4, risk_context) WHERE id = $5",
+    )
+    .bind(to_json(&s.factors))
+    .bind(s.auth_time)
+    .bind(token_hash.to_owned())
+    .bind(context.map(to_json))
+    .bind(s.id.clone())
 }
 
 #[cfg(test)]

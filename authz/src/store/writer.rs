@@ -19,6 +19,7 @@
 //! (one per connection, so a second connection would see another
 //! database) have no writer: their statements run on the pool.
 
+use futures_util::StreamExt;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyRow};
 use sqlx::{Any, AnyConnection, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
@@ -152,25 +153,40 @@ async fn perform(c: &mut AnyConnection, work: Work) -> Result<Done, sqlx::Error>
         Work::Execute(stmt) => Ok(Done::Execute(stmt.execute(&mut *c).await?.rows_affected())),
         Work::Row(stmt) => Ok(Done::Row(stmt.fetch_optional(&mut *c).await?)),
         Work::Atomic(stmts) => {
-            c.execute("BEGIN IMMEDIATE").await?;
-            let mut changed = Vec::with_capacity(stmts.len());
-            for stmt in stmts {
-                match stmt.execute(&mut *c).await {
-                    Ok(r) => changed.push(r.rows_affected()),
+            let n = stmts.len();
+            let (text, args) = super::script::transaction(stmts)?;
+            // One trip to the connection's thread for the whole transaction.
+            let mut results = c.fetch_many(sqlx::query_with(&text, args));
+            let mut changed = Vec::with_capacity(n + 2);
+            let mut failed = None;
+            while let Some(r) = results.next().await {
+                match r {
+                    Ok(sqlx::Either::Left(done)) => changed.push(done.rows_affected()),
+                    Ok(sqlx::Either::Right(_)) => {}
                     Err(e) => {
-                        // A failed rollback leaves the transaction open:
-                        // reported as a connection fault, so the
-                        // connection is replaced.
-                        if let Err(r) = c.execute("ROLLBACK").await {
-                            return Err(sqlx::Error::Protocol(format!(
-                                "{e}; rollback failed: {r}"
-                            )));
-                        }
-                        return Err(e);
+                        failed = Some(e);
+                        break;
                     }
                 }
             }
-            c.execute("COMMIT").await?;
+            drop(results);
+            if let Some(e) = failed {
+                // A failed rollback leaves the transaction open: reported as
+                // a connection fault, so the connection is replaced.
+                if let Err(r) = c.execute("ROLLBACK").await {
+                    return Err(sqlx::Error::Protocol(format!("{e}; rollback failed: {r}")));
+                }
+                return Err(e);
+            }
+            // BEGIN's result, each statement's, COMMIT's.
+            if changed.len() != n + 2 {
+                return Err(sqlx::Error::Protocol(format!(
+                    "a script of {n} statements answered {} results",
+                    changed.len()
+                )));
+            }
+            changed.truncate(n + 1);
+            changed.remove(0);
             Ok(Done::Atomic(changed))
         }
     }

@@ -1,7 +1,7 @@
-//! The end of a sign-in: the interaction is taken (once), the session is
-//! recorded or stepped up with a new cookie secret and, in the same write,
-//! bound to what the login knew; the login joins the risk history,
-//! `login.success` is audited and the code issued.
+//! The end of a sign-in: the interaction is taken (once); then, in one
+//! transaction, the session is recorded or stepped up with a new cookie
+//! secret and bound to what the login knew, the login joins the risk
+//! history, the code is issued and `login.success` audited.
 
 use super::{ACCOUNT_CLIENT, FlowError, LoginFlow, Origin, Step};
 use crate::login::{Interaction, Level, ProvenFactor, amr_of};
@@ -45,15 +45,12 @@ impl LoginFlow<'_> {
         // Whether the session is new or stepped up, its cookie secret is new.
         let token = crate::secret::random_token(32);
         let token_hash = crate::oauth::client::hash_secret(token.expose());
-        let session = match existing {
+        let (session, written) = match existing {
             Some(mut s) => {
                 s.factors = factors.clone();
                 s.auth_time = auth_time;
-                self.store
-                    .step_up_session(&s, &token_hash, context.as_ref())
-                    .await
-                    .map_err(|e| fail(&e))?;
-                s
+                let stmt = crate::store::session_step_up(&s, &token_hash, context.as_ref());
+                (s, stmt)
             }
             None => {
                 let s = SessionRow {
@@ -63,25 +60,38 @@ impl LoginFlow<'_> {
                     auth_time,
                     expires_at: now + self.login.session_ttl,
                 };
-                self.store
-                    .insert_session(&s, &token_hash, context.as_ref(), now)
-                    .await
-                    .map_err(|e| fail(&e))?;
-                s
+                let stmt = crate::store::session_insert(&s, &token_hash, context.as_ref(), now);
+                (s, stmt)
             }
         };
-        self.metrics.login("success");
-        if let Some(c) = context {
-            self.decisions.bound(&session.id, c);
-        }
-        if let Some(risk) = &ix.risk {
-            // Passed its decision (and any step-up): the login joins the history.
-            if let Err(e) = self.decisions.learn(self.store, risk, now).await {
-                tracing::error!(error = %e, "cannot update the risk history");
+        // The session, the risk history (the login passed its decision and
+        // any step-up), the grant with its code and `login.success` commit
+        // together: no session without its audit record, no code without
+        // its session.
+        let mut stmts = vec![written];
+        let learning = match &ix.risk {
+            Some(risk) => {
+                let (learning, stmt) = self.decisions.learning(self.store, risk, now).await;
+                stmts.push(stmt);
+                Some(learning)
             }
-        }
+            None => None,
+        };
+        let redirect = if ix.request.client_id == ACCOUNT_CLIENT {
+            // The account pages' own sign-in: no code, back to the page.
+            ix.request.redirect_uri.clone()
+        } else {
+            // Only the factors within max_age speak in the ID token.
+            let fresh = ix.requirement.fresh(&factors, now);
+            let (code, redirect) = self
+                .codes
+                .prepare(&ix.request, &user_id, &session.id, &fresh)
+                .map_err(|e| fail(&e))?;
+            stmts.extend(code);
+            redirect
+        };
         self.audit
-            .record(
+            .record_with(
                 "login.success",
                 &user_id,
                 &ix.request.client_id,
@@ -92,19 +102,17 @@ impl LoginFlow<'_> {
                     "sid": session.id,
                     "score": ix.risk.as_ref().map(|r| r.score),
                     "policy_version": ix.risk.as_ref().map(|r| r.policy_version.as_str())}),
+                stmts,
             )
-            .await;
-        let redirect = if ix.request.client_id == ACCOUNT_CLIENT {
-            // The account pages' own sign-in: no code, back to the page.
-            ix.request.redirect_uri.clone()
-        } else {
-            // Only the factors within max_age speak in the ID token.
-            let fresh = ix.requirement.fresh(&factors, now);
-            self.codes
-                .issue(&ix.request, &user_id, &session.id, &fresh)
-                .await
-                .map_err(|e| fail(&e))?
-        };
+            .await
+            .map_err(|e| fail(&e))?;
+        self.metrics.login("success");
+        if let Some(c) = context {
+            self.decisions.bound(&session.id, c);
+        }
+        if let Some(learning) = learning {
+            self.decisions.learned(learning);
+        }
         Ok(Step::Complete {
             redirect,
             session_token: token,
