@@ -80,15 +80,12 @@ impl Writer {
 
     /// Runs `stmt` and returns the rows it changed.
     pub(crate) async fn execute(&self, stmt: Stmt) -> Result<u64, sqlx::Error> {
-        match self.send(Work::Execute(stmt)).await? {
-            Done::Execute(n) => Ok(n),
-            _ => unreachable_answer(),
-        }
+        self.queue_execute(stmt).changed().await
     }
 
     /// Runs `stmt` and returns the row it returned, if any.
     pub(crate) async fn fetch_optional(&self, stmt: Stmt) -> Result<Option<AnyRow>, sqlx::Error> {
-        match self.send(Work::Row(stmt)).await? {
+        match self.queue(Work::Row(stmt)).answer().await? {
             Done::Row(r) => Ok(r),
             _ => unreachable_answer(),
         }
@@ -96,18 +93,52 @@ impl Writer {
 
     /// Runs `stmts` in one transaction and returns the rows each changed.
     pub(crate) async fn atomic(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, sqlx::Error> {
-        match self.send(Work::Atomic(stmts)).await? {
-            Done::Atomic(n) => Ok(n),
+        self.queue_atomic(stmts).changed_each().await
+    }
+
+    /// Queues `stmt` now, behind everything queued before this call, and
+    /// answers later ([`Queued::changed`]): a caller that must keep an
+    /// order (the audit chain) queues under its lock and waits outside it.
+    pub(crate) fn queue_execute(&self, stmt: Stmt) -> Queued {
+        self.queue(Work::Execute(stmt))
+    }
+
+    /// [`Writer::atomic`], queued now ([`Queued::changed_each`]).
+    pub(crate) fn queue_atomic(&self, stmts: Vec<Stmt>) -> Queued {
+        self.queue(Work::Atomic(stmts))
+    }
+
+    fn queue(&self, work: Work) -> Queued {
+        let (reply, answer) = oneshot::channel();
+        // A closed queue drops the job and with it `reply`: the answer is
+        // `PoolClosed`, as for a closed pool.
+        let _ = self.0.send(Job { work, reply });
+        Queued(answer)
+    }
+}
+
+/// A queued statement's answer to come.
+pub(crate) struct Queued(oneshot::Receiver<Result<Done, sqlx::Error>>);
+
+impl Queued {
+    async fn answer(self) -> Result<Done, sqlx::Error> {
+        self.0.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+
+    /// The rows a queued statement changed.
+    pub(crate) async fn changed(self) -> Result<u64, sqlx::Error> {
+        match self.answer().await? {
+            Done::Execute(n) => Ok(n),
             _ => unreachable_answer(),
         }
     }
 
-    async fn send(&self, work: Work) -> Result<Done, sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.0
-            .send(Job { work, reply })
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    /// The rows each statement of a queued transaction changed.
+    pub(crate) async fn changed_each(self) -> Result<Vec<u64>, sqlx::Error> {
+        match self.answer().await? {
+            Done::Atomic(n) => Ok(n),
+            _ => unreachable_answer(),
+        }
     }
 }
 
