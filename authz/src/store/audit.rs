@@ -168,9 +168,11 @@ impl Store {
     ) -> Result<Vec<u64>> {
         let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
         let mut head = self.audit_lock.lock().await;
-        let sqlite = self.backend() == super::Backend::Sqlite;
-        let mut stmts = Some(stmts);
-        if sqlite && let Some(prev) = head.take() {
+        // The one-statement path is the writer's (a SQLite file); an
+        // in-memory database and PostgreSQL take the transaction path.
+        if let Some(w) = &self.writer
+            && let Some(prev) = head.take()
+        {
             let hash = chain_hash(self.audit_hash, &prev, ts, kind, actor, subject, &data);
             let record = sqlx::query(
                 "INSERT INTO audit_log (ts, kind, actor, subject, data, prev_hash, hash) \
@@ -185,70 +187,51 @@ impl Store {
             .bind(prev.clone())
             .bind(hash.clone())
             .bind(GENESIS);
-            let mut all = stmts.take().unwrap_or_default();
-            if let Some(w) = &self.writer {
-                // Queued under the lock, so records reach the writer in the
-                // order they chain; the next record chains on this one
-                // (queued behind it) before it has run, and no append waits
-                // for another's trip to the database. A record that fails
-                // its head check fails every one queued on it: each takes
-                // the transaction path, which reads the true predecessor.
-                let queued = if all.is_empty() {
-                    Queued::One(w.queue_execute(record))
-                } else {
-                    all.push(record);
-                    Queued::With(w.queue_atomic(all))
-                };
-                *head = Some(hash);
-                drop(head);
-                let answer = match queued {
-                    Queued::One(q) => q.changed().await.map(|done| (Vec::new(), done)),
-                    Queued::With(q) => q.changed_each().await.map(|mut changed| {
-                        let done = changed.pop().unwrap_or(0);
-                        (changed, done)
-                    }),
-                };
-                let mut head = self.audit_lock.lock().await;
-                return match answer {
-                    Ok((changed, 1)) => Ok(changed),
-                    Ok((changed, _)) => {
-                        // The statements are in; the record goes the slow way.
-                        self.append_audit_slowly(
-                            &mut head,
-                            ts,
-                            kind,
-                            actor,
-                            subject,
-                            &data,
-                            Vec::new(),
-                        )
-                        .await?;
-                        Ok(changed)
-                    }
-                    Err(e) => {
-                        *head = None;
-                        Err(e.into())
-                    }
-                };
-            }
-            let (changed, done) = if all.is_empty() {
-                (Vec::new(), self.write(record).await?)
+            let mut all = stmts;
+            // Queued under the lock, so records reach the writer in the
+            // order they chain; the next record chains on this one
+            // (queued behind it) before it has run, and no append waits
+            // for another's trip to the database. A record that fails
+            // its head check fails every one queued on it: each takes
+            // the transaction path, which reads the true predecessor.
+            let queued = if all.is_empty() {
+                Queued::One(w.queue_execute(record))
             } else {
                 all.push(record);
-                let mut changed = self.write_atomic(all).await?;
-                let done = changed.pop().unwrap_or(0);
-                (changed, done)
+                Queued::With(w.queue_atomic(all))
             };
-            if done == 1 {
-                *head = Some(hash);
-                return Ok(changed);
-            }
-            // The statements are in; the record goes the slow way, alone.
-            self.append_audit_slowly(&mut head, ts, kind, actor, subject, &data, Vec::new())
-                .await?;
-            return Ok(changed);
+            *head = Some(hash);
+            drop(head);
+            let answer = match queued {
+                Queued::One(q) => q.changed().await.map(|done| (Vec::new(), done)),
+                Queued::With(q) => q.changed_each().await.map(|mut changed| {
+                    let done = changed.pop().unwrap_or(0);
+                    (changed, done)
+                }),
+            };
+            let mut head = self.audit_lock.lock().await;
+            return match answer {
+                Ok((changed, 1)) => Ok(changed),
+                Ok((changed, _)) => {
+                    // The statements are in; the record goes the slow way.
+                    self.append_audit_slowly(
+                        &mut head,
+                        ts,
+                        kind,
+                        actor,
+                        subject,
+                        &data,
+                        Vec::new(),
+                    )
+                    .await?;
+                    Ok(changed)
+                }
+                Err(e) => {
+                    *head = None;
+                    Err(e.into())
+                }
+            };
         }
-        let stmts = stmts.take().unwrap_or_default();
         self.append_audit_slowly(&mut head, ts, kind, actor, subject, &data, stmts)
             .await
     }
