@@ -479,7 +479,7 @@ impl DecisionPoint {
     /// What an admitted login knew (hashed device id, address, time), to
     /// be bound to its session so gateway requests with the session's
     /// tokens are scored against it. The session's own write stores it
-    /// (`Store::insert_session`, `Store::step_up_session`): one statement.
+    /// (`store::session_insert`, `store::session_step_up`): one statement.
     pub fn context_of(event: &LoginEvent) -> SessionContext {
         SessionContext {
             device: event.device_id.clone(),

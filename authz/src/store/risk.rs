@@ -41,12 +41,6 @@ impl Store {
         decoded(row.try_get(0)?, &what, UserHistory::decode).map(Some)
     }
 
-    /// Replaces the user's risk history.
-    pub async fn put_risk_history(&self, login: &str, h: &UserHistory, now: i64) -> Result<()> {
-        self.write(risk_history_put(login, h, now)).await?;
-        Ok(())
-    }
-
     /// The stored global frequency sketch and its version; `None` before
     /// the first save.
     pub async fn risk_globals(&self) -> Result<Option<(GlobalFrequencies, i64)>> {
@@ -165,8 +159,8 @@ impl Store {
     }
 }
 
-/// The statement of [`Store::put_risk_history`], for a write that commits
-/// it with others (the end of a sign-in).
+/// Replaces the user's risk history: a statement for `Store::write`, or to
+/// commit with the rest of a sign-in's end.
 pub(crate) fn risk_history_put(login: &str, h: &UserHistory, now: i64) -> super::writer::Stmt {
     sqlx::query(
         "INSERT INTO risk_history (user_login, data, updated_at) VALUES ($1, $2, $3) \

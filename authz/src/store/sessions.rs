@@ -55,37 +55,6 @@ impl Store {
             .transpose()
     }
 
-    /// Creates a session; `token_hash` is the hex SHA-256 of the cookie
-    /// secret, `context` what its login knew (when it was scored).
-    pub async fn insert_session(
-        &self,
-        s: &SessionRow,
-        token_hash: &str,
-        context: Option<&SessionContext>,
-        now: i64,
-    ) -> Result<()> {
-        self.write(session_insert(s, token_hash, context, now))
-            .await?;
-        Ok(())
-    }
-
-    /// Records newly proven factors in a live session (step-up) under a
-    /// new cookie secret, `token_hash`: the cookie that was presented
-    /// before the level rose stops working (session fixation, a cookie
-    /// copied at aal1 never carries the stepped-up level). The session id
-    /// (`sid` of its grants) stays.
-    /// `context`, the stepped-up login's own (when it was scored), replaces
-    /// the one bound before.
-    pub async fn step_up_session(
-        &self,
-        s: &SessionRow,
-        token_hash: &str,
-        context: Option<&SessionContext>,
-    ) -> Result<()> {
-        self.write(session_step_up(s, token_hash, context)).await?;
-        Ok(())
-    }
-
     /// The live session whose cookie hashes to `token_hash`, if not expired or ended.
     pub async fn session_by_token(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
@@ -183,8 +152,9 @@ fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow> {
     })
 }
 
-/// The statement of [`Store::insert_session`], for a write that commits
-/// it with others (the end of a sign-in).
+/// Creates a session; `token_hash` is the hex SHA-256 of the cookie
+/// secret, `context` what its login knew (when it was scored). A statement,
+/// committed with the rest of a sign-in's end.
 pub(crate) fn session_insert(
     s: &SessionRow,
     token_hash: &str,
@@ -205,7 +175,14 @@ pub(crate) fn session_insert(
     .bind(context.map(to_json))
 }
 
-/// The statement of [`Store::step_up_session`], likewise.
+/// Records newly proven factors in a live session (step-up) under a
+/// new cookie secret, `token_hash`: the cookie that was presented
+/// before the level rose stops working (session fixation, a cookie
+/// copied at aal1 never carries the stepped-up level). The session id
+/// (`sid` of its grants) stays.
+/// `context`, the stepped-up login's own (when it was scored), replaces
+/// the one bound before.
+/// A statement, committed with the rest of a sign-in's end.
 pub(crate) fn session_step_up(
     s: &SessionRow,
     token_hash: &str,
