@@ -68,10 +68,15 @@ impl ScimClient {
             .await
             .map_err(|e| Failure::Target(format!("{what}: {}", transport_error(&e))))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| Failure::Target(format!("{what}: reading the answer: {e}")))?;
+        // A body cut off (the target stopped mid-answer) is a transport
+        // failure like a refused connection, and says so: "request failed"
+        // and the cause, not only reqwest's "error decoding response body".
+        let text = resp.text().await.map_err(|e| {
+            Failure::Target(format!(
+                "{what}: reading the answer: {}",
+                transport_error(&e)
+            ))
+        })?;
         // Everything read from the answer goes through `tollgate_wire::scim`.
         let json = answer::body(&text);
         if status.is_success() {
@@ -175,4 +180,47 @@ fn transport_error(e: &reqwest::Error) -> String {
         out.push(')');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A target that sends its status line and headers, then goes away
+    /// in the middle of the body (stopped mid-answer): the worker is told
+    /// the request failed and why, as for a refused connection.
+    #[tokio::test]
+    async fn an_answer_cut_off_is_a_failed_request() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            s.write_all(b"HTTP/1.1 201 Created\r\nContent-Type: application/scim+json\r\nContent-Length: 400\r\n\r\n{\"id\":")
+                .unwrap();
+        });
+        let target = Target {
+            name: "cut".into(),
+            base_url: format!("http://127.0.0.1:{port}/v2"),
+            token: Secret::new("t"),
+            groups: vec![],
+            ca_file: None,
+            profile: Default::default(),
+        };
+        let client = ScimClient::new(&target, Duration::from_secs(5)).unwrap();
+        let e = client
+            .create("/Users", &serde_json::json!({"userName": "a"}))
+            .await
+            .unwrap_err();
+        server.join().unwrap();
+        let Failure::Target(why) = e else {
+            panic!("a transport failure, retried: {e:?}")
+        };
+        assert!(
+            why.starts_with("POST /Users: reading the answer: request failed: "),
+            "{why}"
+        );
+    }
 }

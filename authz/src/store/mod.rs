@@ -131,6 +131,13 @@ static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 /// for its turn in this process (`write_turn.rs`).
 pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// WAL pages after which a commit checkpoints itself (SQLite's default is
+/// 1,000). On a file database the writer's checkpointer
+/// (`writer::checkpoints`) copies the WAL into the database in the
+/// background long before that, so a commit never waits for a checkpoint;
+/// this is the backstop should it fall behind (64 MiB of WAL).
+pub(crate) const WAL_CHECKPOINT_PAGES: u32 = 16_384;
+
 /// Every SQLite connection's settings: WAL lets readers proceed during a
 /// write; the busy timeout turns contention with another process (the CLI)
 /// into waiting, not errors.
@@ -140,6 +147,8 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> std::result::Result<(
         .await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;
     conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute(format!("PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}").as_str())
+        .await?;
     Ok(())
 }
 
