@@ -12,7 +12,7 @@ use std::time::Duration;
 use tollgate::{Db, SCIM_TOKEN, SCIM_TOKEN_ENV, TestServer, temp_dir};
 use tollgate_authz::config::{ScimProfile, ScimTargetConfig};
 use tollgate_authz::scim::mapping::{WS1B_GROUP, WS1B_USER};
-use tollgate_authz::store::{NewUser, UserUpdate};
+use tollgate_authz::store::{NewUser, ScimKind, UserUpdate};
 
 const TARGET: &str = "scim2";
 
@@ -673,9 +673,23 @@ async fn scim_provisioning_reaches_scim2_server_and_survives_an_outage_and_resta
     .await;
     let live = scim.list("Users").await;
     for id in &bulk_ids {
+        if by_external_id(&before, id).is_some() || by_external_id(&live, id).is_some() {
+            continue;
+        }
+        // scim2-server writes its dump when it stops listening, while a
+        // request already taken may still be answered: a user it created
+        // (and answered 201 for, so Tollgate holds its id) after the dump
+        // is in neither listing. Only such a user may be missing; the sync
+        // below restores it with the rest of what the target lost.
+        let held = srv
+            .app
+            .store
+            .scim_resource(TARGET, ScimKind::User, id)
+            .await
+            .unwrap();
         assert!(
-            by_external_id(&before, id).is_some() || by_external_id(&live, id).is_some(),
-            "bulk user {id} lost"
+            held.is_some(),
+            "bulk user {id} lost: never in a target, and not delivered"
         );
     }
     let b = by_external_id(&live, &bob).expect("bob created after the outage");

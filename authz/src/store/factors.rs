@@ -2,7 +2,7 @@
 //! WebAuthn ceremonies between the two requests of each.
 
 use super::user_row::{COLUMNS, UserRow, columns_as, qualified, user_from_row};
-use super::{Result, Store, StoreError};
+use super::{Result, Stmt, Store, StoreError};
 use sqlx::Row;
 
 /// A stored passkey. `passkey` is the webauthn-rs `Passkey` as JSON; the
@@ -93,23 +93,6 @@ impl Store {
         let Some(r) = row else { return Ok(None) };
         let n = COLUMNS.split(", ").count();
         Ok(Some((passkey_from_row_at(&r, n)?, user_from_row(&r)?)))
-    }
-
-    /// Records a successful use: the new counter, flags and serialised key.
-    pub async fn touch_passkey(&self, p: &PasskeyRow, now: i64) -> Result<()> {
-        self.write(
-            sqlx::query(
-                "UPDATE passkeys SET passkey = $1, counter = $2, backup_state = $3, last_used_at = $4 \
-                 WHERE cred_id = $5",
-            )
-            .bind(p.passkey.clone())
-            .bind(p.counter)
-            .bind(p.backup_state as i64)
-            .bind(now)
-            .bind(p.cred_id.clone()),
-        )
-        .await?;
-        Ok(())
     }
 
     /// Marks a passkey suspicious (its counter went backwards: a possible clone).
@@ -333,6 +316,22 @@ fn passkey_from_row_at(r: &sqlx::any::AnyRow, at: usize) -> Result<PasskeyRow> {
         last_used_at: r.try_get(at + 11)?,
         attested: flag(12)?,
     })
+}
+
+/// Records a passkey's use: its new counter and flags (and the
+/// webauthn-rs state that holds them) and when. A statement, committed
+/// with the end of the sign-in it proved when that ends in the same
+/// request (`login/flow`).
+pub(crate) fn passkey_touch(p: &PasskeyRow, now: i64) -> Stmt {
+    sqlx::query(
+        "UPDATE passkeys SET passkey = $1, counter = $2, backup_state = $3, last_used_at = $4 \
+         WHERE cred_id = $5",
+    )
+    .bind(p.passkey.clone())
+    .bind(p.counter)
+    .bind(p.backup_state as i64)
+    .bind(now)
+    .bind(p.cred_id.clone())
 }
 
 #[cfg(test)]

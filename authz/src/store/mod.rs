@@ -42,6 +42,7 @@ pub use devices::{DeviceRow, EnrollmentRow, GrantKeyRow};
 pub use directories::{AccountRow, AccountWrite, DirectoryRecord, DirectoryStatus};
 pub use directory_groups::DirectoryGroup;
 pub use events::{DeliveryRow, IntentRow, NewDelivery};
+pub(crate) use factors::passkey_touch;
 pub use factors::{PasskeyRow, TotpRow};
 pub use grant_data::{AuthContext, CodeData, RefreshData};
 pub(crate) use grants::code_insert;

@@ -59,6 +59,7 @@ impl LoginFlow<'_> {
         Ok(Ok(Proven {
             method: Method::DeviceKey { hardware },
             user: None,
+            followup: None,
         }))
     }
 }

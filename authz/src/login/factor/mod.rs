@@ -35,6 +35,29 @@ pub struct Proven {
     /// discoverable passkey); `None` when the interaction already knew
     /// them (a second factor checks against that user).
     pub user: Option<UserRow>,
+    /// What the proof leaves to record (`None` for most factors).
+    pub followup: Option<Followup>,
+}
+
+/// A write a verified proof leaves for the end of its request: committed
+/// in the same transaction as the sign-in's end when the sign-in finishes
+/// there (one trip to the database fewer), else on its own before the
+/// answer goes out (`LoginFlow::submit`). Never skipped: whichever way
+/// the step ends, it is written.
+#[derive(Debug, Clone)]
+pub enum Followup {
+    /// The passkey's new signature counter and flags, and when it was
+    /// used (the next assertion's counter must be above this one).
+    PasskeyUsed(Box<crate::store::PasskeyRow>),
+}
+
+impl Followup {
+    /// The statement that records it.
+    pub(crate) fn statement(&self, now: i64) -> crate::store::Stmt {
+        match self {
+            Followup::PasskeyUsed(row) => crate::store::passkey_touch(row, now),
+        }
+    }
 }
 
 /// What a factor is, declared once in its file.

@@ -94,6 +94,7 @@ impl LoginFlow<'_> {
                 Ok(Ok(Proven {
                     method: Method::Totp,
                     user: None,
+                    followup: None,
                 }))
             }
             CodeCheck::Wrong | CodeCheck::Replayed => {

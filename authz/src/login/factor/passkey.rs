@@ -9,7 +9,7 @@
 //! Not a guessable secret: no attempts guard. Enrolled on
 //! `/account/passkeys`.
 
-use super::{Proven, Spec};
+use super::{Followup, Proven, Spec};
 use crate::login::flow::{FlowError, LoginFlow, Origin, Refusal};
 use crate::login::interaction::FactorKind;
 use crate::login::passkey::{self, Authenticated, PasskeyError};
@@ -77,10 +77,12 @@ impl LoginFlow<'_> {
                 };
             }
         };
-        self.store.touch_passkey(&auth.row, self.now).await?;
+        // The new counter is written at the end of this request, with the
+        // sign-in's end when it finishes here (`LoginFlow::submit`).
         Ok(Ok(Proven {
             method: auth.method,
             user: Some(user),
+            followup: Some(Followup::PasskeyUsed(Box::new(auth.row))),
         }))
     }
 

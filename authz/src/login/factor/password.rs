@@ -87,6 +87,7 @@ impl LoginFlow<'_> {
         Ok(checked.map(|user| Proven {
             method: Method::Password,
             user: Some(user),
+            followup: None,
         }))
     }
 

@@ -5,12 +5,19 @@
 
 use super::{ACCOUNT_CLIENT, FlowError, LoginFlow, Origin, Step};
 use crate::login::{Interaction, Level, ProvenFactor, amr_of};
-use crate::store::SessionRow;
+use crate::store::{SessionRow, Stmt};
 
 impl LoginFlow<'_> {
     /// Completes the interaction. Past `take_interaction` the client waits:
     /// a fault is its `server_error` ([`FlowError::Finish`]).
-    pub(super) async fn finish(&self, ix: Interaction, origin: &Origin) -> Result<Step, FlowError> {
+    /// `carried`, the proof's follow-up writes (a passkey's new counter),
+    /// commits in the same transaction; it is left empty once taken.
+    pub(super) async fn finish(
+        &self,
+        ix: Interaction,
+        origin: &Origin,
+        carried: &mut Vec<Stmt>,
+    ) -> Result<Step, FlowError> {
         let now = self.now;
         let Some(user_id) = ix.user_id.clone() else {
             return Err(FlowError::NoUser);
@@ -69,6 +76,7 @@ impl LoginFlow<'_> {
         // together: no session without its audit record, no code without
         // its session.
         let mut stmts = vec![written];
+        stmts.append(carried);
         let learning = match &ix.risk {
             Some(risk) => {
                 let (learning, stmt) = self.decisions.learning(self.store, risk, now).await;

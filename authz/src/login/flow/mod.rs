@@ -28,7 +28,7 @@ use crate::decision::DecisionPoint;
 use crate::decision::effects::Revoker;
 use crate::metrics::Metrics;
 use crate::oauth::authorize::CodeIssuer;
-use crate::store::{Audit, Store, StoreError, UserRow};
+use crate::store::{Audit, Stmt, Store, StoreError, UserRow};
 
 pub use super::factor::open_totp;
 pub use gate::{Gate, Gated};
@@ -104,13 +104,36 @@ impl LoginFlow<'_> {
             ix.login = Some(user.login);
         }
         ix.prove(proven.method, self.now);
-        self.advance(ix, origin).await
+        let mut carried: Vec<Stmt> = proven
+            .followup
+            .iter()
+            .map(|f| f.statement(self.now))
+            .collect();
+        let step = self.advance_carrying(ix, origin, &mut carried).await;
+        // Not taken by the sign-in's end (it did not finish here, or
+        // failed before its transaction): written on their own.
+        if !carried.is_empty() {
+            self.store.write_atomic(carried).await?;
+        }
+        step
     }
 
     /// After a proof: the gate (once the user is known and not yet
     /// decided), then the interaction's next step — saved for its page, or
     /// finished.
-    pub async fn advance(&self, mut ix: Interaction, origin: &Origin) -> Result<Step, FlowError> {
+    pub async fn advance(&self, ix: Interaction, origin: &Origin) -> Result<Step, FlowError> {
+        self.advance_carrying(ix, origin, &mut Vec::new()).await
+    }
+
+    /// [`LoginFlow::advance`] with the proof's follow-up writes, which the
+    /// sign-in's end takes into its transaction (and leaves empty) when
+    /// the sign-in finishes in this step.
+    async fn advance_carrying(
+        &self,
+        mut ix: Interaction,
+        origin: &Origin,
+        carried: &mut Vec<Stmt>,
+    ) -> Result<Step, FlowError> {
         // Once for this request: the gate and the next step read the same
         // user and list.
         let (user, enrolled) = self.known(&ix).await?;
@@ -121,7 +144,7 @@ impl LoginFlow<'_> {
             return Ok(denied);
         }
         match ix.next(&enrolled, self.now) {
-            Next::Complete => self.finish(ix, origin).await,
+            Next::Complete => self.finish(ix, origin, carried).await,
             Next::Unmet => {
                 self.audit
                     .record(

@@ -437,6 +437,7 @@ async fn check(w: &World, case: &Case) {
             Act::Verified(m) => Proof::Verified(Proven {
                 method: *m,
                 user: w.store.user(&uid).await.unwrap(),
+                followup: None,
             }),
         };
         let step = w.flow(*now).submit(ix, proof, &origin).await.unwrap();
@@ -731,29 +732,47 @@ async fn an_empty_username_is_refused_before_the_guard() {
 /// the same user's credential offered to another user's interaction is
 /// refused and audited, and the interaction stays; once its owner is
 /// disabled it is refused too.
-#[tokio::test]
-async fn a_passkey_assertion_goes_through_the_same_gate() {
+/// The relying party of the passkey tests' issuer.
+const PK_ISSUER: &str = "https://issuer.example";
+
+/// A user `login` with a password and a registered software passkey.
+async fn with_passkey(
+    w: &World,
+    login: &str,
+) -> (
+    String,
+    crate::login::soft_passkey::SoftPasskey,
+    crate::store::PasskeyRow,
+) {
     use crate::login::passkey;
-    use crate::login::soft_passkey::SoftPasskey;
-    const ISSUER: &str = "https://issuer.example";
-    let w = World::new().await;
-    let uid = w.user("pk-user", &[PW]).await;
-    let other = w.user("pk-other", &[PW]).await;
-    let rp = passkey::relying_party(ISSUER, "Tollgate").unwrap();
-    let (opts, state) =
-        passkey::start_registration(&rp, &uid, "pk-user", "pk-user", &[], false).unwrap();
-    let (mut key, resp) = SoftPasskey::register(&opts, ISSUER, true).unwrap();
+    let uid = w.user(login, &[PW]).await;
+    let rp = passkey::relying_party(PK_ISSUER, "Tollgate").unwrap();
+    let (opts, state) = passkey::start_registration(&rp, &uid, login, login, &[], false).unwrap();
+    let (key, resp) =
+        crate::login::soft_passkey::SoftPasskey::register(&opts, PK_ISSUER, true).unwrap();
     let row = passkey::finish_registration(&rp, &state, &resp, &uid, "Key", &Default::default(), 0)
         .unwrap();
     w.store.insert_passkey(&row).await.unwrap();
+    (uid, key, row)
+}
+
+/// A fresh assertion by `key` for a discoverable sign-in.
+fn assert_once(key: &mut crate::login::soft_passkey::SoftPasskey) -> Proof {
+    use crate::login::passkey;
+    let rp = passkey::relying_party(PK_ISSUER, "Tollgate").unwrap();
+    let (options, state) = passkey::start_authentication(&rp, None).unwrap();
+    let response = key.assert(&options, PK_ISSUER).unwrap();
+    Proof::Passkey(PasskeyProof { state, response })
+}
+
+#[tokio::test]
+async fn a_passkey_assertion_goes_through_the_same_gate() {
+    let w = World::new().await;
+    let (uid, mut key, row) = with_passkey(&w, "pk-user").await;
+    let other = w.user("pk-other", &[PW]).await;
     let origin = Origin {
         ip: "203.0.113.10".into(),
         ..Origin::default()
-    };
-    let assert_once = |key: &mut SoftPasskey| {
-        let (options, state) = passkey::start_authentication(&rp, None).unwrap();
-        let response = key.assert(&options, ISSUER).unwrap();
-        Proof::Passkey(PasskeyProof { state, response })
     };
 
     // Another user's interaction: refused, the credential id audited.
@@ -802,6 +821,63 @@ async fn a_passkey_assertion_goes_through_the_same_gate() {
         said(&w, &step, 110).await,
         "refused:passkey(\"unknown_credential\")"
     );
+}
+
+/// A passkey's new signature counter is recorded whichever way its step
+/// ends: with the sign-in's end when the sign-in finishes there (one
+/// transaction), and on its own when it does not (the level is beyond
+/// what the passkey proves). Either way, the next assertion with a counter
+/// not above it is a regression.
+#[tokio::test]
+async fn a_passkeys_counter_is_recorded_whether_or_not_the_sign_in_finishes() {
+    let w = World::new().await;
+    let (uid, mut key, row) = with_passkey(&w, "pk-count").await;
+    let origin = Origin {
+        ip: "203.0.113.11".into(),
+        ..Origin::default()
+    };
+    let stored = async || {
+        let (row, _) = w.store.passkey(&row.cred_id).await.unwrap().unwrap();
+        (row.counter, row.last_used_at)
+    };
+    // (the level asked, the step, what the passkey row holds after it)
+    let levels: [&'static [&'static str]; 2] = [&["phr"], &["phrh"]];
+    for (at, level, step_said) in [
+        (100, levels[0], "complete:phr@100"),
+        (200, levels[1], "unmet"),
+    ] {
+        let ix = start(&w, &client(level, None), &uid, "pk-count").await;
+        let step = w
+            .flow(at)
+            .submit(ix, assert_once(&mut key), &origin)
+            .await
+            .unwrap();
+        let answer = said(&w, &step, at).await;
+        assert!(answer.starts_with(step_said), "{level:?}: {answer}");
+        assert_eq!(
+            stored().await,
+            (i64::from(key.counter), Some(at)),
+            "{level:?}: the counter and the use are recorded"
+        );
+        // The same counter again: refused as a possible clone.
+        let ix = start(&w, &client(&["phr"], None), &uid, "pk-count").await;
+        key.counter -= 1;
+        let step = w
+            .flow(at + 1)
+            .submit(ix, assert_once(&mut key), &origin)
+            .await
+            .unwrap();
+        assert_eq!(
+            said(&w, &step, at + 1).await,
+            "refused:passkey(\"counter_regression\")",
+            "{level:?}"
+        );
+        // (the regression marks the passkey suspicious: start afresh)
+        sqlx::query("UPDATE passkeys SET suspicious = 0")
+            .execute(&w.store.pool)
+            .await
+            .unwrap();
+    }
 }
 
 /// The password grant is decided by the same gate as a sign-in: the
