@@ -42,8 +42,11 @@ pub struct Proven {
 /// A write a verified proof leaves for the end of its request: committed
 /// in the same transaction as the sign-in's end when the sign-in finishes
 /// there (one trip to the database fewer), else on its own before the
-/// answer goes out (`LoginFlow::submit`). Never skipped: whichever way
-/// the step ends, it is written.
+/// answer goes out (`LoginFlow::submit`). Whichever way the step ends, it
+/// is written, except with a sign-in's end whose transaction fails: then
+/// it is undone with the session it belonged to (that sign-in did not
+/// happen; the authenticator's counter only moved ahead of the stored one,
+/// which the next assertion still passes).
 #[derive(Debug, Clone)]
 pub enum Followup {
     /// The passkey's new signature counter and flags, and when it was
